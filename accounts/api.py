@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.serializers import MeSerializer
+from advisorportal.tenancy.access import SIGNED_IN
+from advisorportal.tenancy.api import FirmScopedAPIView
+
+
+class MeView(FirmScopedAPIView):
+    """The caller: who they are, which firm, which access rights."""
+
+    required_right = SIGNED_IN
+
+    @extend_schema(responses=MeSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(MeSerializer(request.user).data)

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.backends import ModelBackend
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from accounts.services import api_token_authenticate
+
+
+class ApiTokenAuthentication(authentication.BaseAuthentication):
+    """``Authorization: Token ap_<prefix>_<secret>`` (also accepts ``Bearer``)."""
+
+    keywords = ("token", "bearer")
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].decode(errors="replace").lower() not in self.keywords:
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Invalid token header.")
+        token = api_token_authenticate(header[1].decode(errors="replace"))
+        if token is None:
+            raise exceptions.AuthenticationFailed("Invalid or expired token.")
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        return "Token"
+
+
+class EmailBackend(ModelBackend):
+    """Email login, case-insensitive; inactive users cannot log in."""
+
+    def authenticate(
+        self, request: Any, username: str | None = None, password: str | None = None, **kwargs: Any
+    ) -> Any:
+        email = (kwargs.get("email") or username or "").strip().lower()
+        return super().authenticate(request, username=email, password=password)

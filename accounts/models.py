@@ -1,0 +1,114 @@
+"""Identity: firms (the tenants), their users, access grants and API tokens.
+
+``Firm``, ``User`` and ``ApiToken`` are the global identity tables: authentication has to find
+a user or token before any firm is known, so they carry no row-level security. They are only
+read through ``accounts.selectors`` (which always filter by firm) and by the authentication
+backends. Everything else a firm owns inherits ``FirmOwnedModel``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.core.validators import RegexValidator
+from django.db import models
+
+from accounts.rights import Right, Role
+from advisorportal.tenancy.models import FirmOwnedModel
+
+hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as #RRGGBB.")
+
+
+class Firm(models.Model):
+    """A registered investment advisory firm: the tenant."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=50, unique=True)
+    brand_primary = models.CharField("primary colour", max_length=7, default="#1f4e79", validators=[hex_colour])
+    brand_accent = models.CharField("accent colour", max_length=7, default="#c8902b", validators=[hex_colour])
+    logo = models.FileField(upload_to="firm-logos/", blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def create_user(self, email: str, password: str | None = None, **fields: Any) -> User:
+        if not email:
+            raise ValueError("A user needs an email address.")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.full_clean(exclude=["password"])
+        user.save(using=self._db)
+        return user
+
+
+class User(AbstractBaseUser):
+    """A person who logs in with an email address and belongs to exactly one firm."""
+
+    email = models.EmailField(max_length=254, unique=True)
+    full_name = models.CharField(max_length=200)
+    firm = models.ForeignKey(Firm, on_delete=models.PROTECT, related_name="users")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.STAFF)
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(auto_now_add=True)
+
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["full_name"]
+
+    class Meta:
+        ordering = ["full_name"]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    @property
+    def is_staff(self) -> bool:
+        # Django's admin is not used; nobody is "staff" in its sense.
+        return False
+
+    @property
+    def is_superuser(self) -> bool:
+        return False
+
+
+class AccessGrant(FirmOwnedModel):
+    """One user access right (UAR component) granted to a user."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="grants")
+    right = models.CharField(max_length=32, choices=Right.choices)
+
+    class Meta(FirmOwnedModel.Meta):
+        constraints = [models.UniqueConstraint(fields=["firm", "user", "right"], name="accounts_grant_user_right_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.get_right_display()}"
+
+
+class ApiToken(models.Model):
+    """A personal API token. Only a SHA-256 digest of the secret is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, unique=True)
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

@@ -1,0 +1,17 @@
+"""Everything under /api/v1/."""
+
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from accounts.api import MeView
+from crm.api import ContactViewSet, HouseholdViewSet
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("contacts", ContactViewSet, basename="contact")
+router.register("households", HouseholdViewSet, basename="household")
+
+urlpatterns = [
+    path("me/", MeView.as_view(), name="me"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,1 @@
+"""Firm tenancy: the five layers described in docs/architecture.md."""

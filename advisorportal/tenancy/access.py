@@ -1,0 +1,87 @@
+"""Layer 5 for pages: every view is either firm-scoped with a declared right, or public.
+
+``tests/test_urls_guard.py`` walks every route and fails for a view that is neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.views import View
+
+from accounts.policy import has_right
+from accounts.rights import Right
+from advisorportal.tenancy.context import current_firm_id
+
+M = TypeVar("M", bound=Model)
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Declared by views that any signed-in firm user may open (the dashboard, their own profile).
+SIGNED_IN = "signed_in"
+
+
+def check_access(request: HttpRequest, required_right: Right | str) -> None:
+    """Raise unless the request's user is an active firm member holding ``required_right``."""
+    user = request.user
+    if not user.is_authenticated or current_firm_id() is None:
+        raise PermissionDenied
+    if required_right != SIGNED_IN and not has_right(user, Right(required_right)):
+        raise PermissionDenied
+
+
+class FirmScopedView(LoginRequiredMixin, View):
+    """Base of every page that shows or changes firm data. Subclasses declare ``required_right``."""
+
+    required_right: ClassVar[Right | str]
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        check_access(request, self.required_right)
+        return super().dispatch(request, *args, **kwargs)
+
+
+class PublicView(View):
+    """Base of the few pages anyone may open (login, health). Declares why in ``public_reason``."""
+
+    public_reason: ClassVar[str]
+
+
+def firm_view(required_right: Right | str) -> Callable[[F], F]:
+    """Function-view form of ``FirmScopedView``."""
+
+    def decorator(func: F) -> F:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            check_access(request, required_right)
+            return func(request, *args, **kwargs)
+
+        wrapper.required_right = required_right  # type: ignore[attr-defined]
+        wrapper.__name__ = func.__name__
+        wrapper.__doc__ = func.__doc__
+        return wrapper  # type: ignore[return-value]
+
+    return decorator
+
+
+def public_view(reason: str) -> Callable[[F], F]:
+    def decorator(func: F) -> F:
+        func.public_reason = reason  # type: ignore[attr-defined]
+        return func
+
+    return decorator
+
+
+def get_scoped_or_404(queryset: QuerySet[M], **lookup: Any) -> M:
+    """The object, from the firm-scoped queryset; another firm's object is as missing as a missing one."""
+    try:
+        return queryset.get(**lookup)
+    except (queryset.model.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None

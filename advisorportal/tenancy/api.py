@@ -1,0 +1,57 @@
+"""Layer 5 for the API: one scoped base class for every endpoint (see tests/test_urls_guard.py)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rest_framework import permissions, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.policy import has_right
+from accounts.rights import Right
+from advisorportal.tenancy.access import SIGNED_IN
+from advisorportal.tenancy.context import _current_firm_id
+
+
+class HasRequiredRight(permissions.BasePermission):
+    message = "You do not have the access right this needs."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        right = getattr(view, "required_right", None)
+        if right is None or not request.user.is_authenticated:
+            return False
+        return right == SIGNED_IN or has_right(request.user, Right(right))
+
+
+class FirmScopedAPIMixin:
+    """Puts the authenticated user's firm in scope once DRF has authenticated the request."""
+
+    required_right: ClassVar[Right | str]
+    permission_classes = [permissions.IsAuthenticated, HasRequiredRight]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        user = request.user  # authenticates
+        if user.is_authenticated:
+            self._firm_token = _current_firm_id.set(user.firm_id)
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+
+    def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
+        token = getattr(self, "_firm_token", None)
+        if token is not None:
+            _current_firm_id.reset(token)
+            self._firm_token = None
+        return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+
+
+class FirmScopedAPIView(FirmScopedAPIMixin, APIView):
+    pass
+
+
+class FirmScopedViewSet(FirmScopedAPIMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+    pass
+
+
+class FirmScopedModelViewSet(FirmScopedAPIMixin, viewsets.ModelViewSet):  # type: ignore[type-arg]
+    pass

@@ -1,0 +1,82 @@
+"""The current firm of this request, task or command, held in a context variable.
+
+It is set once per request from the authenticated user's membership (never from anything the
+user can edit), by ``firm_scope`` in tasks and management commands, and always reset in
+``finally``. The ORM manager (layer 2) and the database session setting used by row-level
+security (layer 3) both read it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_current_firm_id: ContextVar[int | None] = ContextVar("current_firm_id", default=None)
+
+
+class FirmScopeError(RuntimeError):
+    """Raised when firm-owned data is touched without a firm in scope."""
+
+
+def current_firm_id() -> int | None:
+    return _current_firm_id.get()
+
+
+def require_firm_id() -> int:
+    firm_id = _current_firm_id.get()
+    if firm_id is None:
+        raise FirmScopeError(
+            "No firm in scope: firm-owned data may only be read or written inside a request of an "
+            "authenticated firm user, or inside `firm_scope(firm)` in tasks and commands."
+        )
+    return firm_id
+
+
+def _firm_id_of(firm: Any) -> int:
+    firm_id = firm if isinstance(firm, int) else getattr(firm, "pk", None)
+    if not isinstance(firm_id, int) or isinstance(firm_id, bool):
+        raise FirmScopeError(f"firm_scope needs a saved Firm or a firm id, got {firm!r}.")
+    return firm_id
+
+
+@contextmanager
+def firm_scope(firm: Any) -> Iterator[int]:
+    """Run a block with ``firm`` (a Firm or its id) as the current firm."""
+    token = _current_firm_id.set(_firm_id_of(firm))
+    try:
+        yield _current_firm_id.get()  # type: ignore[misc]
+    finally:
+        _current_firm_id.reset(token)
+
+
+@contextmanager
+def no_firm_scope() -> Iterator[None]:
+    """Run a block with no firm in scope (used at the edge of requests and tasks)."""
+    token = _current_firm_id.set(None)
+    try:
+        yield
+    finally:
+        _current_firm_id.reset(token)
+
+
+def firm_task(func: Callable[..., R]) -> Callable[..., R]:
+    """Decorate a Celery task body whose first argument is ``firm_id``.
+
+    The task refuses loudly when called without a firm id, and runs the body inside that firm's
+    scope, so every query it makes is filtered by the ORM and by row-level security.
+    """
+
+    @functools.wraps(func)
+    def wrapper(firm_id: int | None = None, *args: Any, **kwargs: Any) -> R:
+        if firm_id is None:
+            raise FirmScopeError(f"Task {func.__name__} was started without a firm_id; it refuses to run unscoped.")
+        with firm_scope(int(firm_id)):
+            return func(firm_id, *args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,32 @@
+"""Privileges of the application role, re-applied after every ``migrate``.
+
+The owner role owns every table; the application role only gets data privileges, so it can
+neither alter the schema, nor switch off row-level security, nor rewrite append-only tables
+(models with ``append_only = True`` get SELECT and INSERT only).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import AppConfig, apps
+from django.conf import settings
+from django.db import connections
+
+
+def grant_application_role(sender: AppConfig, using: str = "default", **kwargs: Any) -> None:
+    if sender.label != "tenancy":
+        return
+    app_role = settings.DATABASES["default"]["USER"]
+    connection = connections[using]
+    if not app_role or connection.settings_dict["USER"] == app_role:
+        return
+    q = connection.ops.quote_name
+    append_only = [m._meta.db_table for m in apps.get_models() if getattr(m, "append_only", False)]
+    with connection.cursor() as cursor:
+        cursor.execute(f"GRANT USAGE ON SCHEMA public TO {q(app_role)}")
+        cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {q(app_role)}")
+        cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {q(app_role)}")
+        cursor.execute(f"REVOKE INSERT, UPDATE, DELETE ON django_migrations FROM {q(app_role)}")
+        for table in append_only:
+            cursor.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {q(table)} FROM {q(app_role)}")

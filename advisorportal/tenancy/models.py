@@ -1,0 +1,70 @@
+"""Layer 1 and 2 of tenancy: the firm-owned base model and its fail-closed manager."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from advisorportal.tenancy.context import require_firm_id
+
+M = TypeVar("M", bound=models.Model)
+
+
+class FirmScopedQuerySet(models.QuerySet[M]):
+    pass
+
+
+class FirmScopedManager(models.Manager[M]):
+    """Returns only the current firm's rows, and raises when no firm is in scope.
+
+    ``Model.objects.unscoped()`` is the one explicit, greppable escape hatch; row-level security
+    in PostgreSQL still applies beneath it.
+    """
+
+    def get_queryset(self) -> models.QuerySet[M]:
+        return super().get_queryset().filter(firm_id=require_firm_id())
+
+    def unscoped(self) -> models.QuerySet[M]:
+        return super().get_queryset()
+
+
+class FirmOwnedModel(models.Model):
+    """Base of every model a firm owns.
+
+    Subclasses get, without writing anything: a non-null ``firm`` foreign key filled from the
+    current scope, a ``UNIQUE (firm_id, id)`` constraint, a composite same-firm constraint for
+    each foreign key to another firm-owned model, and a row-level security policy. The last three
+    are added to ``Meta.constraints`` by ``advisorportal.tenancy.apps`` so ``makemigrations``
+    writes them into migrations. Every other unique constraint must start with ``firm``.
+    """
+
+    firm = models.ForeignKey("accounts.Firm", on_delete=models.PROTECT, related_name="+", editable=False)
+
+    objects: ClassVar[FirmScopedManager[Any]] = FirmScopedManager()
+
+    class Meta:
+        abstract = True
+        base_manager_name = "objects"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.firm_id is None:
+            self.firm_id = require_firm_id()
+        super().save(*args, **kwargs)
+
+    def clean_fields(self, exclude: Any = None) -> None:
+        if self.firm_id is None:
+            self.firm_id = require_firm_id()
+        super().clean_fields(exclude=exclude)
+
+    def clean(self) -> None:
+        super().clean()
+        errors = {}
+        for field in self._meta.concrete_fields:
+            if field.is_relation and field.name != "firm" and issubclass(field.related_model, FirmOwnedModel):  # type: ignore[arg-type]
+                related = getattr(self, field.name, None)
+                if related is not None and related.firm_id != self.firm_id:
+                    errors[field.name] = ValidationError(f"Select a valid {field.verbose_name}.", code="invalid")
+        if errors:
+            raise ValidationError(errors)

@@ -1,0 +1,35 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+
+from accounts.views import brand_css
+from advisorportal.views import DashboardView, health
+
+
+class SchemaView(SpectacularAPIView):
+    public_reason = "The API description is public documentation; it contains no firm data."
+
+
+class SwaggerView(SpectacularSwaggerSplitView):
+    public_reason = "Interactive API documentation; calls it makes are authenticated as usual."
+
+
+class RedocView(SpectacularRedocView):
+    public_reason = "Readable API documentation; it contains no firm data."
+
+
+urlpatterns = [
+    path("", DashboardView.as_view(), name="dashboard"),
+    path("health", health, name="health"),
+    path("brand/<slug:slug>.css", brand_css, name="brand-css"),
+    path("", include("accounts.urls")),
+    path("contacts/", include("crm.urls")),
+    path("accounts/", include("portfolios.urls")),
+    path("funding/", include("funding.urls")),
+    path("onboarding/", include("onboarding.urls")),
+    path("billing/", include("billing.urls")),
+    path("reports/", include("reports.urls")),
+    path("api/v1/", include(("advisorportal.api_urls", "api"), namespace="api")),
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
+    path("api/docs/", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/redoc/", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]

@@ -1,0 +1,51 @@
+"""The product shell: dashboard and health check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.views.generic import TemplateView
+
+from accounts.policy import has_right
+from accounts.rights import Right
+from advisorportal.tenancy.access import SIGNED_IN, FirmScopedView, public_view
+from crm import selectors as crm_selectors
+
+
+class DashboardView(FirmScopedView, TemplateView):
+    """Home page. Each panel appears only when the user's rights allow it."""
+
+    required_right = SIGNED_IN
+    template_name = "dashboard.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        if has_right(user, Right.CRM):
+            counts = crm_selectors.contact_status_counts(user=user)
+            context["contact_counts"] = counts
+            context["contact_total"] = sum(n for _, _, n in counts)
+            context["recent_contacts"] = crm_selectors.contact_recent(user=user, limit=5)
+        return context
+
+
+@public_view("Load balancers and monitors probe it without credentials; it reveals no data.")
+def health(request: HttpRequest) -> JsonResponse:
+    checks: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception:  # noqa: BLE001 - any failure means unhealthy
+        checks["database"] = "unavailable"
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2).ping()
+        checks["redis"] = "ok"
+    except Exception:  # noqa: BLE001
+        checks["redis"] = "unavailable"
+    healthy = all(v == "ok" for v in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)

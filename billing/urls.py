@@ -1,0 +1,8 @@
+from django.urls import path
+
+from billing import views
+
+app_name = "billing"
+urlpatterns = [
+    path("", views.IndexView.as_view(), name="index"),
+]

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.views.generic import TemplateView
+
+from accounts.rights import Right
+from advisorportal.tenancy.access import FirmScopedView
+
+
+class IndexView(FirmScopedView, TemplateView):
+    required_right = Right.FEE_ADMINISTRATION
+    template_name = "section.html"
+    extra_context = {
+        "section_title": "Fee billing",
+        "section_text": ("Fee schedules, fee runs and invoices. No fee runs have been prepared."),
+    }

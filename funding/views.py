@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.views.generic import TemplateView
+
+from accounts.rights import Right
+from advisorportal.tenancy.access import FirmScopedView
+
+
+class IndexView(FirmScopedView, TemplateView):
+    required_right = Right.FUNDING
+    template_name = "section.html"
+    extra_context = {
+        "section_title": "Funding",
+        "section_text": ("Deposits, withdrawals, transfers and the pending-items queue. Nothing is waiting on anyone."),
+    }

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.views.generic import TemplateView
+
+from accounts.rights import Right
+from advisorportal.tenancy.access import FirmScopedView
+
+
+class IndexView(FirmScopedView, TemplateView):
+    required_right = Right.ONBOARDING
+    template_name = "section.html"
+    extra_context = {
+        "section_title": "Onboarding",
+        "section_text": ("Account applications, from invitation to approval. No applications are in progress."),
+    }

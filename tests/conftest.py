@@ -1,0 +1,95 @@
+"""Shared fixtures: the test database (created by the owner role, used by the application role)
+and the three personas every endpoint is tested with.
+
+- Alice: firm A, primary user, every right.
+- Bob: firm A, staff, CRM only.
+- Charlie: firm B, primary user: the outsider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts import services as account_services
+from accounts.models import Firm, User
+from accounts.rights import Right, Role
+from advisorportal.tenancy.context import firm_scope
+from tests.factories import FirmFactory, UserFactory
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(
+    django_test_environment: None,
+    django_db_blocker: Any,
+    django_db_keepdb: bool,
+    django_db_modify_db_settings: None,
+) -> Iterator[None]:
+    """Create and migrate the test database as the owner role; tests then connect as the
+    application role (the "default" alias) to the same database, so RLS applies to them."""
+    from django.db import connections
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        config = setup_databases(
+            verbosity=0, interactive=False, keepdb=django_db_keepdb, aliases={"owner"}, serialized_aliases=set()
+        )
+        default = connections["default"]
+        default.close()
+        default.settings_dict["NAME"] = connections["owner"].settings_dict["NAME"]
+    yield
+    with django_db_blocker.unblock():
+        connections["default"].close()
+        teardown_databases(config, verbosity=0, keepdb=django_db_keepdb)
+
+
+@dataclass
+class Persona:
+    user: User
+    firm: Firm
+    password: str = "correct horse battery staple"
+
+    def scope(self) -> Any:
+        return firm_scope(self.firm)
+
+    def api(self) -> APIClient:
+        client = APIClient()
+        _, token = account_services.api_token_create(user=self.user, name="test")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+        return client
+
+
+@pytest.fixture
+def firm_a(db: None) -> Firm:
+    return FirmFactory(name="Alpha Advisors", slug="alpha", brand_primary="#123456")
+
+
+@pytest.fixture
+def firm_b(db: None) -> Firm:
+    return FirmFactory(name="Beta Capital", slug="beta")
+
+
+@pytest.fixture
+def alice(firm_a: Firm) -> Persona:
+    return Persona(
+        UserFactory(firm=firm_a, email="alice@alpha.test", full_name="Alice Able", role=Role.PRIMARY), firm_a
+    )
+
+
+@pytest.fixture
+def bob(firm_a: Firm) -> Persona:
+    user = UserFactory(
+        firm=firm_a, email="bob@alpha.test", full_name="Bob Baker", role=Role.STAFF, rights=frozenset({Right.CRM})
+    )
+    return Persona(user, firm_a)
+
+
+@pytest.fixture
+def charlie(firm_b: Firm) -> Persona:
+    return Persona(
+        UserFactory(firm=firm_b, email="charlie@beta.test", full_name="Charlie Chu", role=Role.PRIMARY), firm_b
+    )

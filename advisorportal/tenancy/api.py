@@ -37,6 +37,10 @@ class FirmScopedAPIMixin:
             self._firm_token = _current_firm_id.set(user.firm_id)
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
 
+    def describing_schema(self) -> bool:
+        """True while drf-spectacular inspects the view to write the OpenAPI schema (no request, no firm)."""
+        return bool(getattr(self, "swagger_fake_view", False))
+
     def finalize_response(self, request: Request, response: Response, *args: Any, **kwargs: Any) -> Response:
         token = getattr(self, "_firm_token", None)
         if token is not None:

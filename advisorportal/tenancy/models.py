@@ -12,19 +12,25 @@ from advisorportal.tenancy.context import require_firm_id
 M = TypeVar("M", bound=models.Model)
 
 
-class FirmScopedQuerySet(models.QuerySet[M]):
-    pass
+class CurrentFirmId(models.Expression):
+    """The current firm's id, read when the SQL is compiled, so that building a queryset is free
+    but running one without a firm in scope raises ``FirmScopeError``."""
+
+    output_field = models.BigIntegerField()
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[int]]:
+        return "%s", [require_firm_id()]
 
 
 class FirmScopedManager(models.Manager[M]):
-    """Returns only the current firm's rows, and raises when no firm is in scope.
+    """Returns only the current firm's rows; running a query with no firm in scope raises.
 
     ``Model.objects.unscoped()`` is the one explicit, greppable escape hatch; row-level security
     in PostgreSQL still applies beneath it.
     """
 
     def get_queryset(self) -> models.QuerySet[M]:
-        return super().get_queryset().filter(firm_id=require_firm_id())
+        return super().get_queryset().filter(firm_id=CurrentFirmId())
 
     def unscoped(self) -> models.QuerySet[M]:
         return super().get_queryset()

@@ -115,17 +115,16 @@ class Command(BaseCommand):
                 Contact.objects.bulk_create(batch)
                 batch = []
         Contact.objects.bulk_create(batch)
-        # Households: a few families that share a surname among active clients.
-        by_last: dict[str, list[Contact]] = {}
-        for contact in Contact.objects.filter(status="active").order_by("id")[: max(count // 4, 0)]:
-            by_last.setdefault(contact.last_name, []).append(contact)
+        # Households: about a third of active clients share one with a partner or family member.
+        active = list(Contact.objects.filter(status="active").order_by("id"))
         households, members = [], []
-        for last, group in by_last.items():
-            if len(group) < 2:
-                continue
-            households.append(Household(firm=firm, name=f"{last} household", head=group[0]))
+        start = 0
+        while start + 1 < len(active):
+            size = 2 + (start % 3 == 0)
+            family = active[start : start + size]
+            household = Household(firm=firm, name=f"{family[0].last_name} household", head=family[0])
+            households.append(household)
+            members += [HouseholdMember(firm=firm, household=household, contact=c) for c in family]
+            start += size * 3
         Household.objects.bulk_create(households)
-        for household in households:
-            for contact in by_last[household.name.removesuffix(" household")][:4]:
-                members.append(HouseholdMember(firm=firm, household=household, contact=contact))
         HouseholdMember.objects.bulk_create(members)

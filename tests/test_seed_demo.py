@@ -1,0 +1,75 @@
+"""seed_demo honours the demo data contract of PRODUCT.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from accounts.models import ApiToken, Firm, User
+from accounts.rights import Right
+from accounts.selectors import user_rights
+from accounts.services import api_token_authenticate
+from advisorportal.tenancy.context import firm_scope
+from crm.models import Contact, Household
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_builds_both_firms_and_writes_credentials(tmp_path: Path) -> None:
+    path = tmp_path / "creds.json"
+    call_command("seed_demo", contacts=30, credentials=str(path), stdout=open("/dev/null", "w"))  # noqa: SIM115
+    creds = json.loads(path.read_text())
+    assert set(creds["firms"]) == {"harbor", "summit"}
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    for slug, firm_creds in creds["firms"].items():
+        firm = Firm.objects.get(slug=slug)
+        emails = [u["email"] for u in firm_creds["users"]]
+        assert emails == [f"owner@{slug}.example", f"advisor@{slug}.example", f"assistant@{slug}.example"]
+        for entry in firm_creds["users"]:
+            user = User.objects.get(email=entry["email"])
+            assert user.check_password(entry["password"])
+            token = api_token_authenticate(entry["api_token"])
+            assert token is not None and token.user == user
+        with firm_scope(firm):
+            assert Contact.objects.count() == 30
+            assert Household.objects.exists()
+            owner, advisor, assistant = (User.objects.get(email=e) for e in emails)
+            assert user_rights(user=owner) == frozenset(Right)
+            assert Right.USER_MANAGEMENT not in user_rights(user=advisor)
+            assert Right.CRM in user_rights(user=advisor)
+            assert user_rights(user=assistant) == frozenset({Right.CRM})
+
+
+def test_seed_demo_is_rerunnable_and_renews_credentials(tmp_path: Path) -> None:
+    path = tmp_path / "creds.json"
+    call_command("seed_demo", contacts=10, credentials=str(path), stdout=open("/dev/null", "w"))  # noqa: SIM115
+    first = json.loads(path.read_text())
+    call_command("seed_demo", contacts=10, credentials=str(path), stdout=open("/dev/null", "w"))  # noqa: SIM115
+    second = json.loads(path.read_text())
+    assert first["firms"]["harbor"]["users"][0]["password"] != second["firms"]["harbor"]["users"][0]["password"]
+    assert api_token_authenticate(first["firms"]["harbor"]["users"][0]["api_token"]) is None
+    assert ApiToken.objects.filter(name="demo").count() == 6
+    with firm_scope(Firm.objects.get(slug="harbor")):
+        assert Contact.objects.count() == 10
+
+
+def test_seed_demo_is_reproducible(tmp_path: Path) -> None:
+    call_command(
+        "seed_demo", contacts=20, firms="harbor", credentials=str(tmp_path / "c.json"), stdout=open("/dev/null", "w")
+    )  # noqa: SIM115
+    with firm_scope(Firm.objects.get(slug="harbor")):
+        first = list(Contact.objects.order_by("id").values_list("first_name", "last_name", "status"))
+    call_command(
+        "seed_demo",
+        contacts=20,
+        firms="harbor",
+        reset=True,
+        credentials=str(tmp_path / "c.json"),
+        stdout=open("/dev/null", "w"),
+    )  # noqa: SIM115
+    with firm_scope(Firm.objects.get(slug="harbor")):
+        second = list(Contact.objects.order_by("id").values_list("first_name", "last_name", "status"))
+    assert first == second

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from accounts.models import User
+from accounts.models import Firm, User
 
 
 class MeSerializer(serializers.ModelSerializer[User]):
-    firm = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    firm: serializers.SlugRelatedField[Firm] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     role = serializers.CharField(source="get_role_display")
     rights = serializers.SerializerMethodField()
 

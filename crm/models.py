@@ -46,7 +46,9 @@ class Contact(FirmOwnedModel):
 class Household(FirmOwnedModel):
     name = models.CharField(max_length=200)
     head = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="households_headed")
-    members = models.ManyToManyField(Contact, through="HouseholdMember", related_name="households")
+    members: models.ManyToManyField[Contact, HouseholdMember] = models.ManyToManyField(
+        Contact, through="HouseholdMember", related_name="households"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta(FirmOwnedModel.Meta):

@@ -13,7 +13,7 @@ class ContactSerializer(serializers.ModelSerializer[Contact]):
 
 
 class HouseholdSerializer(serializers.ModelSerializer[Household]):
-    head = serializers.PrimaryKeyRelatedField(read_only=True)
+    head: serializers.PrimaryKeyRelatedField[Contact] = serializers.PrimaryKeyRelatedField(read_only=True)
     member_count = serializers.IntegerField(read_only=True)
 
     class Meta:

@@ -10,9 +10,9 @@ from typing import Any, ClassVar, TypeVar
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.views import View
 
 from accounts.policy import has_right
@@ -40,7 +40,7 @@ class FirmScopedView(LoginRequiredMixin, View):
 
     required_right: ClassVar[Right | str]
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         check_access(request, self.required_right)
@@ -83,5 +83,5 @@ def get_scoped_or_404(queryset: QuerySet[M], **lookup: Any) -> M:
     """The object, from the firm-scoped queryset; another firm's object is as missing as a missing one."""
     try:
         return queryset.get(**lookup)
-    except (queryset.model.DoesNotExist, ValueError, TypeError):
+    except (ObjectDoesNotExist, ValueError, TypeError):
         raise Http404 from None

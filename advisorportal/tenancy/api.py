@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from contextvars import Token
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rest_framework import permissions, viewsets
 from rest_framework.request import Request
@@ -13,6 +15,9 @@ from accounts.policy import has_right
 from accounts.rights import Right
 from advisorportal.tenancy.access import SIGNED_IN
 from advisorportal.tenancy.context import _current_firm_id
+
+if TYPE_CHECKING:
+    from rest_framework.permissions import _PermissionClass
 
 
 class HasRequiredRight(permissions.BasePermission):
@@ -29,7 +34,8 @@ class FirmScopedAPIMixin:
     """Puts the authenticated user's firm in scope once DRF has authenticated the request."""
 
     required_right: ClassVar[Right | str]
-    permission_classes = [permissions.IsAuthenticated, HasRequiredRight]
+    permission_classes: Sequence[_PermissionClass] = (permissions.IsAuthenticated, HasRequiredRight)
+    _firm_token: Token[int | None] | None = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         user = request.user  # authenticates

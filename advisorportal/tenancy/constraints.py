@@ -7,10 +7,10 @@ writes them by hand. Both are executed after the tables of a migration exist (de
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, cast
 
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
-from django.db.models import Model
+from django.db.models import ForeignKey, Model
 from django.db.models.constraints import BaseConstraint
 
 RLS_SETTING = "app.firm_id"
@@ -40,7 +40,7 @@ def _ensure_firm_unique_sql(table: str, schema_editor: BaseDatabaseSchemaEditor)
 class _DeferredConstraint(BaseConstraint):
     """A constraint whose SQL runs after CREATE TABLE, and that the ORM does not validate."""
 
-    def constraint_sql(self, model: type[Model] | None, schema_editor: BaseDatabaseSchemaEditor | None) -> None:
+    def constraint_sql(self, model: type[Model] | None, schema_editor: BaseDatabaseSchemaEditor | None) -> None:  # type: ignore[override]
         assert model is not None and schema_editor is not None
         schema_editor.deferred_sql.append(self.create_sql(model, schema_editor))
         return None
@@ -111,13 +111,13 @@ class SameFirmForeignKey(_DeferredConstraint):
 
     def create_sql(self, model: type[Model] | None, schema_editor: BaseDatabaseSchemaEditor | None) -> str:  # type: ignore[override]
         assert model is not None and schema_editor is not None
-        field = model._meta.get_field(self.field)
+        field = cast(ForeignKey[Any, Any], model._meta.get_field(self.field))
         target = field.related_model._meta  # type: ignore[union-attr]
         q = schema_editor.quote_name
         return (
             _ensure_firm_unique_sql(target.db_table, schema_editor) + "; "
             f"ALTER TABLE {q(model._meta.db_table)} ADD CONSTRAINT {q(self.name)} "
-            f"FOREIGN KEY ({q('firm_id')}, {q(field.column)}) "  # type: ignore[attr-defined]
+            f"FOREIGN KEY ({q('firm_id')}, {q(field.column)}) "
             f"REFERENCES {q(target.db_table)} ({q('firm_id')}, {q(target.pk.column)}) "  # type: ignore[union-attr]
             "DEFERRABLE INITIALLY DEFERRED"
         )

@@ -18,7 +18,7 @@ class CurrentFirmId(models.Expression):
 
     output_field = models.BigIntegerField()
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[int]]:
+    def as_sql(self, compiler: Any, connection: Any) -> Any:
         return "%s", [require_firm_id()]
 
 

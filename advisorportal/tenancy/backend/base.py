@@ -49,19 +49,19 @@ class DatabaseWrapper(base.DatabaseWrapper):
     # Any end of a transaction, or rollback to a savepoint, discards the local setting.
     def _commit(self) -> None:
         self._rls_value = _UNKNOWN
-        super()._commit()
+        super()._commit()  # type: ignore[misc]
 
     def _rollback(self) -> None:
         self._rls_value = _UNKNOWN
-        super()._rollback()
+        super()._rollback()  # type: ignore[misc]
 
     def _savepoint_rollback(self, sid: str) -> None:
         self._rls_value = _UNKNOWN
-        super()._savepoint_rollback(sid)
+        super()._savepoint_rollback(sid)  # type: ignore[misc]
 
     def _set_autocommit(self, autocommit: bool) -> None:
         self._rls_value = _UNKNOWN
-        super()._set_autocommit(autocommit)
+        super()._set_autocommit(autocommit)  # type: ignore[misc]
 
     def connect(self) -> None:
         self._rls_value = _UNKNOWN

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from io import StringIO
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 def test_seed_demo_builds_both_firms_and_writes_credentials(tmp_path: Path) -> None:
     path = tmp_path / "creds.json"
-    call_command("seed_demo", contacts=30, credentials=str(path), stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("seed_demo", contacts=30, credentials=str(path), stdout=StringIO())
     creds = json.loads(path.read_text())
     assert set(creds["firms"]) == {"harbor", "summit"}
     assert oct(path.stat().st_mode & 0o777) == "0o600"
@@ -45,9 +46,9 @@ def test_seed_demo_builds_both_firms_and_writes_credentials(tmp_path: Path) -> N
 
 def test_seed_demo_is_rerunnable_and_renews_credentials(tmp_path: Path) -> None:
     path = tmp_path / "creds.json"
-    call_command("seed_demo", contacts=10, credentials=str(path), stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("seed_demo", contacts=10, credentials=str(path), stdout=StringIO())
     first = json.loads(path.read_text())
-    call_command("seed_demo", contacts=10, credentials=str(path), stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("seed_demo", contacts=10, credentials=str(path), stdout=StringIO())
     second = json.loads(path.read_text())
     assert first["firms"]["harbor"]["users"][0]["password"] != second["firms"]["harbor"]["users"][0]["password"]
     assert api_token_authenticate(first["firms"]["harbor"]["users"][0]["api_token"]) is None
@@ -57,9 +58,7 @@ def test_seed_demo_is_rerunnable_and_renews_credentials(tmp_path: Path) -> None:
 
 
 def test_seed_demo_is_reproducible(tmp_path: Path) -> None:
-    call_command(
-        "seed_demo", contacts=20, firms="harbor", credentials=str(tmp_path / "c.json"), stdout=open("/dev/null", "w")
-    )  # noqa: SIM115
+    call_command("seed_demo", contacts=20, firms="harbor", credentials=str(tmp_path / "c.json"), stdout=StringIO())
     with firm_scope(Firm.objects.get(slug="harbor")):
         first = list(Contact.objects.order_by("id").values_list("first_name", "last_name", "status"))
     call_command(
@@ -68,8 +67,8 @@ def test_seed_demo_is_reproducible(tmp_path: Path) -> None:
         firms="harbor",
         reset=True,
         credentials=str(tmp_path / "c.json"),
-        stdout=open("/dev/null", "w"),
-    )  # noqa: SIM115
+        stdout=StringIO(),
+    )
     with firm_scope(Firm.objects.get(slug="harbor")):
         second = list(Contact.objects.order_by("id").values_list("first_name", "last_name", "status"))
     assert first == second

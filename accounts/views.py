@@ -5,6 +5,7 @@ from typing import Any
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.generic import TemplateView
 
@@ -20,10 +21,25 @@ class LoginView(PublicView, auth_views.LoginView):
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        slug = self.kwargs.get("firm_slug")
+        if slug:
+            # A firm's own sign-in page (/login/<slug>/) wears its name and colours.
+            context["firm"] = context["login_firm"] = get_object_or_404(Firm, slug=slug)
+        return context
+
 
 class LogoutView(PublicView, auth_views.LogoutView):
     public_reason = "Signing out only ends the caller's own session (POST only)."
     http_method_names = ["post", "options"]
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        slug = request.user.firm.slug if request.user.is_authenticated else None  # type: ignore[union-attr]
+        response = super().post(request, *args, **kwargs)
+        if slug:
+            response["Location"] = reverse("accounts:firm-login", args=[slug])
+        return response
 
 
 class SettingsView(FirmScopedView, TemplateView):

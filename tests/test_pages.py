@@ -145,3 +145,15 @@ def test_contact_page_without_scope_cannot_leak_via_orm(alice: Persona) -> None:
         ContactFactory()
     with pytest.raises(Exception, match="No firm in scope"):
         Contact.objects.count()
+
+
+def test_firm_login_page_wears_the_firm_brand(alice: Persona) -> None:
+    page = Client().get("/login/alpha/")
+    assert page.status_code == 200
+    assert b"Alpha Advisors" in page.content and b'href="/brand/alpha.css"' in page.content
+    assert Client().get("/login/no-such-firm/").status_code == 404
+
+
+def test_logout_returns_to_the_firms_login_page(alice: Persona) -> None:
+    response = login(alice).post("/logout/")
+    assert response["Location"] == "/login/alpha/"

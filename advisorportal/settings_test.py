@@ -1,0 +1,7 @@
+"""Settings for the test suite: the normal settings in APP_ENV=test."""
+
+import os
+
+os.environ.setdefault("APP_ENV", "test")
+
+from advisorportal.settings import *  # noqa: F403

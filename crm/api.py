@@ -16,6 +16,7 @@ class ContactViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cr
 
     required_right = Right.CRM
     serializer_class = ContactSerializer
+    keyset = selectors.CONTACT_ORDER
     filterset_fields = ["status", "kind"]
 
     def get_queryset(self) -> QuerySet[Contact]:

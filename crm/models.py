@@ -33,7 +33,11 @@ class Contact(FirmOwnedModel):
 
     class Meta(FirmOwnedModel.Meta):
         ordering = ["last_name", "first_name", "id"]
-        indexes = [models.Index(fields=["firm", "last_name", "first_name", "id"], name="crm_contact_name_idx")]
+        indexes = [
+            models.Index(fields=["firm", "last_name", "first_name", "id"], name="crm_contact_name_idx"),
+            models.Index(fields=["firm", "status"], name="crm_contact_status_idx"),
+            models.Index(fields=["firm", "created_at", "id"], name="crm_contact_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()

@@ -12,7 +12,7 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
@@ -61,7 +61,8 @@ def decode_cursor(queryset: models.QuerySet[M], keys: Sequence[str], cursor: str
         if not isinstance(values, list) or len(values) != len(names):
             return None
         meta = queryset.model._meta
-        return [meta.get_field(name).to_python(value) for name, value in zip(names, values, strict=True)]
+        fields = [cast(models.Field[Any, Any], meta.get_field(name)) for name in names]
+        return [field.to_python(value) for field, value in zip(fields, values, strict=True)]
     except (ValueError, TypeError, binascii.Error, ValidationError, UnicodeDecodeError):
         return None
 

@@ -167,12 +167,21 @@ def _redis_answers(url: str) -> bool:
         return False
 
 
+def _child_env(env: dict[str, str]) -> dict[str, str]:
+    merged = {**os.environ, **env}
+    # Importing this package (its Celery app) set the default settings module; children choose
+    # their own (manage.py, wsgi and celery default to the same one; pytest's ini picks the test one).
+    if merged.get("DJANGO_SETTINGS_MODULE") == "advisorportal.settings":
+        del merged["DJANGO_SETTINGS_MODULE"]
+    return merged
+
+
 def _run(env: dict[str, str], command: list[str]) -> int:
-    return subprocess.call(command, env={**os.environ, **env})
+    return subprocess.call(command, env=_child_env(env))
 
 
 def _up(env: dict[str, str]) -> int:
-    full_env = {**os.environ, **env}
+    full_env = _child_env(env)
     python = sys.executable
     for step in (["manage.py", "migrate", "--database", "owner", "--no-input"], ["manage.py", "seed_demo"]):
         if subprocess.call([python, *step], env=full_env, cwd=BASE_DIR) != 0:

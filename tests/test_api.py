@@ -56,7 +56,9 @@ def test_keyset_pagination_walks_every_row_once(alice: Persona, alpha_contacts: 
     client = alice.api()
     seen: list[int] = []
     url: str | None = "/api/v1/contacts/?page_size=2"
-    while url:
+    for _ in range(10):
+        if url is None:
+            break
         body = client.get(url).json()
         assert "count" not in body  # no COUNT(*) on large tables
         seen += [row["id"] for row in body["results"]]

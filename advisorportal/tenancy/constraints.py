@@ -111,7 +111,7 @@ class SameFirmForeignKey(_DeferredConstraint):
 
     def create_sql(self, model: type[Model] | None, schema_editor: BaseDatabaseSchemaEditor | None) -> str:  # type: ignore[override]
         assert model is not None and schema_editor is not None
-        field = cast(ForeignKey[Any, Any], model._meta.get_field(self.field))
+        field = cast("ForeignKey[Any, Any]", model._meta.get_field(self.field))
         target = field.related_model._meta  # type: ignore[union-attr]
         q = schema_editor.quote_name
         return (

@@ -46,7 +46,10 @@ class FirmOwnedModel(models.Model):
     writes them into migrations. Every other unique constraint must start with ``firm``.
     """
 
-    firm = models.ForeignKey("accounts.Firm", on_delete=models.PROTECT, related_name="+", editable=False)
+    # No index of its own: the UNIQUE (firm_id, id) index added to every firm-owned table leads with it.
+    firm = models.ForeignKey(
+        "accounts.Firm", on_delete=models.PROTECT, related_name="+", editable=False, db_index=False
+    )
 
     objects: ClassVar[FirmScopedManager[Any]] = FirmScopedManager()
 

@@ -61,7 +61,7 @@ def decode_cursor(queryset: models.QuerySet[M], keys: Sequence[str], cursor: str
         if not isinstance(values, list) or len(values) != len(names):
             return None
         meta = queryset.model._meta
-        fields = [cast(models.Field[Any, Any], meta.get_field(name)) for name in names]
+        fields = [cast("models.Field[Any, Any]", meta.get_field(name)) for name in names]
         return [field.to_python(value) for field, value in zip(fields, values, strict=True)]
     except (ValueError, TypeError, binascii.Error, ValidationError, UnicodeDecodeError):
         return None

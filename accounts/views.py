@@ -16,7 +16,7 @@ from advisorportal.tenancy.access import SIGNED_IN, FirmScopedView, PublicView, 
 
 
 class LoginView(PublicView, auth_views.LoginView):
-    public_reason = "Signing in happens before a firm is known."
+    public_reason = "Signing in happens before the user is known; /login/<slug>/ shows only the firm's public brand."
     template_name = "accounts/login.html"
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True

@@ -193,7 +193,7 @@ def _up(env: dict[str, str]) -> int:
     gunicorn = shutil.which("gunicorn", path=str(Path(python).parent)) or "gunicorn"
     processes = {
         "web": subprocess.Popen([gunicorn, "advisorportal.wsgi", "-b", bind, "-w", "2", "--threads", "4",
-                                 "--access-logfile", "-"], env=full_env, cwd=BASE_DIR),
+                                 "--no-control-socket", "--access-logfile", "-"], env=full_env, cwd=BASE_DIR),
         "worker": subprocess.Popen([celery, "-A", "advisorportal", "worker", "-l", "info", "-c", "2"],
                                    env=full_env, cwd=BASE_DIR),
         "beat": subprocess.Popen([celery, "-A", "advisorportal", "beat", "-l", "info",

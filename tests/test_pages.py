@@ -157,3 +157,15 @@ def test_firm_login_page_wears_the_firm_brand(alice: Persona) -> None:
 def test_logout_returns_to_the_firms_login_page(alice: Persona) -> None:
     response = login(alice).post("/logout/")
     assert response["Location"] == "/login/alpha/"
+
+
+def test_error_pages_keep_the_layout_and_reveal_nothing(alice: Persona, bob: Persona, charlie: Persona) -> None:
+    with alice.scope():
+        contact = ContactFactory(last_name="Quintessa")
+    outsider = login(charlie)
+    not_found = outsider.get(f"/contacts/{contact.pk}/")
+    assert not_found.status_code == 404
+    assert b"Page not found" in not_found.content and b"Quintessa" not in not_found.content
+    assert b"Beta Capital" in not_found.content  # still the outsider's own branded shell
+    forbidden = login(bob).get("/billing/")
+    assert forbidden.status_code == 403 and b"You do not have access" in forbidden.content

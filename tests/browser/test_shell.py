@@ -193,12 +193,21 @@ def test_phone_viewport_shows_navigation_without_horizontal_scroll(
 
     nav = page.get_by_role("navigation", name="Main")
     expect(nav).to_be_visible()
+    menu = nav.get_by_role("button", name="Menu")
+    # On a phone the sections fold behind a menu button, so the page starts near the top.
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(nav.get_by_role("link", name="Contacts", exact=True)).to_be_hidden()
+    header_height = page.evaluate("document.querySelector('.app-header').getBoundingClientRect().height")
+    assert header_height < 120, f"the folded header is {header_height}px tall"
+    page.screenshot(path=screenshot_dir / "dashboard-phone.png", full_page=True)
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
     for section in ALL_SECTIONS:
         expect(nav.get_by_role("link", name=section, exact=True)).to_be_visible()
     expect(page.get_by_role("banner").get_by_role("button", name="Sign out")).to_be_visible()
+    page.screenshot(path=screenshot_dir / "dashboard-phone-menu.png", full_page=True)
     scroll_width = page.evaluate("document.documentElement.scrollWidth")
     assert scroll_width <= 390 + 1, f"page is {scroll_width}px wide on a 390px screen"
-    page.screenshot(path=screenshot_dir / "dashboard-phone.png", full_page=True)
 
 
 def test_screenshots_of_login_and_dashboard(page: Page, e2e_server: E2EServer, screenshot_dir: Path) -> None:

@@ -6,6 +6,7 @@ from django.contrib.auth.backends import ModelBackend
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from accounts.models import User
 from accounts.services import api_token_authenticate
 
 
@@ -37,3 +38,8 @@ class EmailBackend(ModelBackend):
     ) -> Any:
         email = (kwargs.get("email") or username or "").strip().lower()
         return super().authenticate(request, username=email, password=password)
+
+    def get_user(self, user_id: Any) -> Any:
+        # Every page shows the firm's brand, so load it with the user in one query.
+        user = User.objects.select_related("firm").filter(pk=user_id).first()
+        return user if user is not None and self.user_can_authenticate(user) else None

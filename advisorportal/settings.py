@@ -108,6 +108,7 @@ CACHES = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "ap",
+        "KEY_FUNCTION": "advisorportal.cache.make_key",
     }
 }
 # kombu spells a Redis Unix socket "redis+socket://", redis-py "unix://".

@@ -21,6 +21,7 @@ from accounts.models import ApiToken, Firm, User
 from accounts.rights import Right, Role
 from advisorportal.tenancy.context import firm_scope
 from crm.models import Contact, Household, HouseholdMember
+from crm.selectors import contacts_changed
 
 DEMO_FIRMS = (
     ("harbor", "Harbor Wealth Partners", "#1f4e79", "#c8902b"),
@@ -104,6 +105,7 @@ class Command(BaseCommand):
         HouseholdMember.objects.all().delete()
         Household.objects.all().delete()
         Contact.objects.all().delete()
+        transaction.on_commit(lambda: contacts_changed(firm_id=firm.pk))
 
     @transaction.atomic
     def _contacts(self, firm: Firm, count: int, seed: int) -> None:
@@ -128,3 +130,4 @@ class Command(BaseCommand):
             start += size * 3
         Household.objects.bulk_create(households)
         HouseholdMember.objects.bulk_create(members)
+        transaction.on_commit(lambda: contacts_changed(firm_id=firm.pk))  # bulk_create sends no signals

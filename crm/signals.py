@@ -1,0 +1,18 @@
+"""Cached contact figures go stale on any saved or deleted contact, once the write commits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from crm.models import Contact
+from crm.selectors import contacts_changed
+
+
+@receiver([post_save, post_delete], sender=Contact, dispatch_uid="crm-contacts-changed")
+def _contact_written(sender: type[Contact], instance: Contact, **kwargs: Any) -> None:
+    firm_id = instance.firm_id
+    transaction.on_commit(lambda: contacts_changed(firm_id=firm_id))

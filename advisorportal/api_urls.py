@@ -14,4 +14,5 @@ router.register("households", HouseholdViewSet, basename="household")
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),
     path("", include(router.urls)),
+    path("", include("portfolios.api_urls")),
 ]

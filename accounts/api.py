@@ -2,14 +2,20 @@ from __future__ import annotations
 
 from typing import cast
 
+from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
+from rest_framework import mixins
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.models import User
-from accounts.serializers import MeSerializer
+from accounts.forms import AuditFilterForm
+from accounts.models import AuditEntry, User
+from accounts.rights import Right
+from accounts.selectors import audit_entries, audit_object_types, firm_users
+from accounts.serializers import AuditEntrySerializer, MeSerializer
 from advisorportal.tenancy.access import SIGNED_IN
-from advisorportal.tenancy.api import FirmScopedAPIView
+from advisorportal.tenancy.api import FirmScopedAPIView, FirmScopedViewSet
 
 
 class MeView(FirmScopedAPIView):
@@ -20,3 +26,36 @@ class MeView(FirmScopedAPIView):
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:
         return Response(MeSerializer(cast(User, request.user)).data)
+
+
+class AuditEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
+    """The firm's audit trail, newest first. Filters: actor (user id), action, object_type,
+    object_id, date_from, date_to (YYYY-MM-DD). Needs User Management."""
+
+    required_right = Right.USER_MANAGEMENT
+    serializer_class = AuditEntrySerializer
+    keyset = ("-id",)
+
+    def get_queryset(self) -> QuerySet[AuditEntry]:
+        if self.describing_schema():
+            return AuditEntry.objects.unscoped().none()
+        user = cast(User, self.request.user)
+        if self.action != "list":
+            return audit_entries(user=user)
+        form = AuditFilterForm(
+            self.request.query_params or None,
+            users=firm_users(firm_id=user.firm_id),
+            object_types=audit_object_types(user=user),
+        )
+        if form.is_bound and not form.is_valid():
+            raise ValidationError(form.errors.get_json_data())
+        data = form.cleaned_data if form.is_bound else {}
+        return audit_entries(
+            user=user,
+            actor_id=data.get("actor"),
+            action=data.get("action") or "",
+            object_type=data.get("object_type") or "",
+            object_id=data.get("object_id") or "",
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+        )

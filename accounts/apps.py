@@ -6,4 +6,6 @@ class AccountsConfig(AppConfig):
     verbose_name = "Identity and access"
 
     def ready(self) -> None:
-        from accounts import schema  # noqa: F401 - registers the OpenAPI authentication extension
+        from accounts import audit, schema  # noqa: F401 - schema registers the OpenAPI authentication extension
+
+        audit.connect()

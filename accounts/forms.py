@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
@@ -15,3 +17,28 @@ class EmailAuthenticationForm(AuthenticationForm):
         "invalid_login": "That email and password do not match an active account.",
         "inactive": "That email and password do not match an active account.",
     }
+
+
+class AuditFilterForm(forms.Form):
+    """Filters of the audit trail viewer and its CSV export; bad values are reported per field."""
+
+    actor = forms.TypedChoiceField(label="Who", required=False, coerce=int, empty_value=None)
+    action = forms.ChoiceField(label="Action", required=False)
+    object_type = forms.ChoiceField(label="Object type", required=False)
+    object_id = forms.CharField(label="Object id", required=False, max_length=64)
+    date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, users: Any, object_types: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from accounts.models import AuditAction
+
+        self.fields["actor"].choices = [("", "Anyone"), *((u.pk, f"{u.full_name} <{u.email}>") for u in users)]  # type: ignore[attr-defined]
+        self.fields["action"].choices = [("", "Any action"), *AuditAction.choices]  # type: ignore[attr-defined]
+        self.fields["object_type"].choices = [("", "Any object"), *((t, t) for t in object_types)]  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            self.add_error("date_to", "The end date is before the start date.")
+        return data

@@ -112,3 +112,40 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+class AuditAction(models.TextChoices):
+    CREATE = "create", "Created"
+    UPDATE = "update", "Changed"
+    DELETE = "delete", "Deleted"
+    READ = "read", "Viewed or exported"
+    LOGIN = "login", "Signed in"
+    LOGOUT = "logout", "Signed out"
+
+
+class AuditEntry(FirmOwnedModel):
+    """One recorded change or sensitive read. Append-only: the application role may only INSERT
+    and SELECT (see advisorportal/tenancy/grants.py), and a trigger refuses UPDATE and DELETE."""
+
+    append_only: ClassVar[bool] = True
+    audited: ClassVar[bool] = False
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=10, choices=AuditAction.choices)
+    object_type = models.CharField(max_length=100, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=200, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta(FirmOwnedModel.Meta):
+        indexes = [
+            models.Index(fields=["firm", "object_type", "object_id", "id"], name="accounts_audit_object_idx"),
+            models.Index(fields=["firm", "actor", "id"], name="accounts_audit_actor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.object_type} {self.object_id}"

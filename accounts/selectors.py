@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.db.models import QuerySet
 
-from accounts.models import AccessGrant, User
+from accounts.models import AccessGrant, AuditEntry, User
 from accounts.rights import Right
 
 
@@ -21,3 +23,39 @@ def user_rights(*, user: User) -> frozenset[Right]:
 
 def firm_users(*, firm_id: int) -> QuerySet[User]:
     return User.objects.filter(firm_id=firm_id).order_by("full_name")
+
+
+def audit_entries(
+    *,
+    user: User,
+    actor_id: int | None = None,
+    action: str = "",
+    object_type: str = "",
+    object_id: str = "",
+    date_from: datetime.date | None = None,
+    date_to: datetime.date | None = None,
+) -> QuerySet[AuditEntry]:
+    """The firm's audit trail, newest first, filtered. Only for holders of User Management."""
+    entries = AuditEntry.objects.select_related("actor")
+    if actor_id is not None:
+        entries = entries.filter(actor_id=actor_id)
+    if action:
+        entries = entries.filter(action=action)
+    if object_type:
+        entries = entries.filter(object_type=object_type)
+    if object_id:
+        entries = entries.filter(object_id=object_id)
+    if date_from is not None:
+        entries = entries.filter(created_at__date__gte=date_from)
+    if date_to is not None:
+        entries = entries.filter(created_at__date__lte=date_to)
+    return entries.order_by("-id")
+
+
+def audit_object_types(*, user: User) -> list[str]:
+    """The kinds of object the firm's trail mentions, for the filter menu."""
+    from django.apps import apps
+
+    from advisorportal.tenancy.models import FirmOwnedModel
+
+    return sorted(m._meta.label_lower for m in apps.get_models() if issubclass(m, FirmOwnedModel) and m.audited)

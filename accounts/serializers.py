@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from accounts.models import Firm, User
+from accounts.models import AuditEntry, Firm, User
 
 
 class MeSerializer(serializers.ModelSerializer[User]):
@@ -18,3 +18,17 @@ class MeSerializer(serializers.ModelSerializer[User]):
         from accounts.selectors import user_rights
 
         return sorted(r.value for r in user_rights(user=user))
+
+
+class AuditEntrySerializer(serializers.ModelSerializer[AuditEntry]):
+    actor = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuditEntry
+        fields = [
+            "id", "created_at", "actor", "action", "object_type", "object_id", "object_repr",
+            "changes", "ip", "user_agent", "request_id",
+        ]  # fmt: skip
+
+    def get_actor(self, entry: AuditEntry) -> str | None:
+        return entry.actor.email if entry.actor else None

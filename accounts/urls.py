@@ -8,4 +8,6 @@ urlpatterns = [
     path("login/<slug:firm_slug>/", views.LoginView.as_view(), name="firm-login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("settings/", views.SettingsView.as_view(), name="settings"),
+    path("settings/audit/", views.AuditTrailView.as_view(), name="audit"),
+    path("settings/audit.csv", views.audit_csv, name="audit-csv"),
 ]

@@ -1,18 +1,24 @@
 from __future__ import annotations
 
+import csv
+import json
 from typing import Any
 
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.cache import cache_control
 from django.views.generic import TemplateView
 
-from accounts.forms import EmailAuthenticationForm
+from accounts import audit
+from accounts.forms import AuditFilterForm, EmailAuthenticationForm
 from accounts.models import Firm
-from accounts.selectors import firm_users, user_rights
-from advisorportal.tenancy.access import SIGNED_IN, FirmScopedView, PublicView, public_view
+from accounts.rights import Right
+from accounts.selectors import audit_entries, audit_object_types, firm_users, user_rights
+from advisorportal.tenancy.access import SIGNED_IN, FirmScopedView, PublicView, firm_view, public_view
+from advisorportal.tenancy.context import firm_scope
+from advisorportal.tenancy.pagination import keyset_page
 
 
 class LoginView(PublicView, auth_views.LoginView):
@@ -60,3 +66,90 @@ def brand_css(request: HttpRequest, slug: str) -> HttpResponse:
     firm = get_object_or_404(Firm, slug=slug)
     css = f":root {{ --brand-primary: {firm.brand_primary}; --brand-accent: {firm.brand_accent}; }}\n"
     return HttpResponse(css, content_type="text/css")
+
+
+def _audit_filters(request: HttpRequest) -> AuditFilterForm:
+    user = request.user
+    return AuditFilterForm(
+        request.GET or None,
+        users=firm_users(firm_id=user.firm_id),  # type: ignore[union-attr]
+        object_types=audit_object_types(user=user),  # type: ignore[arg-type]
+    )
+
+
+def _filtered_entries(request: HttpRequest, form: AuditFilterForm) -> Any:
+    filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    return audit_entries(
+        user=request.user,  # type: ignore[arg-type]
+        actor_id=filters.get("actor"),
+        action=filters.get("action") or "",
+        object_type=filters.get("object_type") or "",
+        object_id=filters.get("object_id") or "",
+        date_from=filters.get("date_from"),
+        date_to=filters.get("date_to"),
+    )
+
+
+class AuditTrailView(FirmScopedView, TemplateView):
+    """The firm's audit trail for security officers, with filters and a CSV export."""
+
+    required_right = Right.USER_MANAGEMENT
+    template_name = "accounts/audit.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        form = _audit_filters(self.request)
+        entries = _filtered_entries(self.request, form)
+        page = keyset_page(entries, keys=("-id",), after=self.request.GET.get("after", ""), size=50)
+        query = self.request.GET.copy()
+        query.pop("after", None)
+        context.update(form=form, page=page, query=query.urlencode())
+        return context
+
+
+@firm_view(Right.USER_MANAGEMENT)
+def audit_csv(request: HttpRequest) -> HttpResponseBase:
+    """The filtered trail as CSV, streamed. The export is itself recorded."""
+    form = _audit_filters(request)
+    if form.is_bound and not form.is_valid():
+        return HttpResponse(
+            "; ".join(f"{field}: {' '.join(str(e) for e in errors)}" for field, errors in form.errors.items()),
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    entries = _filtered_entries(request, form)
+    audit.record_read(what="audit trail CSV export", details=dict(request.GET.items()))
+
+    firm_id = request.user.firm_id  # type: ignore[union-attr]
+
+    def rows() -> Any:
+        # Streaming runs after the view has returned, outside the request's firm scope: take it along.
+        with firm_scope(firm_id):
+            yield from _audit_rows(entries)
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="audit-trail.csv"'
+    return response
+
+
+def _audit_rows(entries: Any) -> Any:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(
+        ["time", "actor", "action", "object type", "object id", "object", "changes", "ip", "request id"]
+    )
+    for entry in entries.iterator(chunk_size=2000):
+        yield writer.writerow([
+            entry.created_at.isoformat(), entry.actor.email if entry.actor else "", entry.action,
+            entry.object_type, entry.object_id, _csv_safe(entry.object_repr),
+            _csv_safe(json.dumps(entry.changes, ensure_ascii=False)), entry.ip or "", entry.request_id,
+        ])  # fmt: skip
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_safe(text: str) -> str:
+    """Neutralise spreadsheet formulas (CSV injection) in free text."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

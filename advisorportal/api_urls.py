@@ -3,13 +3,14 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from accounts.api import MeView
+from accounts.api import AuditEntryViewSet, MeView
 from crm.api import ContactViewSet, HouseholdViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("contacts", ContactViewSet, basename="contact")
 router.register("households", HouseholdViewSet, basename="household")
+router.register("audit", AuditEntryViewSet, basename="audit")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),

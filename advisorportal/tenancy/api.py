@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.policy import has_right
 from accounts.rights import Right
+from advisorportal import request_context
 from advisorportal.tenancy.access import SIGNED_IN
 from advisorportal.tenancy.context import _current_firm_id
 
@@ -41,6 +42,7 @@ class FirmScopedAPIMixin:
         user = request.user  # authenticates
         if user.is_authenticated:
             self._firm_token = _current_firm_id.set(user.firm_id)
+            request_context.set_actor(user.pk)
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
 
     def describing_schema(self) -> bool:

@@ -2,7 +2,8 @@
 
 The owner role owns every table; the application role only gets data privileges, so it can
 neither alter the schema, nor switch off row-level security, nor rewrite append-only tables
-(models with ``append_only = True`` get SELECT and INSERT only).
+(models with ``append_only = True`` get SELECT and INSERT only, and a trigger that refuses UPDATE
+and DELETE from anyone, the owner included).
 """
 
 from __future__ import annotations
@@ -28,5 +29,15 @@ def grant_application_role(sender: AppConfig, using: str = "default", **kwargs: 
         cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {q(app_role)}")
         cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {q(app_role)}")
         cursor.execute(f"REVOKE INSERT, UPDATE, DELETE ON django_migrations FROM {q(app_role)}")
+        cursor.execute(
+            "CREATE OR REPLACE FUNCTION refuse_change_of_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP "
+            "USING ERRCODE = 'insufficient_privilege'; END $$"
+        )
         for table in append_only:
             cursor.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {q(table)} FROM {q(app_role)}")
+            cursor.execute(f"DROP TRIGGER IF EXISTS append_only ON {q(table)}")
+            cursor.execute(
+                f"CREATE TRIGGER append_only BEFORE UPDATE OR DELETE ON {q(table)} "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_change_of_append_only()"
+            )

@@ -53,6 +53,12 @@ class FirmOwnedModel(models.Model):
 
     objects: ClassVar[FirmScopedManager[Any]] = FirmScopedManager()
 
+    # Audit trail (accounts/audit.py): every save and delete is recorded with a before/after diff,
+    # unless a model opts out (append-only records that are their own trail); masked fields are
+    # recorded as changed without their values.
+    audited: ClassVar[bool] = True
+    audit_masked_fields: ClassVar[frozenset[str]] = frozenset()
+
     class Meta:
         abstract = True
         base_manager_name = "objects"
@@ -77,3 +83,10 @@ class FirmOwnedModel(models.Model):
                     errors[field.name] = ValidationError(f"Select a valid {field.verbose_name}.", code="invalid")
         if errors:
             raise ValidationError(errors)
+
+    @classmethod
+    def from_db(cls, db: Any, field_names: Any, values: Any) -> Any:
+        instance = super().from_db(db, field_names, values)
+        # What was loaded, so the audit trail can tell what a save changed.
+        instance._loaded_values = dict(zip(field_names, values, strict=True))  # type: ignore[attr-defined]
+        return instance

@@ -20,6 +20,7 @@ from django.db.models.signals import post_delete, post_save
 
 from accounts.models import AuditAction, AuditEntry
 from advisorportal import request_context
+from advisorportal.tenancy.context import firm_scope
 from advisorportal.tenancy.models import FirmOwnedModel
 
 MASK = "•••"
@@ -67,15 +68,16 @@ def record(
     object_id: str = "",
     object_repr: str = "",
     changes: dict[str, Any] | None = None,
+    actor_id: int | None = None,
 ) -> AuditEntry:
-    """Append one entry, attributed to the current actor, address, agent and request."""
+    """Append one entry, attributed to the current actor (or ``actor_id``), address, agent and request."""
     context = request_context.current()
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(obj.pk)
         object_repr = object_repr or str(obj)[:200]
     return AuditEntry.objects.create(
-        actor_id=context.actor_id,
+        actor_id=actor_id or context.actor_id,
         action=action,
         object_type=object_type,
         object_id=object_id,
@@ -116,8 +118,25 @@ def _deleted(sender: type[models.Model], instance: FirmOwnedModel, **kwargs: Any
     record(action=AuditAction.DELETE, obj=instance, changes=diff(instance, _values(instance), None))
 
 
+def _signed_in(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    with firm_scope(user.firm_id):
+        record(action=AuditAction.LOGIN, object_type="accounts.user", object_id=str(user.pk),
+               object_repr=user.email, actor_id=user.pk)  # fmt: skip
+
+
+def _signed_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+    if user is not None:
+        with firm_scope(user.firm_id):
+            record(action=AuditAction.LOGOUT, object_type="accounts.user", object_id=str(user.pk),
+                   object_repr=user.email, actor_id=user.pk)  # fmt: skip
+
+
 def connect() -> None:
     from django.apps import apps
+    from django.contrib.auth.signals import user_logged_in, user_logged_out
+
+    user_logged_in.connect(_signed_in, dispatch_uid="audit-login")
+    user_logged_out.connect(_signed_out, dispatch_uid="audit-logout")
 
     for model in apps.get_models():
         if issubclass(model, FirmOwnedModel) and model.audited:

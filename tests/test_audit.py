@@ -137,3 +137,14 @@ def test_audit_api_lists_entries_for_security_officers_only(alice: Persona, bob:
     assert charlie.api().get("/api/v1/audit/", {"object_type": "crm.contact"}).json()["results"] == []
     bad = alice.api().get("/api/v1/audit/", {"date_from": "yesterday"})
     assert bad.status_code == 400 and "date_from" in bad.json()["error"]["fields"]
+
+
+def test_sign_in_and_out_are_recorded(alice: Persona) -> None:
+    client = Client(HTTP_USER_AGENT="Firefox/140")
+    client.post("/login/", {"username": alice.user.email, "password": alice.password})
+    client.post("/logout/")
+    with alice.scope():
+        actions = list(
+            AuditEntry.objects.filter(object_type="accounts.user").values_list("action", "actor_id", "user_agent")
+        )
+    assert actions == [("login", alice.user.pk, "Firefox/140"), ("logout", alice.user.pk, "Firefox/140")]

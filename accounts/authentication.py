@@ -30,6 +30,11 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         return "Token"
 
 
+def login_username(request: Any, credentials: dict[str, Any] | None) -> str:
+    """The email a sign-in attempt names, normalised as stored, for throttling and login history."""
+    return str((credentials or {}).get("username") or request.POST.get("username") or "").strip().lower()
+
+
 class EmailBackend(ModelBackend):
     """Email login, case-insensitive; inactive users cannot log in."""
 

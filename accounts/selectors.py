@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
@@ -59,3 +60,22 @@ def audit_object_types(*, user: User) -> list[str]:
     from advisorportal.tenancy.models import FirmOwnedModel
 
     return sorted(m._meta.label_lower for m in apps.get_models() if issubclass(m, FirmOwnedModel) and m.audited)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    at: datetime.datetime
+    ip: str
+    user_agent: str
+    succeeded: bool
+
+
+def login_history(*, user: User, limit: int = 10) -> list[SignIn]:
+    """The user's recent sign-ins, successful and failed, newest first."""
+    from axes.models import AccessFailureLog, AccessLog
+
+    ok = AccessLog.objects.filter(username=user.email).order_by("-attempt_time")[:limit]
+    failed = AccessFailureLog.objects.filter(username=user.email).order_by("-attempt_time")[:limit]
+    events = [SignIn(a.attempt_time, a.ip_address or "", a.user_agent, True) for a in ok]
+    events += [SignIn(f.attempt_time, f.ip_address or "", f.user_agent, False) for f in failed]
+    return sorted(events, key=lambda e: e.at, reverse=True)[:limit]

@@ -15,7 +15,7 @@ from accounts import audit
 from accounts.forms import AuditFilterForm, EmailAuthenticationForm
 from accounts.models import Firm
 from accounts.rights import Right
-from accounts.selectors import audit_entries, audit_object_types, firm_users, user_rights
+from accounts.selectors import audit_entries, audit_object_types, firm_users, login_history, user_rights
 from advisorportal.tenancy.access import SIGNED_IN, FirmScopedView, PublicView, firm_view, public_view
 from advisorportal.tenancy.context import firm_scope
 from advisorportal.tenancy.pagination import keyset_page
@@ -57,6 +57,7 @@ class SettingsView(FirmScopedView, TemplateView):
         user = self.request.user
         context["my_rights"] = sorted(user_rights(user=user), key=lambda r: r.label)  # type: ignore[arg-type]
         context["colleagues"] = firm_users(firm_id=user.firm_id)  # type: ignore[union-attr]
+        context["sign_ins"] = login_history(user=user)  # type: ignore[arg-type]
         return context
 
 

@@ -20,10 +20,18 @@ from advisorportal.tenancy.models import FirmOwnedModel
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as #RRGGBB.")
 
 
+class TwoFactorPolicy(models.TextChoices):
+    OFFICERS = "officers", "Required for the primary user and security officers"
+    EVERYONE = "everyone", "Required for everyone"
+
+
 class Firm(models.Model):
     """A registered investment advisory firm: the tenant."""
 
     name = models.CharField(max_length=200)
+    two_factor_policy = models.CharField(
+        "two-factor policy", max_length=10, choices=TwoFactorPolicy.choices, default=TwoFactorPolicy.OFFICERS
+    )
     slug = models.SlugField(max_length=50, unique=True)
     brand_primary = models.CharField("primary colour", max_length=7, default="#1f4e79", validators=[hex_colour])
     brand_accent = models.CharField("accent colour", max_length=7, default="#c8902b", validators=[hex_colour])

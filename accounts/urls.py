@@ -5,7 +5,9 @@ from accounts import views
 app_name = "accounts"
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
+    path("login/verify/", views.TwoFactorVerifyView.as_view(), name="two-factor-verify"),
     path("login/<slug:firm_slug>/", views.LoginView.as_view(), name="firm-login"),
+    path("settings/two-factor/", views.TwoFactorEnrolView.as_view(), name="two-factor-enrol"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("settings/", views.SettingsView.as_view(), name="settings"),
     path("settings/audit/", views.AuditTrailView.as_view(), name="audit"),

@@ -3,16 +3,18 @@ from __future__ import annotations
 import csv
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import cache_control
-from django.views.generic import TemplateView
+from django.views.generic import FormView, TemplateView
 
-from accounts import audit
-from accounts.forms import AuditFilterForm, EmailAuthenticationForm
+from accounts import audit, two_factor
+from accounts.forms import AuditFilterForm, EmailAuthenticationForm, TwoFactorCodeForm
 from accounts.models import Firm
 from accounts.rights import Right
 from accounts.selectors import audit_entries, audit_object_types, firm_users, login_history, user_rights
@@ -58,6 +60,7 @@ class SettingsView(FirmScopedView, TemplateView):
         context["my_rights"] = sorted(user_rights(user=user), key=lambda r: r.label)  # type: ignore[arg-type]
         context["colleagues"] = firm_users(firm_id=user.firm_id)  # type: ignore[union-attr]
         context["sign_ins"] = login_history(user=user)  # type: ignore[arg-type]
+        context["two_factor_on"] = two_factor.has_two_factor(user)  # type: ignore[arg-type]
         return context
 
 
@@ -108,7 +111,7 @@ class AuditTrailView(FirmScopedView, TemplateView):
         return context
 
 
-@firm_view(Right.USER_MANAGEMENT)
+@firm_view(Right.USER_MANAGEMENT, step_up=True)
 def audit_csv(request: HttpRequest) -> HttpResponseBase:
     """The filtered trail as CSV, streamed. The export is itself recorded."""
     form = _audit_filters(request)
@@ -154,3 +157,76 @@ class _Echo:
 def _csv_safe(text: str) -> str:
     """Neutralise spreadsheet formulas (CSV injection) in free text."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _safe_next(request: HttpRequest, default: str = "/") -> str:
+    target = request.POST.get("next") or request.GET.get("next") or default
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        return target
+    return default
+
+
+class TwoFactorVerifyView(FirmScopedView, FormView):
+    """Second step of signing in, and the step-up confirmation before sensitive actions."""
+
+    required_right = SIGNED_IN
+    two_factor_exempt = True
+    template_name = "accounts/two_factor_verify.html"
+    form_class = TwoFactorCodeForm
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if request.user.is_authenticated and not two_factor.has_two_factor(request.user):  # type: ignore[arg-type]
+            return redirect(f"{reverse('accounts:two-factor-enrol')}?{urlencode({'next': _safe_next(request)})}")
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.update(next=_safe_next(self.request), step_up=bool(self.request.GET.get("step_up")))
+        return context
+
+    def form_valid(self, form: TwoFactorCodeForm) -> HttpResponse:
+        if not two_factor.verify(self.request, form.cleaned_data["code"]):
+            form.add_error("code", "That code is not valid, or was already used. Try the next code from your app.")
+            return self.form_invalid(form)
+        return redirect(_safe_next(self.request))
+
+
+class TwoFactorEnrolView(FirmScopedView, FormView):
+    """Set up an authenticator app: scan, confirm with a code, receive backup codes once."""
+
+    required_right = SIGNED_IN
+    two_factor_exempt = True
+    template_name = "accounts/two_factor_enrol.html"
+    form_class = TwoFactorCodeForm
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        user: Any = request.user
+        # Replacing an existing authenticator is a rights-level change: it needs the current one first.
+        if user.is_authenticated and two_factor.has_two_factor(user) and not two_factor.recently_verified(request):
+            return redirect(
+                f"{reverse('accounts:two-factor-verify')}?{urlencode({'next': request.path, 'step_up': 1})}"
+            )
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        device = two_factor.start_enrolment(self.request.user)  # type: ignore[arg-type]
+        context.update(
+            qr=two_factor.qr_svg_data_uri(device),
+            secret=two_factor.totp_secret(device),
+            next=_safe_next(self.request),
+            required=two_factor.required_for(self.request.user),  # type: ignore[arg-type]
+        )
+        return context
+
+    def form_valid(self, form: TwoFactorCodeForm) -> HttpResponse:
+        device = two_factor.start_enrolment(self.request.user)  # type: ignore[arg-type]
+        codes = two_factor.confirm_enrolment(self.request, device, form.cleaned_data["code"])
+        if codes is None:
+            form.add_error("code", "That code does not match. Check the time on your phone and try the newest code.")
+            return self.form_invalid(form)
+        audit.record(action="update", object_type="accounts.user", object_id=str(self.request.user.pk),
+                     object_repr=self.request.user.email, changes={"two_factor": ["off", "on"]})  # type: ignore[union-attr]  # fmt: skip
+        return render(
+            self.request, "accounts/two_factor_codes.html", {"codes": codes, "next": _safe_next(self.request)}
+        )

@@ -44,6 +44,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "advisorportal.tenancy",
     "accounts",
     "crm",
@@ -62,6 +65,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "advisorportal.tenancy.middleware.FirmScopeMiddleware",
     "advisorportal.request_context.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -282,3 +286,9 @@ AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_IPWARE_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5) or None
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
+
+# Two-factor authentication (django-otp): TOTP apps and single-use backup codes.
+OTP_TOTP_ISSUER = env_str("OTP_ISSUER", "AdvisorPortal")
+# Exports of client data, account queries, bank-instruction and rights changes need a 2FA
+# verification at most this many minutes old.
+STEP_UP_MINUTES = env_int("STEP_UP_MINUTES", 10, minimum=1, maximum=60)

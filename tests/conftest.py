@@ -8,11 +8,13 @@ and the three personas every endpoint is tested with.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts import services as account_services
@@ -55,6 +57,29 @@ class Persona:
 
     def scope(self) -> Any:
         return firm_scope(self.firm)
+
+    def pass_two_factor(self, client: Client) -> Client:
+        """Complete the 2FA step of ``client``'s session, enrolling an authenticator if needed."""
+        from django_otp import DEVICE_ID_SESSION_KEY
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        from accounts import two_factor
+
+        device = TOTPDevice.objects.filter(user=self.user, confirmed=True).first()
+        if device is None:
+            two_factor.enrol_with_secret(self.user, b"persona-totp-secret!")
+            device = TOTPDevice.objects.get(user=self.user, confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session[two_factor.VERIFIED_AT] = time.time()
+        session.save()
+        return client
+
+    def client(self) -> Client:
+        """A browser session signed in with password and second factor."""
+        client = Client()
+        client.force_login(self.user)
+        return self.pass_two_factor(client)
 
     def api(self) -> APIClient:
         client = APIClient()

@@ -150,7 +150,9 @@ def test_token_is_stored_hashed_and_records_use(alice: Persona) -> None:
 
 def test_session_auth_works_for_the_api(alice: Persona) -> None:
     client = APIClient()
-    assert client.login(username=alice.user.email, password=alice.password)
+    client.force_login(alice.user)
+    assert client.get("/api/v1/me/").status_code == 403  # the session's second factor is still owed
+    alice.pass_two_factor(client)
     assert client.get("/api/v1/me/").json()["firm"] == "alpha"
 
 

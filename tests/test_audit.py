@@ -19,9 +19,7 @@ pytestmark = pytest.mark.django_db
 
 
 def login(persona: Persona) -> Client:
-    client = Client()
-    assert client.login(username=persona.user.email, password=persona.password)
-    return client
+    return persona.client()
 
 
 def entries_for(persona: Persona, obj: Contact) -> list[AuditEntry]:

@@ -59,6 +59,6 @@ def test_settings_shows_the_users_own_sign_in_history(alice: Persona, bob: Perso
     attempt(bob.user.email, bob.password, ip="198.51.100.77")
     client = Client(REMOTE_ADDR="198.51.100.24", HTTP_USER_AGENT="Safari/18")
     client.post("/login/", {"username": alice.user.email, "password": alice.password})
-    page = client.get("/settings/").content.decode()
+    page = alice.pass_two_factor(client).get("/settings/").content.decode()
     assert "198.51.100.23" in page and "Failed" in page and "198.51.100.24" in page and "Safari/18" in page
     assert "198.51.100.77" not in page

@@ -17,10 +17,11 @@ pytestmark = pytest.mark.django_db
 
 
 def login(persona: Persona) -> Client:
+    """Sign in through the form (password), then complete the second factor."""
     client = Client()
     response = client.post("/login/", {"username": persona.user.email.upper(), "password": persona.password})
     assert response.status_code == 302 and response["Location"] == "/"
-    return client
+    return persona.pass_two_factor(client)
 
 
 def test_login_page_is_public_and_sets_security_headers(client: Client) -> None:

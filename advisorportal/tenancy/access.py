@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlencode
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponseBase, HttpResponseRedirect
+from django.urls import reverse
 from django.views import View
 
 from accounts.policy import has_right
@@ -24,6 +26,27 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Declared by views that any signed-in firm user may open (the dashboard, their own profile).
 SIGNED_IN = "signed_in"
+
+
+def two_factor_redirect(request: HttpRequest) -> HttpResponseBase | None:
+    """Send a signed-in user who still owes a 2FA step to it, then back here."""
+    from accounts.two_factor import pending_step
+
+    step = pending_step(request)
+    if step is None:
+        return None
+    target = reverse("accounts:two-factor-verify" if step == "verify" else "accounts:two-factor-enrol")
+    return HttpResponseRedirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
+
+
+def step_up_redirect(request: HttpRequest) -> HttpResponseBase | None:
+    """For sensitive actions: a redirect to confirm 2FA unless it was confirmed in the last minutes."""
+    from accounts.two_factor import recently_verified
+
+    if recently_verified(request):
+        return None
+    target = reverse("accounts:two-factor-verify")
+    return HttpResponseRedirect(f"{target}?{urlencode({'next': request.get_full_path(), 'step_up': 1})}")
 
 
 def check_access(request: HttpRequest, required_right: Right | str) -> None:
@@ -39,11 +62,19 @@ class FirmScopedView(LoginRequiredMixin, View):
     """Base of every page that shows or changes firm data. Subclasses declare ``required_right``."""
 
     required_right: ClassVar[Right | str]
+    # Only the pages where the 2FA step itself happens may be used before it is done.
+    two_factor_exempt: ClassVar[bool] = False
+    # Sensitive pages (exports of client data, rights changes…) need a fresh 2FA confirmation.
+    step_up: ClassVar[bool] = False
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
+        if not self.two_factor_exempt and (redirect := two_factor_redirect(request)):
+            return redirect
         check_access(request, self.required_right)
+        if self.step_up and (redirect := step_up_redirect(request)):
+            return redirect
         return super().dispatch(request, *args, **kwargs)
 
 
@@ -53,14 +84,18 @@ class PublicView(View):
     public_reason: ClassVar[str]
 
 
-def firm_view(required_right: Right | str) -> Callable[[F], F]:
+def firm_view(required_right: Right | str, *, step_up: bool = False) -> Callable[[F], F]:
     """Function-view form of ``FirmScopedView``."""
 
     def decorator(func: F) -> F:
-        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
+            if redirect := two_factor_redirect(request):
+                return redirect
             check_access(request, required_right)
+            if step_up and (redirect := step_up_redirect(request)):
+                return redirect
             return func(request, *args, **kwargs)
 
         wrapper.required_right = required_right  # type: ignore[attr-defined]

@@ -28,6 +28,12 @@ class HasRequiredRight(permissions.BasePermission):
         right = getattr(view, "required_right", None)
         if right is None or not request.user.is_authenticated:
             return False
+        if request.auth is None:  # a browser session, not an API token: its 2FA step must be done
+            from accounts.two_factor import pending_step
+
+            if pending_step(request._request) is not None:
+                self.message = "Two-factor verification is required for this session."
+                return False
         return right == SIGNED_IN or has_right(request.user, Right(right))
 
 

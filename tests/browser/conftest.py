@@ -12,6 +12,7 @@ keeps the other tests of the worker unaffected.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -97,6 +98,17 @@ class E2EServer:
             if user["email"] == email:
                 return user
         raise KeyError(email)
+
+    def totp_code(self, user: dict[str, Any]) -> str:
+        """The current code of the user's authenticator app (from the demo TOTP secret)."""
+        from django_otp.oath import totp
+
+        secret = user["totp_secret"]
+        return f"{totp(base64.b32decode(secret + '=' * (-len(secret) % 8))):06d}"
+
+    def backup_code(self, user: dict[str, Any]) -> str:
+        """An unused backup code: a code from the app can serve one sign-in per 30 seconds only."""
+        return str(user["backup_codes"].pop())
 
 
 def _with_database(url: str, database: str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
@@ -21,11 +22,15 @@ SUMMIT_PRIMARY = "rgb(46, 94, 78)"  # #2e5e4e
 LOGIN_ERROR = "That email and password do not match an active account."
 
 
-def log_in(page: Page, user: dict[str, str]) -> None:
+def log_in(page: Page, user: dict[str, Any], code: str) -> None:
+    """Password, then the second factor (a code from the app, or a backup code)."""
     page.goto("/login/")
     page.get_by_label("Email").fill(user["email"])
     page.get_by_label("Password").fill(user["password"])
     page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Two-factor verification")).to_be_visible()
+    page.get_by_label("Code").fill(code)
+    page.get_by_role("button", name="Verify").click()
     expect(page).to_have_url(re.compile(r"/$"))
     expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
 
@@ -40,7 +45,7 @@ def header_background(page: Page) -> str:
 
 def test_owner_signs_in_sees_branded_shell_and_signs_out(page: Page, e2e_server: E2EServer) -> None:
     owner = e2e_server.user("harbor", "owner")
-    log_in(page, owner)
+    log_in(page, owner, e2e_server.totp_code(owner))  # the authenticator-app path, once per user
 
     header = page.get_by_role("banner")
     expect(header).to_contain_text("Harbor Wealth Partners")
@@ -87,6 +92,9 @@ def test_firm_sign_in_page_wears_the_firm_brand(page: Page, e2e_server: E2EServe
     page.get_by_label("Email").fill(advisor["email"])
     page.get_by_label("Password").fill(advisor["password"])
     page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Two-factor verification")).to_be_visible()
+    page.get_by_label("Code").fill(e2e_server.totp_code(advisor))
+    page.get_by_role("button", name="Verify").click()
     expect(page.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
     expect(page.get_by_role("banner")).to_contain_text("Summit Ridge Advisors")
     assert header_background(page) == SUMMIT_PRIMARY
@@ -107,7 +115,7 @@ def test_wrong_password_shows_error_and_stays_on_login(page: Page, e2e_server: E
 
 
 def test_assistant_sees_only_crm_navigation_and_is_refused_billing(page: Page, e2e_server: E2EServer) -> None:
-    log_in(page, e2e_server.user("harbor", "assistant"))
+    log_in(page, (u := e2e_server.user("harbor", "assistant")), e2e_server.backup_code(u))
 
     sections = main_nav_sections(page)
     assert "Contacts" in sections
@@ -125,7 +133,7 @@ def test_assistant_sees_only_crm_navigation_and_is_refused_billing(page: Page, e
 def test_other_firm_cannot_open_a_contact(
     page: Page, e2e_server: E2EServer, new_context: Callable[..., BrowserContext]
 ) -> None:
-    log_in(page, e2e_server.user("harbor", "owner"))
+    log_in(page, (u := e2e_server.user("harbor", "owner")), e2e_server.backup_code(u))
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Contacts").click()
     expect(page.get_by_role("heading", name="Contacts", level=1)).to_be_visible()
     page.locator("table tbody tr").first.get_by_role("link").click()
@@ -136,7 +144,7 @@ def test_other_firm_cannot_open_a_contact(
     assert first and last
 
     charlie = new_context(viewport={"width": 1280, "height": 800}).new_page()
-    log_in(charlie, e2e_server.user("summit", "owner"))
+    log_in(charlie, (u := e2e_server.user("summit", "owner")), e2e_server.backup_code(u))
     expect(charlie.get_by_role("banner")).to_contain_text("Summit Ridge Advisors")
     # The same layout wears Summit's colour: the brand stylesheet, not app.css's default, paints the header.
     assert header_background(charlie) == SUMMIT_PRIMARY
@@ -153,7 +161,7 @@ def test_other_firm_cannot_open_a_contact(
 
 
 def test_contact_list_fits_one_page_and_filters_by_status(page: Page, e2e_server: E2EServer) -> None:
-    log_in(page, e2e_server.user("harbor", "owner"))
+    log_in(page, (u := e2e_server.user("harbor", "owner")), e2e_server.backup_code(u))
     page.goto("/contacts/")
 
     rows = page.locator("table tbody tr")
@@ -189,7 +197,7 @@ def test_phone_viewport_shows_navigation_without_horizontal_scroll(
 ) -> None:
     phone = new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True)
     page = phone.new_page()
-    log_in(page, e2e_server.user("harbor", "owner"))
+    log_in(page, (u := e2e_server.user("harbor", "owner")), e2e_server.backup_code(u))
 
     nav = page.get_by_role("navigation", name="Main")
     expect(nav).to_be_visible()
@@ -218,7 +226,7 @@ def test_screenshots_of_login_and_dashboard(page: Page, e2e_server: E2EServer, s
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     page.screenshot(path=screenshot_dir / "login-harbor.png", full_page=True)
 
-    log_in(page, e2e_server.user("harbor", "owner"))
+    log_in(page, (u := e2e_server.user("harbor", "owner")), e2e_server.backup_code(u))
     expect(page.get_by_role("heading", name="Recently added")).to_be_visible()
     page.screenshot(path=screenshot_dir / "dashboard.png", full_page=True)
     assert (screenshot_dir / "login.png").stat().st_size > 0

@@ -6,6 +6,7 @@ Safe to run again: firms and users are kept, their passwords and API tokens are 
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 from pathlib import Path
@@ -15,7 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from accounts import services
+from accounts import services, two_factor
 from accounts.demo import people
 from accounts.models import ApiToken, Firm, User
 from accounts.rights import Right, Role
@@ -97,7 +98,12 @@ class Command(BaseCommand):
                 user.save(update_fields=["password"])
             ApiToken.objects.filter(user=user, name="demo").delete()
             _, token = services.api_token_create(user=user, name="demo")
-            out.append({"email": email, "password": password, "role": title, "api_token": token})
+            secret = secrets.token_bytes(20)
+            backup_codes = two_factor.enrol_with_secret(user, secret)
+            out.append({
+                "email": email, "password": password, "role": title, "api_token": token,
+                "totp_secret": base64.b32encode(secret).decode(), "backup_codes": backup_codes,
+            })  # fmt: skip
         return out
 
     @transaction.atomic

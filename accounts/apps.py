@@ -9,3 +9,6 @@ class AccountsConfig(AppConfig):
         from accounts import audit, schema  # noqa: F401 - schema registers the OpenAPI authentication extension
 
         audit.connect()
+        from accounts import sessions
+
+        sessions.connect()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
 from accounts.rights import Right, Role
@@ -31,6 +31,12 @@ class Firm(models.Model):
     name = models.CharField(max_length=200)
     two_factor_policy = models.CharField(
         "two-factor policy", max_length=10, choices=TwoFactorPolicy.choices, default=TwoFactorPolicy.OFFICERS
+    )
+    session_idle_minutes = models.PositiveSmallIntegerField(
+        "sign out after idle minutes", default=30, validators=[MinValueValidator(5), MaxValueValidator(240)]
+    )
+    session_absolute_hours = models.PositiveSmallIntegerField(
+        "sign out after hours in any case", default=12, validators=[MinValueValidator(1), MaxValueValidator(24)]
     )
     slug = models.SlugField(max_length=50, unique=True)
     brand_primary = models.CharField("primary colour", max_length=7, default="#1f4e79", validators=[hex_colour])
@@ -157,3 +163,27 @@ class AuditEntry(FirmOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.object_type} {self.object_id}"
+
+
+class UserSession(models.Model):
+    """A signed-in browser session, so people can see and end their sessions.
+
+    Global like ``User``: it is looked up by session key on every request, before the firm is known.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    device = models.CharField(max_length=64, blank=True, help_text="Random id of the browser (a long-lived cookie).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now_add=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at"]
+        indexes = [models.Index(fields=["user", "ended_at"], name="accounts_session_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.user_agent[:40]}"

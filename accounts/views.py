@@ -5,17 +5,19 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_POST
 from django.views.generic import FormView, TemplateView
 
-from accounts import audit, two_factor
+from accounts import audit, sessions, two_factor
 from accounts.forms import AuditFilterForm, EmailAuthenticationForm, TwoFactorCodeForm
-from accounts.models import Firm
+from accounts.models import Firm, UserSession
 from accounts.rights import Right
 from accounts.selectors import audit_entries, audit_object_types, firm_users, login_history, user_rights
 from advisorportal.tenancy.access import SIGNED_IN, FirmScopedView, PublicView, firm_view, public_view
@@ -61,6 +63,8 @@ class SettingsView(FirmScopedView, TemplateView):
         context["colleagues"] = firm_users(firm_id=user.firm_id)  # type: ignore[union-attr]
         context["sign_ins"] = login_history(user=user)  # type: ignore[arg-type]
         context["two_factor_on"] = two_factor.has_two_factor(user)  # type: ignore[arg-type]
+        context["sessions"] = sessions.live_sessions(user=user)  # type: ignore[arg-type]
+        context["this_session"] = self.request.session.session_key
         return context
 
 
@@ -230,3 +234,22 @@ class TwoFactorEnrolView(FirmScopedView, FormView):
         return render(
             self.request, "accounts/two_factor_codes.html", {"codes": codes, "next": _safe_next(self.request)}
         )
+
+
+@require_POST
+@firm_view(SIGNED_IN)
+def session_end(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """End one of the user's own sessions (another browser, a lost laptop)."""
+    record = get_object_or_404(UserSession, pk=pk, user=request.user, ended_at__isnull=True)
+    sessions.end_sessions(user=request.user, keys=[record.session_key], reason="revoked")  # type: ignore[arg-type]
+    messages.success(request, "The session was ended.")
+    return redirect("accounts:settings")
+
+
+@require_POST
+@firm_view(SIGNED_IN)
+def sessions_end_others(request: HttpRequest) -> HttpResponseBase:
+    """Sign out everywhere else."""
+    count = sessions.end_sessions(user=request.user, reason="revoked", keep=request.session.session_key)  # type: ignore[arg-type]
+    messages.success(request, f"Signed out of {count} other session{'s' if count != 1 else ''}.")
+    return redirect("accounts:settings")

@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "advisorportal.tenancy.middleware.FirmScopeMiddleware",
     "advisorportal.request_context.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "accounts.sessions.SessionPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",

@@ -5,3 +5,6 @@ import os
 os.environ.setdefault("APP_ENV", "test")
 
 from advisorportal.settings import *  # noqa: F403
+
+# Tasks run inline, in the test's process.
+CELERY_TASK_ALWAYS_EAGER = True

@@ -1,0 +1,140 @@
+"""Browser sessions: timeouts, the session list, revocation and new-device notices.
+
+Every signed-in session has a ``UserSession`` row. A middleware ends a session that has been idle
+longer than the firm allows, or that is older than the firm's absolute limit, or that was revoked
+(from the session list, "sign out everywhere", or by a security officer).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.sessions.models import Session
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils import timezone
+
+from accounts.models import User, UserSession
+
+DEVICE_COOKIE = "ap_device"
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+def _client(request: HttpRequest) -> tuple[str | None, str]:
+    return request.META.get("REMOTE_ADDR") or None, request.headers.get("User-Agent", "")[:300]
+
+
+def session_started(request: HttpRequest, user: User) -> bool:
+    """Record the new session; True when the browser is new for this user (worth a notice)."""
+    if not request.session.session_key:
+        request.session.save()
+    device = request.COOKIES.get(DEVICE_COOKIE, "")
+    known = bool(device) and UserSession.objects.filter(user=user, device=device).exists()
+    if not device:
+        device = secrets.token_hex(16)
+    request._new_device_cookie = device  # type: ignore[attr-defined]
+    ip, agent = _client(request)
+    UserSession.objects.update_or_create(
+        session_key=request.session.session_key,
+        defaults={"user": user, "device": device, "ip": ip, "user_agent": agent, "ended_at": None, "end_reason": ""},
+    )
+    return not known
+
+
+@transaction.atomic
+def end_sessions(*, user: User, keys: list[str] | None = None, reason: str, keep: str | None = None) -> int:
+    """End the user's sessions (all, or ``keys``), except ``keep``. Returns how many ended."""
+    live = UserSession.objects.select_for_update().filter(user=user, ended_at__isnull=True)
+    if keys is not None:
+        live = live.filter(session_key__in=keys)
+    if keep:
+        live = live.exclude(session_key=keep)
+    ended = list(live.values_list("session_key", flat=True))
+    Session.objects.filter(session_key__in=ended).delete()
+    live.update(ended_at=timezone.now(), end_reason=reason)
+    return len(ended)
+
+
+def _signed_in(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> None:
+    if request is None or not hasattr(request, "session"):
+        return
+    new_device = session_started(request, user)
+    if new_device:
+        from accounts.tasks import send_new_device_notice
+
+        record = UserSession.objects.get(session_key=request.session.session_key)
+        transaction.on_commit(lambda: send_new_device_notice.delay(record.pk))
+
+
+def _signed_out(sender: Any, request: HttpRequest, user: User | None, **kwargs: Any) -> None:
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    if key:
+        UserSession.objects.filter(session_key=key, ended_at__isnull=True).update(
+            ended_at=timezone.now(), end_reason="signed out"
+        )
+
+
+def connect() -> None:
+    from django.contrib.auth.signals import user_logged_in, user_logged_out
+
+    user_logged_in.connect(_signed_in, dispatch_uid="sessions-login")
+    user_logged_out.connect(_signed_out, dispatch_uid="sessions-logout")
+
+
+def live_sessions(*, user: User) -> list[UserSession]:
+    return list(UserSession.objects.filter(user=user, ended_at__isnull=True).order_by("-last_seen_at"))
+
+
+class SessionPolicyMiddleware:
+    """Ends idle, too-old and revoked sessions; keeps ``last_seen_at`` fresh (at most once a minute)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user: Any = getattr(request, "user", None)
+        key = request.session.session_key
+        if user is not None and user.is_authenticated and key:
+            ended = self._check(request, user, key)
+            if ended:
+                return ended
+        response = self.get_response(request)
+        device = getattr(request, "_new_device_cookie", None)
+        if device:
+            response.set_cookie(DEVICE_COOKIE, device, max_age=400 * 24 * 3600, httponly=True,
+                                secure=request.is_secure(), samesite="Lax")  # fmt: skip
+        return response
+
+    def _check(self, request: HttpRequest, user: User, key: str) -> HttpResponse | None:
+        record = (
+            UserSession.objects.filter(session_key=key).only("id", "created_at", "last_seen_at", "ended_at").first()
+        )
+        now = timezone.now()
+        firm = user.firm
+        reason = None
+        if record is None or record.ended_at is not None:
+            reason = "revoked"
+        elif now - record.last_seen_at > timedelta(minutes=firm.session_idle_minutes):
+            reason = "idle"
+        elif now - record.created_at > timedelta(hours=firm.session_absolute_hours):
+            reason = "expired"
+        if reason:
+            if record is not None and record.ended_at is None:
+                UserSession.objects.filter(pk=record.pk).update(ended_at=now, end_reason=reason)
+            logout(request)
+            text = {
+                "revoked": "Your session was ended. Please sign in again.",
+                "idle": "You were signed out after a period of inactivity.",
+                "expired": "Your session reached its time limit. Please sign in again.",
+            }[reason]
+            messages.info(request, text)
+            return redirect("accounts:login")
+        if now - record.last_seen_at > TOUCH_EVERY:  # type: ignore[union-attr]
+            UserSession.objects.filter(pk=record.pk).update(last_seen_at=now)  # type: ignore[union-attr]
+        return None

@@ -1,0 +1,12 @@
+"""Background jobs of identity and access. Thin: ids in, a service call, idempotent."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from accounts import notices
+
+
+@shared_task(acks_late=True)
+def send_new_device_notice(user_session_id: int) -> None:
+    notices.new_device_notice(user_session_id=user_session_id)

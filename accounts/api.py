@@ -1,19 +1,23 @@
 from __future__ import annotations
 
-from typing import cast
+from datetime import timedelta
+from typing import Any, cast
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts import services
 from accounts.forms import AuditFilterForm
-from accounts.models import AuditEntry, User
+from accounts.models import ApiToken, AuditEntry, User
 from accounts.rights import Right
-from accounts.selectors import audit_entries, audit_object_types, firm_users
-from accounts.serializers import AuditEntrySerializer, MeSerializer
+from accounts.selectors import api_tokens, audit_entries, audit_object_types, firm_users
+from accounts.serializers import ApiTokenSerializer, AuditEntrySerializer, MeSerializer
 from advisorportal.tenancy.access import SIGNED_IN
 from advisorportal.tenancy.api import FirmScopedAPIView, FirmScopedViewSet
 
@@ -59,3 +63,39 @@ class AuditEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSc
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
         )
+
+
+class ApiTokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, FirmScopedViewSet):
+    """The caller's own API tokens. Creating returns the token's text once, in `token`.
+    Tokens can only be created from a signed-in browser session, not by another token;
+    DELETE revokes."""
+
+    required_right = SIGNED_IN
+    serializer_class = ApiTokenSerializer
+
+    def get_queryset(self) -> QuerySet[ApiToken]:
+        if self.describing_schema():
+            return ApiToken.objects.none()
+        return api_tokens(user=cast(User, self.request.user))
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        if request.auth is not None:
+            raise PermissionDenied("API tokens can only be created from a signed-in session.")
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        user = cast(User, request.user)
+        rights = frozenset(Right(r) for r in data["rights"]) if "rights" in data else None
+        try:
+            token, plain = services.api_token_create(
+                user=user,
+                name=data["name"],
+                expires_at=timezone.now() + timedelta(days=data["expires_in_days"]),
+                rights=rights,
+            )
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from None
+        return Response({**self.get_serializer(token).data, "token": plain}, status=201)
+
+    def perform_destroy(self, instance: ApiToken) -> None:
+        services.api_token_revoke(user=cast(User, self.request.user), token_id=instance.pk)

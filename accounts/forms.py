@@ -51,3 +51,17 @@ class TwoFactorCodeForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True}),
         help_text="The 6-digit code from your authenticator app, or one of your backup codes.",
     )
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(label="Name", max_length=100, help_text='What the token is for, e.g. "Reporting script".')
+    expires_in_days = forms.IntegerField(label="Expires in (days)", min_value=1, max_value=365, initial=90)
+    rights = forms.MultipleChoiceField(
+        label="Access rights", widget=forms.CheckboxSelectMultiple, help_text="The token can do only these."
+    )
+
+    def __init__(self, *args: Any, held: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = sorted(((r.value, r.label) for r in held), key=lambda c: c[1])
+        self.fields["rights"].choices = choices  # type: ignore[attr-defined]
+        self.fields["rights"].initial = [value for value, _ in choices]

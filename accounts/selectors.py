@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from accounts.models import AccessGrant, AuditEntry, User
+from accounts.models import AccessGrant, ApiToken, AuditEntry, User
 from accounts.rights import Right
 
 
@@ -79,3 +79,8 @@ def login_history(*, user: User, limit: int = 10) -> list[SignIn]:
     events = [SignIn(a.attempt_time, a.ip_address or "", a.user_agent, True) for a in ok]
     events += [SignIn(f.attempt_time, f.ip_address or "", f.user_agent, False) for f in failed]
     return sorted(events, key=lambda e: e.at, reverse=True)[:limit]
+
+
+def api_tokens(*, user: User) -> QuerySet[ApiToken]:
+    """The user's own tokens, newest first (revoked and expired ones too, for the record)."""
+    return ApiToken.objects.filter(user=user).order_by("-created_at")

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from accounts.models import AuditEntry, Firm, User
+from accounts.models import ApiToken, AuditEntry, Firm, User
+from accounts.rights import Right
 
 
 class MeSerializer(serializers.ModelSerializer[User]):
@@ -32,3 +33,14 @@ class AuditEntrySerializer(serializers.ModelSerializer[AuditEntry]):
 
     def get_actor(self, entry: AuditEntry) -> str | None:
         return entry.actor.email if entry.actor else None
+
+
+class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
+    expires_in_days = serializers.IntegerField(write_only=True, min_value=1, max_value=365, default=90)
+    rights = serializers.ListField(child=serializers.ChoiceField(choices=Right.choices), required=False)
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "rights", "created_at", "expires_at", "last_used_at", "revoked_at",
+                  "expires_in_days"]  # fmt: skip
+        read_only_fields = ["id", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]

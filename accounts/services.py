@@ -6,9 +6,11 @@ import hashlib
 import secrets
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import audit
 from accounts.models import AccessGrant, ApiToken, Firm, User
 from accounts.rights import ROLE_PRESETS, Right, Role
 from advisorportal.tenancy.context import firm_scope
@@ -49,14 +51,49 @@ def _digest(secret: str) -> str:
 
 
 @transaction.atomic
-def api_token_create(*, user: User, name: str, expires_at: datetime | None = None) -> tuple[ApiToken, str]:
-    """Create a token; the returned plain text is shown once and never stored."""
+def api_token_create(
+    *, user: User, name: str, expires_at: datetime | None = None, rights: frozenset[Right] | None = None
+) -> tuple[ApiToken, str]:
+    """Create a token with ``rights`` (default: all the user's); the plain text is shown once, never stored."""
+    from accounts.selectors import user_rights
+
+    with firm_scope(user.firm_id):
+        held = user_rights(user=user)
+    granted = held if rights is None else rights
+    if not granted <= held:
+        raise ValidationError({"rights": "A token can only carry rights its user holds."})
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": "The expiry must be in the future."})
     prefix = secrets.token_hex(5)
     secret = secrets.token_urlsafe(32)
-    token = ApiToken(user=user, name=name, prefix=prefix, digest=_digest(secret), expires_at=expires_at)
+    token = ApiToken(
+        user=user, name=name, prefix=prefix, digest=_digest(secret), expires_at=expires_at,
+        rights=sorted(r.value for r in granted),
+    )  # fmt: skip
     token.full_clean()
     token.save()
+    with firm_scope(user.firm_id):
+        audit.record(action="create", object_type="accounts.apitoken", object_id=str(token.pk), object_repr=name,
+                     changes={"rights": [None, token.rights], "expires_at": [None, str(expires_at)]})  # fmt: skip
     return token, f"{TOKEN_PREFIX}_{prefix}_{secret}"
+
+
+@transaction.atomic
+def api_token_revoke(*, user: User, token_id: int) -> ApiToken:
+    """Revoke one of the user's own tokens (idempotent)."""
+    token = ApiToken.objects.select_for_update().get(pk=token_id, user=user)
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        with firm_scope(user.firm_id):
+            audit.record(
+                action="update",
+                object_type="accounts.apitoken",
+                object_id=str(token.pk),
+                object_repr=token.name,
+                changes={"revoked_at": [None, token.revoked_at.isoformat()]},
+            )
+    return token
 
 
 def api_token_authenticate(raw: str) -> ApiToken | None:

@@ -2,24 +2,26 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 from django.views.generic import FormView, TemplateView
 
-from accounts import audit, sessions, two_factor
-from accounts.forms import AuditFilterForm, EmailAuthenticationForm, TwoFactorCodeForm
-from accounts.models import Firm, UserSession
+from accounts import audit, services, sessions, two_factor
+from accounts.forms import ApiTokenForm, AuditFilterForm, EmailAuthenticationForm, TwoFactorCodeForm
+from accounts.models import ApiToken, Firm, UserSession
 from accounts.rights import Right
-from accounts.selectors import audit_entries, audit_object_types, firm_users, login_history, user_rights
+from accounts.selectors import api_tokens, audit_entries, audit_object_types, firm_users, login_history, user_rights
 from advisorportal.tenancy.access import SIGNED_IN, FirmScopedView, PublicView, firm_view, public_view
 from advisorportal.tenancy.context import firm_scope
 from advisorportal.tenancy.pagination import keyset_page
@@ -253,3 +255,44 @@ def sessions_end_others(request: HttpRequest) -> HttpResponseBase:
     count = sessions.end_sessions(user=request.user, reason="revoked", keep=request.session.session_key)  # type: ignore[arg-type]
     messages.success(request, f"Signed out of {count} other session{'s' if count != 1 else ''}.")
     return redirect("accounts:settings")
+
+
+class ApiTokensView(FirmScopedView, FormView):
+    """The user's personal API tokens: create (shown once), see when each was last used, revoke."""
+
+    required_right = SIGNED_IN
+    template_name = "accounts/api_tokens.html"
+    form_class = ApiTokenForm
+
+    def needs_step_up(self, request: HttpRequest) -> bool:
+        # Minting a credential is sensitive: it needs a fresh second factor.
+        return request.method == "POST"
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "held": user_rights(user=self.request.user)}  # type: ignore[arg-type]
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["tokens"] = api_tokens(user=self.request.user)  # type: ignore[arg-type]
+        return context
+
+    def form_valid(self, form: ApiTokenForm) -> HttpResponse:
+        data = form.cleaned_data
+        token, plain = services.api_token_create(
+            user=self.request.user,  # type: ignore[arg-type]
+            name=data["name"],
+            expires_at=timezone.now() + timedelta(days=data["expires_in_days"]),
+            rights=frozenset(Right(r) for r in data["rights"]),
+        )
+        return render(self.request, "accounts/api_token_created.html", {"token": token, "plain": plain})
+
+
+@require_POST
+@firm_view(SIGNED_IN)
+def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponseBase:
+    try:
+        token = services.api_token_revoke(user=request.user, token_id=pk)  # type: ignore[arg-type]
+    except ApiToken.DoesNotExist:
+        raise Http404 from None
+    messages.success(request, f"Token “{token.name}” revoked.")
+    return redirect("accounts:api-tokens")

@@ -3,7 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from accounts.api import AuditEntryViewSet, MeView
+from accounts.api import ApiTokenViewSet, AuditEntryViewSet, MeView
 from crm.api import ContactViewSet, HouseholdViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -11,6 +11,7 @@ router.include_root_view = False
 router.register("contacts", ContactViewSet, basename="contact")
 router.register("households", HouseholdViewSet, basename="household")
 router.register("audit", AuditEntryViewSet, basename="audit")
+router.register("tokens", ApiTokenViewSet, basename="token")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),

@@ -73,9 +73,12 @@ class FirmScopedView(LoginRequiredMixin, View):
         if not self.two_factor_exempt and (redirect := two_factor_redirect(request)):
             return redirect
         check_access(request, self.required_right)
-        if self.step_up and (redirect := step_up_redirect(request)):
+        if self.needs_step_up(request) and (redirect := step_up_redirect(request)):
             return redirect
         return super().dispatch(request, *args, **kwargs)
+
+    def needs_step_up(self, request: HttpRequest) -> bool:
+        return self.step_up
 
 
 class PublicView(View):

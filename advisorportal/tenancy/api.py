@@ -34,7 +34,13 @@ class HasRequiredRight(permissions.BasePermission):
             if pending_step(request._request) is not None:
                 self.message = "Two-factor verification is required for this session."
                 return False
-        return right == SIGNED_IN or has_right(request.user, Right(right))
+        if right == SIGNED_IN:
+            return True
+        token = request.auth
+        if token is not None and right not in getattr(token, "rights", ()):
+            self.message = "This API token does not carry the access right this needs."
+            return False
+        return has_right(request.user, Right(right))
 
 
 class FirmScopedAPIMixin:

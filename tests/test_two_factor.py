@@ -114,3 +114,10 @@ def test_exports_need_a_recent_verification(alice: Persona) -> None:
     assert b"Confirm it" in page.content
     assert client.post(stale["Location"], {"code": code_for(device, offset=1)}).status_code == 302
     assert client.get("/settings/audit.csv").status_code == 200
+
+
+def test_layout_offers_no_navigation_until_the_second_factor(alice: Persona) -> None:
+    enrolled(alice)
+    client = password_login(alice)
+    page = client.get("/login/verify/").content.decode()
+    assert 'href="/contacts/"' not in page and "Sign out" in page

@@ -65,3 +65,37 @@ class ApiTokenForm(forms.Form):
         choices = sorted(((r.value, r.label) for r in held), key=lambda c: c[1])
         self.fields["rights"].choices = choices  # type: ignore[attr-defined]
         self.fields["rights"].initial = [value for value, _ in choices]
+
+
+class UserInviteForm(forms.Form):
+    email = forms.EmailField(label="Email")
+    full_name = forms.CharField(label="Full name", max_length=200)
+    role = forms.ChoiceField(label="Role")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from accounts.rights import Role
+
+        self.fields["role"].choices = Role.choices  # type: ignore[attr-defined]
+
+    def clean_email(self) -> str:
+        from accounts.models import User
+
+        email = str(self.cleaned_data["email"]).strip().lower()
+        if User.objects.filter(email=email).exists():
+            # Identities are global; say only that this address cannot be used.
+            raise forms.ValidationError("This email address cannot be invited.")
+        return email
+
+
+class UserEditForm(forms.Form):
+    role = forms.ChoiceField(label="Role")
+    is_active = forms.BooleanField(label="Active (may sign in)", required=False)
+    rights = forms.MultipleChoiceField(label="Access rights", widget=forms.CheckboxSelectMultiple, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from accounts.rights import Right, Role
+
+        self.fields["role"].choices = Role.choices  # type: ignore[attr-defined]
+        self.fields["rights"].choices = sorted(Right.choices, key=lambda c: c[1])  # type: ignore[attr-defined]

@@ -23,3 +23,22 @@ def new_device_notice(*, user_session_id: int) -> bool:
         recipient_list=[user.email],
     )
     return True
+
+
+def invitation(*, user_id: int) -> bool:
+    """Email a new user the link to set their password (valid for a few days, once)."""
+    from accounts.models import User
+    from accounts.services import invite_link
+
+    user = User.objects.select_related("firm").filter(pk=user_id, is_active=True).first()
+    if user is None or user.has_usable_password():
+        return False
+    context = {"user": user, "firm": user.firm, "link": settings.SITE_URL + invite_link(user),
+               "days": settings.PASSWORD_RESET_TIMEOUT // 86400}  # fmt: skip
+    send_mail(
+        subject=f"{user.firm.name} invites you to AdvisorPortal",
+        message=render_to_string("accounts/email/invitation.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[user.email],
+    )
+    return True

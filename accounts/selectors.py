@@ -84,3 +84,19 @@ def login_history(*, user: User, limit: int = 10) -> list[SignIn]:
 def api_tokens(*, user: User) -> QuerySet[ApiToken]:
     """The user's own tokens, newest first (revoked and expired ones too, for the record)."""
     return ApiToken.objects.filter(user=user).order_by("-created_at")
+
+
+@dataclass(frozen=True)
+class UserOverview:
+    user: User
+    two_factor: bool
+    invited: bool  # has not set a password yet
+
+
+def firm_user_overview(*, firm_id: int) -> list[UserOverview]:
+    """The firm's users for Settings → Users, with their 2FA state, in two queries."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    users = list(firm_users(firm_id=firm_id))
+    with_2fa = set(TOTPDevice.objects.filter(user__in=users, confirmed=True).values_list("user_id", flat=True))
+    return [UserOverview(u, u.pk in with_2fa, not u.has_usable_password()) for u in users]

@@ -6,9 +6,13 @@ import hashlib
 import secrets
 from datetime import datetime
 
+from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from accounts import audit
 from accounts.models import AccessGrant, ApiToken, Firm, User
@@ -114,3 +118,80 @@ def api_token_authenticate(raw: str) -> ApiToken | None:
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
+
+
+class InviteTokenGenerator(PasswordResetTokenGenerator):
+    """Single-use (it changes once a password is set) and expiring links to set a first password."""
+
+    key_salt = "advisorportal.accounts.invite"
+
+
+invite_tokens = InviteTokenGenerator()
+
+
+def invite_link(user: User) -> str:
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    return reverse("accounts:invite-accept", args=[uid, invite_tokens.make_token(user)])
+
+
+@transaction.atomic
+def user_invite(*, firm: Firm, actor: User, email: str, full_name: str, role: str) -> User:
+    """Create a user who sets a password from an emailed link; rights from the role's preset."""
+    user = user_create(firm=firm, email=email, full_name=full_name, role=role, password=None)
+    with firm_scope(firm):
+        audit.record(action="create", object_type="accounts.user", object_id=str(user.pk), object_repr=user.email,
+                     changes={"role": [None, role], "invited_by": [None, actor.email]}, actor_id=actor.pk)  # fmt: skip
+    from accounts.tasks import send_invitation
+
+    transaction.on_commit(lambda: send_invitation.delay(user.pk))
+    return user
+
+
+@transaction.atomic
+def user_update(*, actor: User, user: User, role: str, is_active: bool, rights: frozenset[Right]) -> User:
+    """Change a user's role, status and rights (each grant change lands in the audit trail)."""
+    if user.firm_id != actor.firm_id:
+        raise ValidationError("Unknown user.")
+    if user.pk == actor.pk and (not is_active or Right.USER_MANAGEMENT not in rights):
+        raise ValidationError({"is_active": "You cannot disable yourself or remove your own User Management right."})
+    before = {"role": user.role, "is_active": user.is_active}
+    user.role, user.is_active = role, is_active
+    user.full_clean(exclude=["password"])
+    user.save(update_fields=["role", "is_active"])
+    with firm_scope(user.firm_id):
+        current = set(AccessGrant.objects.filter(user=user).values_list("right", flat=True))
+        wanted = {r.value for r in rights}
+        for grant in AccessGrant.objects.filter(user=user, right__in=current - wanted):
+            grant.delete()
+        for right in sorted(wanted - current):
+            grant = AccessGrant(user=user, right=right)
+            grant.full_clean()
+            grant.save()
+        changes = {k: [v, getattr(user, k)] for k, v in before.items() if v != getattr(user, k)}
+        if changes:
+            audit.record(action="update", obj=None, object_type="accounts.user", object_id=str(user.pk),
+                         object_repr=user.email, changes=changes, actor_id=actor.pk)  # fmt: skip
+    user._rights_cache = None  # type: ignore[attr-defined]
+    if not is_active:
+        from accounts.sessions import end_sessions
+
+        end_sessions(user=user, reason="disabled")
+    return user
+
+
+@transaction.atomic
+def two_factor_reset(*, actor: User, user: User) -> None:
+    """Remove a user's authenticator and backup codes (a lost phone); they enrol again at next sign-in."""
+    from django_otp.plugins.otp_static.models import StaticDevice
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.sessions import end_sessions
+
+    if user.firm_id != actor.firm_id:
+        raise ValidationError("Unknown user.")
+    TOTPDevice.objects.filter(user=user).delete()
+    StaticDevice.objects.filter(user=user).delete()
+    end_sessions(user=user, reason="2fa reset")
+    with firm_scope(user.firm_id):
+        audit.record(action="update", object_type="accounts.user", object_id=str(user.pk), object_repr=user.email,
+                     changes={"two_factor": ["on", "reset"]}, actor_id=actor.pk)  # fmt: skip

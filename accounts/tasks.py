@@ -10,3 +10,8 @@ from accounts import notices
 @shared_task(acks_late=True)
 def send_new_device_notice(user_session_id: int) -> None:
     notices.new_device_notice(user_session_id=user_session_id)
+
+
+@shared_task(acks_late=True)
+def send_invitation(user_id: int) -> None:
+    notices.invitation(user_id=user_id)

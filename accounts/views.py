@@ -8,9 +8,10 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.urls import reverse, reverse_lazy
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import cache_control
@@ -18,11 +19,33 @@ from django.views.decorators.http import require_POST
 from django.views.generic import FormView, TemplateView
 
 from accounts import audit, services, sessions, two_factor
-from accounts.forms import ApiTokenForm, AuditFilterForm, EmailAuthenticationForm, TwoFactorCodeForm
-from accounts.models import ApiToken, Firm, UserSession
+from accounts.forms import (
+    ApiTokenForm,
+    AuditFilterForm,
+    EmailAuthenticationForm,
+    TwoFactorCodeForm,
+    UserEditForm,
+    UserInviteForm,
+)
+from accounts.models import ApiToken, Firm, User, UserSession
 from accounts.rights import Right
-from accounts.selectors import api_tokens, audit_entries, audit_object_types, firm_users, login_history, user_rights
-from advisorportal.tenancy.access import SIGNED_IN, FirmScopedView, PublicView, firm_view, public_view
+from accounts.selectors import (
+    api_tokens,
+    audit_entries,
+    audit_object_types,
+    firm_user_overview,
+    firm_users,
+    login_history,
+    user_rights,
+)
+from advisorportal.tenancy.access import (
+    SIGNED_IN,
+    FirmScopedView,
+    PublicView,
+    firm_view,
+    get_scoped_or_404,
+    public_view,
+)
 from advisorportal.tenancy.context import firm_scope
 from advisorportal.tenancy.pagination import keyset_page
 
@@ -296,3 +319,92 @@ def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponseBase:
         raise Http404 from None
     messages.success(request, f"Token “{token.name}” revoked.")
     return redirect("accounts:api-tokens")
+
+
+class UsersView(FirmScopedView, FormView):
+    """Settings → Users: the firm's users, and inviting a new one."""
+
+    required_right = Right.USER_MANAGEMENT
+    template_name = "accounts/users.html"
+    form_class = UserInviteForm
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["people"] = firm_user_overview(firm_id=self.request.user.firm_id)  # type: ignore[union-attr]
+        return context
+
+    def form_valid(self, form: UserInviteForm) -> HttpResponse:
+        user = services.user_invite(firm=self.request.user.firm, actor=self.request.user, **form.cleaned_data)  # type: ignore[union-attr, arg-type]
+        messages.success(self.request, f"Invitation sent to {user.email}.")
+        return redirect("accounts:users")
+
+
+class UserEditView(FirmScopedView, FormView):
+    """One user's role, status and access rights; changing them needs a fresh second factor."""
+
+    required_right = Right.USER_MANAGEMENT
+    step_up = True
+    template_name = "accounts/user_edit.html"
+    form_class = UserEditForm
+
+    def setup(self, request: HttpRequest, *args: Any, **kwargs: Any) -> None:
+        super().setup(request, *args, **kwargs)
+        self.person: User | None = None
+
+    def get_person(self) -> User:
+        if self.person is None:
+            self.person = get_scoped_or_404(firm_users(firm_id=self.request.user.firm_id), pk=self.kwargs["pk"])  # type: ignore[union-attr]
+        return self.person
+
+    def get_initial(self) -> dict[str, Any]:
+        person = self.get_person()
+        with firm_scope(person.firm_id):
+            rights = sorted(r.value for r in user_rights(user=person))
+        return {"role": person.role, "is_active": person.is_active, "rights": rights}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        person = self.get_person()
+        context.update(person=person, person_two_factor=two_factor.has_two_factor(person))
+        return context
+
+    def form_valid(self, form: UserEditForm) -> HttpResponse:
+        data = form.cleaned_data
+        try:
+            services.user_update(
+                actor=self.request.user,  # type: ignore[arg-type]
+                user=self.get_person(),
+                role=data["role"],
+                is_active=data["is_active"],
+                rights=frozenset(Right(r) for r in data["rights"]),
+            )
+        except ValidationError as error:
+            for field, errors in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Saved {self.get_person().full_name}.")
+        return redirect("accounts:users")
+
+
+@require_POST
+@firm_view(Right.USER_MANAGEMENT, step_up=True)
+def user_two_factor_reset(request: HttpRequest, pk: int) -> HttpResponseBase:
+    person = get_scoped_or_404(firm_users(firm_id=request.user.firm_id), pk=pk)  # type: ignore[union-attr]
+    services.two_factor_reset(actor=request.user, user=person)  # type: ignore[arg-type]
+    messages.success(request, f"Two-factor authentication of {person.full_name} was reset; they enrol again.")
+    return redirect("accounts:user-edit", pk=pk)
+
+
+class InviteAcceptView(PublicView, auth_views.PasswordResetConfirmView):
+    """The link in an invitation: set a first password (once, before the link expires)."""
+
+    public_reason = "An invited person has no password yet; the single-use signed link is the credential."
+    template_name = "accounts/invite_accept.html"
+    token_generator = services.invite_tokens
+    post_reset_login = False
+    success_url = reverse_lazy("accounts:login")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        messages.success(self.request, "Your password is set. Sign in to continue.")
+        return response

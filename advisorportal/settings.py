@@ -222,6 +222,9 @@ if PRODUCTION:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+# Links in emails (invitations, approvals) point here.
+SITE_URL = env_str("SITE_URL") if PRODUCTION else env_str("SITE_URL", "http://127.0.0.1:8000")
+PASSWORD_RESET_TIMEOUT = env_int("INVITE_LINK_DAYS", 3, minimum=1, maximum=14) * 86400
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "AdvisorPortal <no-reply@advisorportal.localhost>")
 
 # --- API --------------------------------------------------------------------------------------

@@ -76,6 +76,7 @@ PRODUCTION = {
     "SECRET_KEY": "p" * 30 + "-Zq8vX2mN4bL7cR1tY5wK9hJ3gF6dS0aQ",
     "ALLOWED_HOSTS": "portal.example.com",
     "EMAIL_HOST": "smtp.example.com",
+    "SITE_URL": "https://portal.example.com",
     "QUERY_COUNT_HEADER": "false",
 }
 

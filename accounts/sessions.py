@@ -87,6 +87,12 @@ def connect() -> None:
     user_logged_out.connect(_signed_out, dispatch_uid="sessions-logout")
 
 
+def rekey(*, old_key: str | None, new_key: str | None) -> None:
+    """Follow a session whose key Django cycled (e.g. after a password change)."""
+    if old_key and new_key and old_key != new_key:
+        UserSession.objects.filter(session_key=old_key).update(session_key=new_key)
+
+
 def live_sessions(*, user: User) -> list[UserSession]:
     return list(UserSession.objects.filter(user=user, ended_at__isnull=True).order_by("-last_seen_at"))
 

@@ -408,3 +408,53 @@ class InviteAcceptView(PublicView, auth_views.PasswordResetConfirmView):
         response = super().form_valid(form)
         messages.success(self.request, "Your password is set. Sign in to continue.")
         return response
+
+
+class PasswordChangeView(FirmScopedView, auth_views.PasswordChangeView):
+    """Change one's own password (old password, then a new one the validators accept)."""
+
+    required_right = SIGNED_IN
+    template_name = "accounts/password_form.html"
+    success_url = reverse_lazy("accounts:settings")
+    extra_context = {"title": "Change your password"}
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        old_key = self.request.session.session_key
+        response = super().form_valid(form)  # keeps this browser signed in under a new session key
+        sessions.rekey(old_key=old_key, new_key=self.request.session.session_key)
+        # Other browsers keep no access with the old password.
+        sessions.end_sessions(user=self.request.user, reason="password changed", keep=self.request.session.session_key)  # type: ignore[arg-type]
+        messages.success(self.request, "Your password was changed; your other sessions were ended.")
+        return response
+
+
+class PasswordResetView(PublicView, auth_views.PasswordResetView):
+    """Forgotten password: always the same answer, whether or not the address has an account."""
+
+    public_reason = "People who forgot their password are not signed in."
+    template_name = "accounts/password_form.html"
+    email_template_name = "accounts/email/password_reset.txt"
+    subject_template_name = "accounts/email/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password-reset-sent")
+    extra_context = {"title": "Reset your password"}
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        form.cleaned_data["email"] = form.cleaned_data["email"].strip().lower()
+        return super().form_valid(form)
+
+
+class PasswordResetSentView(PublicView, TemplateView):
+    public_reason = "Says only that an email is on its way if the address is known."
+    template_name = "accounts/password_reset_sent.html"
+
+
+class PasswordResetConfirmView(PublicView, auth_views.PasswordResetConfirmView):
+    public_reason = "The single-use signed link from the reset email is the credential."
+    template_name = "accounts/invite_accept.html"
+    success_url = reverse_lazy("accounts:login")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        sessions.end_sessions(user=form.user, reason="password reset")
+        messages.success(self.request, "Your password is set. Sign in to continue.")
+        return response

@@ -4,5 +4,6 @@ from portfolios import views
 
 app_name = "portfolios"
 urlpatterns = [
-    path("", views.IndexView.as_view(), name="index"),
+    path("", views.AccountListView.as_view(), name="index"),
+    path("<int:pk>/", views.AccountDetailView.as_view(), name="account-detail"),
 ]

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 def test_seed_demo_builds_both_firms_and_writes_credentials(tmp_path: Path) -> None:
     path = tmp_path / "creds.json"
-    call_command("seed_demo", contacts=30, credentials=str(path), stdout=StringIO())
+    call_command("seed_demo", contacts=30, accounts=0, credentials=str(path), stdout=StringIO())
     creds = json.loads(path.read_text())
     assert set(creds["firms"]) == {"harbor", "summit"}
     assert oct(path.stat().st_mode & 0o777) == "0o600"
@@ -46,9 +46,9 @@ def test_seed_demo_builds_both_firms_and_writes_credentials(tmp_path: Path) -> N
 
 def test_seed_demo_is_rerunnable_and_renews_credentials(tmp_path: Path) -> None:
     path = tmp_path / "creds.json"
-    call_command("seed_demo", contacts=10, credentials=str(path), stdout=StringIO())
+    call_command("seed_demo", contacts=10, accounts=0, credentials=str(path), stdout=StringIO())
     first = json.loads(path.read_text())
-    call_command("seed_demo", contacts=10, credentials=str(path), stdout=StringIO())
+    call_command("seed_demo", contacts=10, accounts=0, credentials=str(path), stdout=StringIO())
     second = json.loads(path.read_text())
     assert first["firms"]["harbor"]["users"][0]["password"] != second["firms"]["harbor"]["users"][0]["password"]
     assert api_token_authenticate(first["firms"]["harbor"]["users"][0]["api_token"]) is None
@@ -58,12 +58,15 @@ def test_seed_demo_is_rerunnable_and_renews_credentials(tmp_path: Path) -> None:
 
 
 def test_seed_demo_is_reproducible(tmp_path: Path) -> None:
-    call_command("seed_demo", contacts=20, firms="harbor", credentials=str(tmp_path / "c.json"), stdout=StringIO())
+    call_command(
+        "seed_demo", contacts=20, accounts=0, firms="harbor", credentials=str(tmp_path / "c.json"), stdout=StringIO()
+    )
     with firm_scope(Firm.objects.get(slug="harbor")):
         first = list(Contact.objects.order_by("id").values_list("first_name", "last_name", "status"))
     call_command(
         "seed_demo",
         contacts=20,
+        accounts=0,
         firms="harbor",
         reset=True,
         credentials=str(tmp_path / "c.json"),
@@ -72,3 +75,15 @@ def test_seed_demo_is_reproducible(tmp_path: Path) -> None:
     with firm_scope(Firm.objects.get(slug="harbor")):
         second = list(Contact.objects.order_by("id").values_list("first_name", "last_name", "status"))
     assert first == second
+
+
+def test_seed_demo_builds_client_accounts_that_reconcile(tmp_path: Path) -> None:
+    from portfolios.models import ClientAccount
+    from portfolios.selectors import reconciliation_problems
+
+    call_command(
+        "seed_demo", contacts=40, accounts=5, firms="summit", credentials=str(tmp_path / "c.json"), stdout=StringIO()
+    )
+    with firm_scope(Firm.objects.get(slug="summit")):
+        assert ClientAccount.objects.filter(is_master=False).count() == 5
+        assert reconciliation_problems() == []

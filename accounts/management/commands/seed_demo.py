@@ -23,6 +23,7 @@ from accounts.rights import Right, Role
 from advisorportal.tenancy.context import firm_scope
 from crm.models import Contact, Household, HouseholdMember
 from crm.selectors import contacts_changed
+from portfolios.demo import delete_portfolios, seed_portfolios
 
 DEMO_FIRMS = (
     ("harbor", "Harbor Wealth Partners", "#1f4e79", "#c8902b"),
@@ -45,6 +46,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--contacts", type=int, default=120, help="contacts per firm (default 120)")
+        parser.add_argument("--accounts", type=int, default=30, help="client accounts per firm (default 30)")
+        parser.add_argument("--years", type=int, default=1, help="years of portfolio history (default 1)")
         parser.add_argument("--firms", default="harbor,summit", help="comma-separated demo firm slugs to build")
         parser.add_argument(
             "--seed", type=int, default=20261121, help="random seed; the same seed builds the same data"
@@ -57,6 +60,10 @@ class Command(BaseCommand):
             raise CommandError("seed_demo never runs with production settings.")
         if options["contacts"] < 0 or options["contacts"] > 1_000_000:
             raise CommandError("--contacts must be between 0 and 1000000.")
+        if options["accounts"] < 0 or options["accounts"] > 1_000_000:
+            raise CommandError("--accounts must be between 0 and 1000000.")
+        if not 1 <= options["years"] <= 30:
+            raise CommandError("--years must be between 1 and 30.")
         wanted = [f for f in DEMO_FIRMS if f[0] in options["firms"].split(",")]
         credentials: dict[str, Any] = {"firms": {}}
         for index, (slug, name, primary, accent) in enumerate(wanted):
@@ -69,6 +76,9 @@ class Command(BaseCommand):
                 users = self._users(firm, slug)
                 if not Contact.objects.exists():
                     self._contacts(firm, options["contacts"], options["seed"] + index)
+                seed_portfolios(
+                    firm=firm, accounts=options["accounts"], years=options["years"], seed=options["seed"] + index
+                )
                 credentials["firms"][slug] = {"name": firm.name, "users": users}
             self.stdout.write(f"{firm.name}: {len(users)} users, {self._count(firm)} contacts")
         path = Path(options["credentials"])
@@ -108,6 +118,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def _delete_data(self, firm: Firm) -> None:
+        delete_portfolios(firm=firm)
         HouseholdMember.objects.all().delete()
         Household.objects.all().delete()
         Contact.objects.all().delete()

@@ -1,0 +1,132 @@
+"""Pure accounting rules shared by the services and the demo generator (no database here).
+
+Rounding rules
+- Cash amounts are rounded to the currency's ISO 4217 minor unit (2 places for most, 0 for JPY
+  and KRW, 3 for BHD, JOD, KWD, OMR, TND) with ROUND_HALF_UP, as custodians round trade
+  amounts. Columns keep 4 places so that every currency fits; nothing finer is ever stored.
+- Quantities and prices keep 6 places (fractional shares, fund units, bond prices).
+- A trade's cash amount is quantity * price rounded once, never per lot.
+- Average cost: a sale relieves ``cost_basis * sold / held`` rounded to the minor unit; selling
+  the whole position relieves exactly the remaining cost basis, so no residue is left behind.
+
+Sign conventions: ``quantity`` is the signed change of the position, ``amount`` the signed change
+of the account's cash. The ledger legs of a transaction always sum to zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+ZERO = Decimal(0)
+QUANTITY_PLACES = Decimal("0.000001")
+
+_MINOR_UNITS = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "BHD": 3, "JOD": 3, "KWD": 3, "OMR": 3, "TND": 3}
+
+
+def minor_units(currency: str) -> int:
+    return _MINOR_UNITS.get(currency, 2)
+
+
+def round_money(value: Decimal, currency: str) -> Decimal:
+    return value.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP)
+
+
+def round_quantity(value: Decimal) -> Decimal:
+    return value.quantize(QUANTITY_PLACES, rounding=ROUND_HALF_UP)
+
+
+# Kinds whose cash (or positions) cross the account's boundary: excluded from returns.
+EXTERNAL_CASH_KINDS = frozenset({"deposit", "withdrawal", "transfer_in", "transfer_out"})
+EXTERNAL_POSITION_KINDS = frozenset({"position_transfer_in", "position_transfer_out"})
+SECURITY_KINDS = frozenset({"buy", "sell", "position_transfer_in", "position_transfer_out", "corporate_action"})
+# Kinds that take cash out of the account and so may not exceed the available cash.
+CASH_OUT_KINDS = frozenset({"withdrawal", "transfer_out", "fee", "buy"})
+
+# The counterpart of cash for each kind (cash comes in from / goes out to this ledger account).
+_CASH_COUNTERPART = {
+    "deposit": "external",
+    "withdrawal": "external",
+    "transfer_in": "external",
+    "transfer_out": "external",
+    "dividend": "income",
+    "interest": "income",
+    "fee": "fees",
+    "corporate_action": "corporate_actions",
+}
+
+# Sign of quantity and of amount each kind requires (+1, -1; 0: must be zero; None: signed as given).
+_SIGNS: dict[str, tuple[int | None, int | None]] = {
+    "buy": (1, -1),
+    "sell": (-1, 1),
+    "dividend": (0, 1),
+    "interest": (0, 1),
+    "fee": (0, -1),
+    "deposit": (0, 1),
+    "withdrawal": (0, -1),
+    "transfer_in": (0, 1),
+    "transfer_out": (0, -1),
+    "position_transfer_in": (1, 0),
+    "position_transfer_out": (-1, 0),
+    "corporate_action": (None, None),
+}
+
+
+def signs(kind: str) -> tuple[int | None, int | None]:
+    return _SIGNS[kind]
+
+
+@dataclass(frozen=True)
+class PositionState:
+    quantity: Decimal = ZERO
+    cost_basis: Decimal = ZERO
+
+
+@dataclass(frozen=True)
+class CostEffect:
+    cost_change: Decimal
+    realized_gain: Decimal
+
+
+def cost_effect(
+    *, kind: str, state: PositionState, quantity: Decimal, amount: Decimal, currency: str, transfer_cost: Decimal
+) -> CostEffect:
+    """How a transaction changes the cost basis of its position, and what it realizes (average cost)."""
+    if kind == "buy":
+        return CostEffect(cost_change=-amount, realized_gain=ZERO)
+    if kind == "position_transfer_in":
+        return CostEffect(cost_change=round_money(transfer_cost, currency), realized_gain=ZERO)
+    if kind == "corporate_action":
+        # Splits keep the cost basis; spin-offs and mergers say how much moves (signed).
+        return CostEffect(cost_change=round_money(transfer_cost, currency), realized_gain=ZERO)
+    if kind in {"sell", "position_transfer_out"}:
+        if state.quantity <= 0:
+            relieved = ZERO
+        elif -quantity >= state.quantity:
+            relieved = state.cost_basis
+        else:
+            relieved = round_money(state.cost_basis * -quantity / state.quantity, currency)
+        realized = amount - relieved if kind == "sell" else ZERO
+        return CostEffect(cost_change=-relieved, realized_gain=realized)
+    return CostEffect(cost_change=ZERO, realized_gain=ZERO)
+
+
+Leg = tuple[str, str, Decimal]  # (ledger account, currency, signed amount)
+
+
+def ledger_legs(
+    *, kind: str, currency: str, amount: Decimal, cost_change: Decimal, realized_gain: Decimal
+) -> list[Leg]:
+    """The balanced postings of one transaction, in one currency. Legs of zero are left out."""
+    legs: list[Leg] = [("cash", currency, amount)]
+    if kind in {"buy", "sell"}:
+        legs += [("securities", currency, cost_change), ("realized", currency, -realized_gain)]
+    elif kind in {"position_transfer_in", "position_transfer_out"}:
+        legs += [("securities", currency, cost_change), ("external", currency, -cost_change)]
+    elif kind == "corporate_action":
+        legs += [("securities", currency, cost_change), ("corporate_actions", currency, -amount - cost_change)]
+    else:
+        legs.append((_CASH_COUNTERPART[kind], currency, -amount))
+    legs = [leg for leg in legs if leg[2] != 0]
+    assert sum(leg[2] for leg in legs) == 0, legs
+    return legs

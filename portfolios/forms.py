@@ -1,0 +1,36 @@
+"""Filter forms of the account pages (GET forms: bad input is shown, never a 500)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from portfolios.models import AccountStatus, AccountType, TransactionKind
+
+
+class AccountFilterForm(forms.Form):
+    q = forms.CharField(label="Number or title starts with", required=False, max_length=100)
+    account_type = forms.ChoiceField(label="Type", required=False, choices=[("", "Any type"), *AccountType.choices])
+    status = forms.ChoiceField(label="Status", required=False, choices=[("", "Any status"), *AccountStatus.choices])
+    household = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+
+class TransactionFilterForm(forms.Form):
+    date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    kind = forms.ChoiceField(label="Type", required=False, choices=[("", "Any type"), *TransactionKind.choices])
+    text = forms.CharField(label="Text or symbol", required=False, max_length=100)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            self.add_error("date_to", "The end date is before the start date.")
+        return data
+
+    def filters(self) -> dict[str, Any]:
+        """The valid filters (an invalid field is left out, so the page still shows the default)."""
+        if not self.is_bound:
+            return {}
+        self.is_valid()
+        return {k: v for k, v in getattr(self, "cleaned_data", {}).items() if v not in (None, "")}

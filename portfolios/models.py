@@ -1,0 +1,417 @@
+"""Client accounts and portfolio data.
+
+Global reference data (not firm-owned): ``Security``, ``SecurityPrice``, ``FxRate``.
+Firm-owned: ``ClientAccount`` (+ ``AccountOwner``), ``Transaction``, the double-entry cash ledger
+(``LedgerEntry``, ``LedgerPosting``), ``Position`` (maintained by ``services``) and ``DailyValue``
+(computed by ``performance``).
+
+Number formats (see docs in ``portfolios/accounting.py``): quantities and prices have 6 decimal
+places; cash amounts are stored with 4 places (room for the 3-decimal currencies) but are always
+rounded to the currency's minor unit before they are written; FX rates have 10 places.
+
+Foreign keys between firm-owned tables here carry ``db_constraint=False``: the same-firm composite
+key ``(firm_id, x_id) -> (firm_id, id)`` that tenancy adds to every such link already enforces the
+reference (and more), and it is backed by an index leading with ``firm_id``. A second,
+single-column key would need its own index on every large table, or PostgreSQL would scan the
+child table for each parent row deleted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.postgres.fields import ArrayField
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models.functions import Lower
+
+from advisorportal.tenancy.models import FirmOwnedModel
+
+currency_code = RegexValidator(r"^[A-Z]{3}$", "Enter a three-letter ISO 4217 currency code, e.g. USD.")
+
+
+def CurrencyField(**kwargs: Any) -> models.CharField[str, str]:
+    return models.CharField(max_length=3, validators=[currency_code], **kwargs)
+
+
+def QuantityField(**kwargs: Any) -> models.DecimalField[Any, Any]:
+    return models.DecimalField(max_digits=20, decimal_places=6, **kwargs)
+
+
+def MoneyField(**kwargs: Any) -> models.DecimalField[Any, Any]:
+    return models.DecimalField(max_digits=20, decimal_places=4, **kwargs)
+
+
+# --- Global reference data -----------------------------------------------------------------------
+
+
+class AssetClass(models.TextChoices):
+    EQUITY = "equity", "Equity"
+    FIXED_INCOME = "fixed_income", "Fixed income"
+    FUND = "fund", "Fund / ETF"
+    CASH_EQUIVALENT = "cash_equivalent", "Cash equivalent"
+    ALTERNATIVE = "alternative", "Alternative"
+
+
+class Security(models.Model):
+    """A tradable instrument. Shared reference data: every firm sees the same securities."""
+
+    symbol = models.CharField(max_length=32, unique=True, db_collation="C")
+    name = models.CharField(max_length=200)
+    asset_class = models.CharField(max_length=20, choices=AssetClass.choices)
+    currency = CurrencyField()
+    sector = models.CharField(max_length=60, blank=True)
+    region = models.CharField(max_length=60, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
+
+    class Meta:
+        ordering = ["symbol"]
+        verbose_name_plural = "securities"
+
+    def __str__(self) -> str:
+        return self.symbol
+
+
+class SecurityPrice(models.Model):
+    """Closing price of a security on a date, in the security's currency."""
+
+    security = models.ForeignKey(Security, on_delete=models.CASCADE, related_name="prices")
+    date = models.DateField()
+    close = QuantityField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["security", "date"], name="portfolios_price_uniq")]
+        indexes = [models.Index(fields=["date"], name="portfolios_price_date_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.security_id} {self.date} {self.close}"
+
+
+class FxRate(models.Model):
+    """How many US dollars one unit of ``currency`` bought on ``date`` (USD itself is 1)."""
+
+    currency = CurrencyField()
+    date = models.DateField()
+    rate_to_usd = models.DecimalField(max_digits=20, decimal_places=10)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["currency", "date"], name="portfolios_fx_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.date} {self.rate_to_usd}"
+
+
+# --- Client accounts -------------------------------------------------------------------------------
+
+
+class AccountType(models.TextChoices):
+    INDIVIDUAL = "individual", "Individual"
+    JOINT = "joint", "Joint"
+    TRADITIONAL_IRA = "traditional_ira", "Traditional IRA"
+    ROTH_IRA = "roth_ira", "Roth IRA"
+    SEP_IRA = "sep_ira", "SEP IRA"
+    ROLLOVER_IRA = "rollover_ira", "Rollover IRA"
+    TRUST = "trust", "Trust"
+    CORPORATE = "corporate", "Corporate"
+    PARTNERSHIP = "partnership", "Partnership"
+    MASTER = "master", "Master (advisor)"
+
+
+class AccountStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    OPEN = "open", "Open"
+    RESTRICTED = "restricted", "Restricted"
+    CLOSED = "closed", "Closed"
+
+
+class MarginType(models.TextChoices):
+    CASH = "cash", "Cash"
+    MARGIN = "margin", "Margin"
+    PORTFOLIO_MARGIN = "portfolio_margin", "Portfolio margin"
+
+
+class TradingPermission(models.TextChoices):
+    STOCKS = "stocks", "Stocks"
+    BONDS = "bonds", "Bonds"
+    FUNDS = "funds", "Mutual funds"
+    OPTIONS = "options", "Options"
+    FUTURES = "futures", "Futures"
+    FOREX = "forex", "Forex"
+
+
+class ClientAccount(FirmOwnedModel):
+    # "C" collation: numbers sort bytewise and the prefix search is an exact, leakproof range.
+    number = models.CharField(max_length=32, db_collation="C")
+    title = models.CharField(max_length=200)
+    # Lower-cased title for prefix search by range (ILIKE cannot use an index beneath RLS).
+    title_key = models.GeneratedField(
+        expression=Lower("title"), output_field=models.CharField(max_length=200, db_collation="C"), db_persist=True
+    )
+    account_type = models.CharField(max_length=20, choices=AccountType.choices)
+    base_currency = CurrencyField(default="USD")
+    status = models.CharField(max_length=12, choices=AccountStatus.choices, default=AccountStatus.OPEN)
+    margin_type = models.CharField(max_length=20, choices=MarginType.choices, default=MarginType.CASH)
+    trading_permissions = ArrayField(
+        models.CharField(max_length=12, choices=TradingPermission.choices), default=list, blank=True
+    )
+    owners: models.ManyToManyField[Any, AccountOwner] = models.ManyToManyField(
+        "crm.Contact", through="AccountOwner", related_name="client_accounts"
+    )
+    household = models.ForeignKey(
+        "crm.Household",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="client_accounts",
+        db_index=False,  # (firm, household) index below
+        db_constraint=False,
+    )
+    parent = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="sub_accounts")
+    inception_date = models.DateField()
+    is_master = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(FirmOwnedModel.Meta):
+        ordering = ["number", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["firm", "number"], name="portfolios_account_number_uniq"),
+            models.UniqueConstraint(
+                fields=["firm"], condition=models.Q(is_master=True), name="portfolios_one_master_per_firm"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["firm", "title_key", "id"], name="portfolios_account_title_idx"),
+            models.Index(fields=["firm", "household"], name="portfolios_account_hh_idx"),
+            models.Index(fields=["firm", "status", "number"], name="portfolios_account_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.number} {self.title}"
+
+
+class OwnerRole(models.TextChoices):
+    PRIMARY = "primary", "Primary owner"
+    JOINT = "joint", "Joint owner"
+    TRUSTEE = "trustee", "Trustee"
+    AUTHORIZED = "authorized", "Authorized signer"
+
+
+class AccountOwner(FirmOwnedModel):
+    # Composite indexes below cover both foreign keys (here and in the models that follow).
+    account = models.ForeignKey(ClientAccount, on_delete=models.CASCADE, db_index=False, db_constraint=False)
+    contact = models.ForeignKey(
+        "crm.Contact", on_delete=models.PROTECT, related_name="account_ownerships", db_index=False, db_constraint=False
+    )
+    role = models.CharField(max_length=12, choices=OwnerRole.choices, default=OwnerRole.PRIMARY)
+
+    class Meta(FirmOwnedModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["firm", "account", "contact"], name="portfolios_account_owner_uniq"),
+        ]
+        indexes = [models.Index(fields=["firm", "contact"], name="portfolios_owner_contact_idx")]
+
+
+# --- Transactions -------------------------------------------------------------------------------
+
+
+class TransactionKind(models.TextChoices):
+    BUY = "buy", "Buy"
+    SELL = "sell", "Sell"
+    DIVIDEND = "dividend", "Dividend"
+    INTEREST = "interest", "Interest"
+    FEE = "fee", "Fee"
+    DEPOSIT = "deposit", "Deposit"
+    WITHDRAWAL = "withdrawal", "Withdrawal"
+    TRANSFER_IN = "transfer_in", "Transfer in"
+    TRANSFER_OUT = "transfer_out", "Transfer out"
+    POSITION_TRANSFER_IN = "position_transfer_in", "Position transfer in"
+    POSITION_TRANSFER_OUT = "position_transfer_out", "Position transfer out"
+    CORPORATE_ACTION = "corporate_action", "Corporate action"
+
+
+class Transaction(FirmOwnedModel):
+    """One business event on an account, as the custodian reports it. Append-only: a correction is
+    a new transaction that ``reverses`` this one (all signed figures negated).
+
+    ``quantity`` is the signed change of the position, ``amount`` the signed change of cash in
+    ``currency``, ``cost_change`` the signed change of the position's cost basis and
+    ``realized_gain`` what a sale realized (both in ``currency``). So a position is the plain sum
+    of its transactions, and the cash ledger equals the sum of ``amount``.
+    """
+
+    append_only = True
+    audited = False  # append-only: the transactions are their own trail
+
+    account = models.ForeignKey(
+        ClientAccount, on_delete=models.PROTECT, related_name="transactions", db_index=False, db_constraint=False
+    )
+    trade_date = models.DateField()
+    settle_date = models.DateField()
+    kind = models.CharField(max_length=24, choices=TransactionKind.choices)
+    security = models.ForeignKey(Security, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    quantity = QuantityField(default=0)
+    price = QuantityField(null=True, blank=True)
+    amount = MoneyField(default=0)
+    cost_change = MoneyField(default=0)
+    realized_gain = MoneyField(default=0)
+    currency = CurrencyField()
+    description = models.CharField(max_length=300, blank=True)
+    external_id = models.CharField(max_length=100, blank=True)
+    reverses = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False, db_constraint=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(FirmOwnedModel.Meta):
+        ordering = ["-trade_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["firm", "account", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="portfolios_tx_external_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["firm", "reverses"],
+                condition=models.Q(reverses__isnull=False),
+                name="portfolios_tx_reversed_once",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["firm", "account", "trade_date", "id"], name="portfolios_tx_account_date_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trade_date} {self.kind} {self.amount} {self.currency}"
+
+
+# --- Double-entry cash ledger --------------------------------------------------------------------
+
+
+class LedgerAccount(models.TextChoices):
+    """Where a posting goes. ``cash`` is the client's cash; the others are its counterparts."""
+
+    CASH = "cash", "Cash"
+    SECURITIES = "securities", "Securities at cost"
+    EXTERNAL = "external", "External (money and positions in or out)"
+    INCOME = "income", "Income (dividends, interest)"
+    FEES = "fees", "Fees"
+    REALIZED = "realized", "Realized gains and losses"
+    CORPORATE_ACTIONS = "corporate_actions", "Corporate actions"
+
+
+class LedgerEntry(FirmOwnedModel):
+    """One balanced business event. Append-only: corrections are reversing entries."""
+
+    append_only = True
+    audited = False  # append-only: the ledger is its own trail
+
+    account = models.ForeignKey(
+        ClientAccount, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    transaction = models.ForeignKey(
+        Transaction,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    reverses = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False, db_constraint=False
+    )
+    memo = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(FirmOwnedModel.Meta):
+        constraints = [
+            models.UniqueConstraint(
+                fields=["firm", "transaction"],
+                condition=models.Q(transaction__isnull=False),
+                name="portfolios_entry_tx_uniq",
+            ),
+            models.UniqueConstraint(
+                fields=["firm", "reverses"],
+                condition=models.Q(reverses__isnull=False),
+                name="portfolios_entry_reversed_once",
+            ),
+        ]
+        indexes = [models.Index(fields=["firm", "account"], name="portfolios_entry_account_idx")]
+
+    def __str__(self) -> str:
+        return f"Entry {self.pk}: {self.memo}"
+
+
+class LedgerPosting(FirmOwnedModel):
+    """One leg of an entry. The postings of an entry sum to zero in each currency; the database
+    checks it at the end of every INSERT statement (trigger in migration 0002)."""
+
+    append_only = True
+    audited = False  # append-only: the ledger is its own trail
+
+    entry = models.ForeignKey(
+        LedgerEntry, on_delete=models.PROTECT, related_name="postings", db_index=False, db_constraint=False
+    )
+    account = models.ForeignKey(
+        ClientAccount, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    ledger_account = models.CharField(max_length=20, choices=LedgerAccount.choices)
+    currency = CurrencyField()
+    amount = MoneyField()
+
+    class Meta(FirmOwnedModel.Meta):
+        indexes = [
+            # Cash by currency of one account is an index-only scan.
+            models.Index(
+                fields=["firm", "account", "ledger_account", "currency"],
+                include=["amount"],
+                name="portfolios_posting_balance_idx",
+            ),
+            models.Index(fields=["firm", "entry"], name="portfolios_posting_entry_idx"),
+        ]
+
+
+# --- Derived data ----------------------------------------------------------------------------------
+
+
+class Position(FirmOwnedModel):
+    """Holding of one security in one account: the sum of the account's transactions in it,
+    maintained by ``services`` under the account's row lock (and provable by ``check_portfolios``).
+    Cost basis is average cost, in the security's currency."""
+
+    audited = False  # derived from the transactions, which are the trail
+
+    account = models.ForeignKey(
+        ClientAccount, on_delete=models.CASCADE, related_name="positions", db_index=False, db_constraint=False
+    )
+    security = models.ForeignKey(Security, on_delete=models.PROTECT, related_name="+")
+    quantity = QuantityField(default=0)
+    cost_basis = MoneyField(default=0)
+    realized_gain = MoneyField(default=0)
+    currency = CurrencyField()
+
+    class Meta(FirmOwnedModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["firm", "account", "security"], name="portfolios_position_uniq"),
+        ]
+
+
+class DailyValue(FirmOwnedModel):
+    """End-of-day net asset value of an account in its base currency, the day's net external flow
+    and the time-weighted return index (1 on the first day). Recomputed by ``performance``."""
+
+    audited = False  # derived data, recomputed in bulk
+
+    account = models.ForeignKey(
+        ClientAccount, on_delete=models.CASCADE, related_name="daily_values", db_index=False, db_constraint=False
+    )
+    date = models.DateField()
+    nav = MoneyField()
+    net_flow = MoneyField(default=0)
+    return_index = models.DecimalField(max_digits=20, decimal_places=10)
+
+    class Meta(FirmOwnedModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["firm", "account", "date"], name="portfolios_daily_value_uniq"),
+        ]

@@ -1,0 +1,128 @@
+"""Daily NAV and the time-weighted return index against hand-computed cases."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from portfolios import performance, services
+from portfolios.models import ClientAccount, DailyValue, Security
+from tests.conftest import Persona
+from tests.factories_portfolios import ClientAccountFactory, FxRateFactory, SecurityFactory, SecurityPriceFactory
+
+pytestmark = pytest.mark.django_db
+D = Decimal
+MON, TUE, WED, THU = date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 5), date(2025, 3, 6)
+
+
+def values(account: ClientAccount) -> list[tuple[date, Decimal, Decimal, Decimal]]:
+    return [
+        (v.date, v.nav, v.net_flow, v.return_index) for v in DailyValue.objects.filter(account=account).order_by("date")
+    ]
+
+
+def prices(security: Security, closes: dict[date, str]) -> None:
+    for day, close in closes.items():
+        SecurityPriceFactory(security=security, date=day, close=D(close))
+
+
+def record(account: ClientAccount, kind: str, day: date, **kwargs: object) -> None:
+    services.transaction_record(actor=None, account=account, kind=kind, trade_date=day, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def acme(db: None) -> Security:
+    security = SecurityFactory(symbol="ACME")
+    prices(security, {MON: "100", TUE: "110", WED: "121"})
+    return security
+
+
+def test_twr_excludes_a_deposit_made_mid_way(alice: Persona, acme: Security) -> None:
+    """Mon: deposit 1000, buy 10 @ 100. Tue: price 110 (+10 %). Wed: price 121 (+10 %) and a
+    second deposit of 1000. NAV goes 1000 → 1100 → 2210, yet each day earned exactly 10 %:
+    r_Wed = (2210 - 1000) / 1100 - 1 = 0.10, so the index is 1, 1.1, 1.21 (not 2.21)."""
+    with alice.scope():
+        account = ClientAccountFactory()
+        record(account, "deposit", MON, amount=D(1000))
+        record(account, "buy", MON, security=acme, quantity=D(10), price=D(100))
+        record(account, "deposit", WED, amount=D(1000))
+        result = performance.recompute_full(end=WED)
+        assert (result.accounts, result.rows) == (1, 3)
+        assert values(account) == [
+            (MON, D("1000.00"), D("1000.00"), D("1.0000000000")),
+            (TUE, D("1100.00"), D("0.00"), D("1.1000000000")),
+            (WED, D("2210.00"), D("1000.00"), D("1.2100000000")),
+        ]
+
+
+def test_a_withdrawal_is_a_negative_flow_and_cash_earns_nothing(alice: Persona, acme: Security) -> None:
+    """Mon: deposit 2000, buy 10 @ 100 (cash 1000). Tue: withdraw 500; NAV = 1100 + 500 = 1600;
+    r = (1600 - (-500)) / 2000 - 1 = 0.05 (the shares' +100 on 2000)."""
+    with alice.scope():
+        account = ClientAccountFactory()
+        record(account, "deposit", MON, amount=D(2000))
+        record(account, "buy", MON, security=acme, quantity=D(10), price=D(100))
+        record(account, "withdrawal", TUE, amount=D(500))
+        performance.recompute_full(end=TUE)
+        assert values(account)[1] == (TUE, D("1600.00"), D("-500.00"), D("1.0500000000"))
+
+
+def test_foreign_holdings_and_cash_convert_to_the_base_currency(alice: Persona) -> None:
+    """Base USD. Mon: deposit 1000 EUR at 1.10 USD (flow 1100 USD), buy 5 EURO @ 100 EUR.
+    Tue: EURO at 120, EUR at 1.20: NAV = (5 * 120 + 500) * 1.2 = 1320; r = 1320 / 1100 - 1 = 0.2."""
+    euro = SecurityFactory(symbol="EURO", currency="EUR")
+    prices(euro, {MON: "100", TUE: "120"})
+    FxRateFactory(currency="EUR", date=MON, rate_to_usd=D("1.10"))
+    FxRateFactory(currency="EUR", date=TUE, rate_to_usd=D("1.20"))
+    with alice.scope():
+        account = ClientAccountFactory(base_currency="USD")
+        record(account, "deposit", MON, amount=D(1000), currency="EUR")
+        record(account, "buy", MON, security=euro, quantity=D(5), price=D(100))
+        performance.recompute_full(end=TUE)
+        assert values(account) == [
+            (MON, D("1100.00"), D("1100.00"), D("1.0000000000")),
+            (TUE, D("1320.00"), D("0.00"), D("1.2000000000")),
+        ]
+
+
+def test_prices_carry_forward_and_weekend_activity_counts_on_monday(alice: Persona, acme: Security) -> None:
+    saturday = date(2025, 3, 1)
+    with alice.scope():
+        account = ClientAccountFactory()
+        record(account, "deposit", saturday, amount=D(1000))
+        record(account, "buy", saturday, security=acme, quantity=D(10), price=D(100))
+        performance.recompute_full(end=THU)  # no price on Thursday: Wednesday's 121 carries
+        rows = values(account)
+        assert [r[0] for r in rows] == [MON, TUE, WED, THU]
+        assert rows[0][2] == D("1000.00") and rows[-1][1] == D("1210.00")
+        assert rows[-1][3] == D("1.2100000000")
+
+
+def test_incremental_update_matches_the_full_recompute(alice: Persona, acme: Security) -> None:
+    with alice.scope():
+        account = ClientAccountFactory()
+        record(account, "deposit", MON, amount=D(1000))
+        record(account, "buy", MON, security=acme, quantity=D(10), price=D(100))
+        record(account, "deposit", WED, amount=D(1000))
+        performance.recompute_full(end=TUE)
+        assert len(values(account)) == 2
+        added = performance.update_new_days(end=WED)
+        assert added.rows == 1
+        incremental = values(account)
+        assert performance.update_new_days(end=WED).rows == 0  # idempotent
+        performance.recompute_full(end=WED)
+        assert values(account) == incremental
+
+
+def test_accounts_without_activity_get_no_values(alice: Persona, charlie: Persona, acme: Security) -> None:
+    with charlie.scope():
+        theirs = ClientAccountFactory()
+        record(theirs, "deposit", MON, amount=D(5))
+    with alice.scope():
+        ClientAccountFactory()
+        assert performance.recompute_full(end=WED).rows == 0
+    with charlie.scope():
+        assert performance.recompute_full(end=WED).rows == 3
+        assert DailyValue.objects.count() == 3

@@ -90,6 +90,19 @@ def chromium_path() -> str | None:
 class E2EServer:
     base_url: str
     credentials: dict[str, Any]
+    mail_dir: Path
+
+    def wait_for_mail(self, to: str, timeout: float = 30) -> str:
+        """The text of the newest email to ``to`` (Django's file backend, written by the worker)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.mail_dir.exists():
+                for path in sorted(self.mail_dir.glob("*.log"), key=lambda p: p.stat().st_mtime, reverse=True):
+                    text = path.read_text(errors="replace")
+                    if f"To: {to}" in text:
+                        return text
+            time.sleep(0.25)
+        raise AssertionError(f"no email to {to} within {timeout} s")
 
     def user(self, firm: str, local: str) -> dict[str, str]:
         """The demo login ``<local>@<firm>.example``, e.g. ``user("harbor", "owner")``."""
@@ -202,6 +215,8 @@ def e2e_server(chromium_executable: str, tmp_path_factory: pytest.TempPathFactor
     tmp = tmp_path_factory.mktemp("e2e")
     log = tmp / "server.log"
     credentials_file = tmp / "creds.json"
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
         "DATABASE_URL": _with_database(app_url, database),
@@ -211,12 +226,17 @@ def e2e_server(chromium_executable: str, tmp_path_factory: pytest.TempPathFactor
         "STATIC_ROOT": str(tmp / "static"),
         "MEDIA_ROOT": str(tmp / "media"),
         "PYTHONUNBUFFERED": "1",
+        "APP_VAR_DIR": str(tmp / "var"),  # emails land in <tmp>/var/mail
+        "SITE_URL": base_url,
+        # A queue of its own, so no other worker on this Redis takes these tasks.
+        "CELERY_QUEUE": f"e2e-{database}",
     }
 
     _drop_database(maintenance_url, database)
     with psycopg.connect(maintenance_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     process: subprocess.Popen[bytes] | None = None
+    worker: subprocess.Popen[bytes] | None = None
     collectstatic: subprocess.Popen[bytes] | None = None
     try:
         python = sys.executable
@@ -235,16 +255,21 @@ def e2e_server(chromium_executable: str, tmp_path_factory: pytest.TempPathFactor
             log,
         )
         credentials = json.loads(credentials_file.read_text())
-        port = _free_port()
-        base_url = f"http://127.0.0.1:{port}"
         with log.open("ab") as out:
             process = subprocess.Popen(
                 _gunicorn_command(port), env=env, cwd=BASE_DIR, stdout=out, stderr=subprocess.STDOUT
             )
+            # A real Celery worker: emails (invitations, notices) are sent by tasks.
+            worker = subprocess.Popen(
+                [str(Path(python).parent / "celery"), "-A", "advisorportal", "worker", "-P", "solo",
+                 "-Q", env["CELERY_QUEUE"], "-l", "warning", "--without-heartbeat", "--without-mingle",
+                 "--without-gossip"],
+                env=env, cwd=BASE_DIR, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
         _wait_until_healthy(process, base_url, log)
-        yield E2EServer(base_url=base_url, credentials=credentials)
+        yield E2EServer(base_url=base_url, credentials=credentials, mail_dir=tmp / "var" / "mail")
     finally:
-        for child in (process, collectstatic):
+        for child in (process, worker, collectstatic):
             if child is not None:
                 _stop(child)
         _drop_database(maintenance_url, database)

@@ -4,6 +4,7 @@ checks what they see."""
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -231,3 +232,53 @@ def test_screenshots_of_login_and_dashboard(page: Page, e2e_server: E2EServer, s
     page.screenshot(path=screenshot_dir / "dashboard.png", full_page=True)
     assert (screenshot_dir / "login.png").stat().st_size > 0
     assert (screenshot_dir / "dashboard.png").stat().st_size > 0
+
+
+def test_invite_set_password_enrol_and_sign_in_with_a_code(
+    page: Page, e2e_server: E2EServer, new_context: Callable[..., BrowserContext]
+) -> None:
+    officer = e2e_server.user("harbor", "owner")
+    log_in(page, officer, e2e_server.backup_code(officer))
+    page.goto("/settings/users/")
+    page.get_by_label("Email").fill("newcomer@harbor.example")
+    page.get_by_label("Full name").fill("Nia Newcomer")
+    page.get_by_label("Role").select_option("security_officer")
+    page.get_by_role("button", name="Send invitation").click()
+    expect(page.get_by_text("Invitation sent to newcomer@harbor.example.")).to_be_visible()
+
+    mail = e2e_server.wait_for_mail("newcomer@harbor.example")  # sent by the Celery worker
+    link = re.search(r"http://127\.0\.0\.1:\d+/invite/\S+/", mail)
+    assert link is not None, mail
+
+    newcomer = new_context().new_page()
+    newcomer.goto(link.group())
+    newcomer.get_by_label("New password", exact=True).fill("harbour lights at dawn 9")
+    newcomer.get_by_label("New password confirmation").fill("harbour lights at dawn 9")
+    newcomer.get_by_role("button", name="Set password").click()
+    expect(newcomer.get_by_text("Your password is set.")).to_be_visible()
+
+    newcomer.get_by_label("Email").fill("newcomer@harbor.example")
+    newcomer.get_by_label("Password").fill("harbour lights at dawn 9")
+    newcomer.get_by_role("button", name="Sign in").click()
+    # A security officer must enrol before anything else.
+    expect(newcomer.get_by_role("heading", name="Set up two-factor authentication")).to_be_visible()
+    secret = newcomer.locator("code.secret").inner_text()
+    newcomer.get_by_label("Code from the app").fill(totp_for(secret))
+    newcomer.get_by_role("button", name="Turn on two-factor authentication").click()
+    expect(newcomer.get_by_role("heading", name="Two-factor authentication is on")).to_be_visible()
+    assert newcomer.locator("ul.backup-codes li").count() == 10
+    newcomer.get_by_role("button", name="Continue").click()
+    expect(newcomer.get_by_role("heading", name="Dashboard", level=1)).to_be_visible()
+
+    newcomer.get_by_role("banner").get_by_role("button", name="Sign out").click()
+    later = new_context().new_page()
+    log_in(later, {"email": "newcomer@harbor.example", "password": "harbour lights at dawn 9"}, totp_for(secret, 1))
+    expect(later.get_by_role("banner")).to_contain_text("Nia Newcomer")
+
+
+def totp_for(secret: str, steps_ahead: int = 0) -> str:
+    """The authenticator app's code (``steps_ahead`` 30-second steps later: a used code is refused)."""
+    from django_otp.oath import totp
+
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    return f"{totp(key, drift=steps_ahead):06d}"

@@ -92,10 +92,24 @@ class UserEditForm(forms.Form):
     role = forms.ChoiceField(label="Role")
     is_active = forms.BooleanField(label="Active (may sign in)", required=False)
     rights = forms.MultipleChoiceField(label="Access rights", widget=forms.CheckboxSelectMultiple, required=False)
+    scope = forms.ChoiceField(label="Account scope", widget=forms.RadioSelect)
+    households = forms.MultipleChoiceField(
+        label="Households", required=False, help_text="Every account of these households is in scope."
+    )
+    account_numbers = forms.CharField(
+        label="Account numbers", required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Separated by commas or spaces.",
+    )  # fmt: skip
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, households: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        from accounts.models import AccountScope
         from accounts.rights import Right, Role
 
         self.fields["role"].choices = Role.choices  # type: ignore[attr-defined]
         self.fields["rights"].choices = sorted(Right.choices, key=lambda c: c[1])  # type: ignore[attr-defined]
+        self.fields["scope"].choices = AccountScope.choices  # type: ignore[attr-defined]
+        self.fields["households"].choices = [(str(h.pk), h.name) for h in households]  # type: ignore[attr-defined]
+
+    def clean_account_numbers(self) -> list[str]:
+        return [n for n in str(self.cleaned_data.get("account_numbers") or "").replace(",", " ").split() if n]

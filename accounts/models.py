@@ -97,17 +97,45 @@ class User(AbstractBaseUser):
         return False
 
 
+class AccountScope(models.TextChoices):
+    ALL = "all", "All client accounts"
+    SELECTED = "selected", "Selected accounts and households"
+
+
 class AccessGrant(FirmOwnedModel):
-    """One user access right (UAR component) granted to a user."""
+    """One user access right (UAR component) granted to a user, with its account scope."""
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="grants")
     right = models.CharField(max_length=32, choices=Right.choices)
+    scope = models.CharField(max_length=10, choices=AccountScope.choices, default=AccountScope.ALL)
 
     class Meta(FirmOwnedModel.Meta):
         constraints = [models.UniqueConstraint(fields=["firm", "user", "right"], name="accounts_grant_user_right_uniq")]
 
     def __str__(self) -> str:
         return f"{self.user} · {self.get_right_display()}"
+
+
+class GrantAccount(FirmOwnedModel):
+    """A client account inside a grant's selected scope."""
+
+    grant = models.ForeignKey(AccessGrant, on_delete=models.CASCADE, related_name="scope_accounts")
+    account = models.ForeignKey("portfolios.ClientAccount", on_delete=models.CASCADE, related_name="+")
+
+    class Meta(FirmOwnedModel.Meta):
+        constraints = [models.UniqueConstraint(fields=["firm", "grant", "account"], name="accounts_grant_account_uniq")]
+
+
+class GrantHousehold(FirmOwnedModel):
+    """A household whose accounts are inside a grant's selected scope."""
+
+    grant = models.ForeignKey(AccessGrant, on_delete=models.CASCADE, related_name="scope_households")
+    household = models.ForeignKey("crm.Household", on_delete=models.CASCADE, related_name="+")
+
+    class Meta(FirmOwnedModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["firm", "grant", "household"], name="accounts_grant_household_uniq")
+        ]
 
 
 class ApiToken(models.Model):

@@ -26,6 +26,8 @@ class Role(models.TextChoices):
 
 
 ALL_CLIENT_RIGHTS = frozenset(Right) - {Right.USER_MANAGEMENT}
+# Rights that are not about client accounts, so carry no account scope.
+ACCOUNT_FREE_RIGHTS = frozenset({Right.CRM, Right.USER_MANAGEMENT})
 
 # What each role gets when a user is created; security officers adjust from there.
 ROLE_PRESETS: dict[str, frozenset[Right]] = {

@@ -11,15 +11,19 @@ from accounts.models import AccessGrant, ApiToken, AuditEntry, User
 from accounts.rights import Right
 
 
+def user_grants(*, user: User) -> dict[Right, tuple[int, str]]:
+    """Each right the user holds, with its grant id and account scope; one query per request."""
+    cached: dict[Right, tuple[int, str]] | None = getattr(user, "_grants_cache", None)
+    if cached is None:
+        rows = AccessGrant.objects.filter(user_id=user.pk).values_list("right", "id", "scope")
+        cached = {Right(right): (grant_id, scope) for right, grant_id, scope in rows}
+        user._grants_cache = cached  # type: ignore[attr-defined]
+    return cached
+
+
 def user_rights(*, user: User) -> frozenset[Right]:
     """The user's rights, loaded once per request and cached on the user object."""
-    cached: frozenset[Right] | None = getattr(user, "_rights_cache", None)
-    if cached is None:
-        cached = frozenset(
-            Right(r) for r in AccessGrant.objects.filter(user_id=user.pk).values_list("right", flat=True)
-        )
-        user._rights_cache = cached  # type: ignore[attr-defined]
-    return cached
+    return frozenset(user_grants(user=user))
 
 
 def firm_users(*, firm_id: int) -> QuerySet[User]:
@@ -100,3 +104,19 @@ def firm_user_overview(*, firm_id: int) -> list[UserOverview]:
     users = list(firm_users(firm_id=firm_id))
     with_2fa = set(TOTPDevice.objects.filter(user__in=users, confirmed=True).values_list("user_id", flat=True))
     return [UserOverview(u, u.pk in with_2fa, not u.has_usable_password()) for u in users]
+
+
+def account_scope_of(*, user: User) -> tuple[str, list[int], list[int]]:
+    """The scope shared by the user's account-bound rights: (scope, account ids, household ids)."""
+    from accounts.models import AccountScope, GrantAccount, GrantHousehold
+    from accounts.rights import ACCOUNT_FREE_RIGHTS
+
+    grants = [
+        (gid, scope) for right, (gid, scope) in user_grants(user=user).items() if right not in ACCOUNT_FREE_RIGHTS
+    ]
+    if not grants or grants[0][1] == AccountScope.ALL:
+        return AccountScope.ALL, [], []
+    grant_id = grants[0][0]
+    accounts = list(GrantAccount.objects.filter(grant_id=grant_id).values_list("account_id", flat=True))
+    households = list(GrantHousehold.objects.filter(grant_id=grant_id).values_list("household_id", flat=True))
+    return AccountScope.SELECTED, accounts, households

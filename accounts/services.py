@@ -15,8 +15,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts import audit
-from accounts.models import AccessGrant, ApiToken, Firm, User
-from accounts.rights import ROLE_PRESETS, Right, Role
+from accounts.models import AccessGrant, AccountScope, ApiToken, Firm, GrantAccount, GrantHousehold, User
+from accounts.rights import ACCOUNT_FREE_RIGHTS, ROLE_PRESETS, Right, Role
 from advisorportal.tenancy.context import firm_scope
 
 TOKEN_PREFIX = "ap"  # noqa: S105 - a public marker, not a secret
@@ -171,7 +171,7 @@ def user_update(*, actor: User, user: User, role: str, is_active: bool, rights: 
         if changes:
             audit.record(action="update", obj=None, object_type="accounts.user", object_id=str(user.pk),
                          object_repr=user.email, changes=changes, actor_id=actor.pk)  # fmt: skip
-    user._rights_cache = None  # type: ignore[attr-defined]
+    user._grants_cache = None  # type: ignore[attr-defined]
     if not is_active:
         from accounts.sessions import end_sessions
 
@@ -195,3 +195,36 @@ def two_factor_reset(*, actor: User, user: User) -> None:
     with firm_scope(user.firm_id):
         audit.record(action="update", object_type="accounts.user", object_id=str(user.pk), object_repr=user.email,
                      changes={"two_factor": ["on", "reset"]}, actor_id=actor.pk)  # fmt: skip
+
+
+@transaction.atomic
+def account_scope_set(
+    *, actor: User, user: User, scope: str, account_ids: frozenset[int] = frozenset(),
+    household_ids: frozenset[int] = frozenset(),
+) -> None:  # fmt: skip
+    """Set the account scope of all of ``user``'s account-bound rights (all but CRM and User
+    Management): every client account, or the chosen accounts and households."""
+    if user.firm_id != actor.firm_id:
+        raise ValidationError("Unknown user.")
+    if scope not in AccountScope.values:
+        raise ValidationError({"scope": "Choose a valid scope."})
+    if scope == AccountScope.SELECTED and not (account_ids or household_ids):
+        raise ValidationError({"scope": "Choose at least one account or household, or give access to all accounts."})
+    with firm_scope(user.firm_id):
+        grants = AccessGrant.objects.filter(user=user).exclude(right__in=ACCOUNT_FREE_RIGHTS)
+        for grant in grants:
+            grant.scope = scope
+            grant.full_clean()
+            grant.save()
+            GrantAccount.objects.filter(grant=grant).delete()
+            GrantHousehold.objects.filter(grant=grant).delete()
+            if scope == AccountScope.SELECTED:
+                for account_id in sorted(account_ids):
+                    link = GrantAccount(grant=grant, account_id=account_id)
+                    link.full_clean()
+                    link.save()
+                for household_id in sorted(household_ids):
+                    hlink = GrantHousehold(grant=grant, household_id=household_id)
+                    hlink.full_clean()
+                    hlink.save()
+    user._grants_cache = None  # type: ignore[attr-defined]

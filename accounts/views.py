@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
@@ -30,6 +31,7 @@ from accounts.forms import (
 from accounts.models import ApiToken, Firm, User, UserSession
 from accounts.rights import Right
 from accounts.selectors import (
+    account_scope_of,
     api_tokens,
     audit_entries,
     audit_object_types,
@@ -48,6 +50,8 @@ from advisorportal.tenancy.access import (
 )
 from advisorportal.tenancy.context import firm_scope
 from advisorportal.tenancy.pagination import keyset_page
+from crm import selectors as crm_selectors
+from portfolios import selectors as portfolio_selectors
 
 
 class LoginView(PublicView, auth_views.LoginView):
@@ -356,11 +360,18 @@ class UserEditView(FirmScopedView, FormView):
             self.person = get_scoped_or_404(firm_users(firm_id=self.request.user.firm_id), pk=self.kwargs["pk"])  # type: ignore[union-attr]
         return self.person
 
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "households": crm_selectors.household_list(user=self.request.user)}
+
     def get_initial(self) -> dict[str, Any]:
         person = self.get_person()
-        with firm_scope(person.firm_id):
-            rights = sorted(r.value for r in user_rights(user=person))
-        return {"role": person.role, "is_active": person.is_active, "rights": rights}
+        rights = sorted(r.value for r in user_rights(user=person))
+        scope, account_ids, household_ids = account_scope_of(user=person)
+        numbers = portfolio_selectors.account_numbers_by_id(ids=account_ids)
+        return {
+            "role": person.role, "is_active": person.is_active, "rights": rights, "scope": scope,
+            "households": [str(h) for h in household_ids], "account_numbers": ", ".join(numbers),
+        }  # fmt: skip
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -370,14 +381,27 @@ class UserEditView(FirmScopedView, FormView):
 
     def form_valid(self, form: UserEditForm) -> HttpResponse:
         data = form.cleaned_data
+        found = portfolio_selectors.account_ids_by_number(numbers=data["account_numbers"])
+        unknown = [n for n in data["account_numbers"] if n not in found]
+        if unknown:
+            form.add_error("account_numbers", f"No account with the number {', '.join(unknown)}.")
+            return self.form_invalid(form)
         try:
-            services.user_update(
-                actor=self.request.user,  # type: ignore[arg-type]
-                user=self.get_person(),
-                role=data["role"],
-                is_active=data["is_active"],
-                rights=frozenset(Right(r) for r in data["rights"]),
-            )
+            with transaction.atomic():  # both or neither: a refused scope leaves the rights as they were
+                services.user_update(
+                    actor=self.request.user,  # type: ignore[arg-type]
+                    user=self.get_person(),
+                    role=data["role"],
+                    is_active=data["is_active"],
+                    rights=frozenset(Right(r) for r in data["rights"]),
+                )
+                services.account_scope_set(
+                    actor=self.request.user,  # type: ignore[arg-type]
+                    user=self.get_person(),
+                    scope=data["scope"],
+                    account_ids=frozenset(found.values()),
+                    household_ids=frozenset(int(h) for h in data["households"]),
+                )
         except ValidationError as error:
             for field, errors in error.message_dict.items():
                 form.add_error(field if field in form.fields else None, errors)

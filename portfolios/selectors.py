@@ -16,6 +16,8 @@ from typing import Any
 
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum
 
+from accounts.policy import scope_accounts
+from accounts.rights import Right
 from advisorportal.tenancy.pagination import KeysetPage, keyset_page
 from portfolios.models import (
     AccountOwner,
@@ -51,6 +53,7 @@ def account_list(
     accounts = ClientAccount.objects.select_related("household").annotate(
         nav=Subquery(latest.values("nav")[:1]), nav_date=Subquery(latest.values("date")[:1])
     )
+    accounts = scope_accounts(accounts, user=user, right=Right.ACCOUNT_INFORMATION)
     q = q.strip()
     if q:
         number, title = q.upper(), q.lower()
@@ -75,8 +78,10 @@ def account_page(*, user: Any, after: str = "", size: int = 50, **filters: Any) 
 
 
 def account_get(*, user: Any, pk: Any) -> ClientAccount:
-    """One account of the firm (raises ``ClientAccount.DoesNotExist`` for another firm's or a missing one)."""
-    return ClientAccount.objects.select_related("household", "parent").get(pk=pk)
+    """One account of the firm in the user's scope (raises ``ClientAccount.DoesNotExist`` for another
+    firm's, an out-of-scope or a missing one alike)."""
+    accounts = ClientAccount.objects.select_related("household", "parent")
+    return scope_accounts(accounts, user=user, right=Right.ACCOUNT_INFORMATION).get(pk=pk)
 
 
 def cash_balances(*, account: ClientAccount) -> dict[str, Decimal]:
@@ -258,3 +263,12 @@ def reconciliation_problems(*, limit: int = 50) -> list[str]:
         if have != want:
             problems.append(f"Account {key[0]} security {key[1]}: position {have}, transactions {want}")
     return problems[: limit * 4]
+
+
+def account_ids_by_number(*, numbers: list[str]) -> dict[str, int]:
+    """The firm's accounts with these numbers (for choosing a user's account scope)."""
+    return dict(ClientAccount.objects.filter(number__in=numbers).values_list("number", "pk"))
+
+
+def account_numbers_by_id(*, ids: list[int]) -> list[str]:
+    return sorted(ClientAccount.objects.filter(pk__in=ids).values_list("number", flat=True))

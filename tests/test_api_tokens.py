@@ -59,7 +59,7 @@ def test_a_token_loses_rights_its_user_loses(bob: Persona) -> None:
     _, raw = api_token_create(user=bob.user, name="t")
     with bob.scope():
         bob.user.grants.all().delete()
-    bob.user._rights_cache = None  # type: ignore[attr-defined]
+    bob.user._grants_cache = None  # type: ignore[attr-defined]
     assert with_token(raw).get("/api/v1/contacts/").status_code == 403
 
 

@@ -58,7 +58,8 @@ def test_invite_rejects_a_taken_address_without_saying_whose(alice: Persona, cha
 
 def test_rights_change_is_saved_and_audited(alice: Persona, bob: Persona) -> None:
     response = alice.client().post(
-        f"/settings/users/{bob.user.pk}/", {"role": "staff", "is_active": "on", "rights": ["crm", "onboarding"]}
+        f"/settings/users/{bob.user.pk}/",
+        {"role": "staff", "is_active": "on", "rights": ["crm", "onboarding"], "scope": "all"},
     )
     assert response.status_code == 302
     with alice.scope():
@@ -69,7 +70,7 @@ def test_rights_change_is_saved_and_audited(alice: Persona, bob: Persona) -> Non
 def test_disabling_ends_sessions_and_tokens(alice: Persona, bob: Persona) -> None:
     _, raw = api_token_create(user=bob.user, name="t")
     bobs_browser = bob.client()
-    alice.client().post(f"/settings/users/{bob.user.pk}/", {"role": "staff", "rights": ["crm"]})
+    alice.client().post(f"/settings/users/{bob.user.pk}/", {"role": "staff", "rights": ["crm"], "scope": "all"})
     assert not User.objects.get(pk=bob.user.pk).is_active
     assert bobs_browser.get("/contacts/").status_code == 302
     client = APIClient()
@@ -78,7 +79,9 @@ def test_disabling_ends_sessions_and_tokens(alice: Persona, bob: Persona) -> Non
 
 
 def test_officer_cannot_lock_themselves_out(alice: Persona) -> None:
-    response = alice.client().post(f"/settings/users/{alice.user.pk}/", {"role": "primary", "rights": ["crm"]})
+    response = alice.client().post(
+        f"/settings/users/{alice.user.pk}/", {"role": "primary", "rights": ["crm"], "scope": "all"}
+    )
     assert response.status_code == 200 and b"cannot disable yourself" in response.content
 
 

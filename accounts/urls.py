@@ -13,6 +13,7 @@ urlpatterns = [
     path("settings/api-tokens/", views.ApiTokensView.as_view(), name="api-tokens"),
     path("settings/users/", views.UsersView.as_view(), name="users"),
     path("settings/users/<int:pk>/", views.UserEditView.as_view(), name="user-edit"),
+    path("settings/users/<int:pk>/preview/", views.UserPreviewView.as_view(), name="user-preview"),
     path("settings/users/<int:pk>/reset-two-factor/", views.user_two_factor_reset, name="user-two-factor-reset"),
     path("invite/<uidb64>/<token>/", views.InviteAcceptView.as_view(), name="invite-accept"),
     path("settings/password/", views.PasswordChangeView.as_view(), name="password-change"),

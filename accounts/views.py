@@ -482,3 +482,42 @@ class PasswordResetConfirmView(PublicView, auth_views.PasswordResetConfirmView):
         sessions.end_sessions(user=form.user, reason="password reset")
         messages.success(self.request, "Your password is set. Sign in to continue.")
         return response
+
+
+class UserPreviewView(FirmScopedView, TemplateView):
+    """The "view as this user" preview: what a user's rights and scope let them see, through the same
+    policy and selectors their own pages use. Nothing is done as them; the look is audited."""
+
+    required_right = Right.USER_MANAGEMENT
+    template_name = "accounts/user_preview.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        person = get_scoped_or_404(firm_users(firm_id=self.request.user.firm_id), pk=kwargs["pk"])  # type: ignore[union-attr]
+        rights = user_rights(user=person)
+        scope, account_ids, household_ids = account_scope_of(user=person)
+        accounts = (
+            portfolio_selectors.account_page(user=person, size=20) if Right.ACCOUNT_INFORMATION in rights else None
+        )
+        audit.record_read(what=f"preview of {person.email}'s access", details={"user_id": person.pk})
+        context.update(
+            person=person,
+            rights=sorted(rights, key=lambda r: r.label),
+            sections=[label for right, label in SECTIONS if right in rights],
+            scope=scope,
+            scoped_accounts=portfolio_selectors.account_numbers_by_id(ids=account_ids),
+            scoped_households=[h.name for h in crm_selectors.household_list(user=person).filter(pk__in=household_ids)],
+            accounts=accounts,
+        )
+        return context
+
+
+# The navigation sections and the right each needs (mirrors templates/base.html).
+SECTIONS = [
+    (Right.CRM, "Contacts"),
+    (Right.ACCOUNT_INFORMATION, "Accounts"),
+    (Right.FUNDING, "Funding"),
+    (Right.ONBOARDING, "Onboarding"),
+    (Right.FEE_ADMINISTRATION, "Billing"),
+    (Right.PORTFOLIO_ANALYST, "Reports"),
+]

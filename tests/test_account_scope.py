@@ -104,3 +104,17 @@ def test_another_firms_account_cannot_be_put_in_scope(alice: Persona, bob: Perso
          "account_numbers": "U9999999"},
     )  # fmt: skip
     assert response.status_code == 200 and "No account with the number U9999999" in response.content.decode()
+
+
+def test_view_as_this_user_shows_exactly_their_accounts(
+    alice: Persona, bob: Persona, charlie: Persona, dora: Persona, book: dict[str, ClientAccount]
+) -> None:
+    from accounts.models import AuditEntry
+
+    page = alice.client().get(f"/settings/users/{dora.user.pk}/preview/").content.decode()
+    assert "U5000001" in page and "U5000002" in page and "U5000003" not in page
+    assert "Quinn household" in page
+    assert bob.client().get(f"/settings/users/{dora.user.pk}/preview/").status_code == 403
+    assert charlie.client().get(f"/settings/users/{dora.user.pk}/preview/").status_code == 404
+    with alice.scope():
+        assert AuditEntry.objects.filter(action="read", object_repr__startswith="preview of dora").exists()

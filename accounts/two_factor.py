@@ -22,6 +22,7 @@ from django.http import HttpRequest
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import audit
 from accounts.models import TwoFactorPolicy, User
 from accounts.rights import Role
 
@@ -108,6 +109,9 @@ def confirm_enrolment(request: HttpRequest, device: TOTPDevice, code: str) -> li
     device.save(update_fields=["confirmed"])
     codes = replace_backup_codes(device.user)
     _mark_verified(request, device)
+    user = device.user
+    audit.record(action="update", object_type="accounts.user", object_id=str(user.pk), object_repr=user.email,
+                 changes={"two_factor": ["off", "on"]}, actor_id=user.pk)  # fmt: skip
     return codes
 
 

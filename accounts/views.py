@@ -258,8 +258,6 @@ class TwoFactorEnrolView(FirmScopedView, FormView):
         if codes is None:
             form.add_error("code", "That code does not match. Check the time on your phone and try the newest code.")
             return self.form_invalid(form)
-        audit.record(action="update", object_type="accounts.user", object_id=str(self.request.user.pk),
-                     object_repr=self.request.user.email, changes={"two_factor": ["off", "on"]})  # type: ignore[union-attr]  # fmt: skip
         return render(
             self.request, "accounts/two_factor_codes.html", {"codes": codes, "next": _safe_next(self.request)}
         )

@@ -248,51 +248,27 @@ def test_reversing_a_spent_deposit_is_refused(account: ClientAccount, alice: Per
         assert "transaction" in error.value.message_dict
 
 
-def test_the_database_refuses_an_unbalanced_entry(account: ClientAccount, alice: Persona) -> None:
+@pytest.mark.parametrize(
+    ("second_currency", "second_amount"),
+    [("USD", -9), ("EUR", -10)],  # unbalanced; balanced in total but not per currency
+)
+def test_the_database_refuses_an_unbalanced_entry(
+    account: ClientAccount, alice: Persona, second_currency: str, second_amount: int
+) -> None:
     with alice.scope():
         entry = LedgerEntry.objects.create(account=account, memo="bad")
+        legs = [("cash", "USD", 10), ("external", second_currency, second_amount)]
         with pytest.raises(IntegrityError, match="does not balance"), transaction.atomic():
             LedgerPosting.objects.bulk_create(
-                [
-                    LedgerPosting(
-                        firm_id=account.firm_id,
-                        entry=entry,
-                        account=account,
-                        ledger_account="cash",
-                        currency="USD",
-                        amount=10,
-                    ),
-                    LedgerPosting(
-                        firm_id=account.firm_id,
-                        entry=entry,
-                        account=account,
-                        ledger_account="external",
-                        currency="USD",
-                        amount=-9,
-                    ),
-                ]
-            )
-        # Balanced in total but not per currency: refused too.
-        with pytest.raises(IntegrityError, match="does not balance"), transaction.atomic():
-            LedgerPosting.objects.bulk_create(
-                [
-                    LedgerPosting(
-                        firm_id=account.firm_id,
-                        entry=entry,
-                        account=account,
-                        ledger_account="cash",
-                        currency="USD",
-                        amount=10,
-                    ),
-                    LedgerPosting(
-                        firm_id=account.firm_id,
-                        entry=entry,
-                        account=account,
-                        ledger_account="external",
-                        currency="EUR",
-                        amount=-10,
-                    ),
-                ]
+                LedgerPosting(
+                    firm_id=account.firm_id,
+                    entry=entry,
+                    account=account,
+                    ledger_account=ledger_account,
+                    currency=currency,
+                    amount=amount,
+                )
+                for ledger_account, currency, amount in legs
             )
 
 

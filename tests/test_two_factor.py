@@ -11,7 +11,7 @@ from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import two_factor
-from accounts.models import TwoFactorPolicy
+from accounts.models import AuditEntry, TwoFactorPolicy
 from tests.conftest import Persona
 
 pytestmark = pytest.mark.django_db
@@ -54,6 +54,8 @@ def test_enrolment_confirms_with_a_code_and_shows_backup_codes_once(alice: Perso
     assert len(codes) == 10
     assert TOTPDevice.objects.get(pk=device.pk).confirmed
     assert client.get("/contacts/").status_code == 200
+    with alice.scope():
+        assert AuditEntry.objects.filter(object_id=str(alice.user.pk), changes__two_factor=["off", "on"]).exists()
 
 
 def test_next_session_must_verify_and_a_code_cannot_be_reused(alice: Persona) -> None:

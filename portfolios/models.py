@@ -87,6 +87,34 @@ class SecurityPrice(models.Model):
         return f"{self.security_id} {self.date} {self.close}"
 
 
+class Benchmark(models.Model):
+    """A market index that account returns are compared with (shared reference data)."""
+
+    symbol = models.CharField(max_length=32, unique=True, db_collation="C")
+    name = models.CharField(max_length=200)
+    currency = CurrencyField()
+
+    class Meta:
+        ordering = ["symbol"]
+
+    def __str__(self) -> str:
+        return self.symbol
+
+
+class BenchmarkValue(models.Model):
+    """Closing level of a benchmark on a business day."""
+
+    benchmark = models.ForeignKey(Benchmark, on_delete=models.CASCADE, related_name="values", db_index=False)
+    date = models.DateField()
+    level = models.DecimalField(max_digits=20, decimal_places=6)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["benchmark", "date"], name="portfolios_benchmark_value_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.benchmark_id} {self.date} {self.level}"
+
+
 class FxRate(models.Model):
     """How many US dollars one unit of ``currency`` bought on ``date`` (USD itself is 1)."""
 
@@ -170,6 +198,12 @@ class ClientAccount(FirmOwnedModel):
     inception_date = models.DateField()
     is_master = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Denormalised from the daily series by every recompute and nightly update (``performance``),
+    # so lists can show and sort by NAV without touching the series. In the base currency.
+    nav = MoneyField(null=True, blank=True, editable=False)
+    nav_date = models.DateField(null=True, blank=True, editable=False)
+    day_change = MoneyField(null=True, blank=True, editable=False)
+    day_return = models.DecimalField(max_digits=20, decimal_places=10, null=True, blank=True, editable=False)
 
     class Meta(FirmOwnedModel.Meta):
         ordering = ["number", "id"]
@@ -183,6 +217,10 @@ class ClientAccount(FirmOwnedModel):
             models.Index(fields=["firm", "title_key", "id"], name="portfolios_account_title_idx"),
             models.Index(fields=["firm", "household"], name="portfolios_account_hh_idx"),
             models.Index(fields=["firm", "status", "number"], name="portfolios_account_status_idx"),
+            # Sort keys of the accounts list (keyset pagination).
+            models.Index(fields=["firm", "nav", "id"], name="portfolios_account_nav_idx"),
+            models.Index(fields=["firm", "inception_date", "id"], name="portfolios_account_incept_idx"),
+            models.Index(fields=["firm", "account_type", "number", "id"], name="portfolios_account_type_idx"),
         ]
 
     def __str__(self) -> str:

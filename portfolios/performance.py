@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -31,8 +32,16 @@ from django.db.models import Case, FloatField, IntegerField, Max, Min, Sum, Valu
 from django.db.models.functions import Cast
 
 from advisorportal.tenancy.context import require_firm_id
-from portfolios.accounting import EXTERNAL_CASH_KINDS, EXTERNAL_POSITION_KINDS
-from portfolios.models import ClientAccount, DailyValue, FxRate, Security, SecurityPrice, Transaction
+from portfolios.accounting import EXTERNAL_CASH_KINDS, EXTERNAL_POSITION_KINDS, ZERO, round_money
+from portfolios.models import (
+    BenchmarkValue,
+    ClientAccount,
+    DailyValue,
+    FxRate,
+    Security,
+    SecurityPrice,
+    Transaction,
+)
 
 CHUNK = 500
 PRICE_LOOKBACK_DAYS = 15
@@ -72,6 +81,7 @@ def recompute_full(*, account_ids: Sequence[int] | None = None, end: date | None
         DailyValue.objects.filter(account_id__in=chunk).delete()
         result.rows += _compute_chunk(chunk, end=end, stored={})
         result.accounts += len(chunk)
+        _refresh_latest(chunk)
     return result
 
 
@@ -101,6 +111,7 @@ def update_new_days(*, account_ids: Sequence[int] | None = None, end: date | Non
         }
         result.rows += _compute_chunk(chunk, end=end, stored=stored)
         result.accounts += len(chunk)
+        _refresh_latest(chunk)
     return result
 
 
@@ -320,3 +331,102 @@ def _insert(
                     index[part].tolist(),
                 ],
             )
+
+
+# --- The contract for pages and the API: read NAV only through these -----------------------------
+
+
+@dataclass(frozen=True)
+class DayValue:
+    """One business day of an account: NAV and net external flow in the base currency, rounded to
+    its minor unit, and the time-weighted return index (1 on the account's first day)."""
+
+    date: date
+    nav: Decimal
+    net_flow: Decimal
+    return_index: Decimal
+
+
+@dataclass(frozen=True)
+class LatestValue:
+    """An account's last computed day: NAV, its change from the day before (flows included) and
+    that day's time-weighted return (0.01 = 1 %)."""
+
+    date: date
+    nav: Decimal
+    day_change: Decimal
+    day_return: Decimal
+
+
+def value_history(*, account: ClientAccount, start: date | None = None, end: date | None = None) -> list[DayValue]:
+    """The account's daily values from ``start`` to ``end`` (inclusive, default: all), oldest first."""
+    values = DailyValue.objects.filter(account=account)
+    if start is not None:
+        values = values.filter(date__gte=start)
+    if end is not None:
+        values = values.filter(date__lte=end)
+    currency = account.base_currency
+    return [
+        DayValue(
+            date=day,
+            nav=round_money(nav, currency),
+            net_flow=round_money(flow, currency),
+            return_index=index,
+        )
+        for day, nav, flow, index in values.order_by("date").values_list("date", "nav", "net_flow", "return_index")
+    ]
+
+
+def latest_values(*, account_ids: Sequence[int]) -> dict[int, LatestValue]:
+    """The last computed day of each of ``account_ids`` that has one (one query, from the
+    denormalised columns of ``ClientAccount``)."""
+    rows = ClientAccount.objects.filter(pk__in=list(account_ids), nav_date__isnull=False).values_list(
+        "pk", "nav_date", "nav", "day_change", "day_return", "base_currency"
+    )
+    return {
+        pk: LatestValue(
+            date=day,
+            nav=round_money(nav, currency),
+            day_change=round_money(change or ZERO, currency),
+            day_return=day_return or ZERO,
+        )
+        for pk, day, nav, change, day_return, currency in rows
+    }
+
+
+def benchmark_history(*, symbol: str, start: date | None = None, end: date | None = None) -> list[tuple[date, Decimal]]:
+    """Closing levels of the benchmark ``symbol`` from ``start`` to ``end`` (inclusive), oldest
+    first; empty for an unknown symbol."""
+    values = BenchmarkValue.objects.filter(benchmark__symbol=symbol)
+    if start is not None:
+        values = values.filter(date__gte=start)
+    if end is not None:
+        values = values.filter(date__lte=end)
+    return list(values.order_by("date").values_list("date", "level"))
+
+
+def _refresh_latest(account_ids: Sequence[int]) -> None:
+    """Copy each account's last daily value (and its change from the day before) into the
+    denormalised columns of ``ClientAccount``; accounts without values get NULLs."""
+    table = ClientAccount._meta.db_table
+    values = DailyValue._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} a SET nav = l.nav, nav_date = l.date, day_change = l.change, day_return = l.ret
+            FROM (
+                SELECT x.id, v.date, v.nav, v.nav - coalesce(p.nav, 0) AS change,
+                       CASE WHEN p.return_index > 0 THEN v.return_index / p.return_index - 1 ELSE 0 END AS ret
+                FROM unnest(%s::bigint[]) AS x(id)
+                LEFT JOIN LATERAL (
+                    SELECT date, nav, return_index FROM {values} WHERE account_id = x.id ORDER BY date DESC LIMIT 1
+                ) v ON true
+                LEFT JOIN LATERAL (
+                    SELECT nav, return_index FROM {values} WHERE account_id = x.id AND date < v.date
+                    ORDER BY date DESC LIMIT 1
+                ) p ON true
+            ) l
+            WHERE a.id = l.id
+            """,  # noqa: S608 - model metadata
+            [list(account_ids)],
+        )

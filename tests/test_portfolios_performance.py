@@ -126,3 +126,33 @@ def test_accounts_without_activity_get_no_values(alice: Persona, charlie: Person
     with charlie.scope():
         assert performance.recompute_full(end=WED).rows == 3
         assert DailyValue.objects.count() == 3
+
+
+def test_contract_functions_and_denormalised_columns(alice: Persona, acme: Security) -> None:
+    """value_history / latest_values read what the recompute stored; the account row carries the
+    last day (Wed: NAV 2210, change 2210 - 1100 = 1110 with the deposit, return +10 %)."""
+    with alice.scope():
+        account = ClientAccountFactory()
+        empty = ClientAccountFactory()
+        record(account, "deposit", MON, amount=D(1000))
+        record(account, "buy", MON, security=acme, quantity=D(10), price=D(100))
+        record(account, "deposit", WED, amount=D(1000))
+        performance.recompute_full(end=TUE)
+        account.refresh_from_db()
+        assert (account.nav, account.nav_date, account.day_change) == (D("1100.00"), TUE, D("100.00"))
+        performance.update_new_days(end=WED)
+        history = performance.value_history(account=account)
+        assert [(v.date, v.nav, v.net_flow, v.return_index) for v in history] == [
+            (MON, D("1000.00"), D("1000.00"), D("1.0000000000")),
+            (TUE, D("1100.00"), D("0.00"), D("1.1000000000")),
+            (WED, D("2210.00"), D("1000.00"), D("1.2100000000")),
+        ]
+        assert [v.date for v in performance.value_history(account=account, start=TUE, end=TUE)] == [TUE]
+        latest = performance.latest_values(account_ids=[account.pk, empty.pk])
+        assert list(latest) == [account.pk]
+        assert latest[account.pk] == performance.LatestValue(
+            date=WED, nav=D("2210.00"), day_change=D("1110.00"), day_return=D("0.1000000000")
+        )
+        account.refresh_from_db()
+        assert (account.nav, account.nav_date, account.day_change) == (D("2210.00"), WED, D("1110.00"))
+        assert performance.benchmark_history(symbol="NOPE") == []

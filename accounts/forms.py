@@ -92,16 +92,19 @@ class UserEditForm(forms.Form):
     role = forms.ChoiceField(label="Role")
     is_active = forms.BooleanField(label="Active (may sign in)", required=False)
     rights = forms.MultipleChoiceField(label="Access rights", widget=forms.CheckboxSelectMultiple, required=False)
-    scope = forms.ChoiceField(label="Account scope", widget=forms.RadioSelect)
+    scope = forms.ChoiceField(label="Client scope", widget=forms.RadioSelect)
     households = forms.MultipleChoiceField(
-        label="Households", required=False, help_text="Every account of these households is in scope."
+        label="Households", required=False, help_text="Their members and every account of these households."
+    )
+    groups = forms.MultipleChoiceField(
+        label="Contact groups", required=False, help_text="Their contacts and every account these contacts own."
     )
     account_numbers = forms.CharField(
         label="Account numbers", required=False, widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Separated by commas or spaces.",
     )  # fmt: skip
 
-    def __init__(self, *args: Any, households: Any = (), **kwargs: Any) -> None:
+    def __init__(self, *args: Any, households: Any = (), groups: Any = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         from accounts.models import AccountScope
         from accounts.rights import Right, Role
@@ -110,6 +113,7 @@ class UserEditForm(forms.Form):
         self.fields["rights"].choices = sorted(Right.choices, key=lambda c: c[1])  # type: ignore[attr-defined]
         self.fields["scope"].choices = AccountScope.choices  # type: ignore[attr-defined]
         self.fields["households"].choices = [(str(h.pk), h.name) for h in households]  # type: ignore[attr-defined]
+        self.fields["groups"].choices = [(str(g.pk), g.name) for g in groups]  # type: ignore[attr-defined]
 
     def clean_account_numbers(self) -> list[str]:
         return [n for n in str(self.cleaned_data.get("account_numbers") or "").replace(",", " ").split() if n]

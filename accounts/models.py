@@ -99,7 +99,7 @@ class User(AbstractBaseUser):
 
 class AccountScope(models.TextChoices):
     ALL = "all", "All client accounts"
-    SELECTED = "selected", "Selected accounts and households"
+    SELECTED = "selected", "Selected accounts, households and groups"
 
 
 class AccessGrant(FirmOwnedModel):
@@ -136,6 +136,16 @@ class GrantHousehold(FirmOwnedModel):
         constraints = [
             models.UniqueConstraint(fields=["firm", "grant", "household"], name="accounts_grant_household_uniq")
         ]
+
+
+class GrantGroup(FirmOwnedModel):
+    """A contact group inside a grant's selected scope: its contacts and the accounts they own."""
+
+    grant = models.ForeignKey(AccessGrant, on_delete=models.CASCADE, related_name="scope_groups")
+    group = models.ForeignKey("crm.Group", on_delete=models.CASCADE, related_name="+")
+
+    class Meta(FirmOwnedModel.Meta):
+        constraints = [models.UniqueConstraint(fields=["firm", "grant", "group"], name="accounts_grant_group_uniq")]
 
 
 class ApiToken(models.Model):

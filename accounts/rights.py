@@ -26,8 +26,9 @@ class Role(models.TextChoices):
 
 
 ALL_CLIENT_RIGHTS = frozenset(Right) - {Right.USER_MANAGEMENT}
-# Rights that are not about client accounts, so carry no account scope.
-ACCOUNT_FREE_RIGHTS = frozenset({Right.CRM, Right.USER_MANAGEMENT})
+# Rights that are not about clients, so carry no scope. (CRM is scoped: a contact is in scope when
+# it is in a chosen group or household or owns a chosen account.)
+ACCOUNT_FREE_RIGHTS = frozenset({Right.USER_MANAGEMENT})
 
 # What each role gets when a user is created; security officers adjust from there.
 ROLE_PRESETS: dict[str, frozenset[Right]] = {

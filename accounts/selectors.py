@@ -106,17 +106,29 @@ def firm_user_overview(*, firm_id: int) -> list[UserOverview]:
     return [UserOverview(u, u.pk in with_2fa, not u.has_usable_password()) for u in users]
 
 
-def account_scope_of(*, user: User) -> tuple[str, list[int], list[int]]:
-    """The scope shared by the user's account-bound rights: (scope, account ids, household ids)."""
-    from accounts.models import AccountScope, GrantAccount, GrantHousehold
+@dataclass(frozen=True)
+class ScopeOf:
+    """The scope shared by a user's client rights: every client, or the chosen ones."""
+
+    scope: str
+    account_ids: list[int]
+    household_ids: list[int]
+    group_ids: list[int]
+
+
+def account_scope_of(*, user: User) -> ScopeOf:
+    from accounts.models import AccountScope, GrantAccount, GrantGroup, GrantHousehold
     from accounts.rights import ACCOUNT_FREE_RIGHTS
 
     grants = [
         (gid, scope) for right, (gid, scope) in user_grants(user=user).items() if right not in ACCOUNT_FREE_RIGHTS
     ]
     if not grants or grants[0][1] == AccountScope.ALL:
-        return AccountScope.ALL, [], []
+        return ScopeOf(AccountScope.ALL, [], [], [])
     grant_id = grants[0][0]
-    accounts = list(GrantAccount.objects.filter(grant_id=grant_id).values_list("account_id", flat=True))
-    households = list(GrantHousehold.objects.filter(grant_id=grant_id).values_list("household_id", flat=True))
-    return AccountScope.SELECTED, accounts, households
+    return ScopeOf(
+        AccountScope.SELECTED,
+        list(GrantAccount.objects.filter(grant_id=grant_id).values_list("account_id", flat=True)),
+        list(GrantHousehold.objects.filter(grant_id=grant_id).values_list("household_id", flat=True)),
+        list(GrantGroup.objects.filter(grant_id=grant_id).values_list("group_id", flat=True)),
+    )

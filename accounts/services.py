@@ -15,7 +15,16 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts import audit
-from accounts.models import AccessGrant, AccountScope, ApiToken, Firm, GrantAccount, GrantHousehold, User
+from accounts.models import (
+    AccessGrant,
+    AccountScope,
+    ApiToken,
+    Firm,
+    GrantAccount,
+    GrantGroup,
+    GrantHousehold,
+    User,
+)
 from accounts.rights import ACCOUNT_FREE_RIGHTS, ROLE_PRESETS, Right, Role
 from advisorportal.tenancy.context import firm_scope
 
@@ -200,16 +209,18 @@ def two_factor_reset(*, actor: User, user: User) -> None:
 @transaction.atomic
 def account_scope_set(
     *, actor: User, user: User, scope: str, account_ids: frozenset[int] = frozenset(),
-    household_ids: frozenset[int] = frozenset(),
+    household_ids: frozenset[int] = frozenset(), group_ids: frozenset[int] = frozenset(),
 ) -> None:  # fmt: skip
-    """Set the account scope of all of ``user``'s account-bound rights (all but CRM and User
-    Management): every client account, or the chosen accounts and households."""
+    """Set the scope of all of ``user``'s client rights (all but User Management): every client, or
+    the chosen accounts, households and (public) contact groups."""
     if user.firm_id != actor.firm_id:
         raise ValidationError("Unknown user.")
     if scope not in AccountScope.values:
         raise ValidationError({"scope": "Choose a valid scope."})
-    if scope == AccountScope.SELECTED and not (account_ids or household_ids):
-        raise ValidationError({"scope": "Choose at least one account or household, or give access to all accounts."})
+    if scope == AccountScope.SELECTED and not (account_ids or household_ids or group_ids):
+        raise ValidationError(
+            {"scope": "Choose at least one account, household or group, or give access to all clients."}
+        )
     with firm_scope(user.firm_id):
         grants = AccessGrant.objects.filter(user=user).exclude(right__in=ACCOUNT_FREE_RIGHTS)
         for grant in grants:
@@ -218,6 +229,7 @@ def account_scope_set(
             grant.save()
             GrantAccount.objects.filter(grant=grant).delete()
             GrantHousehold.objects.filter(grant=grant).delete()
+            GrantGroup.objects.filter(grant=grant).delete()
             if scope == AccountScope.SELECTED:
                 for account_id in sorted(account_ids):
                     link = GrantAccount(grant=grant, account_id=account_id)
@@ -227,4 +239,8 @@ def account_scope_set(
                     hlink = GrantHousehold(grant=grant, household_id=household_id)
                     hlink.full_clean()
                     hlink.save()
+                for group_id in sorted(group_ids):
+                    glink = GrantGroup(grant=grant, group_id=group_id)
+                    glink.full_clean()
+                    glink.save()
     user._grants_cache = None  # type: ignore[attr-defined]

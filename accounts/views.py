@@ -359,16 +359,21 @@ class UserEditView(FirmScopedView, FormView):
         return self.person
 
     def get_form_kwargs(self) -> dict[str, Any]:
-        return {**super().get_form_kwargs(), "households": crm_selectors.household_list(user=self.request.user)}
+        return {
+            **super().get_form_kwargs(),
+            "households": crm_selectors.households_for_scope_choice(),
+            "groups": crm_selectors.groups_for_scope_choice(),
+        }
 
     def get_initial(self) -> dict[str, Any]:
         person = self.get_person()
         rights = sorted(r.value for r in user_rights(user=person))
-        scope, account_ids, household_ids = account_scope_of(user=person)
-        numbers = portfolio_selectors.account_numbers_by_id(ids=account_ids)
+        chosen = account_scope_of(user=person)
+        numbers = portfolio_selectors.account_numbers_by_id(ids=chosen.account_ids)
         return {
-            "role": person.role, "is_active": person.is_active, "rights": rights, "scope": scope,
-            "households": [str(h) for h in household_ids], "account_numbers": ", ".join(numbers),
+            "role": person.role, "is_active": person.is_active, "rights": rights, "scope": chosen.scope,
+            "households": [str(h) for h in chosen.household_ids], "groups": [str(g) for g in chosen.group_ids],
+            "account_numbers": ", ".join(numbers),
         }  # fmt: skip
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
@@ -399,6 +404,7 @@ class UserEditView(FirmScopedView, FormView):
                     scope=data["scope"],
                     account_ids=frozenset(found.values()),
                     household_ids=frozenset(int(h) for h in data["households"]),
+                    group_ids=frozenset(int(g) for g in data["groups"]),
                 )
         except ValidationError as error:
             for field, errors in error.message_dict.items():
@@ -493,7 +499,7 @@ class UserPreviewView(FirmScopedView, TemplateView):
         context = super().get_context_data(**kwargs)
         person = get_scoped_or_404(firm_users(firm_id=self.request.user.firm_id), pk=kwargs["pk"])  # type: ignore[union-attr]
         rights = user_rights(user=person)
-        scope, account_ids, household_ids = account_scope_of(user=person)
+        chosen = account_scope_of(user=person)
         accounts = (
             portfolio_selectors.account_page(user=person, size=20) if Right.ACCOUNT_INFORMATION in rights else None
         )
@@ -502,9 +508,11 @@ class UserPreviewView(FirmScopedView, TemplateView):
             person=person,
             rights=sorted(rights, key=lambda r: r.label),
             sections=[label for right, label in SECTIONS if right in rights],
-            scope=scope,
-            scoped_accounts=portfolio_selectors.account_numbers_by_id(ids=account_ids),
-            scoped_households=[h.name for h in crm_selectors.household_list(user=person).filter(pk__in=household_ids)],
+            scope=chosen.scope,
+            scoped_accounts=portfolio_selectors.account_numbers_by_id(ids=chosen.account_ids),
+            scoped_households=[h.name for h in crm_selectors.households_for_scope_choice(ids=chosen.household_ids)],
+            scoped_groups=[g.name for g in crm_selectors.groups_for_scope_choice(ids=chosen.group_ids)],
+            contacts=(crm_selectors.contact_page(user=person, size=20) if Right.CRM in rights else None),
             accounts=accounts,
         )
         return context

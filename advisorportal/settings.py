@@ -27,6 +27,10 @@ if PRODUCTION:
 else:
     SECRET_KEY = env_str("SECRET_KEY", "dev-only-insecure-key-" + "x" * 40)
 
+# Keys for field encryption at rest (tax ids): Fernet keys, newest first, comma-separated, so a key
+# can be rotated in (crm/crypto.py). Required in production; elsewhere derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS") if PRODUCTION else env_list("FIELD_ENCRYPTION_KEYS", "")
+
 DEBUG = env_bool("DEBUG", not PRODUCTION and APP_ENV != "test")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS") if PRODUCTION else env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -56,6 +60,7 @@ INSTALLED_APPS = [
     "onboarding",
     "billing",
     "reports",
+    "imports",
 ]
 
 MIDDLEWARE = [

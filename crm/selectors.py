@@ -1,34 +1,168 @@
-"""Every read of CRM data. Querysets come from the firm-scoped managers."""
+"""Every read of CRM data, given the user: rows outside the user's scope are never read, counted or
+found (``accounts.policy.scope_contacts``)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, QuerySet
+from django.core.exceptions import ValidationError
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
+from accounts.models import AccountScope
+from accounts.policy import scope_accounts, scope_contacts
+from accounts.rights import Right
+from accounts.selectors import user_grants
 from advisorportal.tenancy.context import require_firm_id
 from advisorportal.tenancy.pagination import KeysetPage, keyset_page
-from crm.models import Contact, ContactStatus, Household
-
-
-def contact_list(*, user: Any, status: str = "") -> QuerySet[Contact]:
-    contacts = Contact.objects.all()
-    if status in ContactStatus.values:
-        contacts = contacts.filter(status=status)
-    return contacts.order_by("last_name", "first_name", "id")
-
+from crm import search
+from crm.filters import ContactFilter
+from crm.models import (
+    Activity,
+    Contact,
+    ContactStatus,
+    Group,
+    GroupMember,
+    Household,
+    HouseholdMember,
+    SavedView,
+    TablePreference,
+)
 
 CONTACT_ORDER = ("last_name", "first_name", "id")
+# Sort orders of the contacts table; each is an index walk on an index leading with firm_id.
+SORTS: dict[str, tuple[str, ...]] = {
+    "name": CONTACT_ORDER,
+    "-name": ("-last_name", "-first_name", "-id"),
+    "status": ("status", "last_name", "first_name", "id"),
+    "-status": ("-status", "-last_name", "-first_name", "-id"),
+    "email": ("email_key", "id"),
+    "-email": ("-email_key", "-id"),
+    "created": ("created_at", "id"),
+    "-created": ("-created_at", "-id"),
+    "updated": ("updated_at", "id"),
+    "-updated": ("-updated_at", "-id"),
+}
 
 
-def contact_page(*, user: Any, status: str = "", after: str = "", size: int = 50) -> KeysetPage[Contact]:
-    """One page in name order, by keyset: a deep page costs what the first one does."""
-    return keyset_page(contact_list(user=user, status=status), keys=CONTACT_ORDER, after=after, size=size)
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    sort: str = ""
+
+
+# Columns a user may show in the contacts table, in the default order.
+COLUMNS = {
+    c.key: c
+    for c in (
+        Column("name", "Contact", "name"),
+        Column("kind", "Type"),
+        Column("account_type", "Account type"),
+        Column("accounts", "Account number"),
+        Column("status", "Status", "status"),
+        Column("username", "Username"),
+        Column("email", "Email address", "email"),
+        Column("phone", "Phone number"),
+        Column("nav", "Net asset value"),
+        Column("city", "City"),
+        Column("country", "Country"),
+        Column("risk", "Risk tolerance"),
+        Column("priority", "Priority"),
+        Column("tags", "Tags"),
+        Column("next_review", "Next review"),
+        Column("created", "Created", "created"),
+        Column("updated", "Updated", "updated"),
+    )
+}
+DEFAULT_COLUMNS = ["name", "kind", "accounts", "status", "email", "phone", "nav"]
+
+
+def _account_number_matches(term: str) -> QuerySet[Any] | None:
+    """Owners of accounts whose number starts with ``term`` (for the search box)."""
+    from portfolios.models import AccountOwner, ClientAccount
+
+    number = term.upper()
+    if not any(ch.isdigit() for ch in number):
+        return None
+    accounts = ClientAccount.objects.filter(search.prefix_range("number", number)).values("pk")
+    return AccountOwner.objects.filter(account__in=accounts).values("contact_id")
+
+
+def contact_list(
+    *, user: Any, q: str = "", filters: Mapping[str, Any] | None = None, request: Any = None
+) -> QuerySet[Contact]:
+    """The user's contacts matching the search ``q`` and every filter (see ``crm.filters``);
+    unordered. Invalid filters raise ``ValidationError`` naming them."""
+    contacts = scope_contacts(Contact.objects.all(), user=user)
+    condition = search.search_filter(q, extra=_account_number_matches)
+    if condition is not None:
+        contacts = contacts.filter(condition)
+    if filters:
+        filterset = ContactFilter(data=filters, queryset=contacts, request=request)
+        if not filterset.is_valid():
+            raise ValidationError({name: [str(e) for e in errors] for name, errors in filterset.errors.items()})
+        contacts = filterset.qs
+    return contacts
+
+
+def contact_page(
+    *, user: Any, q: str = "", filters: Mapping[str, Any] | None = None, sort: str = "name", after: str = "",
+    size: int = 50, request: Any = None,
+) -> KeysetPage[Contact]:  # fmt: skip
+    """One page by keyset (a deep page costs what the first does), with each row's accounts in
+    scope and their NAV attached (``row.accounts``, ``row.nav``): two queries."""
+    keys = SORTS.get(sort, CONTACT_ORDER)
+    page = keyset_page(
+        contact_list(user=user, q=q, filters=filters, request=request), keys=keys, after=after, size=size
+    )
+    attach_accounts(page.rows, user=user)
+    return page
+
+
+def attach_accounts(contacts: Sequence[Contact], *, user: Any) -> None:
+    """Set ``accounts`` (numbers in the user's account scope) and ``nav`` (their total) on each contact."""
+    from portfolios.models import AccountOwner
+
+    by_contact: dict[int, list[tuple[str, Decimal | None, str]]] = defaultdict(list)
+    if contacts:
+        owners = scope_accounts(
+            AccountOwner.objects.filter(contact_id__in=[c.pk for c in contacts]),
+            user=user,
+            right=Right.ACCOUNT_INFORMATION,
+            account_field="account",
+        ).values_list("contact_id", "account__number", "account__nav", "account__base_currency")
+        for contact_id, number, nav, currency in owners.order_by("account__number"):
+            by_contact[contact_id].append((number, nav, currency))
+    for contact in contacts:
+        rows = by_contact.get(contact.pk, [])
+        contact.accounts = [number for number, _, _ in rows]  # type: ignore[attr-defined]
+        navs = [nav for _, nav, _ in rows if nav is not None]
+        contact.nav = sum(navs, Decimal(0)) if navs else None  # type: ignore[attr-defined]
+
+
+def contact_get(*, user: Any, pk: Any) -> Contact:
+    """One contact in the user's scope (``Contact.DoesNotExist`` for a missing, another firm's or an
+    out-of-scope one alike)."""
+    try:
+        return scope_contacts(Contact.objects.select_related("advisor"), user=user).get(pk=int(pk))
+    except (TypeError, ValueError):
+        raise Contact.DoesNotExist from None
+
+
+def contacts_by_ids(*, user: Any, ids: Iterable[Any]) -> list[Contact]:
+    """The contacts with these ids that the user may see (others are silently left out)."""
+    clean = {int(i) for i in ids if str(i).isdigit()}
+    return list(scope_contacts(Contact.objects.filter(pk__in=clean), user=user).order_by(*CONTACT_ORDER))
 
 
 def contact_recent(*, user: Any, limit: int = 5) -> list[Contact]:
-    return list(Contact.objects.order_by("-created_at", "-id")[:limit])
+    return list(scope_contacts(Contact.objects.all(), user=user).order_by("-created_at", "-id")[:limit])
 
 
 STATUS_COUNTS_TTL = 300
@@ -47,23 +181,128 @@ def contacts_changed(*, firm_id: int) -> None:
         cache.set(key, 1, timeout=None)
 
 
-def contact_status_counts(*, user: Any) -> list[tuple[str, str, int]]:
-    """(status, label, count) for every lifecycle stage, zeros included.
+def _has_full_scope(user: Any) -> bool:
+    grant = user_grants(user=user).get(Right.CRM)
+    return grant is not None and grant[1] == AccountScope.ALL
 
-    Counting 100k contacts takes ~25 ms, so the figures are cached per firm until the next write
-    of a contact (or five minutes). When account scopes arrive the key must include the scope.
+
+def contact_status_counts(*, user: Any) -> list[tuple[str, str, int]]:
+    """(status, label, count) for every lifecycle stage in the user's scope, zeros included.
+
+    Counting 100k contacts takes ~25 ms, so a firm-wide count is cached per firm until the next
+    write of a contact (or five minutes). A restricted scope is counted each time (it is small).
     """
-    firm_id = require_firm_id()
-    generation = cache.get_or_set(_contacts_generation_key(firm_id), 1, timeout=None)
-    key = f"crm:status-counts:{firm_id}:{generation}"
-    found = cache.get(key)
-    if found is None:
-        found = dict(Contact.objects.values_list("status").annotate(n=Count("*")).order_by())
-        cache.set(key, found, timeout=STATUS_COUNTS_TTL)
+    contacts = scope_contacts(Contact.objects.all(), user=user)
+    if _has_full_scope(user):
+        firm_id = require_firm_id()
+        generation = cache.get_or_set(_contacts_generation_key(firm_id), 1, timeout=None)
+        key = f"crm:status-counts:{firm_id}:{generation}"
+        found = cache.get(key)
+        if found is None:
+            found = dict(contacts.values_list("status").annotate(n=Count("*")).order_by())
+            cache.set(key, found, timeout=STATUS_COUNTS_TTL)
+    else:
+        found = dict(contacts.values_list("status").annotate(n=Count("*")).order_by())
     return [(status.value, status.label, found.get(status.value, 0)) for status in ContactStatus]
 
 
-def household_list(*, user: Any) -> QuerySet[Household]:
-    return (
-        Household.objects.select_related("head").annotate(member_count=Count("householdmember")).order_by("name", "id")
+def table_columns(*, user: Any) -> list[Column]:
+    chosen = TablePreference.objects.filter(user=user).values_list("columns", flat=True).first()
+    return [COLUMNS[key] for key in (chosen or DEFAULT_COLUMNS) if key in COLUMNS]
+
+
+def saved_views(*, user: Any) -> list[SavedView]:
+    """The user's own views and those others shared."""
+    return list(
+        SavedView.objects.filter(Q(owner=user) | Q(is_shared=True)).select_related("owner").order_by("name", "id")
     )
+
+
+def saved_view_get(*, user: Any, pk: Any) -> SavedView:
+    return SavedView.objects.filter(Q(owner=user) | Q(is_shared=True)).get(pk=pk)
+
+
+def timeline(*, contact: Contact, limit: int = 50) -> list[Activity]:
+    return list(
+        Activity.objects.filter(contact=contact).select_related("actor").order_by("-occurred_at", "-id")[:limit]
+    )
+
+
+def contact_accounts(*, user: Any, contact: Contact) -> list[Any]:
+    """The contact's accounts in the user's account scope, with their NAV."""
+    from portfolios.models import ClientAccount
+
+    accounts = ClientAccount.objects.filter(accountowner__contact=contact).order_by("number")
+    return list(scope_accounts(accounts, user=user, right=Right.ACCOUNT_INFORMATION))
+
+
+# --- Households --------------------------------------------------------------------------------
+
+
+def household_list(*, user: Any) -> QuerySet[Household]:
+    """Households with at least one member in the user's scope, with member count, number of
+    accounts and AUM (NAV total) of their accounts in the user's account scope."""
+    from portfolios.models import ClientAccount
+
+    members_in_scope = scope_contacts(HouseholdMember.objects.all(), user=user, contact_field="contact")
+    accounts = scope_accounts(
+        ClientAccount.objects.filter(household=OuterRef("pk")), user=user, right=Right.ACCOUNT_INFORMATION
+    )
+    totals = accounts.order_by().values("household").annotate(n=Count("*"), aum=Sum("nav"))
+    return (
+        Household.objects.filter(pk__in=members_in_scope.values("household_id"))
+        .select_related("head")
+        .annotate(
+            member_count=Count("householdmember"),
+            account_count=Coalesce(Subquery(totals.values("n")[:1]), 0),
+            aum=Subquery(totals.values("aum")[:1]),
+        )
+        .order_by("name", "id")
+    )
+
+
+def household_get(*, user: Any, pk: Any) -> Household:
+    return household_list(user=user).get(pk=pk)
+
+
+def household_members(*, user: Any, household: Household) -> list[Contact]:
+    members = Contact.objects.filter(householdmember__household=household)
+    return list(scope_contacts(members, user=user).order_by(*CONTACT_ORDER))
+
+
+def households_for_scope_choice(*, ids: Iterable[int] | None = None) -> QuerySet[Household]:
+    """Every household of the firm, for a security officer choosing a user's scope."""
+    households = Household.objects.order_by("name", "id")
+    return households.filter(pk__in=list(ids)) if ids is not None else households
+
+
+# --- Groups ------------------------------------------------------------------------------------
+
+
+def group_list(*, user: Any) -> QuerySet[Group]:
+    """The firm's public groups and the user's private ones, with the number of members the user
+    may see."""
+    visible_members = scope_contacts(
+        GroupMember.objects.filter(group=OuterRef("pk")), user=user, contact_field="contact"
+    )
+    counted = visible_members.order_by().values("group").annotate(n=Count("*")).values("n")[:1]
+    return (
+        Group.objects.filter(Q(is_private=False) | Q(owner=user))
+        .select_related("owner")
+        .annotate(member_count=Coalesce(Subquery(counted), 0))
+        .order_by("name", "id")
+    )
+
+
+def group_get(*, user: Any, pk: Any) -> Group:
+    return group_list(user=user).get(pk=pk)
+
+
+def groups_for_scope_choice(*, ids: Iterable[int] | None = None) -> QuerySet[Group]:
+    """The firm's public groups, for a security officer choosing a user's scope."""
+    groups = Group.objects.filter(is_private=False).order_by("name", "id")
+    return groups.filter(pk__in=list(ids)) if ids is not None else groups
+
+
+def contact_groups(*, user: Any, contact: Contact) -> list[Group]:
+    return list(group_list(user=user).filter(groupmember__contact=contact))

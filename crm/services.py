@@ -1,29 +1,285 @@
-"""Every write of CRM data."""
+"""Every write of CRM data: keyword-only, transactional, validated before it is saved.
+
+Each write of a contact also rewrites its search keys (``crm.search``) and, where a person would
+want to see it later, adds an entry to the contact's timeline.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
-from crm.models import Contact, Household, HouseholdMember
+from crm import search
+from crm.crypto import seal_tax_id, tax_id_digest, tax_id_error
+from crm.models import (
+    Activity,
+    ActivityKind,
+    Contact,
+    ContactStatus,
+    Group,
+    GroupMember,
+    Household,
+    HouseholdMember,
+    SavedView,
+    TablePreference,
+)
+
+# Fields a person may set on a contact through forms, the API, imports and bulk edits.
+EDITABLE_FIELDS = tuple(
+    f.name
+    for f in Contact._meta.get_fields()
+    if getattr(f, "editable", False)
+    and f.concrete
+    and f.name not in {"id", "firm", "created_at", "updated_at", "email_key"}
+    and not f.name.startswith("tax_id_")
+)
+
+
+def _user_or_none(actor: Any) -> Any:
+    return actor if getattr(actor, "is_authenticated", False) else None
+
+
+def _apply_tax_id(contact: Contact, tax_id: str | None) -> None:
+    """Seal a new tax id onto the contact (None: leave it; "": remove it)."""
+    if tax_id is None:
+        return
+    if not tax_id.strip():
+        contact.tax_id_encrypted, contact.tax_id_digest, contact.tax_id_last4 = None, "", ""
+        return
+    error = tax_id_error(tax_id, contact.tax_id_type)
+    if error:
+        raise ValidationError({"tax_id": error})
+    sealed = seal_tax_id(tax_id)
+    contact.tax_id_encrypted, contact.tax_id_digest, contact.tax_id_last4 = (
+        sealed.ciphertext,
+        sealed.digest,
+        sealed.last4,
+    )
+
+
+def _unknown_fields(fields: dict[str, Any]) -> None:
+    unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise ValidationError(dict.fromkeys(unknown, "This field cannot be set."))
+
+
+def _status_side_effects(contact: Contact, old_status: str | None) -> None:
+    if contact.status == old_status:
+        return
+    today = timezone.localdate()
+    if contact.status == ContactStatus.CLOSED:
+        contact.closed_on = today
+    elif old_status == ContactStatus.CLOSED:
+        contact.closed_on = None
+    if contact.status == ContactStatus.ACTIVE and contact.client_since is None:
+        contact.client_since = today
+
+
+def _timeline(contact: Contact, *, actor: Any, kind: str, summary: str, body: str = "") -> Activity:
+    return Activity.objects.create(
+        contact=contact,
+        kind=kind,
+        summary=summary[:300],
+        body=body,
+        actor=_user_or_none(actor),
+        occurred_at=timezone.now(),
+    )
 
 
 @transaction.atomic
-def contact_create(*, actor: Any, first_name: str, last_name: str, **fields: Any) -> Contact:
-    contact = Contact(first_name=first_name, last_name=last_name, **fields)
+def contact_create(
+    *, actor: Any, tax_id: str | None = None, picture: bytes | None = None, picture_type: str = "", **fields: Any
+) -> Contact:
+    _unknown_fields(fields)
+    contact = Contact(**fields, created_by=_user_or_none(actor))
+    _apply_tax_id(contact, tax_id)
+    _status_side_effects(contact, None)
+    if picture:
+        contact.picture, contact.picture_type = picture, picture_type
     contact.full_clean()
     contact.save()
+    search.rebuild_keys([contact])
     return contact
 
 
 @transaction.atomic
-def household_create(*, actor: Any, name: str, head: Contact, members: list[Contact] = ()) -> Household:  # type: ignore[assignment]
-    household = Household(name=name, head=head)
+def contact_update(*, actor: Any, contact: Contact, tax_id: str | None = None, **fields: Any) -> Contact:
+    """Change some fields of a contact (locked for the write); a status change goes to the timeline."""
+    _unknown_fields(fields)
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    old_status = contact.status
+    for name, value in fields.items():
+        setattr(contact, name, value)
+    if "tax_id_type" in fields and tax_id is None and contact.tax_id_encrypted:
+        raise ValidationError({"tax_id": "Enter the tax id again when you change its type."})
+    _apply_tax_id(contact, tax_id)
+    _status_side_effects(contact, old_status)
+    contact.full_clean()
+    contact.save()
+    search.rebuild_keys([contact])
+    if contact.status != old_status:
+        summary = f"Status changed from {ContactStatus(old_status).label} to {contact.get_status_display()}"
+        _timeline(contact, actor=actor, kind=ActivityKind.STATUS, summary=summary)
+    return contact
+
+
+def contact_set_picture(*, actor: Any, contact: Contact, data: bytes, content_type: str) -> None:
+    if content_type not in {"image/jpeg", "image/png", "image/gif", "image/webp"}:
+        raise ValidationError({"picture": "A picture must be a JPEG, PNG, GIF or WebP image."})
+    if len(data) > 1_000_000:
+        raise ValidationError({"picture": "A picture must be under 1 MB."})
+    Contact.objects.filter(pk=contact.pk).update(picture=data, picture_type=content_type)
+
+
+@transaction.atomic
+def contacts_bulk_update(*, actor: Any, contacts: Sequence[Contact], **fields: Any) -> int:
+    """Set the same fields on many contacts, each validated; all or nothing."""
+    for contact in contacts:
+        contact_update(actor=actor, contact=contact, **fields)
+    return len(contacts)
+
+
+@transaction.atomic
+def contacts_tag(
+    *, actor: Any, contacts: Sequence[Contact], add: Iterable[str] = (), remove: Iterable[str] = ()
+) -> int:
+    add_tags = [t.strip()[:40] for t in add if t.strip()]
+    remove_tags = {t.strip() for t in remove}
+    for contact in Contact.objects.select_for_update().filter(pk__in=[c.pk for c in contacts]):
+        tags = [t for t in contact.tags if t not in remove_tags]
+        tags += [t for t in add_tags if t not in tags]
+        if tags != contact.tags:
+            contact.tags = tags
+            contact.save(update_fields=["tags", "updated_at"])
+    return len(contacts)
+
+
+def activity_add(*, actor: Any, contact: Contact, kind: str, summary: str, body: str = "") -> Activity:
+    if kind not in {ActivityKind.NOTE, ActivityKind.CALL, ActivityKind.MEETING, ActivityKind.EMAIL}:
+        raise ValidationError({"kind": "Choose note, call, meeting or email."})
+    if not summary.strip():
+        raise ValidationError({"summary": "Say what happened."})
+    activity = Activity(
+        contact=contact,
+        kind=kind,
+        summary=summary.strip(),
+        body=body,
+        actor=_user_or_none(actor),
+        occurred_at=timezone.now(),
+    )
+    activity.full_clean()
+    activity.save()
+    return activity
+
+
+# --- Households --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def household_create(*, actor: Any, name: str, head: Contact, members: Iterable[Contact] = ()) -> Household:
+    household = Household(name=name.strip(), head=head)
     household.full_clean()
     household.save()
-    for contact in {head, *members}:
-        member = HouseholdMember(household=household, contact=contact)
-        member.full_clean()
-        member.save()
+    household_add_members(actor=actor, household=household, contacts=[head, *members])
     return household
+
+
+@transaction.atomic
+def household_add_members(*, actor: Any, household: Household, contacts: Iterable[Contact]) -> int:
+    have = set(HouseholdMember.objects.filter(household=household).values_list("contact_id", flat=True))
+    added = 0
+    for contact in {c.pk: c for c in contacts}.values():
+        if contact.pk not in have:
+            HouseholdMember.objects.create(household=household, contact=contact)
+            added += 1
+    return added
+
+
+@transaction.atomic
+def household_remove_member(*, actor: Any, household: Household, contact: Contact) -> None:
+    if household.head_id == contact.pk:
+        raise ValidationError({"contact": "Choose another head of household before removing this one."})
+    HouseholdMember.objects.filter(household=household, contact=contact).delete()
+
+
+@transaction.atomic
+def household_set_head(*, actor: Any, household: Household, head: Contact) -> Household:
+    household_add_members(actor=actor, household=household, contacts=[head])
+    household.head = head
+    household.save(update_fields=["head"])
+    return household
+
+
+# --- Groups ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def group_create(*, actor: Any, name: str, is_private: bool = False, description: str = "") -> Group:
+    group = Group(name=name.strip(), is_private=is_private, description=description, owner=actor)
+    group.full_clean()
+    group.save()
+    return group
+
+
+def _may_change_group(actor: Any, group: Group) -> None:
+    if group.is_private and group.owner_id != actor.pk:
+        raise Group.DoesNotExist
+
+
+@transaction.atomic
+def group_add_members(*, actor: Any, group: Group, contacts: Iterable[Contact]) -> int:
+    _may_change_group(actor, group)
+    have = set(GroupMember.objects.filter(group=group).values_list("contact_id", flat=True))
+    new = [GroupMember(group=group, contact_id=c.pk) for c in {c.pk: c for c in contacts}.values() if c.pk not in have]
+    GroupMember.objects.bulk_create(new)
+    return len(new)
+
+
+@transaction.atomic
+def group_remove_members(*, actor: Any, group: Group, contacts: Iterable[Contact]) -> int:
+    _may_change_group(actor, group)
+    deleted, _ = GroupMember.objects.filter(group=group, contact_id__in=[c.pk for c in contacts]).delete()
+    return deleted
+
+
+@transaction.atomic
+def group_delete(*, actor: Any, group: Group) -> None:
+    _may_change_group(actor, group)
+    group.delete()
+
+
+# --- Saved views and columns -------------------------------------------------------------------
+
+
+@transaction.atomic
+def saved_view_save(*, actor: Any, name: str, query: str, is_shared: bool = False) -> SavedView:
+    view = SavedView.objects.filter(owner=actor, name=name.strip()).first() or SavedView(owner=actor, name=name.strip())
+    view.query, view.is_shared = query.lstrip("?"), is_shared
+    view.full_clean()
+    view.save()
+    return view
+
+
+@transaction.atomic
+def saved_view_delete(*, actor: Any, view: SavedView) -> None:
+    if view.owner_id != actor.pk:
+        raise SavedView.DoesNotExist
+    view.delete()
+
+
+@transaction.atomic
+def table_columns_set(*, actor: Any, columns: Sequence[str], allowed: Iterable[str]) -> list[str]:
+    allowed = set(allowed)
+    chosen = list(dict.fromkeys(c for c in columns if c in allowed))
+    if not chosen:
+        raise ValidationError({"columns": "Choose at least one column."})
+    TablePreference.objects.update_or_create(user=actor, defaults={"columns": chosen})
+    return chosen
+
+
+def tax_id_matches(contact: Contact, value: str) -> bool:
+    return bool(contact.tax_id_digest) and contact.tax_id_digest == tax_id_digest(value)

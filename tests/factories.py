@@ -10,6 +10,7 @@ import factory
 from accounts import services as account_services
 from accounts.models import Firm, User
 from accounts.rights import Role
+from crm import services as crm_services
 from crm.models import Contact, ContactStatus, Household, HouseholdMember
 
 
@@ -46,6 +47,11 @@ class ContactFactory(factory.django.DjangoModelFactory):
     last_name = factory.Faker("last_name")
     email = factory.Sequence(lambda n: f"contact{n}@example.test")
     status = ContactStatus.ACTIVE
+
+    @classmethod
+    def _create(cls, model_class: type[Contact], *args: Any, **kwargs: Any) -> Contact:
+        # Through the service, so search keys and status dates are written as in the product.
+        return crm_services.contact_create(actor=None, **kwargs)
 
 
 class HouseholdFactory(factory.django.DjangoModelFactory):

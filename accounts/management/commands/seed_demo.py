@@ -17,11 +17,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from accounts import services, two_factor
-from accounts.demo import people
-from accounts.models import ApiToken, Firm, User
+from accounts.models import AccountScope, ApiToken, Firm, User
 from accounts.rights import Right, Role
 from advisorportal.tenancy.context import firm_scope
-from crm.models import Contact, Household, HouseholdMember
+from crm.demo import seed_contacts
+from crm.models import Contact, Group, Household, HouseholdMember
 from crm.selectors import contacts_changed
 from portfolios.demo import delete_portfolios, seed_portfolios
 
@@ -38,7 +38,6 @@ PERSON_NAMES = {
     "harbor": ("Helen Harper", "Adam Reyes", "Ivy Chen"),
     "summit": ("Samuel Stone", "Maya Okafor", "Leo Brandt"),
 }
-BATCH = 5000
 
 
 class Command(BaseCommand):
@@ -121,30 +120,15 @@ class Command(BaseCommand):
         delete_portfolios(firm=firm)
         HouseholdMember.objects.all().delete()
         Household.objects.all().delete()
+        Group.objects.all().delete()
         Contact.objects.all().delete()
         transaction.on_commit(lambda: contacts_changed(firm_id=firm.pk))
 
-    @transaction.atomic
     def _contacts(self, firm: Firm, count: int, seed: int) -> None:
-        batch: list[Contact] = []
-        for person in people(seed, count):
-            batch.append(Contact(firm=firm, first_name=person.first_name, last_name=person.last_name,
-                                 email=person.email, phone=person.phone, status=person.status))  # fmt: skip
-            if len(batch) >= BATCH:
-                Contact.objects.bulk_create(batch)
-                batch = []
-        Contact.objects.bulk_create(batch)
-        # Households: about a third of active clients share one with a partner or family member.
-        active = list(Contact.objects.filter(status="active").order_by("id"))
-        households, members = [], []
-        start = 0
-        while start + 1 < len(active):
-            size = 2 + (start % 3 == 0)
-            family = active[start : start + size]
-            household = Household(firm=firm, name=f"{family[0].last_name} household", head=family[0])
-            households.append(household)
-            members += [HouseholdMember(firm=firm, household=household, contact=c) for c in family]
-            start += size * 3
-        Household.objects.bulk_create(households)
-        HouseholdMember.objects.bulk_create(members)
-        transaction.on_commit(lambda: contacts_changed(firm_id=firm.pk))  # bulk_create sends no signals
+        """Contacts, households and groups; the assistant's CRM scope is the "Top clients" group."""
+        owner = User.objects.get(email=f"owner@{firm.slug}.example")
+        groups = seed_contacts(firm=firm, count=count, seed=seed, owner=owner)
+        assistant = User.objects.get(email=f"assistant@{firm.slug}.example")
+        services.account_scope_set(
+            actor=owner, user=assistant, scope=AccountScope.SELECTED, group_ids=frozenset({groups[0].pk})
+        )

@@ -1,0 +1,139 @@
+"""Contact search that stays fast beneath row-level security.
+
+``ILIKE`` and trigram operators are not leakproof, so PostgreSQL will not use their indexes under an
+RLS policy. Instead every searchable word of a contact is a row of ``ContactSearchKey`` and a query
+word matches by a prefix *range* on it (``key >= 'smi' AND key < 'smj'``): plain text comparisons
+in the "C" collation, leakproof, answered from the index ``(firm_id, key, contact_id)``.
+
+Keys of a contact: each word of its names and organization (lower-cased, and again with accents
+folded, so "jose" finds "José"); each email whole, its local part and its domain; the username;
+each phone's digits and every suffix of them of 3 or more digits (so any run of digits inside a
+number matches as a prefix of some suffix). Query words are normalised the same way; all words
+must match (AND).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connection
+from django.db.models import Q
+
+from advisorportal.tenancy.context import require_firm_id
+from crm.models import Contact, ContactSearchKey
+
+WORD = re.compile(r"[^\W_]+", re.UNICODE)
+MIN_PHONE_SUFFIX = 3
+MAX_KEY = 254
+
+
+def _fold(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def _words(text: str) -> set[str]:
+    lowered = text.casefold()
+    return set(WORD.findall(lowered)) | set(WORD.findall(_fold(lowered)))
+
+
+def _email_keys(email: str) -> set[str]:
+    email = email.strip().lower()
+    if not email:
+        return set()
+    local, _, domain = email.partition("@")
+    return {email, local, domain} - {""}
+
+
+def _phone_keys(phone: str) -> set[str]:
+    digits = re.sub(r"\D", "", phone)
+    return {digits[i:] for i in range(0, max(len(digits) - MIN_PHONE_SUFFIX + 1, 0))}
+
+
+def contact_keys(contact: Contact) -> set[str]:
+    keys: set[str] = set()
+    for text in (
+        contact.first_name,
+        contact.middle_name,
+        contact.last_name,
+        contact.preferred_name,
+        contact.organization,
+    ):
+        keys |= _words(text)
+    for email in (contact.email, contact.email_alt):
+        keys |= _email_keys(email)
+    for phone in (contact.phone, contact.mobile_phone, contact.work_phone):
+        keys |= _phone_keys(phone)
+    if contact.username:
+        keys.add(contact.username.strip().lower())
+    return {key[:MAX_KEY] for key in keys if key}
+
+
+def rebuild_keys(contacts: Iterable[Contact], *, fresh: bool = False) -> int:
+    """Replace the search keys of these (saved) contacts of the current firm: a DELETE (skipped
+    when ``fresh``: contacts just created) and one INSERT from arrays per 50,000 keys."""
+    contacts = list(contacts)
+    if not contacts:
+        return 0
+    if not fresh:
+        ContactSearchKey.objects.filter(contact_id__in=[c.pk for c in contacts]).delete()
+    ids: list[int] = []
+    keys: list[str] = []
+    for contact in contacts:
+        for key in contact_keys(contact):
+            ids.append(contact.pk)
+            keys.append(key)
+    table = ContactSearchKey._meta.db_table
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), 50_000):
+            cursor.execute(
+                f"INSERT INTO {table} (firm_id, contact_id, key) SELECT %s, unnest(%s::bigint[]), unnest(%s::text[])",
+                [require_firm_id(), ids[start : start + 50_000], keys[start : start + 50_000]],
+            )
+    return len(ids)
+
+
+def query_terms(q: str) -> list[str]:
+    """The normalised words of a search box entry (at most 5, the longest first)."""
+    q = q.strip().casefold()
+    if not q:
+        return []
+    digits = re.sub(r"\D", "", q)
+    if len(digits) >= MIN_PHONE_SUFFIX and re.fullmatch(r"[\d\s()+.\-/]+", q):
+        return [digits]
+    terms: set[str] = set()
+    for part in q.split():
+        if "@" in part:
+            terms.add(part)
+        else:
+            terms |= {_fold(w) for w in WORD.findall(part)}
+    return sorted(terms, key=len, reverse=True)[:5]
+
+
+def prefix_upper_bound(prefix: str) -> str:
+    """The smallest string greater than every string starting with ``prefix`` (code-point order)."""
+    last = ord(prefix[-1])
+    return prefix[:-1] + chr(last + 1) if last < 0x10FFFF else prefix + "\U0010ffff"
+
+
+def prefix_range(field: str, prefix: str) -> Q:
+    return Q(**{f"{field}__gte": prefix, f"{field}__lt": prefix_upper_bound(prefix)})
+
+
+def search_filter(q: str, *, extra: Any = None) -> Q | None:
+    """A filter on contacts matching every word of ``q`` (None for an empty query). ``extra(term)``
+    may return more contact-id subqueries for a term (e.g. account numbers), OR-ed with the keys."""
+    terms = query_terms(q)
+    if not terms:
+        return None
+    condition = Q()
+    for term in terms:
+        matched = Q(pk__in=ContactSearchKey.objects.filter(prefix_range("key", term)).values("contact_id"))
+        if extra is not None:
+            more = extra(term)
+            if more is not None:
+                matched |= Q(pk__in=more)
+        condition &= matched
+    return condition

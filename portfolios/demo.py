@@ -30,7 +30,7 @@ from portfolios.models import (
     AccountStatus,
     AccountType,
     ClientAccount,
-    DailyValue,
+    DailySeries,
     FxRate,
     LedgerEntry,
     LedgerPosting,
@@ -554,7 +554,7 @@ def delete_portfolios(*, firm: Any) -> None:
         return
     tables = [
         m._meta.db_table
-        for m in (DailyValue, Position, LedgerPosting, LedgerEntry, Transaction, AccountOwner, ClientAccount)
+        for m in (DailySeries, Position, LedgerPosting, LedgerEntry, Transaction, AccountOwner, ClientAccount)
     ]
     append_only = [t for t in tables if t in APPEND_ONLY_TABLES]
     with transaction.atomic(using="owner"), connections["owner"].cursor() as cursor:

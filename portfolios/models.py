@@ -2,7 +2,7 @@
 
 Global reference data (not firm-owned): ``Security``, ``SecurityPrice``, ``FxRate``.
 Firm-owned: ``ClientAccount`` (+ ``AccountOwner``), ``Transaction``, the double-entry cash ledger
-(``LedgerEntry``, ``LedgerPosting``), ``Position`` (maintained by ``services``) and ``DailyValue``
+(``LedgerEntry``, ``LedgerPosting``), ``Position`` (maintained by ``services``) and ``DailySeries``
 (computed by ``performance``).
 
 Number formats (see docs in ``portfolios/accounting.py``): quantities and prices have 6 decimal
@@ -435,21 +435,36 @@ class Position(FirmOwnedModel):
         ]
 
 
-class DailyValue(FirmOwnedModel):
-    """End-of-day net asset value of an account in its base currency, the day's net external flow
-    and the time-weighted return index (1 on the first day). Recomputed by ``performance``."""
+class DailySeries(FirmOwnedModel):
+    """Daily values of one account over one calendar month, as arrays over its business days.
+
+    Element ``k`` of each array belongs to the ``k``-th business day (Monday to Friday) from
+    ``first_date`` on; the arrays run without gaps to the last computed day of the month. ``nav``
+    and ``net_flow`` are the end-of-day net asset value and the day's net external flow in the
+    account's base currency, already rounded to cents; ``return_index`` is the time-weighted
+    return index (1 on the account's first day) as computed. Float8 is exact enough for
+    a derived series (15 significant digits: cents up to 10^13); what is shown is rounded to the
+    currency's minor unit and handed out as ``Decimal`` by ``performance.value_history``. One row
+    per month keeps a nightly append small (the row stays under the TOAST threshold) while a full
+    history of five years is 60 rows. Written only by ``performance``, in bulk.
+    """
 
     audited = False  # derived data, recomputed in bulk
 
     account = models.ForeignKey(
-        ClientAccount, on_delete=models.CASCADE, related_name="daily_values", db_index=False, db_constraint=False
+        ClientAccount, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
-    date = models.DateField()
-    nav = MoneyField()
-    net_flow = MoneyField(default=0)
-    return_index = models.DecimalField(max_digits=20, decimal_places=10)
+    month = models.DateField(help_text="First day of the calendar month")
+    first_date = models.DateField(help_text="Business day of the arrays' first element")
+    nav = ArrayField(models.FloatField())
+    net_flow = ArrayField(models.FloatField())
+    return_index = ArrayField(models.FloatField())
 
     class Meta(FirmOwnedModel.Meta):
+        verbose_name_plural = "daily series"
         constraints = [
-            models.UniqueConstraint(fields=["firm", "account", "date"], name="portfolios_daily_value_uniq"),
+            models.UniqueConstraint(fields=["firm", "account", "month"], name="portfolios_daily_series_uniq"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.month:%Y-%m}"

@@ -8,7 +8,7 @@ import pytest
 
 from portfolios import selectors
 from portfolios.demo import seed_portfolios
-from portfolios.models import AccountOwner, ClientAccount, DailyValue, Position, SecurityPrice, Transaction
+from portfolios.models import AccountOwner, ClientAccount, DailySeries, Position, SecurityPrice, Transaction
 from tests.conftest import Persona
 from tests.factories import ContactFactory
 
@@ -31,7 +31,7 @@ def test_demo_portfolios_reconcile_and_are_reproducible(alice: Persona, charlie:
         assert ClientAccount.objects.count() == 9 and ClientAccount.objects.filter(is_master=True).count() == 1
         assert AccountOwner.objects.count() == 8
         assert Transaction.objects.count() > 8 * 10
-        assert Position.objects.exists() and DailyValue.objects.exists()
+        assert Position.objects.exists() and DailySeries.objects.exists()
         assert selectors.reconciliation_problems() == []
         for account in ClientAccount.objects.exclude(is_master=True):
             assert all(amount >= 0 for amount in selectors.cash_balances(account=account).values())

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from portfolios import performance, services
-from portfolios.models import ClientAccount, DailyValue, Security
+from portfolios.models import ClientAccount, DailySeries, Security
 from tests.conftest import Persona
 from tests.factories_portfolios import ClientAccountFactory, FxRateFactory, SecurityFactory, SecurityPriceFactory
 
@@ -18,9 +18,7 @@ MON, TUE, WED, THU = date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 5), date(
 
 
 def values(account: ClientAccount) -> list[tuple[date, Decimal, Decimal, Decimal]]:
-    return [
-        (v.date, v.nav, v.net_flow, v.return_index) for v in DailyValue.objects.filter(account=account).order_by("date")
-    ]
+    return [(v.date, v.nav, v.net_flow, v.return_index) for v in performance.value_history(account=account)]
 
 
 def prices(security: Security, closes: dict[date, str]) -> None:
@@ -125,12 +123,12 @@ def test_accounts_without_activity_get_no_values(alice: Persona, charlie: Person
         assert performance.recompute_full(end=WED).rows == 0
     with charlie.scope():
         assert performance.recompute_full(end=WED).rows == 3
-        assert DailyValue.objects.count() == 3
+        assert [len(s.nav) for s in DailySeries.objects.all()] == [3]
 
 
 def test_contract_functions_and_denormalised_columns(alice: Persona, acme: Security) -> None:
     """value_history / latest_values read what the recompute stored; the account row carries the
-    last day (Wed: NAV 2210, change 2210 - 1100 = 1110 with the deposit, return +10 %)."""
+    last day (Wed: NAV 2210, day gain 2210 - 1100 - 1000 deposited = 110, return +10 %)."""
     with alice.scope():
         account = ClientAccountFactory()
         empty = ClientAccountFactory()
@@ -151,8 +149,47 @@ def test_contract_functions_and_denormalised_columns(alice: Persona, acme: Secur
         latest = performance.latest_values(account_ids=[account.pk, empty.pk])
         assert list(latest) == [account.pk]
         assert latest[account.pk] == performance.LatestValue(
-            date=WED, nav=D("2210.00"), day_change=D("1110.00"), day_return=D("0.1000000000")
+            date=WED, nav=D("2210.00"), day_change=D("110.00"), day_return=D("0.1000000000")
         )
         account.refresh_from_db()
-        assert (account.nav, account.nav_date, account.day_change) == (D("2210.00"), WED, D("1110.00"))
+        assert (account.nav, account.nav_date, account.day_change) == (D("2210.00"), WED, D("110.00"))
         assert performance.benchmark_history(symbol="NOPE") == []
+
+
+def test_new_days_across_a_month_end_equal_a_full_recompute(alice: Persona) -> None:
+    """Two accounts (one USD, one EUR-based) over February into March 2025: the nightly path,
+    run day by day and then over several days at once, stores exactly what a full recompute does,
+    month rows included; a back-dated account that starts later joins in the update."""
+    stock = SecurityFactory(symbol="WAVE")
+    euro = SecurityFactory(symbol="EWAVE", currency="EUR")
+    feb = performance.business_days(date(2025, 2, 3), date(2025, 3, 14))
+    for i, day in enumerate(feb.tolist()):
+        SecurityPriceFactory(security=stock, date=day, close=D(100 + (i * 7) % 11 - 5))
+        SecurityPriceFactory(security=euro, date=day, close=D(50 + (i * 3) % 7))
+        FxRateFactory(currency="EUR", date=day, rate_to_usd=D("1.05") + D(i % 4) / 100)
+    with alice.scope():
+        usd = ClientAccountFactory()
+        eur = ClientAccountFactory(base_currency="EUR")
+        late = ClientAccountFactory()
+        record(usd, "deposit", date(2025, 2, 3), amount=D(10000))
+        record(usd, "buy", date(2025, 2, 4), security=stock, quantity=D(50), price=D(100))
+        record(usd, "deposit", date(2025, 2, 3), amount=D(2000), currency="EUR")
+        record(usd, "buy", date(2025, 2, 4), security=euro, quantity=D(20), price=D(50))
+        record(eur, "deposit", date(2025, 2, 3), amount=D(5000), currency="EUR")
+        record(eur, "buy", date(2025, 2, 5), security=euro, quantity=D(40), price=D(50))
+        record(usd, "withdrawal", date(2025, 3, 3), amount=D(1000))
+        record(eur, "deposit", date(2025, 3, 5), amount=D(300), currency="EUR")
+        record(late, "deposit", date(2025, 3, 4), amount=D(700))
+        performance.recompute_full(end=date(2025, 2, 26))
+        for day in performance.business_days(date(2025, 2, 27), date(2025, 3, 5)).tolist():
+            performance.update_new_days(end=day)
+        performance.update_new_days(end=date(2025, 3, 14))  # several days at once
+        incremental = {a.pk: values(a) for a in (usd, eur, late)}
+        latest = performance.latest_values(account_ids=[usd.pk, eur.pk, late.pk])
+        months = sorted(DailySeries.objects.values_list("account_id", "month", "first_date"))
+        performance.recompute_full(end=date(2025, 3, 14))
+        assert {a.pk: values(a) for a in (usd, eur, late)} == incremental
+        assert performance.latest_values(account_ids=[usd.pk, eur.pk, late.pk]) == latest
+        assert sorted(DailySeries.objects.values_list("account_id", "month", "first_date")) == months
+        assert len(incremental[usd.pk]) == 30 and incremental[late.pk][0][0] == date(2025, 3, 4)
+        assert incremental[eur.pk][0][1] == D("5000.00")  # EUR base: no conversion

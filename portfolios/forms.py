@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 
 from portfolios.models import AccountStatus, AccountType, TransactionKind
+from portfolios.selectors import ACCOUNT_ORDERING_CHOICES, CHART_PERIODS
 
 
 class AccountFilterForm(forms.Form):
@@ -14,6 +15,27 @@ class AccountFilterForm(forms.Form):
     account_type = forms.ChoiceField(label="Type", required=False, choices=[("", "Any type"), *AccountType.choices])
     status = forms.ChoiceField(label="Status", required=False, choices=[("", "Any status"), *AccountStatus.choices])
     household = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    owner = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    ordering = forms.ChoiceField(
+        required=False, choices=[(name, name) for name in ACCOUNT_ORDERING_CHOICES], widget=forms.HiddenInput
+    )
+
+    def filters(self) -> dict[str, Any]:
+        """The valid filters; an invalid one is left out (and shown as an error by the page)."""
+        if not self.is_bound:
+            return {}
+        self.is_valid()
+        return {k: v for k, v in getattr(self, "cleaned_data", {}).items() if v not in (None, "") and k != "ordering"}
+
+    def sort_order(self) -> str:
+        if not self.is_bound:
+            return "number"
+        self.is_valid()
+        return str(getattr(self, "cleaned_data", {}).get("ordering") or "number")
+
+
+class ChartPeriodForm(forms.Form):
+    period = forms.ChoiceField(required=False, choices=[(p, p) for p in CHART_PERIODS])
 
 
 class TransactionFilterForm(forms.Form):

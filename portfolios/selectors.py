@@ -14,17 +14,19 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
 from accounts.policy import scope_accounts
 from accounts.rights import Right
-from advisorportal.tenancy.pagination import KeysetPage, keyset_page
+from advisorportal.tenancy.pagination import KeysetPage, decode_cursor, encode_cursor, keyset_page
+from portfolios import performance
 from portfolios.models import (
     AccountOwner,
     AccountStatus,
     AccountType,
     ClientAccount,
-    DailyValue,
     LedgerEntry,
     LedgerPosting,
     Position,
@@ -34,7 +36,6 @@ from portfolios.models import (
 )
 
 ZERO = Decimal(0)
-ACCOUNT_ORDER = ("number", "id")
 TRANSACTION_ORDER = ("-trade_date", "-id")
 TRANSACTION_DEFAULT_DAYS = 90
 
@@ -45,14 +46,47 @@ def _prefix_upper_bound(prefix: str) -> str:
     return prefix[:-1] + chr(last + 1) if last < 0x10FFFF else prefix + "\U0010ffff"
 
 
+class BadOrdering(ValueError):
+    """An ordering that is not one of ``ACCOUNT_ORDERINGS``."""
+
+
+# Sort orders of the accounts list: name → keyset keys (ending in ``id``). Each is backed by an index
+# leading with ``firm_id`` and the same keys, so every page is an index range scan; "-name" is the
+# same keys descending (a backward scan of the same index).
+ACCOUNT_ORDERINGS: dict[str, tuple[str, ...]] = {
+    "number": ("number", "id"),  # UNIQUE (firm, number)
+    "title": ("title_key", "id"),  # (firm, title_key, id)
+    "type": ("account_type", "number", "id"),  # (firm, account_type, number, id)
+    "status": ("status", "number", "id"),  # (firm, status, number)
+    "nav": ("nav", "id"),  # (firm, nav, id); accounts without a NAV yet come last either way
+    "inception": ("inception_date", "id"),  # (firm, inception_date, id)
+}
+ACCOUNT_ORDERING_CHOICES = [*ACCOUNT_ORDERINGS, *(f"-{name}" for name in ACCOUNT_ORDERINGS)]
+NULLABLE_SORT_KEYS = frozenset({"nav"})
+
+
+def account_ordering_keys(ordering: str) -> tuple[str, ...]:
+    """The keyset keys of ``ordering`` ("nav", "-inception"…); ``BadOrdering`` for anything else."""
+    name = ordering.removeprefix("-")
+    if name not in ACCOUNT_ORDERINGS or ordering.count("-") > 1:
+        raise BadOrdering(f"Unknown ordering {ordering!r}; use one of: {', '.join(ACCOUNT_ORDERING_CHOICES)}.")
+    keys = ACCOUNT_ORDERINGS[name]
+    return tuple(f"-{key}" for key in keys) if ordering.startswith("-") else keys
+
+
 def account_list(
-    *, user: Any, q: str = "", account_type: str = "", status: str = "", household: int | str | None = None
+    *,
+    user: Any,
+    q: str = "",
+    account_type: str = "",
+    status: str = "",
+    household: int | str | None = None,
+    owner: int | str | None = None,
 ) -> QuerySet[ClientAccount]:
-    """Accounts with their latest NAV (``nav``, ``nav_date``), filtered; unordered (pages order them)."""
-    latest = DailyValue.objects.filter(account=OuterRef("pk")).order_by("-date")
-    accounts = ClientAccount.objects.select_related("household").annotate(
-        nav=Subquery(latest.values("nav")[:1]), nav_date=Subquery(latest.values("date")[:1])
-    )
+    """The user's accounts (with the denormalised ``nav``, ``nav_date``, ``day_change`` columns that
+    ``performance`` keeps current), filtered; unordered (pages order them). ``owner`` is a contact:
+    the accounts it owns or co-owns (an index probe on ``(firm, contact)`` of the owners)."""
+    accounts = ClientAccount.objects.select_related("household")
     accounts = scope_accounts(accounts, user=user, right=Right.ACCOUNT_INFORMATION)
     q = q.strip()
     if q:
@@ -65,16 +99,84 @@ def account_list(
         accounts = accounts.filter(account_type=account_type)
     if status in AccountStatus.values:
         accounts = accounts.filter(status=status)
-    if household:
+    for name, value in (("household_id", household), ("owner", owner)):
+        if not value:
+            continue
         try:
-            accounts = accounts.filter(household_id=int(household))
+            pk = int(value)
         except (TypeError, ValueError):
-            accounts = accounts.none()
+            return accounts.none()
+        if name == "owner":
+            accounts = accounts.filter(pk__in=AccountOwner.objects.filter(contact_id=pk).values("account_id"))
+        else:
+            accounts = accounts.filter(household_id=pk)
     return accounts
 
 
-def account_page(*, user: Any, after: str = "", size: int = 50, **filters: Any) -> KeysetPage[ClientAccount]:
-    return keyset_page(account_list(user=user, **filters), keys=ACCOUNT_ORDER, after=after, size=size)
+def account_page(
+    *, user: Any, ordering: str = "number", after: str = "", size: int = 50, **filters: Any
+) -> KeysetPage[ClientAccount]:
+    """One page of the user's accounts in ``ordering`` (see ``ACCOUNT_ORDERINGS``)."""
+    return ordered_account_page(account_list(user=user, **filters), ordering=ordering, after=after, size=size)
+
+
+def ordered_account_page(
+    accounts: QuerySet[ClientAccount], *, ordering: str, after: str = "", size: int = 50
+) -> KeysetPage[ClientAccount]:
+    """One page of ``accounts`` (from ``account_list``) in ``ordering``, after the cursor ``after``."""
+    keys = account_ordering_keys(ordering)
+    if keys[0].lstrip("-") in NULLABLE_SORT_KEYS:
+        return _nulls_last_page(accounts, keys=keys, after=after, size=size)
+    return keyset_page(accounts, keys=keys, after=after, size=size)
+
+
+def _nulls_last_page(
+    queryset: QuerySet[ClientAccount], *, keys: tuple[str, ...], after: str, size: int
+) -> KeysetPage[ClientAccount]:
+    """Keyset pages on ``(nullable, id)`` with the NULLs last in both directions.
+
+    A row-value comparison is never true when one side is NULL, so the rows with a value are paged
+    by ``(key, id)`` on the index (``IS NOT NULL`` lets a descending sort be its backward scan), and
+    the rows without one follow, by id. The page where the two meet costs a second query.
+    """
+    key, id_key = keys[0].lstrip("-"), keys[-1]
+    position = decode_cursor(queryset, keys, after) if after else None
+    rows: list[ClientAccount] = []
+    if position is None or position[0] is not None:
+        valued = keyset_page(
+            queryset.filter(**{f"{key}__isnull": False}), keys=keys, after=after if position else "", size=size
+        )
+        if valued.next_cursor is not None:
+            return valued
+        rows, null_after = valued.rows, None
+    else:
+        null_after = position[-1]
+    missing = queryset.filter(**{f"{key}__isnull": True})
+    if null_after is not None:
+        lookup = "pk__lt" if id_key.startswith("-") else "pk__gt"
+        missing = missing.filter(**{lookup: null_after})
+    room = size - len(rows)
+    more = list(missing.order_by(id_key)[: room + 1])
+    rows += more[:room]
+    next_cursor = encode_cursor(rows[-1], keys) if len(more) > room and rows else None
+    return KeysetPage(rows=rows, next_cursor=next_cursor)
+
+
+def household_in_scope(*, user: Any, pk: int | None) -> Any:
+    """The household ``pk`` if the user sees one of its accounts (to name a household filter)."""
+    if not pk:
+        return None
+    account = account_list(user=user, household=pk).only("household").first()
+    return account.household if account else None
+
+
+def owner_in_scope(*, user: Any, contact_id: int | None) -> Any:
+    """The contact ``contact_id`` if it owns an account the user sees (to name an owner filter)."""
+    if not contact_id:
+        return None
+    ownerships = AccountOwner.objects.filter(contact_id=contact_id).select_related("contact")
+    ownership = scope_accounts(ownerships, user=user, right=Right.ACCOUNT_INFORMATION, account_field="account").first()
+    return ownership.contact if ownership else None
 
 
 def account_get(*, user: Any, pk: Any) -> ClientAccount:
@@ -142,47 +244,171 @@ def positions(*, account: ClientAccount, include_closed: bool = False) -> list[P
     ]
 
 
+@dataclass(frozen=True)
+class RealizedPnl:
+    """Realized gains and losses of sales in one currency, by period up to ``as_of``."""
+
+    currency: str
+    month: Decimal
+    quarter: Decimal
+    year: Decimal
+    inception: Decimal
+
+
 @dataclass
 class AccountSummary:
     account: ClientAccount
     owners: list[AccountOwner]
     cash: dict[str, Decimal]
     positions: list[PositionRow]
-    nav: Decimal | None = None
-    nav_date: date | None = None
-    day_change: Decimal | None = None
-    day_return: Decimal | None = None
+    realized: list[RealizedPnl]
+    as_of: date
     unrealized_by_currency: dict[str, Decimal] = field(default_factory=dict)
-    realized_by_currency: dict[str, Decimal] = field(default_factory=dict)
-    history: list[DailyValue] = field(default_factory=list)
+
+    # The latest NAV and the day's change, as ``performance`` keeps them on the account.
+    @property
+    def nav(self) -> Decimal | None:
+        return self.account.nav
+
+    @property
+    def nav_date(self) -> date | None:
+        return self.account.nav_date
+
+    @property
+    def day_change(self) -> Decimal | None:
+        return self.account.day_change
+
+    @property
+    def day_return(self) -> Decimal | None:
+        return self.account.day_return
+
+    @property
+    def currency(self) -> str:
+        return self.account.base_currency
 
 
-def account_summary(*, user: Any, account: ClientAccount, history_days: int = 365) -> AccountSummary:
-    """Summary of one account: owners, cash, positions, the daily values of the last
-    ``history_days`` (for a chart), the latest NAV and the day's change (4 queries)."""
+def period_starts(as_of: date) -> dict[str, date]:
+    """First days of the month, quarter and year that contain ``as_of``."""
+    return {
+        "month": as_of.replace(day=1),
+        "quarter": date(as_of.year, 3 * ((as_of.month - 1) // 3) + 1, 1),
+        "year": date(as_of.year, 1, 1),
+    }
+
+
+def realized_by_period(*, account: ClientAccount, as_of: date | None = None) -> list[RealizedPnl]:
+    """Realized P&L month-, quarter-, year-to-date and since inception, per currency: the sums of the
+    transactions' ``realized_gain`` (one aggregate over the account's transactions)."""
+    as_of = as_of or timezone.localdate()
+    starts = period_starts(as_of)
+    zero = Value(ZERO, output_field=DecimalField(max_digits=20, decimal_places=4))
+
+    def total(since: date | None = None) -> Coalesce:
+        condition = Q(trade_date__gte=since) if since else Q()
+        return Coalesce(Sum("realized_gain", filter=condition & Q(trade_date__lte=as_of)), zero)
+
+    rows = (
+        Transaction.objects.filter(account=account, trade_date__lte=as_of)
+        .exclude(realized_gain=0)
+        .values("currency")
+        .annotate(
+            month=total(starts["month"]),
+            quarter=total(starts["quarter"]),
+            year=total(starts["year"]),
+            inception=total(),
+        )
+        .order_by("currency")
+    )
+    return [RealizedPnl(**row) for row in rows]
+
+
+def account_summary(*, user: Any, account: ClientAccount, as_of: date | None = None) -> AccountSummary:
+    """Summary of one account (4 queries): owners, cash by currency from the ledger, open positions
+    with unrealized P&L per currency, realized P&L by period; NAV and day change come with the row."""
     owners = list(AccountOwner.objects.filter(account=account).select_related("contact").order_by("id"))
-    holdings = positions(account=account, include_closed=True)
-    summary = AccountSummary(account=account, owners=owners, cash=cash_balances(account=account), positions=[])
+    summary = AccountSummary(
+        account=account,
+        owners=owners,
+        cash=cash_balances(account=account),
+        positions=positions(account=account),
+        realized=realized_by_period(account=account, as_of=as_of),
+        as_of=as_of or timezone.localdate(),
+    )
     unrealized: dict[str, Decimal] = defaultdict(Decimal)
-    realized: dict[str, Decimal] = defaultdict(Decimal)
-    for row in holdings:
-        realized[row.currency] += row.realized_gain
-        if row.quantity != 0:
-            summary.positions.append(row)
-            if row.unrealized_gain is not None:
-                unrealized[row.currency] += row.unrealized_gain
+    for row in summary.positions:
+        if row.unrealized_gain is not None:
+            unrealized[row.currency] += row.unrealized_gain
     summary.unrealized_by_currency = dict(unrealized)
-    summary.realized_by_currency = {c: v for c, v in realized.items() if v}
-    since = date.today() - timedelta(days=history_days)
-    summary.history = list(DailyValue.objects.filter(account=account, date__gte=since).order_by("date"))
-    values = summary.history[::-1][:2] or list(DailyValue.objects.filter(account=account).order_by("-date")[:2])
-    if values:
-        summary.nav, summary.nav_date = values[0].nav, values[0].date
-        if len(values) == 2:
-            summary.day_change = values[0].nav - values[1].nav - values[0].net_flow
-            if values[1].nav:
-                summary.day_return = values[0].return_index / values[1].return_index - 1
     return summary
+
+
+# Periods of the NAV chart: name → how far back from the latest value.
+CHART_PERIODS = ("1M", "3M", "YTD", "1Y", "All")
+DEFAULT_CHART_PERIOD = "1Y"
+DEFAULT_BENCHMARK = "SPX"
+
+
+def _months_back(day: date, months: int) -> date:
+    month_index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(month_index, 12)
+    month += 1
+    for last in (31, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def chart_start(period: str, end: date) -> date | None:
+    """The first day of ``period`` ending on ``end`` (None: since the first value)."""
+    if period == "1M":
+        return _months_back(end, 1)
+    if period == "3M":
+        return _months_back(end, 3)
+    if period == "YTD":
+        return date(end.year - 1, 12, 31)  # the year's return is measured from the last close of the year before
+    if period == "1Y":
+        return _months_back(end, 12)
+    return None
+
+
+@dataclass(frozen=True)
+class ValueWindow:
+    period: str
+    values: list[performance.DayValue]
+    benchmark_symbol: str
+    benchmark: list[tuple[date, Decimal]]  # rebased: the benchmark's level scaled to the first NAV
+
+    @property
+    def period_return(self) -> Decimal | None:
+        """Time-weighted return of the account over the window (external flows excluded)."""
+        if len(self.values) < 2 or not self.values[0].return_index:
+            return None
+        return self.values[-1].return_index / self.values[0].return_index - 1
+
+    @property
+    def benchmark_return(self) -> Decimal | None:
+        if len(self.benchmark) < 2 or not self.benchmark[0][1]:
+            return None
+        return self.benchmark[-1][1] / self.benchmark[0][1] - 1
+
+
+def value_window(
+    *, account: ClientAccount, period: str = DEFAULT_CHART_PERIOD, benchmark: str = DEFAULT_BENCHMARK
+) -> ValueWindow:
+    """The account's daily values over ``period`` up to its latest NAV, and the benchmark over the
+    same days rebased to the account's first NAV in the window (2 queries)."""
+    period = period if period in CHART_PERIODS else DEFAULT_CHART_PERIOD
+    end = account.nav_date or timezone.localdate()
+    values = performance.value_history(account=account, start=chart_start(period, end), end=end)
+    rebased: list[tuple[date, Decimal]] = []
+    if values:
+        levels = performance.benchmark_history(symbol=benchmark, start=values[0].date, end=values[-1].date)
+        if levels and levels[0][1]:
+            first_nav, first_level = values[0].nav, levels[0][1]
+            rebased = [(day, level * first_nav / first_level) for day, level in levels]
+    return ValueWindow(period=period, values=values, benchmark_symbol=benchmark, benchmark=rebased)
 
 
 def transaction_list(

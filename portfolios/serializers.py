@@ -1,19 +1,28 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from portfolios import selectors
-from portfolios.models import ClientAccount, Transaction, TransactionKind
+from portfolios.accounting import round_money
+from portfolios.models import AccountStatus, AccountType, ClientAccount, Transaction, TransactionKind
+
+
+def money(value: Decimal | None, currency: str) -> str | None:
+    """A money amount as a string rounded to the currency's minor unit (2 places; JPY 0, KWD 3…)."""
+    return None if value is None else str(round_money(value, currency))
 
 
 class ClientAccountSerializer(serializers.ModelSerializer[ClientAccount]):
-    nav = serializers.DecimalField(
-        max_digits=20, decimal_places=4, read_only=True, allow_null=True, help_text="Latest net asset value."
-    )
+    nav = serializers.SerializerMethodField(help_text="Latest net asset value, in the base currency.")
     nav_date = serializers.DateField(read_only=True, allow_null=True, help_text="Date of the latest NAV.")
+    day_change = serializers.SerializerMethodField(help_text="Change of the NAV on its date (flows included).")
+    day_return = serializers.DecimalField(
+        max_digits=20, decimal_places=10, read_only=True, allow_null=True, help_text="Time-weighted return that day."
+    )
 
     class Meta:
         model = ClientAccount
@@ -32,13 +41,43 @@ class ClientAccountSerializer(serializers.ModelSerializer[ClientAccount]):
             "is_master",
             "nav",
             "nav_date",
+            "day_change",
+            "day_return",
         ]
         read_only_fields = fields
 
+    @extend_schema_field(serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True))
+    def get_nav(self, account: ClientAccount) -> str | None:
+        return money(account.nav, account.base_currency)
 
-class CashBalanceSerializer(serializers.Serializer[Any]):
+    @extend_schema_field(serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True))
+    def get_day_change(self, account: ClientAccount) -> str | None:
+        return money(account.day_change, account.base_currency)
+
+
+class AccountListQuerySerializer(serializers.Serializer[Any]):
+    """Query parameters of the accounts list: a bad value is a 400 naming the parameter."""
+
+    q = serializers.CharField(required=False, max_length=100, allow_blank=True,
+                              help_text="Account number or title starts with (case-insensitive).")  # fmt: skip
+    account_type = serializers.ChoiceField(choices=AccountType.choices, required=False)
+    status = serializers.ChoiceField(choices=AccountStatus.choices, required=False)
+    household = serializers.IntegerField(required=False, min_value=1, help_text="Accounts of this household.")
+    owner = serializers.IntegerField(required=False, min_value=1, help_text="Accounts this contact owns or co-owns.")
+    ordering = serializers.ChoiceField(
+        choices=selectors.ACCOUNT_ORDERING_CHOICES,
+        required=False,
+        help_text="Sort order; a leading '-' is descending. Accounts without a NAV yet come last either way.",
+    )
+
+
+class MoneySerializer(serializers.Serializer[Any]):
     currency = serializers.CharField()
-    amount = serializers.DecimalField(max_digits=20, decimal_places=4)
+    amount = serializers.DecimalField(max_digits=20, decimal_places=4, coerce_to_string=True)
+
+
+def money_rows(amounts: dict[str, Decimal]) -> list[dict[str, str | None]]:
+    return [{"currency": currency, "amount": money(amount, currency)} for currency, amount in amounts.items()]
 
 
 class PositionSerializer(serializers.Serializer[Any]):
@@ -61,30 +100,108 @@ class OwnerSerializer(serializers.Serializer[Any]):
     role = serializers.CharField()
 
 
-class DailyValueSerializer(serializers.Serializer[Any]):
-    date = serializers.DateField()
-    nav = serializers.DecimalField(max_digits=20, decimal_places=2)
-    net_flow = serializers.DecimalField(max_digits=20, decimal_places=2)
-    return_index = serializers.DecimalField(max_digits=20, decimal_places=10)
+class RealizedPnlSerializer(serializers.Serializer[Any]):
+    """Realized P&L of sales in one currency: month, quarter and year to date, and since inception."""
+
+    currency = serializers.CharField()
+    month = serializers.SerializerMethodField()
+    quarter = serializers.SerializerMethodField()
+    year = serializers.SerializerMethodField()
+    inception = serializers.SerializerMethodField()
+
+    def _amount(self, row: selectors.RealizedPnl, name: str) -> str | None:
+        return money(getattr(row, name), row.currency)
+
+    @extend_schema_field(serializers.DecimalField(max_digits=20, decimal_places=2))
+    def get_month(self, row: selectors.RealizedPnl) -> str | None:
+        return self._amount(row, "month")
+
+    @extend_schema_field(serializers.DecimalField(max_digits=20, decimal_places=2))
+    def get_quarter(self, row: selectors.RealizedPnl) -> str | None:
+        return self._amount(row, "quarter")
+
+    @extend_schema_field(serializers.DecimalField(max_digits=20, decimal_places=2))
+    def get_year(self, row: selectors.RealizedPnl) -> str | None:
+        return self._amount(row, "year")
+
+    @extend_schema_field(serializers.DecimalField(max_digits=20, decimal_places=2))
+    def get_inception(self, row: selectors.RealizedPnl) -> str | None:
+        return self._amount(row, "inception")
+
+
+class RealizedReportSerializer(serializers.Serializer[Any]):
+    as_of = serializers.DateField(help_text="Periods end on this day.")
+    periods = RealizedPnlSerializer(many=True)
 
 
 class ClientAccountDetailSerializer(serializers.Serializer[Any]):
-    """One account's summary: the account, its owners, cash by currency (from the ledger),
-    positions, the latest NAV, the day's change and the daily values of the last year."""
+    """One account's summary: the account, its owners, the latest NAV (net liquidation value) and
+    day change in the base currency, cash by currency from the ledger, unrealized P&L of the open
+    positions and realized P&L by period per currency, and the positions. Amounts are decimal
+    strings in the minor unit of the currency named beside them."""
 
     account = ClientAccountSerializer()
     owners = OwnerSerializer(many=True)
-    cash = serializers.SerializerMethodField()
-    positions = PositionSerializer(many=True)
-    nav = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
+    currency = serializers.CharField(help_text="Base currency of nav and day_change.")
+    nav = serializers.SerializerMethodField(help_text="Net liquidation value on nav_date.")
     nav_date = serializers.DateField(allow_null=True)
-    day_change = serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True)
+    day_change = serializers.SerializerMethodField()
     day_return = serializers.DecimalField(max_digits=20, decimal_places=10, allow_null=True)
-    history = DailyValueSerializer(many=True)
+    cash = serializers.SerializerMethodField()
+    unrealized_pnl = serializers.SerializerMethodField()
+    realized_pnl = RealizedPnlSerializer(many=True, source="realized")
+    as_of = serializers.DateField(help_text="Realized P&L periods end on this day.")
+    positions = PositionSerializer(many=True)
 
-    @extend_schema_field(CashBalanceSerializer(many=True))
+    @extend_schema_field(serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True))
+    def get_nav(self, summary: selectors.AccountSummary) -> str | None:
+        return money(summary.nav, summary.currency)
+
+    @extend_schema_field(serializers.DecimalField(max_digits=20, decimal_places=2, allow_null=True))
+    def get_day_change(self, summary: selectors.AccountSummary) -> str | None:
+        return money(summary.day_change, summary.currency)
+
+    @extend_schema_field(MoneySerializer(many=True))
     def get_cash(self, summary: selectors.AccountSummary) -> Any:
-        return CashBalanceSerializer([{"currency": c, "amount": a} for c, a in summary.cash.items()], many=True).data
+        return money_rows(summary.cash)
+
+    @extend_schema_field(MoneySerializer(many=True))
+    def get_unrealized_pnl(self, summary: selectors.AccountSummary) -> Any:
+        return money_rows(summary.unrealized_by_currency)
+
+
+class DayValueSerializer(serializers.Serializer[Any]):
+    date = serializers.DateField()
+    # Already rounded to the currency's minor unit by ``performance.value_history``.
+    nav = serializers.CharField(help_text="Decimal string.")
+    net_flow = serializers.CharField(help_text="Decimal string.")
+    return_index = serializers.DecimalField(max_digits=20, decimal_places=10)
+
+
+class ValueHistorySerializer(serializers.Serializer[Any]):
+    """Daily values of one account, oldest first: NAV and net external flow in ``currency`` and the
+    time-weighted return index (1 on the account's first day)."""
+
+    currency = serializers.CharField()
+    date_from = serializers.DateField(allow_null=True)
+    date_to = serializers.DateField(allow_null=True)
+    values = DayValueSerializer(many=True)
+
+
+class DateRangeSerializer(serializers.Serializer[Any]):
+    """A date range in the query string (both ends inclusive and optional)."""
+
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("date_from") and attrs.get("date_to") and attrs["date_from"] > attrs["date_to"]:
+            raise serializers.ValidationError({"date_to": "The end date is before the start date."})
+        return attrs
+
+
+class AsOfSerializer(serializers.Serializer[Any]):
+    as_of = serializers.DateField(required=False, help_text="Last day of the periods (default: today).")
 
 
 class TransactionSerializer(serializers.ModelSerializer[Transaction]):

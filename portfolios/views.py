@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -10,99 +11,177 @@ from django.views.generic import TemplateView
 from accounts.rights import Right
 from advisorportal.tenancy.access import FirmScopedView
 from portfolios import selectors
-from portfolios.forms import AccountFilterForm, TransactionFilterForm
-from portfolios.models import ClientAccount, DailyValue
+from portfolios.forms import AccountFilterForm, ChartPeriodForm, TransactionFilterForm
+from portfolios.models import ClientAccount
 
 PAGE_SIZE = 50
-CHART_DAYS = 365
-CHART_WIDTH, CHART_HEIGHT = 600, 160
+CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 600, 180, 6
+CHART_MAX_POINTS = CHART_WIDTH  # one point per horizontal unit is all the eye can see
+
+# Columns of the accounts list that sort, in page order: (ordering name, header).
+SORTABLE_COLUMNS = (
+    ("number", "Number"),
+    ("title", "Title"),
+    ("type", "Type"),
+    ("status", "Status"),
+    ("nav", "Net asset value"),
+    ("inception", "Inception"),
+)
 
 
 @dataclass(frozen=True)
 class NavChart:
+    """An SVG chart drawn server-side (no script, nothing inline for the CSP)."""
+
+    window: selectors.ValueWindow
     points: str
-    first: DailyValue
-    last: DailyValue
+    benchmark_points: str
     low: Decimal
     high: Decimal
 
     @property
-    def period_return(self) -> Decimal:
-        """Time-weighted return over the chart's period (flows excluded)."""
-        return self.last.return_index / self.first.return_index - 1
+    def first(self) -> Any:
+        return self.window.values[0]
+
+    @property
+    def last(self) -> Any:
+        return self.window.values[-1]
 
 
-def nav_chart(values: list[DailyValue]) -> NavChart | None:
-    """An SVG polyline of the NAV (drawn server-side: no script, nothing inline for the CSP)."""
-    if len(values) < 2:
+def _thin(series: list[tuple[date, Decimal]]) -> list[tuple[date, Decimal]]:
+    if len(series) <= CHART_MAX_POINTS:
+        return series
+    step = len(series) / CHART_MAX_POINTS
+    return [series[int(i * step)] for i in range(CHART_MAX_POINTS - 1)] + [series[-1]]
+
+
+def nav_chart(window: selectors.ValueWindow) -> NavChart | None:
+    """The NAV as a polyline and the rebased benchmark as a second one, on one date axis and one scale."""
+    if len(window.values) < 2:
         return None
-    navs = [float(v.nav) for v in values]
-    low, high = min(navs), max(navs)
+    navs = _thin([(v.date, v.nav) for v in window.values])
+    bench = _thin([(d, level) for d, level in window.benchmark if navs[0][0] <= d <= navs[-1][0]])
+    everything = [float(value) for _, value in navs + bench]
+    low, high = min(everything), max(everything)
     span = (high - low) or 1.0
-    step = CHART_WIDTH / (len(navs) - 1)
-    points = " ".join(
-        f"{i * step:.1f},{CHART_HEIGHT - 4 - (nav - low) / span * (CHART_HEIGHT - 8):.1f}" for i, nav in enumerate(navs)
-    )
+    first_day, days = navs[0][0], ((navs[-1][0] - navs[0][0]).days or 1)
+
+    def polyline(series: list[tuple[date, Decimal]]) -> str:
+        return " ".join(
+            f"{(day - first_day).days / days * CHART_WIDTH:.1f},"
+            f"{CHART_HEIGHT - CHART_PAD - (float(value) - low) / span * (CHART_HEIGHT - 2 * CHART_PAD):.1f}"
+            for day, value in series
+        )
+
     return NavChart(
-        points=points, first=values[0], last=values[-1], low=min(v.nav for v in values), high=max(v.nav for v in values)
+        window=window,
+        points=polyline(navs),
+        benchmark_points=polyline(bench) if len(bench) >= 2 else "",
+        low=min(v.nav for v in window.values),
+        high=max(v.nav for v in window.values),
     )
 
 
 def _query_without(request: Any, *names: str) -> str:
-    """The current query string without ``names`` (for pager links that keep the filters)."""
+    """The current query string without ``names`` (for links that keep the other parameters)."""
     query = request.GET.copy()
     for name in names:
         query.pop(name, None)
     return query.urlencode()
 
 
+def _htmx_target(request: Any) -> str:
+    return str(request.headers.get("HX-Target", "")) if request.headers.get("HX-Request") == "true" else ""
+
+
 class AccountListView(FirmScopedView, TemplateView):
     required_right = Right.ACCOUNT_INFORMATION
     template_name = "portfolios/account_list.html"
 
+    def get_template_names(self) -> list[str]:
+        if _htmx_target(self.request) == "account-results":
+            return ["portfolios/_account_results.html"]
+        return [self.template_name]
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
+        user = self.request.user
         form = AccountFilterForm(self.request.GET or None)
-        filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
+        filters, ordering = form.filters(), form.sort_order()
         page = selectors.account_page(
-            user=self.request.user,
-            after=self.request.GET.get("after", ""),
-            size=PAGE_SIZE,
-            q=filters.get("q", ""),
-            account_type=filters.get("account_type", ""),
-            status=filters.get("status", ""),
-            household=filters.get("household"),
+            user=user, ordering=ordering, after=self.request.GET.get("after", ""), size=PAGE_SIZE, **filters
         )
+        base_query = _query_without(self.request, "after", "ordering")
+        columns = []
+        for name, label in SORTABLE_COLUMNS:
+            current = ordering.removeprefix("-") == name
+            descending = current and ordering.startswith("-")
+            columns.append(
+                {
+                    "name": name,
+                    "label": label,
+                    "sort": ("descending" if descending else "ascending") if current else "",
+                    # A click sorts ascending, a second click on the same column descending.
+                    "ordering": name if not current or descending else f"-{name}",
+                }
+            )
         context.update(
-            form=form, page=page, filtered=any(filters.values()), query=_query_without(self.request, "after")
+            form=form,
+            page=page,
+            ordering=ordering,
+            columns=columns,
+            base_query=base_query,
+            filtered=bool(filters),
+            query=_query_without(self.request, "after"),
+            household_filter=selectors.household_in_scope(user=user, pk=filters.get("household")),
+            owner_filter=selectors.owner_in_scope(user=user, contact_id=filters.get("owner")),
         )
         return context
 
 
 class AccountDetailView(FirmScopedView, TemplateView):
+    """One account. htmx requests for the chart (``#nav-chart``) or the transactions
+    (``#transactions``) get only that part, and run only its queries."""
+
     required_right = Right.ACCOUNT_INFORMATION
     template_name = "portfolios/account_detail.html"
+    partials = {"nav-chart": "portfolios/_nav_chart.html", "transactions": "portfolios/_transactions.html"}
+
+    def get_template_names(self) -> list[str]:
+        partial = self.partials.get(_htmx_target(self.request))
+        return [partial] if partial else [self.template_name]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
+        user, target = self.request.user, _htmx_target(self.request)
         try:
-            account = selectors.account_get(user=self.request.user, pk=kwargs["pk"])
+            account = selectors.account_get(user=user, pk=kwargs["pk"])
         except ClientAccount.DoesNotExist:
             raise Http404 from None
-        form = TransactionFilterForm(self.request.GET or None)
-        filters = form.filters()
-        transactions = selectors.transaction_page(
-            user=self.request.user, account=account, after=self.request.GET.get("after", ""), size=PAGE_SIZE, **filters
-        )
-        summary = selectors.account_summary(user=self.request.user, account=account, history_days=CHART_DAYS)
-        context.update(
-            account=account,
-            summary=summary,
-            chart=nav_chart(summary.history),
-            form=form,
-            transactions=transactions,
-            default_window=not filters.get("date_from") and not filters.get("date_to"),
-            default_days=selectors.TRANSACTION_DEFAULT_DAYS,
-            query=_query_without(self.request, "after"),
-        )
+        context["account"] = account
+        if target in ("", "nav-chart"):
+            period_form = ChartPeriodForm(self.request.GET or None)
+            period = (period_form.cleaned_data.get("period") if period_form.is_valid() else "") or ""
+            window = selectors.value_window(account=account, period=period or selectors.DEFAULT_CHART_PERIOD)
+            context.update(
+                chart=nav_chart(window),
+                window=window,
+                periods=selectors.CHART_PERIODS,
+                period_query=_query_without(self.request, "period"),
+            )
+        if target in ("", "transactions"):
+            form = TransactionFilterForm(self.request.GET or None)
+            filters = form.filters()
+            transactions = selectors.transaction_page(
+                user=user, account=account, after=self.request.GET.get("after", ""), size=PAGE_SIZE, **filters
+            )
+            context.update(
+                form=form,
+                transactions=transactions,
+                default_window=not filters.get("date_from") and not filters.get("date_to"),
+                default_days=selectors.TRANSACTION_DEFAULT_DAYS,
+                query=_query_without(self.request, "after"),
+            )
+        if target == "":
+            context["summary"] = selectors.account_summary(user=user, account=account)
         return context

@@ -10,10 +10,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from portfolios import performance, services
-from portfolios.models import ClientAccount, Security
+from portfolios import performance, selectors, services
+from portfolios.models import Benchmark, BenchmarkValue, ClientAccount, Security
 from tests.conftest import Persona
-from tests.factories import HouseholdFactory
+from tests.factories import ContactFactory, HouseholdFactory
 from tests.factories_portfolios import ClientAccountFactory, SecurityFactory, SecurityPriceFactory
 from tests.test_pages import login
 
@@ -62,8 +62,9 @@ def test_account_pages_open_for_alice(alice: Persona, funded: ClientAccount) -> 
     page = detail.content.decode()
     assert "ACME" in page and "Rocket purchase" in page
     assert "Old advisory fee" not in page  # older than the 90-day default
-    assert "3,975.00" in page  # cash from the ledger: 5000 - 25 - 1000
+    assert "3,975.00 USD" in page  # cash from the ledger: 5000 - 25 - 1000
     assert "<polyline" in page and detail.context["chart"].last.nav == D("5075.00")  # 3975 cash + 10 x 110
+    assert "5,075.00 USD" in page  # net liquidation value, from the account's latest value
     summary = detail.context["summary"]
     assert summary.cash == {"USD": D("3975.0000")}
     assert summary.positions[0].market_value == D("1100.00") and summary.positions[0].unrealized_gain == D(100)
@@ -181,7 +182,9 @@ def test_account_detail_query_count_does_not_grow_with_positions(alice: Persona,
             )
     with CaptureQueriesContext(connection) as ctx:
         client.get(f"/accounts/{funded.pk}/")
-    assert sql_count(ctx) == few <= 11  # 4 of the session and rights, 7 of the page
+    # 5 of the session and rights; the account, owners, cash, positions, realized P&L, daily values,
+    # benchmark and transactions.
+    assert sql_count(ctx) == few <= 13
 
 
 # --- API --------------------------------------------------------------------------------------------
@@ -193,12 +196,13 @@ def test_api_lists_and_retrieves_accounts(alice: Persona, charlie: Persona, fund
     client = alice.api()
     body = client.get("/api/v1/accounts/").json()
     assert [row["number"] for row in body["results"]] == ["U5550001"]
-    assert body["results"][0]["nav"] is not None
+    assert body["results"][0]["nav"] == "5075.00" and body["results"][0]["nav_date"]
     detail = client.get(f"/api/v1/accounts/{funded.pk}/").json()
     assert detail["account"]["number"] == "U5550001" and detail["owners"][0]["role"] == "primary"
-    assert detail["cash"] == [{"currency": "USD", "amount": "3975.0000"}]
+    assert detail["currency"] == "USD" and detail["nav"] == "5075.00"
+    assert detail["cash"] == [{"currency": "USD", "amount": "3975.00"}]
+    assert detail["unrealized_pnl"] == [{"currency": "USD", "amount": "100.00"}]
     assert detail["positions"][0]["symbol"] == "ACME" and detail["positions"][0]["market_value"] == "1100.00"
-    assert detail["nav"] == "5075.00" and detail["history"][-1]["nav"] == "5075.00"
     assert client.get("/api/v1/accounts/?q=zeb").json()["results"][0]["id"] == funded.pk
 
 
@@ -259,3 +263,245 @@ def test_openapi_schema_describes_account_endpoints(db: None) -> None:
     response = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     paths = response.json()["paths"]
     assert {"/api/v1/accounts/", "/api/v1/accounts/{id}/", "/api/v1/accounts/{account_pk}/transactions/"} <= set(paths)
+
+
+# --- Sorting ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def sortable(alice: Persona) -> list[ClientAccount]:
+    """Five accounts whose every sort key differs; two have no NAV yet."""
+    with alice.scope():
+        specs = [
+            ("U0003", "charlie trust", "trust", "open", date(2021, 5, 1), D("300.00")),
+            ("U0001", "Alpha Roth", "roth_ira", "closed", date(2023, 1, 2), None),
+            ("U0005", "echo joint", "joint", "restricted", date(2020, 2, 3), D("50.00")),
+            ("U0002", "Bravo Individual", "individual", "pending", date(2024, 7, 9), D("1200.00")),
+            ("U0004", "delta Corporate", "corporate", "open", date(2022, 3, 4), None),
+        ]
+        accounts = []
+        for number, title, kind, status, inception, nav in specs:
+            account = ClientAccountFactory(
+                number=number, title=title, account_type=kind, status=status, inception_date=inception
+            )
+            ClientAccount.objects.filter(pk=account.pk).update(nav=nav, nav_date=TODAY if nav else None)
+            accounts.append(account)
+    return accounts
+
+
+@pytest.mark.parametrize(
+    ("ordering", "expected"),
+    [
+        ("number", ["U0001", "U0002", "U0003", "U0004", "U0005"]),
+        ("-number", ["U0005", "U0004", "U0003", "U0002", "U0001"]),
+        ("title", ["U0001", "U0002", "U0003", "U0004", "U0005"]),  # case-insensitive
+        ("-title", ["U0005", "U0004", "U0003", "U0002", "U0001"]),
+        ("type", ["U0004", "U0002", "U0005", "U0001", "U0003"]),  # corporate, individual, joint, roth_ira, trust
+        ("-type", ["U0003", "U0001", "U0005", "U0002", "U0004"]),
+        ("status", ["U0001", "U0003", "U0004", "U0002", "U0005"]),  # closed, open (by number), pending, restricted
+        ("-status", ["U0005", "U0002", "U0004", "U0003", "U0001"]),
+        ("nav", ["U0005", "U0003", "U0002", "U0001", "U0004"]),  # no NAV last
+        ("-nav", ["U0002", "U0003", "U0005", "U0004", "U0001"]),  # no NAV last here too
+        ("inception", ["U0005", "U0003", "U0004", "U0001", "U0002"]),
+        ("-inception", ["U0002", "U0001", "U0004", "U0003", "U0005"]),
+    ],
+)
+def test_every_sort_order_pages_through_every_account_once(
+    alice: Persona, sortable: list[ClientAccount], ordering: str, expected: list[str]
+) -> None:
+    client = login(alice)
+    assert [a.number for a in client.get(f"/accounts/?ordering={ordering}").context["page"].rows] == expected
+    # Every page size puts its page boundary somewhere else, across the accounts without a NAV too.
+    with alice.scope():
+        for size in (1, 2, 3, 4, 5):
+            seen, after = [], ""
+            for _ in range(10):
+                page = selectors.account_page(user=alice.user, ordering=ordering, after=after, size=size)
+                seen += [a.number for a in page.rows]
+                if page.next_cursor is None:
+                    break
+                after = page.next_cursor
+            assert seen == expected, (ordering, size)
+
+
+def test_sort_headers_link_both_directions_and_keep_filters(alice: Persona, sortable: list[ClientAccount]) -> None:
+    client = login(alice)
+    page = client.get("/accounts/?status=open&ordering=nav").content.decode()
+    assert 'aria-sort="ascending"' in page
+    assert "status=open&amp;ordering=-nav" in page  # a second click on the sorted column: descending
+    assert "status=open&amp;ordering=inception" in page
+    descending = client.get("/accounts/?ordering=-nav").content.decode()
+    assert 'aria-sort="descending"' in descending and "ordering=nav" in descending
+    paged = client.get("/accounts/?ordering=-nav&status=open")
+    assert [a.number for a in paged.context["page"].rows] == ["U0003", "U0004"]
+
+
+def test_a_bad_sort_order_is_named_and_the_list_stays_in_number_order(
+    alice: Persona, sortable: list[ClientAccount]
+) -> None:
+    client = login(alice)
+    response = client.get("/accounts/?ordering=password")
+    assert response.status_code == 200
+    assert "Sort order: Select a valid choice." in response.content.decode()
+    assert [a.number for a in response.context["page"].rows][:2] == ["U0001", "U0002"]
+    with alice.scope(), pytest.raises(selectors.BadOrdering, match="Unknown ordering 'nav; drop'"):
+        selectors.account_page(user=alice.user, ordering="nav; drop")
+
+
+def test_a_cursor_of_another_sort_order_starts_again(alice: Persona, sortable: list[ClientAccount]) -> None:
+    with alice.scope():
+        by_date = selectors.account_page(user=alice.user, ordering="inception", size=2).next_cursor
+        assert by_date
+        restart = selectors.account_page(user=alice.user, ordering="nav", after=by_date, size=2)
+    assert [a.number for a in restart.rows] == ["U0005", "U0003"]
+
+
+@pytest.mark.parametrize("ordering", ["number", "-title", "type", "-status", "nav", "-nav", "inception"])
+def test_query_count_is_constant_in_page_size_for_every_order(alice: Persona, ordering: str) -> None:
+    client = login(alice)
+    counts = []
+    for extra in (2, 60):  # 60: a full page of 50 whose boundary lies among accounts without a NAV
+        with alice.scope():
+            for index, account in enumerate(ClientAccountFactory.create_batch(extra, household=HouseholdFactory())):
+                if index % 2:
+                    ClientAccount.objects.filter(pk=account.pk).update(nav=D(index), nav_date=TODAY)
+        with CaptureQueriesContext(connection) as ctx:
+            response = client.get(f"/accounts/?ordering={ordering}")
+        assert response.status_code == 200 and response.context["page"].rows
+        counts.append(sql_count(ctx))
+    # One more query only where the accounts with a NAV end inside the page.
+    assert counts[1] <= counts[0] + (1 if "nav" in ordering else 0) and counts[1] <= 7
+
+
+def test_filter_by_owner_and_household_is_named(alice: Persona) -> None:
+    with alice.scope():
+        owner = ContactFactory(first_name="Olga", last_name="Owner")
+        household = HouseholdFactory(name="Ortega family")
+        ClientAccountFactory(number="O1", owners=[owner])
+        ClientAccountFactory(number="O2", owners=[ContactFactory(), owner], household=household)
+        ClientAccountFactory(number="O3", household=household)
+    client = login(alice)
+    by_owner = client.get(f"/accounts/?owner={owner.pk}")
+    assert [a.number for a in by_owner.context["page"].rows] == ["O1", "O2"]
+    assert "Owner: Olga Owner" in by_owner.content.decode()
+    by_household = client.get(f"/accounts/?household={household.pk}&ordering=-number")
+    assert [a.number for a in by_household.context["page"].rows] == ["O3", "O2"]
+    assert "Household: Ortega family" in by_household.content.decode()
+    assert client.get("/accounts/?owner=999999999").context["page"].rows == []
+
+
+def test_htmx_search_returns_only_the_results(alice: Persona, sortable: list[ClientAccount]) -> None:
+    client = login(alice)
+    response = client.get("/accounts/?q=ech", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="account-results")
+    body = response.content.decode()
+    assert body.startswith('<div id="account-results"') and "<html" not in body
+    assert [a.number for a in response.context["page"].rows] == ["U0005"]
+
+
+# --- Account detail -------------------------------------------------------------------------------------
+
+
+def test_realized_pnl_by_period(alice: Persona, acme: Security) -> None:
+    as_of = date(2026, 5, 20)
+    with alice.scope():
+        account = ClientAccountFactory(number="R1", inception_date=date(2024, 1, 2))
+        record = services.transaction_record
+        record(actor=None, account=account, kind="deposit", trade_date=date(2024, 1, 2), amount=D(10000))
+        record(actor=None, account=account, kind="buy", trade_date=date(2024, 1, 3), security=acme, quantity=D(40),
+               price=D(100))  # fmt: skip
+        sales = [(date(2025, 6, 1), D(110)), (date(2026, 2, 10), D(120)), (date(2026, 4, 15), D(90)),
+                 (date(2026, 5, 5), D(130)), (date(2026, 5, 25), D(150))]  # fmt: skip
+        for day, price in sales:  # each sells 5 at cost 100: gains 50, 100, -50, 150, (after as_of) 250
+            record(actor=None, account=account, kind="sell", trade_date=day, security=acme, quantity=D(5), price=price)
+        rows = selectors.realized_by_period(account=account, as_of=as_of)
+    assert rows == [
+        selectors.RealizedPnl(
+            currency="USD", month=D("150.0000"), quarter=D("100.0000"), year=D("200.0000"), inception=D("250.0000")
+        )
+    ]
+
+
+def test_period_starts() -> None:
+    assert selectors.period_starts(date(2026, 8, 31)) == {
+        "month": date(2026, 8, 1),
+        "quarter": date(2026, 7, 1),
+        "year": date(2026, 1, 1),
+    }
+    assert selectors.chart_start("1M", date(2026, 3, 31)) == date(2026, 2, 28)
+    assert selectors.chart_start("3M", date(2026, 5, 31)) == date(2026, 2, 28)
+    assert selectors.chart_start("1Y", date(2024, 2, 29)) == date(2023, 2, 28)
+    assert selectors.chart_start("YTD", date(2026, 3, 2)) == date(2025, 12, 31)
+    assert selectors.chart_start("All", date(2026, 3, 2)) is None
+
+
+@pytest.fixture
+def history(alice: Persona, acme: Security) -> ClientAccount:
+    """An account with about 14 months of daily values and a benchmark over the same days."""
+    start = TODAY - timedelta(days=430)
+    with alice.scope():
+        account = ClientAccountFactory(number="H1", inception_date=start)
+        services.transaction_record(actor=None, account=account, kind="deposit", trade_date=start, amount=D(1000))
+        performance.recompute_full(end=TODAY)
+    benchmark = Benchmark.objects.create(symbol=selectors.DEFAULT_BENCHMARK, name="S&P 500", currency="USD")
+    day, level = start, D(4000)
+    while day <= TODAY:
+        BenchmarkValue.objects.create(benchmark=benchmark, date=day, level=level)
+        day, level = day + timedelta(days=1), level + 1
+    return account
+
+
+def test_chart_periods_and_benchmark_line(alice: Persona, history: ClientAccount) -> None:
+    client = login(alice)
+    year = client.get(f"/accounts/{history.pk}/")
+    window = year.context["window"]
+    assert window.period == "1Y" and window.values[0].date >= window.values[-1].date - timedelta(days=366)
+    assert window.benchmark[0][1] == window.values[0].nav == D("1000.00")  # rebased to the first NAV
+    assert 'class="chart-benchmark"' in year.content.decode()
+    assert window.period_return == 0 and window.benchmark_return and window.benchmark_return > 0
+    month = client.get(f"/accounts/{history.pk}/?period=1M").context["window"]
+    assert month.values[0].date >= month.values[-1].date - timedelta(days=31) and len(month.values) < len(window.values)
+    everything = client.get(f"/accounts/{history.pk}/?period=All").context["window"]
+    assert everything.values[0].date <= TODAY - timedelta(days=428)
+    ytd = client.get(f"/accounts/{history.pk}/?period=YTD").context["window"]
+    assert ytd.values[0].date >= date(TODAY.year - 1, 12, 31)
+    bad = client.get(f"/accounts/{history.pk}/?period=forever")
+    assert bad.status_code == 200 and bad.context["window"].period == "1Y"
+
+
+def test_chart_without_benchmark_data_has_no_benchmark_line(alice: Persona, funded: ClientAccount) -> None:
+    page = login(alice).get(f"/accounts/{funded.pk}/").content.decode()
+    assert "<polyline" in page and "chart-benchmark" not in page
+
+
+def test_chart_draws_at_most_one_point_per_unit(alice: Persona, history: ClientAccount) -> None:
+    from portfolios.views import CHART_MAX_POINTS, nav_chart
+
+    with alice.scope():
+        window = selectors.value_window(account=history, period="All")
+    chart = nav_chart(window)
+    assert chart is not None and len(chart.points.split()) <= CHART_MAX_POINTS
+    assert chart.points.split()[0].startswith("0.0,") and chart.points.split()[-1].startswith("600.0,")
+
+
+def test_htmx_chart_and_transactions_render_only_their_part(alice: Persona, history: ClientAccount) -> None:
+    client = login(alice)
+    with CaptureQueriesContext(connection) as ctx:
+        chart = client.get(f"/accounts/{history.pk}/?period=3M", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="nav-chart")
+    body = chart.content.decode()
+    assert body.startswith('<div id="nav-chart"') and "Realized P&amp;L" not in body and "<polyline" in body
+    assert sql_count(ctx) <= 5 + 3  # the account, its values and the benchmark
+    txs = client.get(f"/accounts/{history.pk}/?kind=fee", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="transactions")
+    assert txs.content.decode().startswith('<div id="transactions"') and "No transactions" in txs.content.decode()
+
+
+def test_detail_shows_realized_pnl_and_day_change(alice: Persona, funded: ClientAccount, acme: Security) -> None:
+    with alice.scope():
+        services.transaction_record(
+            actor=None, account=funded, kind="sell", trade_date=TODAY, security=acme, quantity=D(4), price=D(110)
+        )
+        ClientAccount.objects.filter(pk=funded.pk).update(day_change=D("-12.34"), day_return=D("-0.0025"))
+    response = login(alice).get(f"/accounts/{funded.pk}/")
+    page = response.content.decode()
+    assert "-12.34 USD" in page and "-0.25 %" in page and "Year to date" in page
+    gain = D("40.0000")  # (110 - 100) x 4, this month, quarter, year and since inception
+    assert response.context["summary"].realized == [selectors.RealizedPnl("USD", gain, gain, gain, gain)]

@@ -28,6 +28,7 @@ urlpatterns = [
     path("onboarding/", include("onboarding.urls")),
     path("billing/", include("billing.urls")),
     path("reports/", include("reports.urls")),
+    path("imports/", include("imports.urls")),
     path("api/v1/", include(("advisorportal.api_urls", "api"), namespace="api")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),

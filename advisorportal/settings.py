@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "billing",
     "reports",
     "imports",
+    "contact_io",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,95 @@
+"""Contact import jobs and what each applied row did, so a whole import can be undone.
+
+The uploaded file is kept in the row (``bytea``, under the same row-level security as the job)
+only until the import is applied or fails: it may hold tax ids in clear, so it is not kept longer.
+The validated plan (``plan``, zlib-compressed JSON, tax ids already sealed) is kept between the
+preview and the apply so applying does not parse the file again; it is dropped after applying.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from advisorportal.tenancy.models import FirmOwnedModel
+
+
+class SourceKind(models.TextChoices):
+    XLSX = "xlsx", "Excel (template)"
+    CSV = "csv", "CSV"
+    VCARD = "vcard", "vCard"
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", "Uploaded"
+    PREVIEWED = "previewed", "Previewed"
+    APPLYING = "applying", "Applying"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+    UNDONE = "undone", "Undone"
+
+
+class ContactImport(FirmOwnedModel):
+    """One uploaded contacts file. ``report`` is a list of ``{"row", "column", "message"}``: ``row``
+    is the file's row (the header is row 1; vCard: the card's number), 0 for the file as a whole."""
+
+    audit_masked_fields = frozenset({"data", "plan", "report", "preview"})
+
+    source_kind = models.CharField(max_length=8, choices=SourceKind.choices)
+    file_name = models.CharField(max_length=255)
+    file_size = models.PositiveBigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64)
+    data = models.BinaryField(null=True, blank=True, editable=False)
+    status = models.CharField(max_length=12, choices=ImportStatus.choices, default=ImportStatus.UPLOADED)
+    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done while applying.")
+    column_mapping = models.JSONField(default=dict, blank=True, help_text="CSV: file column -> contact field.")
+    rows_total = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    report = models.JSONField(default=list, blank=True)
+    preview = models.JSONField(default=dict, blank=True, help_text="The first rows of each class, for the page.")
+    plan = models.BinaryField(null=True, blank=True, editable=False)
+    undo_report = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    previewed_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(FirmOwnedModel.Meta):
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["firm", "created_at", "id"], name="contact_io_import_created_idx")]
+
+    def __str__(self) -> str:
+        return f"Import #{self.pk} {self.file_name}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in {ImportStatus.PREVIEWED, ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.UNDONE}
+
+
+class RowAction(models.TextChoices):
+    CREATED = "created", "Created"
+    UPDATED = "updated", "Updated"
+
+
+class ContactImportRow(FirmOwnedModel):
+    """One contact an applied import created or updated; ``before`` holds the updated fields' old
+    values (JSON; a sealed tax id as base64) so the import can be undone."""
+
+    audited = False  # the import's own audit entry records what it did
+    audit_masked_fields = frozenset({"before"})
+
+    contact_import = models.ForeignKey(
+        ContactImport, on_delete=models.CASCADE, related_name="rows", db_index=False, db_constraint=False
+    )
+    row = models.PositiveIntegerField()
+    contact_id = models.BigIntegerField(help_text="Not a foreign key: the contact may be deleted since.")
+    action = models.CharField(max_length=8, choices=RowAction.choices)
+    before = models.JSONField(default=dict, blank=True)
+
+    class Meta(FirmOwnedModel.Meta):
+        indexes = [models.Index(fields=["firm", "contact_import", "row"], name="contact_io_row_import_idx")]

@@ -1,0 +1,53 @@
+"""Readers of contacts files. Each turns bytes into rows of raw cells keyed by contact field, or
+file-level problems naming the row and column; none of them touches the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+MAX_ROWS = 100_000
+MAX_FILE_BYTES = 50 * 1024 * 1024  # an upload (xlsx, csv)
+MAX_VCARD_BYTES = 5 * 1024 * 1024
+
+
+@dataclass
+class ParsedRow:
+    row: int  # the file's row (header = 1), or the card's number in a vCard file
+    cells: dict[str, Any]
+    picture: tuple[bytes, str] | None = None
+    notes: list[str] = field(default_factory=list)  # what the reader left out or guessed
+
+
+@dataclass
+class ParsedFile:
+    rows: list[ParsedRow] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)  # {"row", "column", "message"}
+    headers: list[str] = field(default_factory=list)  # CSV: the header row as read
+
+    def problem(self, message: str, *, row: int = 0, column: str = "") -> None:
+        self.problems.append({"row": row, "column": column, "message": message})
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class FileRefused(ValueError):
+    """The file as a whole cannot be read (wrong type, too big, not the template…)."""
+
+
+def detect_kind(name: str, head: bytes) -> str:
+    """``xlsx``, ``csv`` or ``vcard`` from the content (the name only breaks a tie for text files)."""
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(b"%PDF"):
+        raise FileRefused("This file is a PDF, not a spreadsheet, CSV or vCard file.")
+    if head[:2] in (b"\xd0\xcf",) or head.startswith(b"\x1f\x8b") or head.startswith(b"Rar!"):
+        raise FileRefused("This file is not a spreadsheet (.xlsx), CSV or vCard file.")
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").upper()
+    if text.startswith(b"BEGIN:VCARD"):
+        return "vcard"
+    if name.lower().endswith((".vcf", ".vcard")):
+        return "vcard"
+    return "csv"

@@ -1,0 +1,255 @@
+"""The Excel template: writing it, and reading a filled-in copy safely.
+
+An .xlsx file is a ZIP archive. Before openpyxl sees it, the archive's directory is checked: the
+declared uncompressed sizes must stay under ``MAX_UNCOMPRESSED`` in total and no member may expand
+more than ``MAX_RATIO`` times (a ZIP bomb does both). openpyxl reads XML through defusedxml when it
+is installed (it is), so entity tricks are refused too. The data sheet is read in read-only
+(streaming) mode; formulas are refused, not evaluated, and merged cells are found by scanning the
+sheet's XML for ``<mergeCell`` (read-only mode does not load them).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from typing import Any
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from contact_io.fields import COLUMNS, REQUIRED
+from contact_io.parsers import MAX_ROWS, FileRefused, ParsedFile, ParsedRow
+
+SHEET = "Contacts"
+MAX_UNCOMPRESSED = 400 * 1024 * 1024
+MAX_RATIO = 200
+MAX_MEMBERS = 200
+TEMPLATE_ROWS = MAX_ROWS + 1  # header and data rows covered by the validation lists
+
+EXAMPLES: list[dict[str, Any]] = [
+    {
+        "kind": "Individual", "status": "Prospect", "salutation": "Ms", "first_name": "Ada", "last_name": "Lovelace",
+        "email": "ada@example.com", "phone": "+1 212 555 0100", "date_of_birth": "1980-12-10",
+        "res_street": "12 Harbor St", "res_city": "Boston", "res_state": "MA", "res_postal_code": "02108",
+        "res_country": "US", "mailing_same": "Yes", "tax_id_type": "SSN", "tax_id": "123-45-6789",
+        "risk_tolerance": "Balanced", "investment_objectives": "Growth, Income", "tags": "newsletter, esg",
+        "priority": "High", "marketing_source": "Client referral",
+    },
+    {
+        "kind": "Entity (trust, company…)", "status": "Active client", "last_name": "Lovelace Family Trust",
+        "email": "trust@example.com", "tax_id_type": "EIN", "tax_id": "12-3456789", "res_country": "US",
+        "priority": "Normal",
+    },
+]  # fmt: skip
+
+
+# --- The template -------------------------------------------------------------------------------
+
+
+def template_workbook() -> bytes:
+    """The template: a "Contacts" sheet with one column per field and a validation list on every
+    choice column, a "Guidance" sheet (meaning, format, allowed values) and an "Example" sheet."""
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = SHEET
+    lists = wb.create_sheet("Lists")
+    bold = Font(bold=True)
+    fill = PatternFill("solid", fgColor="DDEBF7")
+    lists_used = 0
+    for index, column in enumerate(COLUMNS, start=1):
+        cell = ws.cell(row=1, column=index, value=column.label)
+        cell.font, cell.fill = bold, fill
+        letter = get_column_letter(index)
+        ws.column_dimensions[letter].width = max(12, min(len(column.label) + 4, 40))
+        if column.kind == "date":
+            ws.column_dimensions[letter].number_format = "yyyy-mm-dd"
+        if column.kind == "tax_id" or column.field in ("phone", "mobile_phone", "work_phone", "res_postal_code"):
+            ws.column_dimensions[letter].number_format = "@"  # text: keep leading zeros
+        if column.kind in ("choice", "bool"):
+            values = [label for _, label in column.choices] if column.kind == "choice" else ["Yes", "No"]
+            lists_used += 1
+            list_col = get_column_letter(lists_used)
+            for r, label in enumerate(values, start=1):
+                lists[f"{list_col}{r}"] = label
+            validation = DataValidation(
+                type="list",
+                formula1=f"Lists!${list_col}$1:${list_col}${len(values)}",
+                allow_blank=True,
+                showErrorMessage=True,
+                errorTitle=column.label,
+                error=f"Choose one of: {', '.join(values)}",
+            )
+            validation.add(f"{letter}2:{letter}{TEMPLATE_ROWS}")
+            ws.add_data_validation(validation)
+    ws.freeze_panes = "A2"
+    lists.sheet_state = "hidden"
+
+    guidance = wb.create_sheet("Guidance")
+    guidance.append(["Column", "Meaning", "Format", "Allowed values", "Required"])
+    for cell in guidance[1]:
+        cell.font = bold
+    for column in COLUMNS:
+        guidance.append([
+            column.label, column.meaning, column.kind, column.allowed,
+            "Yes" if column.field == "last_name" else ("For individuals" if column.field in REQUIRED else ""),
+        ])  # fmt: skip
+    guidance.append([])
+    guidance.append([f"Fill in the {SHEET} sheet, one contact per row, at most {MAX_ROWS:,} rows. Keep the header "
+                     "row as it is (every column must stay; empty cells are fine). Write values, not formulas; "
+                     "do not merge cells. Rows are matched to existing contacts by email, tax id or account "
+                     "number and update them instead of creating duplicates."])  # fmt: skip
+    for letter, width in zip("ABCDE", (28, 70, 10, 60, 16), strict=True):
+        guidance.column_dimensions[letter].width = width
+
+    example = wb.create_sheet("Example")
+    example.append([c.label for c in COLUMNS])
+    for cell in example[1]:
+        cell.font = bold
+    for row in EXAMPLES:
+        example.append([row.get(c.field, "") for c in COLUMNS])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+# --- Reading ------------------------------------------------------------------------------------
+
+
+def check_archive(data: bytes) -> zipfile.ZipFile:
+    """The archive, once its directory shows it is no ZIP bomb; ``FileRefused`` otherwise."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise FileRefused("This file is not a valid .xlsx workbook (the archive is damaged).") from None
+    if len(members) > MAX_MEMBERS:
+        raise FileRefused(f"This workbook has {len(members)} parts; a contacts template has a handful.")
+    total = 0
+    for member in members:
+        total += member.file_size
+        if member.file_size > 1_000_000 and member.file_size > MAX_RATIO * max(member.compress_size, 1):
+            raise FileRefused(
+                f"This file expands {member.file_size // max(member.compress_size, 1)} times when unpacked "
+                "(a ZIP bomb?); it is refused."
+            )
+    if total > MAX_UNCOMPRESSED:
+        raise FileRefused(f"This workbook unpacks to {total // 2**20} MB; the limit is {MAX_UNCOMPRESSED // 2**20} MB.")
+    names = {m.filename for m in members}
+    if "[Content_Types].xml" not in names or not any(n.startswith("xl/worksheets/") for n in names):
+        raise FileRefused("This file is a ZIP archive but not an Excel workbook (.xlsx).")
+    return archive
+
+
+def _sheet_path(archive: zipfile.ZipFile, workbook: Any) -> str | None:
+    """The archive path of the data sheet's XML (to look for merged cells)."""
+    index = workbook.sheetnames.index(SHEET) + 1
+    candidate = f"xl/worksheets/sheet{index}.xml"
+    return candidate if candidate in archive.namelist() else None
+
+
+def _merged_ranges(archive: zipfile.ZipFile, path: str | None) -> list[str]:
+    import re
+
+    if path is None:
+        return []
+    found: list[str] = []
+    tail = b""
+    with archive.open(path) as stream:
+        while chunk := stream.read(1 << 20):
+            buffer = tail + chunk
+            found += [m.decode() for m in re.findall(rb'<mergeCell ref="([A-Z0-9:]+)"', buffer)]
+            tail = buffer[-64:]
+    return list(dict.fromkeys(found))
+
+
+def read_workbook(data: bytes) -> ParsedFile:
+    archive = check_archive(data)
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+    except Exception as error:  # noqa: BLE001 - openpyxl raises many kinds for a damaged file
+        raise FileRefused(f"This workbook cannot be read ({type(error).__name__}).") from None
+    result = ParsedFile()
+    try:
+        if SHEET not in workbook.sheetnames:
+            raise FileRefused(
+                f'This workbook has no sheet named "{SHEET}" (it has: {", ".join(workbook.sheetnames)}). '
+                "Download the template and fill in its Contacts sheet."
+            )
+        merged = _merged_ranges(archive, _sheet_path(archive, workbook))
+        if merged:
+            for ref in merged[:20]:
+                result.problem(f"Merged cells {ref}: unmerge them (one value per cell).", column=ref.split(":")[0])
+            return result
+        sheet = workbook[SHEET]
+        rows = sheet.iter_rows()
+        header = next(rows, None)
+        fields = _header_fields([c.value for c in header] if header else [], result)
+        if not result.ok:
+            return result
+        count = 0
+        for cells in rows:
+            values = [c.value for c in cells]
+            if not any(v not in (None, "") for v in values):
+                continue
+            count += 1
+            if count > MAX_ROWS:
+                result.rows = []
+                result.problem(f"The sheet has more than {MAX_ROWS:,} data rows; split the file.")
+                return result
+            row_number = cells[0].row if cells else count + 1
+            row_cells: dict[str, Any] = {}
+            for field, cell in zip(fields, cells, strict=False):
+                if field is None or cell.value is None:
+                    continue
+                if cell.data_type == "f":
+                    result.problem(
+                        f"The cell holds a formula ({str(cell.value)[:40]}); enter its value instead.",
+                        row=row_number,
+                        column=_label(field),
+                    )
+                    continue
+                row_cells[field] = cell.value
+            result.rows.append(ParsedRow(row=row_number, cells=row_cells))
+    finally:
+        workbook.close()
+    return result
+
+
+def _label(field: str) -> str:
+    from contact_io.fields import BY_FIELD
+
+    return BY_FIELD[field].label
+
+
+def _header_fields(header: list[Any], result: ParsedFile) -> list[str | None]:
+    from contact_io.fields import BY_LABEL
+
+    fields: list[str | None] = []
+    seen: set[str] = set()
+    for index, value in enumerate(header, start=1):
+        text = str(value).strip() if value is not None else ""
+        if not text:
+            fields.append(None)
+            continue
+        column = BY_LABEL.get(text.casefold())
+        letter = get_column_letter(index)
+        if column is None:
+            result.problem(f'Column {letter} "{text}" is not a template column; remove it.', row=1, column=letter)
+            fields.append(None)
+        elif column.field in seen:
+            result.problem(f'Column {letter} "{text}" appears twice.', row=1, column=letter)
+            fields.append(None)
+        else:
+            seen.add(column.field)
+            fields.append(column.field)
+    missing = [c.label for c in COLUMNS if c.field not in seen]
+    if missing:
+        result.problem(
+            f"This is not the contacts template: columns missing: {', '.join(missing)}. "
+            "Download the template and keep its header row.",
+            row=1,
+        )
+    return fields

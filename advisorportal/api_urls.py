@@ -17,5 +17,6 @@ urlpatterns = [
     path("me/", MeView.as_view(), name="me"),
     path("", include(router.urls)),
     path("", include("portfolios.api_urls")),
+    path("", include("contact_merge.api_urls")),
     path("", include("imports.api_urls")),
 ]

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "reports",
     "imports",
     "contact_io",
+    "contact_merge",
 ]
 
 MIDDLEWARE = [

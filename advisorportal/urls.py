@@ -22,6 +22,7 @@ urlpatterns = [
     path("health", health, name="health"),
     path("brand/<slug:slug>.css", brand_css, name="brand-css"),
     path("", include("accounts.urls")),
+    path("contacts/", include("contact_merge.urls")),  # before crm: /contacts/merge/…
     path("contacts/", include("crm.urls")),
     path("accounts/", include("portfolios.urls")),
     path("funding/", include("funding.urls")),

@@ -36,6 +36,7 @@ class AccountFilterForm(forms.Form):
 
 class ChartPeriodForm(forms.Form):
     period = forms.ChoiceField(required=False, choices=[(p, p) for p in CHART_PERIODS])
+    benchmark = forms.CharField(required=False, max_length=32)
 
 
 class TransactionFilterForm(forms.Form):

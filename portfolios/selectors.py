@@ -26,6 +26,7 @@ from portfolios.models import (
     AccountOwner,
     AccountStatus,
     AccountType,
+    Benchmark,
     ClientAccount,
     LedgerEntry,
     LedgerPosting,
@@ -345,7 +346,21 @@ def account_summary(*, user: Any, account: ClientAccount, as_of: date | None = N
 # Periods of the NAV chart: name → how far back from the latest value.
 CHART_PERIODS = ("1M", "3M", "YTD", "1Y", "All")
 DEFAULT_CHART_PERIOD = "1Y"
-DEFAULT_BENCHMARK = "SPX"
+# The benchmark a chart compares with unless the user picks another: the first of these that exists,
+# else the first benchmark by symbol.
+PREFERRED_BENCHMARKS = ("SPX", "SPX-DEMO")
+
+
+def benchmark_symbols() -> list[str]:
+    """Every benchmark (global reference data: a handful of rows)."""
+    return list(Benchmark.objects.order_by("symbol").values_list("symbol", flat=True))
+
+
+def pick_benchmark(symbols: list[str], wanted: str = "") -> str:
+    """``wanted`` if it is a benchmark, else the preferred default; "" when there are none."""
+    if wanted in symbols:
+        return wanted
+    return next((s for s in PREFERRED_BENCHMARKS if s in symbols), symbols[0] if symbols else "")
 
 
 def _months_back(day: date, months: int) -> date:
@@ -378,6 +393,7 @@ class ValueWindow:
     period: str
     values: list[performance.DayValue]
     benchmark_symbol: str
+    benchmark_choices: list[str]
     benchmark: list[tuple[date, Decimal]]  # rebased: the benchmark's level scaled to the first NAV
 
     @property
@@ -394,21 +410,24 @@ class ValueWindow:
         return self.benchmark[-1][1] / self.benchmark[0][1] - 1
 
 
-def value_window(
-    *, account: ClientAccount, period: str = DEFAULT_CHART_PERIOD, benchmark: str = DEFAULT_BENCHMARK
-) -> ValueWindow:
-    """The account's daily values over ``period`` up to its latest NAV, and the benchmark over the
-    same days rebased to the account's first NAV in the window (2 queries)."""
+def value_window(*, account: ClientAccount, period: str = DEFAULT_CHART_PERIOD, benchmark: str = "") -> ValueWindow:
+    """The account's daily values over ``period`` up to its latest NAV, and a benchmark (``benchmark``
+    or the default one) over the same days, rebased to the account's first NAV in the window
+    (3 queries: the benchmarks, the values, the benchmark's levels)."""
     period = period if period in CHART_PERIODS else DEFAULT_CHART_PERIOD
     end = account.nav_date or timezone.localdate()
+    choices = benchmark_symbols()
+    symbol = pick_benchmark(choices, benchmark)
     values = performance.value_history(account=account, start=chart_start(period, end), end=end)
     rebased: list[tuple[date, Decimal]] = []
-    if values:
-        levels = performance.benchmark_history(symbol=benchmark, start=values[0].date, end=values[-1].date)
+    if values and symbol:
+        levels = performance.benchmark_history(symbol=symbol, start=values[0].date, end=values[-1].date)
         if levels and levels[0][1]:
             first_nav, first_level = values[0].nav, levels[0][1]
             rebased = [(day, level * first_nav / first_level) for day, level in levels]
-    return ValueWindow(period=period, values=values, benchmark_symbol=benchmark, benchmark=rebased)
+    return ValueWindow(
+        period=period, values=values, benchmark_symbol=symbol, benchmark_choices=choices, benchmark=rebased
+    )
 
 
 def transaction_list(

@@ -160,9 +160,13 @@ class AccountDetailView(FirmScopedView, TemplateView):
             raise Http404 from None
         context["account"] = account
         if target in ("", "nav-chart"):
-            period_form = ChartPeriodForm(self.request.GET or None)
-            period = (period_form.cleaned_data.get("period") if period_form.is_valid() else "") or ""
-            window = selectors.value_window(account=account, period=period or selectors.DEFAULT_CHART_PERIOD)
+            chart_form = ChartPeriodForm(self.request.GET or None)
+            choice = chart_form.cleaned_data if chart_form.is_valid() else {}
+            window = selectors.value_window(
+                account=account,
+                period=choice.get("period") or selectors.DEFAULT_CHART_PERIOD,
+                benchmark=choice.get("benchmark") or "",
+            )
             context.update(
                 chart=nav_chart(window),
                 window=window,

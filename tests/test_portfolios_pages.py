@@ -182,9 +182,9 @@ def test_account_detail_query_count_does_not_grow_with_positions(alice: Persona,
             )
     with CaptureQueriesContext(connection) as ctx:
         client.get(f"/accounts/{funded.pk}/")
-    # 5 of the session and rights; the account, owners, cash, positions, realized P&L, daily values,
-    # benchmark and transactions.
-    assert sql_count(ctx) == few <= 13
+    # 5 of the session and rights; the account, owners, cash, positions, realized P&L, benchmarks,
+    # daily values, benchmark levels and transactions.
+    assert sql_count(ctx) == few <= 14
 
 
 # --- API --------------------------------------------------------------------------------------------
@@ -442,7 +442,8 @@ def history(alice: Persona, acme: Security) -> ClientAccount:
         account = ClientAccountFactory(number="H1", inception_date=start)
         services.transaction_record(actor=None, account=account, kind="deposit", trade_date=start, amount=D(1000))
         performance.recompute_full(end=TODAY)
-    benchmark = Benchmark.objects.create(symbol=selectors.DEFAULT_BENCHMARK, name="S&P 500", currency="USD")
+    Benchmark.objects.create(symbol="AAA-FLAT", name="A flat index", currency="USD")  # sorts first, not preferred
+    benchmark = Benchmark.objects.create(symbol="SPX", name="S&P 500", currency="USD")
     day, level = start, D(4000)
     while day <= TODAY:
         BenchmarkValue.objects.create(benchmark=benchmark, date=day, level=level)
@@ -464,8 +465,12 @@ def test_chart_periods_and_benchmark_line(alice: Persona, history: ClientAccount
     assert everything.values[0].date <= TODAY - timedelta(days=428)
     ytd = client.get(f"/accounts/{history.pk}/?period=YTD").context["window"]
     assert ytd.values[0].date >= date(TODAY.year - 1, 12, 31)
-    bad = client.get(f"/accounts/{history.pk}/?period=forever")
+    bad = client.get(f"/accounts/{history.pk}/?period=forever&benchmark=NOPE")
     assert bad.status_code == 200 and bad.context["window"].period == "1Y"
+    assert bad.context["window"].benchmark_symbol == "SPX"  # the preferred default
+    other = client.get(f"/accounts/{history.pk}/?period=3M&benchmark=AAA-FLAT").context["window"]
+    assert other.benchmark_symbol == "AAA-FLAT" and other.benchmark == []  # no levels: no line
+    assert other.benchmark_choices == ["AAA-FLAT", "SPX"]
 
 
 def test_chart_without_benchmark_data_has_no_benchmark_line(alice: Persona, funded: ClientAccount) -> None:
@@ -489,7 +494,7 @@ def test_htmx_chart_and_transactions_render_only_their_part(alice: Persona, hist
         chart = client.get(f"/accounts/{history.pk}/?period=3M", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="nav-chart")
     body = chart.content.decode()
     assert body.startswith('<div id="nav-chart"') and "Realized P&amp;L" not in body and "<polyline" in body
-    assert sql_count(ctx) <= 5 + 3  # the account, its values and the benchmark
+    assert sql_count(ctx) <= 5 + 4  # the account, the benchmarks, the values and the benchmark's levels
     txs = client.get(f"/accounts/{history.pk}/?kind=fee", HTTP_HX_REQUEST="true", HTTP_HX_TARGET="transactions")
     assert txs.content.decode().startswith('<div id="transactions"') and "No transactions" in txs.content.decode()
 

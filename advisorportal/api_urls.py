@@ -4,12 +4,14 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import ApiTokenViewSet, AuditEntryViewSet, MeView
-from crm.api import ContactViewSet, HouseholdViewSet
+from crm.api import ContactViewSet, GroupViewSet, HouseholdViewSet, SavedViewViewSet
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("contacts", ContactViewSet, basename="contact")
 router.register("households", HouseholdViewSet, basename="household")
+router.register("groups", GroupViewSet, basename="group")
+router.register("saved-views", SavedViewViewSet, basename="saved-view")
 router.register("audit", AuditEntryViewSet, basename="audit")
 router.register("tokens", ApiTokenViewSet, basename="token")
 

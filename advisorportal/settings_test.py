@@ -8,3 +8,7 @@ from advisorportal.settings import *  # noqa: F403
 
 # Tasks run inline, in the test's process.
 CELERY_TASK_ALWAYS_EAGER = True
+
+# Test databases are re-created with the same name (and the same firm ids) on every run, and
+# rolled-back tests never invalidate what they cached: give each test process its own key space.
+CACHES["default"]["KEY_PREFIX"] = f"ap-test-{os.getpid()}-{os.urandom(4).hex()}"  # noqa: F405

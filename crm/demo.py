@@ -84,7 +84,7 @@ def seed_contacts(*, firm: Any, count: int, seed: int, owner: Any) -> list[Group
     batch: list[Contact] = []
     for person in people(seed, count):
         city, state, postal, country = rng.choice(PLACES)
-        active = person.status == "active"
+        is_active = person.status == "active"
         batch.append(
             Contact(
                 firm=firm,
@@ -116,8 +116,8 @@ def seed_contacts(*, firm: Any, count: int, seed: int, owner: Any) -> list[Group
                 priority=rng.choice(Priority.values),
                 marketing_source=_choice(rng, MarketingSource.values, 0.3),
                 tags=rng.sample(TAGS, rng.choice((0, 0, 1, 2))),
-                client_since=today - timedelta(days=rng.randint(30, 3650)) if active else None,
-                next_review=today + timedelta(days=rng.randint(1, 365)) if active and rng.random() < 0.6 else None,
+                client_since=today - timedelta(days=rng.randint(30, 3650)) if is_active else None,
+                next_review=today + timedelta(days=rng.randint(1, 365)) if is_active and rng.random() < 0.6 else None,
             )
         )
         if len(batch) >= BATCH:

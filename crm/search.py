@@ -105,8 +105,8 @@ def query_terms(q: str) -> list[str]:
         return [digits]
     terms: set[str] = set()
     for part in q.split():
-        if "@" in part:
-            terms.add(part)
+        if "@" in part or ("." in part and WORD.fullmatch(part.replace(".", "").replace("-", ""))):
+            terms.add(part)  # an email, or a domain: one key
         else:
             terms |= {_fold(w) for w in WORD.findall(part)}
     return sorted(terms, key=len, reverse=True)[:5]

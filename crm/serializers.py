@@ -1,21 +1,94 @@
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
-from crm.models import Contact, Household
+from crm.models import Activity, Contact, Group, Household, SavedView
+from crm.services import EDITABLE_FIELDS
+
+CONTACT_FIELDS = [f for f in EDITABLE_FIELDS if f not in ("advisor",)]
 
 
 class ContactSerializer(serializers.ModelSerializer[Contact]):
+    """A contact. ``tax_id`` is write-only (stored encrypted); reads show ``tax_id_masked``.
+    ``accounts`` and ``nav`` cover the accounts in the caller's account scope."""
+
+    tax_id = serializers.CharField(write_only=True, required=False, allow_blank=True)
+    tax_id_masked = serializers.CharField(read_only=True)
+    advisor = serializers.IntegerField(source="advisor_id", required=False, allow_null=True)
+    accounts = serializers.ListField(child=serializers.CharField(), read_only=True, default=list)
+    nav = serializers.DecimalField(max_digits=20, decimal_places=2, read_only=True, allow_null=True, default=None)
+    display_name = serializers.CharField(read_only=True)
+
     class Meta:
         model = Contact
-        fields = ["id", "kind", "status", "first_name", "last_name", "email", "phone", "created_at", "updated_at"]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        fields = [
+            "id", "display_name", *CONTACT_FIELDS, "advisor", "tax_id", "tax_id_masked", "closed_on",
+            "accounts", "nav", "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["id", "closed_on", "created_at", "updated_at"]
+
+    def to_representation(self, instance: Contact) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        data["accounts"] = getattr(instance, "accounts", [])
+        nav = getattr(instance, "nav", None)
+        data["nav"] = None if nav is None else f"{nav:.2f}"
+        return data
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Full validation is the service's (model full_clean); keep the ModelSerializer from
+        # running model validators a second time with half the picture.
+        return attrs
+
+
+class ActivitySerializer(serializers.ModelSerializer[Activity]):
+    actor = serializers.CharField(source="actor.full_name", read_only=True, default=None)
+
+    class Meta:
+        model = Activity
+        fields = ["id", "kind", "summary", "body", "actor", "occurred_at"]
+        read_only_fields = ["id", "actor", "occurred_at"]
 
 
 class HouseholdSerializer(serializers.ModelSerializer[Household]):
-    head: serializers.PrimaryKeyRelatedField[Contact] = serializers.PrimaryKeyRelatedField(read_only=True)
+    head = serializers.IntegerField(source="head_id")
     member_count = serializers.IntegerField(read_only=True)
+    account_count = serializers.IntegerField(read_only=True)
+    aum = serializers.DecimalField(max_digits=20, decimal_places=2, read_only=True, allow_null=True)
 
     class Meta:
         model = Household
-        fields = ["id", "name", "head", "member_count", "created_at"]
+        fields = ["id", "name", "head", "member_count", "account_count", "aum", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class GroupSerializer(serializers.ModelSerializer[Group]):
+    member_count = serializers.IntegerField(read_only=True)
+    owner = serializers.CharField(source="owner.full_name", read_only=True)
+
+    class Meta:
+        model = Group
+        fields = ["id", "name", "description", "is_private", "owner", "member_count", "created_at"]
+        read_only_fields = ["id", "owner", "created_at"]
+
+
+class SavedViewSerializer(serializers.ModelSerializer[SavedView]):
+    class Meta:
+        model = SavedView
+        fields = ["id", "name", "query", "is_shared", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class MembersSerializer(serializers.Serializer[Any]):
+    contacts = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=10_000)
+
+
+class BulkSerializer(serializers.Serializer[Any]):
+    ids = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=10_000)
+    action = serializers.ChoiceField(choices=["status", "tag", "untag", "group", "field"])
+    status = serializers.CharField(required=False, allow_blank=True, default="")
+    tag = serializers.CharField(required=False, allow_blank=True, default="", max_length=40)
+    group = serializers.IntegerField(required=False, allow_null=True, default=None)
+    field = serializers.CharField(required=False, allow_blank=True, default="")
+    value = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)

@@ -35,7 +35,6 @@ EDITABLE_FIELDS = tuple(
     if getattr(f, "editable", False)
     and f.concrete
     and f.name not in {"id", "firm", "created_at", "updated_at", "email_key"}
-    and not f.name.startswith("tax_id_")
 )
 
 
@@ -234,7 +233,11 @@ def _may_change_group(actor: Any, group: Group) -> None:
 def group_add_members(*, actor: Any, group: Group, contacts: Iterable[Contact]) -> int:
     _may_change_group(actor, group)
     have = set(GroupMember.objects.filter(group=group).values_list("contact_id", flat=True))
-    new = [GroupMember(group=group, contact_id=c.pk) for c in {c.pk: c for c in contacts}.values() if c.pk not in have]
+    new = [
+        GroupMember(group=group, contact_id=c.pk, firm_id=group.firm_id)
+        for c in {c.pk: c for c in contacts}.values()
+        if c.pk not in have
+    ]
     GroupMember.objects.bulk_create(new)
     return len(new)
 
@@ -283,3 +286,52 @@ def table_columns_set(*, actor: Any, columns: Sequence[str], allowed: Iterable[s
 
 def tax_id_matches(contact: Contact, value: str) -> bool:
     return bool(contact.tax_id_digest) and contact.tax_id_digest == tax_id_digest(value)
+
+
+# --- Bulk actions on a selection of contacts ----------------------------------------------------
+
+BULK_FIELDS = ("priority", "risk_tolerance", "marketing_source", "prospect_account_type", "advisor", "next_review")
+
+
+@transaction.atomic
+def contacts_bulk_action(
+    *, actor: Any, contacts: Sequence[Contact], action: str, status: str = "", tag: str = "",
+    group: Any = None, field: str = "", value: str = "",
+) -> str:  # fmt: skip
+    """One action on many contacts (already limited to the actor's scope), all or nothing; says
+    what it did."""
+    from accounts.selectors import firm_users
+    from crm.selectors import group_get
+
+    n = len(contacts)
+    if action == "status":
+        if status not in ContactStatus.values:
+            raise ValidationError({"status": ["Choose a status."]})
+        contacts_bulk_update(actor=actor, contacts=contacts, status=status)
+        return f"Status of {n} contacts set to {ContactStatus(status).label}."
+    if action in ("tag", "untag"):
+        if not tag.strip():
+            raise ValidationError({"tag": ["Enter a tag."]})
+        contacts_tag(actor=actor, contacts=contacts, **{"add" if action == "tag" else "remove": [tag]})
+        return f"Tag “{tag.strip()}” {'added to' if action == 'tag' else 'removed from'} {n} contacts."
+    if action == "group":
+        try:
+            chosen = group_get(user=actor, pk=int(group))
+        except (Group.DoesNotExist, ValueError, TypeError):
+            raise ValidationError({"group": ["Choose a group."]}) from None
+        added = group_add_members(actor=actor, group=chosen, contacts=contacts)
+        return f"{added} contacts added to {chosen.name}."
+    if action != "field":
+        raise ValidationError({"action": ["Choose an action."]})
+    if field not in BULK_FIELDS:
+        raise ValidationError({"field": ["Choose a field to edit."]})
+    value = value.strip()
+    cleaned: Any = value
+    if field == "advisor":
+        cleaned = firm_users(firm_id=actor.firm_id).filter(pk=value).first() if value.isdigit() else None
+        if value and cleaned is None:
+            raise ValidationError({"advisor": ["No such user."]})
+    elif field == "next_review":
+        cleaned = value or None
+    contacts_bulk_update(actor=actor, contacts=contacts, **{field: cleaned})
+    return f"{field.replace('_', ' ').capitalize()} of {n} contacts updated."

@@ -1,30 +1,229 @@
+"""CRM pages: the contacts table (search as you type, filters, saved views, columns, statistics,
+sort, bulk actions), the contact record, groups and households. Reads go through ``selectors``,
+writes through ``services``; every page needs the CRM right and sees only the user's scope."""
+
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 
+from accounts import audit
 from accounts.rights import Right
-from advisorportal.tenancy.access import FirmScopedView, get_scoped_or_404
-from crm import selectors
-from crm.models import Contact, ContactStatus
+from accounts.selectors import firm_users
+from advisorportal.tenancy.access import FirmScopedView, firm_view
+from crm import selectors, services
+from crm.crypto import format_tax_id, open_tax_id
+from crm.filters import ContactFilter
+from crm.forms import ActivityForm, BulkForm, ContactForm, GroupForm, HouseholdForm
+from crm.models import Contact, ContactStatus, Group, Household, SavedView
+
+PAGE_SIZES = (25, 50, 100, 200)
+# Query parameters that are not filters.
+NOT_FILTERS = {"q", "sort", "after", "size", "view"}
+
+
+def _filters(query: QueryDict) -> QueryDict:
+    """The filter part of a query string (empty values dropped)."""
+    filters = QueryDict(mutable=True)
+    for key in query:
+        if key not in NOT_FILTERS:
+            values = [v for v in query.getlist(key) if v.strip()]
+            if values:
+                filters.setlist(key, values)
+    return filters
+
+
+def _contact_or_404(request: HttpRequest, pk: Any) -> Contact:
+    try:
+        return selectors.contact_get(user=request.user, pk=pk)
+    except Contact.DoesNotExist:
+        raise Http404("No such contact.") from None
+
+
+def _put_errors(form: Any, error: ValidationError) -> None:
+    for field, errors in error.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
 
 
 class ContactListView(FirmScopedView, TemplateView):
+    """The contacts table. An htmx request (the search box, a filter, a page) gets only the results."""
+
     required_right = Right.CRM
     template_name = "crm/contact_list.html"
 
+    def get_template_names(self) -> list[str]:
+        if self.request.headers.get("HX-Request") and self.request.headers.get("HX-Target") == "results":
+            return ["crm/_contact_results.html"]
+        return [self.template_name]
+
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        status = self.request.GET.get("status", "")
-        page = selectors.contact_page(user=self.request.user, status=status, after=self.request.GET.get("after", ""))
+        request, user = self.request, self.request.user
+        query = request.GET
+        view = None
+        if query.get("view"):
+            try:
+                view = selectors.saved_view_get(user=user, pk=int(query["view"]))
+                query = QueryDict(view.query)
+            except (SavedView.DoesNotExist, ValueError):
+                messages.error(request, "That saved view does not exist (any more).")
+        q = query.get("q", "").strip()[:100]
+        sort = query.get("sort", "name")
+        sort = sort if sort in selectors.SORTS else "name"
+        try:
+            size = int(query.get("size", 50))
+        except ValueError:
+            size = 50
+        size = size if size in PAGE_SIZES else 50
+        filters = _filters(query)
+        filterset = ContactFilter(data=filters, queryset=Contact.objects.none(), request=request)
+        page, filter_errors = None, {}
+        try:
+            page = selectors.contact_page(
+                user=user, q=q, filters=filters, sort=sort, after=query.get("after", ""), size=size, request=request
+            )
+        except ValidationError as error:
+            filter_errors = error.message_dict
+        base = {"q": q, "sort": sort, "size": size, **{k: filters.getlist(k) for k in filters}}
+        base = {k: v for k, v in base.items() if v not in ("", [], None)}
         context.update(
-            page=page,
-            status=status if status in ContactStatus.values else "",
-            statuses=ContactStatus.choices,
-            counts=selectors.contact_status_counts(user=self.request.user),
-        )
+            q=q, sort=sort, size=size, sizes=PAGE_SIZES, page=page, filter_errors=filter_errors, view=view,
+            filterset=filterset, active=[(k, filters.getlist(k)) for k in filters], active_status=filters.get("status"),
+            statuses=ContactStatus.choices, counts=selectors.contact_status_counts(user=user),
+            columns=selectors.table_columns(user=user), saved_views=selectors.saved_views(user=user),
+            query_string=urlencode(base, doseq=True),
+            query_without_sort=urlencode({k: v for k, v in base.items() if k != "sort"}, doseq=True),
+            query_without_status=urlencode({k: v for k, v in base.items() if k != "status"}, doseq=True),
+            groups=selectors.group_list(user=user), bulk_form=BulkForm(), bulk_fields=services.BULK_FIELDS,
+            all_columns=list(selectors.COLUMNS.values()),
+        )  # fmt: skip
         return context
+
+
+@require_POST
+@firm_view(Right.CRM)
+def contact_bulk(request: HttpRequest) -> HttpResponseBase:
+    """One action on the selected contacts (only those in the user's scope are touched)."""
+    back = request.POST.get("next") or reverse("crm:contact-list")
+    back = back if back.startswith("/contacts/") else reverse("crm:contact-list")
+    contacts = selectors.contacts_by_ids(user=request.user, ids=request.POST.getlist("ids"))
+    form = BulkForm(request.POST)
+    if not contacts:
+        messages.error(request, "Select at least one contact.")
+        return redirect(back)
+    if not form.is_valid():
+        messages.error(request, "Choose an action.")
+        return redirect(back)
+    data = form.cleaned_data
+    try:
+        with transaction.atomic():
+            done = services.contacts_bulk_action(actor=request.user, contacts=contacts, **data)
+    except ValidationError as error:
+        problems = "; ".join(f"{k.replace('_', ' ')}: {' '.join(v)}" for k, v in error.message_dict.items())
+        messages.error(request, f"Nothing was changed. {problems}")
+        return redirect(back)
+    messages.success(request, done)
+    return redirect(back)
+
+
+@require_POST
+@firm_view(Right.CRM)
+def saved_view_save(request: HttpRequest) -> HttpResponseBase:
+    name = request.POST.get("name", "").strip()
+    query = request.POST.get("query", "")
+    try:
+        view = services.saved_view_save(
+            actor=request.user, name=name, query=query, is_shared=request.POST.get("shared") == "on"
+        )
+    except ValidationError as error:
+        messages.error(
+            request, "The view was not saved: " + "; ".join(" ".join(v) for v in error.message_dict.values())
+        )
+        return redirect(f"{reverse('crm:contact-list')}?{query}")
+    messages.success(request, f"Saved the view “{view.name}”.")
+    return redirect(f"{reverse('crm:contact-list')}?view={view.pk}")
+
+
+@require_POST
+@firm_view(Right.CRM)
+def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponseBase:
+    try:
+        view = selectors.saved_view_get(user=request.user, pk=pk)
+        services.saved_view_delete(actor=request.user, view=view)
+    except SavedView.DoesNotExist:
+        raise Http404("No such view.") from None
+    messages.success(request, f"Deleted the view “{view.name}”.")
+    return redirect("crm:contact-list")
+
+
+@firm_view(Right.CRM)
+def table_columns(request: HttpRequest) -> HttpResponseBase:
+    """Choose and order the contacts table's columns (remembered per user)."""
+    chosen = [c.key for c in selectors.table_columns(user=request.user)]
+    error = ""
+    if request.method == "POST":
+        picked = request.POST.getlist("columns")
+
+        def position(key: str) -> tuple[int, int]:
+            raw = request.POST.get(f"order_{key}", "")
+            return (int(raw) if raw.isdigit() else 99, list(selectors.COLUMNS).index(key))
+
+        try:
+            services.table_columns_set(
+                actor=request.user, columns=sorted(picked, key=position), allowed=selectors.COLUMNS
+            )
+        except ValidationError as problem:
+            error = " ".join(problem.messages)
+        else:
+            messages.success(request, "Columns saved.")
+            return redirect("crm:contact-list")
+    rows = [
+        (c, c.key in chosen, chosen.index(c.key) + 1 if c.key in chosen else "") for c in selectors.COLUMNS.values()
+    ]
+    rows.sort(key=lambda r: (r[2] == "", r[2] or 0))
+    return render(request, "crm/columns.html", {"rows": rows, "error": error})
+
+
+class ContactFormView(FirmScopedView, TemplateView):
+    required_right = Right.CRM
+    template_name = "crm/contact_form.html"
+
+    def get_contact(self) -> Contact | None:
+        return _contact_or_404(self.request, self.kwargs["pk"]) if "pk" in self.kwargs else None
+
+    def form(self, data: Any = None) -> ContactForm:
+        advisors = firm_users(firm_id=self.request.user.firm_id).filter(is_active=True)  # type: ignore[union-attr]
+        return ContactForm(data, instance=self.get_contact() or Contact(), advisors=advisors)
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return self.render_to_response(self.get_context_data(form=self.form(), contact=self.get_contact()))
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        contact = self.get_contact()
+        form = self.form(request.POST)
+        if form.is_valid():
+            values = form.changed_values()
+            tax_id = form.cleaned_data.get("tax_id") or None
+            try:
+                if contact is None:
+                    contact = services.contact_create(actor=request.user, tax_id=tax_id, **values)
+                    messages.success(request, f"Added {contact}.")
+                else:
+                    contact = services.contact_update(actor=request.user, contact=contact, tax_id=tax_id, **values)
+                    messages.success(request, f"Saved {contact}.")
+                return redirect("crm:contact-detail", pk=contact.pk)  # type: ignore[return-value]
+            except ValidationError as error:
+                _put_errors(form, error)
+        return self.render_to_response(self.get_context_data(form=form, contact=contact), status=400)
 
 
 class ContactDetailView(FirmScopedView, TemplateView):
@@ -33,6 +232,172 @@ class ContactDetailView(FirmScopedView, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["contact"] = get_scoped_or_404(Contact.objects.all(), pk=kwargs["pk"])
-        context["households"] = context["contact"].households.order_by("name")
+        user = self.request.user
+        contact = _contact_or_404(self.request, kwargs["pk"])
+        accounts = selectors.contact_accounts(user=user, contact=contact)
+        navs = [a.nav for a in accounts if getattr(a, "nav", None) is not None]
+        context.update(
+            contact=contact,
+            households=selectors.household_list(user=user).filter(householdmember__contact=contact),
+            groups=selectors.contact_groups(user=user, contact=contact),
+            all_groups=selectors.group_list(user=user),
+            accounts=accounts,
+            total_nav=sum(navs) if navs else None,
+            timeline=selectors.timeline(contact=contact),
+            activity_form=kwargs.get("activity_form") or ActivityForm(),
+            revealed_tax_id=kwargs.get("revealed_tax_id"),
+        )
         return context
+
+
+def _detail(request: HttpRequest, pk: int, status: int = 200, **extra: Any) -> HttpResponse:
+    """The contact record rendered in answer to a POST (a refused note, a revealed tax id)."""
+    view = ContactDetailView()
+    view.setup(request, pk=pk)
+    return render(request, view.template_name, view.get_context_data(pk=pk, **extra), status=status)
+
+
+@require_POST
+@firm_view(Right.CRM)
+def contact_activity_add(request: HttpRequest, pk: int) -> HttpResponseBase:
+    contact = _contact_or_404(request, pk)
+    form = ActivityForm(request.POST)
+    if form.is_valid():
+        try:
+            services.activity_add(actor=request.user, contact=contact, **form.cleaned_data)
+            messages.success(request, "Added to the timeline.")
+            return redirect("crm:contact-detail", pk=pk)
+        except ValidationError as error:
+            _put_errors(form, error)
+    return _detail(request, pk, status=400, activity_form=form)
+
+
+@require_POST
+@firm_view(Right.CRM, step_up=True)
+def contact_reveal_tax_id(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """Show the full tax id once (step-up 2FA; the read is audited)."""
+    contact = _contact_or_404(request, pk)
+    audit.record_read(what="tax id", obj=contact)
+    revealed = format_tax_id(open_tax_id(contact.tax_id_encrypted), contact.tax_id_type) or "none on file"
+    response = _detail(request, pk, revealed_tax_id=revealed)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@firm_view(Right.CRM)
+def contact_picture(request: HttpRequest, pk: int) -> HttpResponseBase:
+    contact = _contact_or_404(request, pk)
+    if not contact.picture or contact.picture_type not in {"image/jpeg", "image/png", "image/gif", "image/webp"}:
+        raise Http404("No picture.")
+    response = HttpResponse(bytes(contact.picture), content_type=contact.picture_type)
+    response["Cache-Control"] = "private, max-age=300"
+    response["Content-Security-Policy"] = "default-src 'none'"
+    return response
+
+
+@require_POST
+@firm_view(Right.CRM)
+def contact_groups_change(request: HttpRequest, pk: int) -> HttpResponseBase:
+    contact = _contact_or_404(request, pk)
+    try:
+        group = selectors.group_get(user=request.user, pk=int(request.POST.get("group", "")))
+    except (Group.DoesNotExist, ValueError):
+        messages.error(request, "Choose a group.")
+        return redirect("crm:contact-detail", pk=pk)
+    if request.POST.get("remove"):
+        services.group_remove_members(actor=request.user, group=group, contacts=[contact])
+        messages.success(request, f"Removed from {group.name}.")
+    else:
+        services.group_add_members(actor=request.user, group=group, contacts=[contact])
+        messages.success(request, f"Added to {group.name}.")
+    return redirect("crm:contact-detail", pk=pk)
+
+
+# --- Groups and households -----------------------------------------------------------------------
+
+
+@firm_view(Right.CRM)
+def group_list(request: HttpRequest) -> HttpResponseBase:
+    form = GroupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            group = services.group_create(actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            _put_errors(form, error)
+        else:
+            messages.success(request, f"Created the group {group.name}.")
+            return redirect("crm:group-detail", pk=group.pk)
+    status = 400 if request.method == "POST" else 200
+    return render(
+        request, "crm/group_list.html", {"groups": selectors.group_list(user=request.user), "form": form}, status=status
+    )
+
+
+@firm_view(Right.CRM)
+def group_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
+    try:
+        group = selectors.group_get(user=request.user, pk=pk)
+    except Group.DoesNotExist:
+        raise Http404("No such group.") from None
+    if request.method == "POST":
+        if request.POST.get("delete"):
+            services.group_delete(actor=request.user, group=group)
+            messages.success(request, f"Deleted the group {group.name}.")
+            return redirect("crm:group-list")
+        contacts = selectors.contacts_by_ids(user=request.user, ids=request.POST.getlist("remove"))
+        removed = services.group_remove_members(actor=request.user, group=group, contacts=contacts)
+        messages.success(request, f"Removed {removed} from {group.name}.")
+        return redirect("crm:group-detail", pk=pk)
+    page = selectors.contact_page(
+        user=request.user, filters=QueryDict(f"group={group.pk}"), after=request.GET.get("after", ""), request=request
+    )
+    return render(request, "crm/group_detail.html", {"group": group, "page": page})
+
+
+@firm_view(Right.CRM)
+def household_list(request: HttpRequest) -> HttpResponseBase:
+    form = HouseholdForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            head = selectors.contact_get(user=request.user, pk=request.POST.get("head", ""))
+            household = services.household_create(actor=request.user, name=form.cleaned_data["name"], head=head)
+        except Contact.DoesNotExist:
+            form.add_error(None, "Choose the head of household among your contacts.")
+        except ValidationError as error:
+            _put_errors(form, error)
+        else:
+            messages.success(request, f"Created {household.name}.")
+            return redirect("crm:household-detail", pk=household.pk)
+    households = selectors.household_list(user=request.user)
+    status = 400 if request.method == "POST" else 200
+    return render(request, "crm/household_list.html", {"households": households[:500], "form": form}, status=status)
+
+
+@firm_view(Right.CRM)
+def household_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
+    try:
+        household = selectors.household_get(user=request.user, pk=pk)
+    except Household.DoesNotExist:
+        raise Http404("No such household.") from None
+    if request.method == "POST":
+        try:
+            contact = selectors.contact_get(user=request.user, pk=request.POST.get("contact", ""))
+        except Contact.DoesNotExist:
+            messages.error(request, "Choose one of your contacts.")
+            return redirect("crm:household-detail", pk=pk)
+        action = request.POST.get("action")
+        try:
+            if action == "remove":
+                services.household_remove_member(actor=request.user, household=household, contact=contact)
+            elif action == "head":
+                services.household_set_head(actor=request.user, household=household, head=contact)
+            else:
+                services.household_add_members(actor=request.user, household=household, contacts=[contact])
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, "Household updated.")
+        return redirect("crm:household-detail", pk=pk)
+    members = selectors.household_members(user=request.user, household=household)
+    selectors.attach_accounts(members, user=request.user)
+    return render(request, "crm/household_detail.html", {"household": household, "members": members})

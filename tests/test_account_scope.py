@@ -89,7 +89,7 @@ def test_bad_scope_input_names_the_field_and_changes_nothing(alice: Persona, bob
     unknown = client.post(f"/settings/users/{bob.user.pk}/", {**form, "account_numbers": "NOPE123"})
     assert unknown.status_code == 200 and "No account with the number NOPE123" in unknown.content.decode()
     empty = client.post(f"/settings/users/{bob.user.pk}/", form)
-    assert empty.status_code == 200 and "at least one account or household" in empty.content.decode()
+    assert empty.status_code == 200 and "at least one account, household or group" in empty.content.decode()
     with bob.scope():
         assert set(bob.user.grants.values_list("right", flat=True)) == {Right.CRM}
 

@@ -83,6 +83,8 @@ GENERATOR_FILES = ("accounts/management/commands/seed_demo.py", "accounts/demo.p
 TARGET_LIST_P95_MS = 50.0
 TARGET_LIST_QUERIES = 6
 TARGET_MIXED_RPS = 200.0
+TARGET_DETAIL_P95_MS = 80.0
+DETAIL_PAGES = {"account_detail"}  # held to the detail-page target
 
 API_CONTACTS = "/api/v1/contacts/?page_size=50"
 API_DEPTH = 20  # api_list follows `next` this many pages deep, then starts again at page 1
@@ -493,6 +495,62 @@ def api_list(worker: Worker) -> Sample:
     return sample
 
 
+ACCOUNT_ORDERINGS = ("number", "-nav", "title", "-inception", "status", "nav", "type", "-number")
+ACCOUNT_DEPTH = 5  # accounts_list follows "Next page" this many pages deep, then takes the next sort order
+NEXT_PAGE_LINK = re.compile(r'href="\?([^"]*after=[^"]+)" rel="next"')
+
+
+def accounts_signed_in(worker: Worker) -> None:
+    """Setup: the shared session, plus up to 500 account ids and search prefixes of the firm (read
+    once through the API, sorted by NAV so that the detail pages have history to draw)."""
+    signed_in(worker)
+    api_token(worker)
+    response = worker.client.get("/api/v1/accounts/?ordering=-nav&page_size=500", headers=worker.state["api_headers"])
+    if response.status_code != 200:
+        raise BenchError(f"GET /api/v1/accounts/: status {response.status_code}")
+    rows = response.json()["results"]
+    if not rows:
+        raise BenchError("the demo firm has no client accounts")
+    worker.state["account_ids"] = [row["id"] for row in rows]
+    # Search terms as people type them: 2-4 leading letters of titles, and number prefixes.
+    terms = {row["title"][:n].lower() for row in rows for n in (2, 3, 4) if row["title"][:n].strip()}
+    terms |= {row["number"][:n] for row in rows[:50] for n in (3, 5)}
+    worker.state["search_terms"] = sorted(terms)
+
+
+@scenario("accounts_list", setup=accounts_signed_in, list_page=True)
+def accounts_list(worker: Worker) -> Sample:
+    """The accounts page in each sort order, first pages and, following "Next page", deeper ones."""
+    url, depth = worker.state.get("accounts_next") or (None, 1)
+    if url is None:
+        turn = worker.state.get("accounts_turn", 0)
+        worker.state["accounts_turn"] = turn + 1
+        url = f"/accounts/?ordering={ACCOUNT_ORDERINGS[turn % len(ACCOUNT_ORDERINGS)]}"
+    sample, response = timed(worker.client, "GET", url, expect=200)
+    worker.state["accounts_next"] = None
+    if sample.error is None and response is not None and depth < ACCOUNT_DEPTH:
+        match = NEXT_PAGE_LINK.search(response.text)
+        if match:
+            worker.state["accounts_next"] = ("/accounts/?" + match.group(1).replace("&amp;", "&"), depth + 1)
+    return sample
+
+
+@scenario("accounts_search", setup=accounts_signed_in, list_page=True)
+def accounts_search(worker: Worker) -> Sample:
+    """Prefix search of the accounts page by title or number, as the htmx search box sends it."""
+    terms = worker.state["search_terms"]
+    term = terms[worker.bench.next_number() % len(terms)]
+    headers = {"HX-Request": "true", "HX-Target": "account-results"}
+    return worker.request("GET", f"/accounts/?q={quote(term)}", expect=200, headers=headers)
+
+
+@scenario("account_detail", setup=accounts_signed_in)
+def account_detail(worker: Worker) -> Sample:
+    """One account's page: summary, positions, realized P&L, the 1-year NAV chart and transactions."""
+    ids = worker.state["account_ids"]
+    return worker.request("GET", f"/accounts/{ids[worker.bench.next_number() % len(ids)]}/", expect=200)
+
+
 # Add new scenarios above. `mixed` goes round the others (those with in_mix) on each worker.
 
 
@@ -615,6 +673,8 @@ def target_of(name: str) -> str:
         return f"p95 <= {TARGET_LIST_P95_MS:g} ms, <= {TARGET_LIST_QUERIES} queries"
     if name == "mixed":
         return f">= {TARGET_MIXED_RPS:g} req/s"
+    if name in DETAIL_PAGES:
+        return f"p95 <= {TARGET_DETAIL_P95_MS:g} ms"
     return "-"
 
 
@@ -628,6 +688,9 @@ def verdict(name: str, result: dict[str, Any]) -> str:
         return "meets" if meets else "misses"
     if name == "mixed":
         return "meets" if (result.get("rps") or 0) >= TARGET_MIXED_RPS else "misses"
+    if name in DETAIL_PAGES:
+        p95 = result.get("p95_ms")
+        return "meets" if p95 is not None and p95 <= TARGET_DETAIL_P95_MS else "misses"
     return ""
 
 

@@ -13,8 +13,6 @@ from typing import Any
 
 from django.template.loader import render_to_string
 from django.utils import timezone
-from weasyprint import CSS, HTML
-from weasyprint.urls import URLFetcher
 
 from accounts.models import Firm
 from contact_merge.display import EMPTY, display_value, field_label
@@ -96,6 +94,11 @@ def render_client_pdf(*, user: Any, contact: Contact, full_tax_id: bool = False)
     }
     html = render_to_string("contact_merge/client_information.html", context)
     css = render_to_string("contact_merge/client_information.css", context)
+    # Imported here: WeasyPrint takes seconds to import (it parses its stylesheets), which every
+    # process start (server, worker, command) would otherwise pay.
+    from weasyprint import CSS, HTML
+    from weasyprint.urls import URLFetcher
+
     fetcher = URLFetcher(allowed_protocols=("data",))  # the embedded logo; nothing from disk or network
     document = HTML(string=html, url_fetcher=fetcher, base_url="data:,")
     return document.write_pdf(stylesheets=[CSS(string=css, url_fetcher=fetcher)])  # type: ignore[no-any-return]

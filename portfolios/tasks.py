@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from accounts.models import Firm
 from advisorportal.tenancy.context import firm_task
 from portfolios import performance
 
@@ -11,7 +12,7 @@ from portfolios import performance
 @shared_task(acks_late=True)
 @firm_task
 def daily_values_recompute(firm_id: int, account_ids: list[int] | None = None) -> int:
-    """Recompute every daily value of the firm (or of ``account_ids``); returns the rows written."""
+    """Recompute every daily value of the firm (or of ``account_ids``); returns the days written."""
     return performance.recompute_full(account_ids=account_ids).rows
 
 
@@ -20,3 +21,14 @@ def daily_values_recompute(firm_id: int, account_ids: list[int] | None = None) -
 def daily_values_update(firm_id: int) -> int:
     """Add the new days of every account of the firm (the nightly job); a rerun adds nothing."""
     return performance.update_new_days().rows
+
+
+@shared_task(acks_late=True)
+def daily_values_nightly() -> int:
+    """Celery beat, after the day's prices: one ``daily_values_update`` per firm, so each firm runs
+    in its own scope (and a failing firm does not hold up the others). Returns the firms queued.
+    Firms are identity data (not firm-owned), so listing them needs no scope."""
+    firm_ids = list(Firm.objects.order_by("pk").values_list("pk", flat=True))
+    for firm_id in firm_ids:
+        daily_values_update.delay(firm_id)
+    return len(firm_ids)

@@ -193,3 +193,32 @@ def test_new_days_across_a_month_end_equal_a_full_recompute(alice: Persona) -> N
         assert sorted(DailySeries.objects.values_list("account_id", "month", "first_date")) == months
         assert len(incremental[usd.pk]) == 30 and incremental[late.pk][0][0] == date(2025, 3, 4)
         assert incremental[eur.pk][0][1] == D("5000.00")  # EUR base: no conversion
+
+
+def test_nightly_beat_job_updates_every_firm_in_its_own_scope(alice: Persona, charlie: Persona, acme: Security) -> None:
+    """The beat entry fans out one firm-scoped update per firm (run eagerly here): each firm's
+    accounts gain the new day (Wednesday, the last price), and a rerun adds nothing."""
+    from django.conf import settings
+
+    from portfolios.tasks import daily_values_nightly
+
+    entry = settings.CELERY_BEAT_SCHEDULE["portfolio-daily-values"]
+    assert entry["task"] == daily_values_nightly.name
+    accounts = {}
+    for persona in (alice, charlie):
+        with persona.scope():
+            account = ClientAccountFactory()
+            record(account, "deposit", MON, amount=D(1000))
+            record(account, "buy", MON, security=acme, quantity=D(10), price=D(100))
+            performance.recompute_full(end=TUE)
+            accounts[persona.firm.pk] = account
+    assert daily_values_nightly.apply(throw=True).get() >= 2
+    for persona in (alice, charlie):
+        with persona.scope():
+            account = accounts[persona.firm.pk]
+            assert [v.date for v in performance.value_history(account=account)] == [MON, TUE, WED]
+            account.refresh_from_db()
+            assert (account.nav_date, account.nav) == (WED, D("1210.00"))
+    daily_values_nightly.apply(throw=True)
+    with alice.scope():
+        assert len(performance.value_history(account=accounts[alice.firm.pk])) == 3

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pytest
 
-from portfolios import selectors
+from portfolios import performance, selectors
 from portfolios.demo import seed_portfolios
 from portfolios.models import AccountOwner, ClientAccount, DailySeries, Position, SecurityPrice, Transaction
 from tests.conftest import Persona
@@ -49,3 +50,21 @@ def test_demo_without_contacts_creates_only_the_master_account(alice: Persona) -
     with alice.scope():
         assert seed_portfolios(firm=alice.firm, accounts=5, years=1, seed=1, end=END) == 1
         assert list(ClientAccount.objects.values_list("is_master", flat=True)) == [True]
+
+
+def test_demo_benchmarks_follow_the_market(alice: Persona) -> None:
+    """The demo seeds two benchmark indexes for every business day; the equity index moves with
+    the equity market (positively correlated with SPY), the bond index barely moves."""
+    with alice.scope():
+        seed_portfolios(firm=alice.firm, accounts=1, years=1, seed=1, end=END)
+    spx = performance.benchmark_history(symbol="SPX-DEMO")
+    agg = performance.benchmark_history(symbol="AGG-DEMO", start=date(2025, 1, 1))
+    days = [d.item() for d in performance.business_days(END.replace(year=2024), END)]
+    assert [d for d, _ in spx][-len(days) + 1 :] == days[-len(days) + 1 :] and spx[-1][0] == END
+    assert agg[0][0] == date(2025, 1, 1) and all(level > 0 for _, level in agg)
+    spy = dict(SecurityPrice.objects.filter(security__symbol="SPY").values_list("date", "close"))
+    spx_returns = np.diff(np.log([float(level) for _, level in spx]))
+    spy_returns = np.diff(np.log([float(spy[day]) for day, _ in spx]))
+    assert np.corrcoef(spx_returns, spy_returns)[0, 1] > 0.5
+    agg_all = [float(level) for _, level in performance.benchmark_history(symbol="AGG-DEMO")]
+    assert np.std(np.diff(np.log(agg_all))) < np.std(spx_returns) / 2

@@ -93,8 +93,8 @@ class ContactListView(FirmScopedView, TemplateView):
             )
         except ValidationError as error:
             filter_errors = error.message_dict
-        base = {"q": q, "sort": sort, "size": size, **{k: filters.getlist(k) for k in filters}}
-        base = {k: v for k, v in base.items() if v not in ("", [], None)}
+        base: dict[str, Any] = {"q": q, "sort": sort if sort != "name" else "", "size": size if size != 50 else ""}
+        base = {k: v for k, v in {**base, **{k: filters.getlist(k) for k in filters}}.items() if v not in ("", [])}
         context.update(
             q=q, sort=sort, size=size, sizes=PAGE_SIZES, page=page, filter_errors=filter_errors, view=view,
             filterset=filterset, active=[(k, filters.getlist(k)) for k in filters], active_status=filters.get("status"),

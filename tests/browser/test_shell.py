@@ -172,7 +172,7 @@ def test_contact_list_fits_one_page_and_filters_by_status(page: Page, e2e_server
     expect(pager.get_by_role("link", name="Next page")).to_have_count(0)
 
     # Pick a status that has contacts, follow its filter link, and see only contacts in that status.
-    filters = page.get_by_role("navigation", name="Filter by status").get_by_role("link")
+    filters = page.get_by_role("navigation", name="Statistics: filter by status").get_by_role("link")
     chosen = None
     for index in range(1, filters.count()):  # index 0 is "All"
         link = filters.nth(index)
@@ -185,9 +185,10 @@ def test_contact_list_fits_one_page_and_filters_by_status(page: Page, e2e_server
     link.click()
     expect(page).to_have_url(re.compile(r"\?status=\w+$"))
     expect(rows).to_have_count(count)
-    statuses = {text.strip() for text in rows.locator("td:nth-child(3)").all_inner_texts()}
+    # Columns: select, name, type, account number, status.
+    statuses = {text.strip() for text in rows.locator("td:nth-child(5)").all_inner_texts()}
     assert statuses == {label}
-    current = page.get_by_role("navigation", name="Filter by status").locator('a[aria-current="true"]')
+    current = page.get_by_role("navigation", name="Statistics: filter by status").locator('a[aria-current="true"]')
     expect(current).to_have_count(1)
     expect(current).to_contain_text(label)
     expect(page.get_by_role("navigation", name="Pages").get_by_role("link", name="Next page")).to_have_count(0)

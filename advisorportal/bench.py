@@ -84,7 +84,7 @@ TARGET_LIST_P95_MS = 50.0
 TARGET_LIST_QUERIES = 6
 TARGET_MIXED_RPS = 200.0
 TARGET_DETAIL_P95_MS = 80.0
-DETAIL_PAGES = {"account_detail"}  # held to the detail-page target
+DETAIL_PAGES = {"account_detail", "contact_detail"}  # held to the detail-page target
 
 API_CONTACTS = "/api/v1/contacts/?page_size=50"
 API_DEPTH = 20  # api_list follows `next` this many pages deep, then starts again at page 1
@@ -551,6 +551,89 @@ def account_detail(worker: Worker) -> Sample:
     """One account's page: summary, positions, realized P&L, the 1-year NAV chart and transactions."""
     ids = worker.state["account_ids"]
     return worker.request("GET", f"/accounts/{ids[worker.bench.next_number() % len(ids)]}/", expect=200)
+
+
+CONTACT_ORDERINGS = ("name", "-created", "email", "status", "-name", "updated")
+CONTACT_FILTERS = (
+    "status=active&risk_tolerance=growth",
+    "res_country=US&net_worth_min=1000000",
+    "status=prospect&marketing_source=referral",
+    "tag=newsletter&status=active",
+    "employment_status=retired&time_horizon=long",
+    "investment_objective=income&res_city=Boston",
+    "has_account=yes&priority=high",
+    "date_of_birth_after=1950-01-01&date_of_birth_before=1960-12-31",
+)
+
+
+def contacts_ready(worker: Worker) -> None:
+    """Setup: the shared session and the API token, up to 500 contact ids and search terms as
+    people type them (2-4 leading letters of last names, email prefixes, phone digit runs)."""
+    signed_in(worker)
+    api_token(worker)
+    response = worker.client.get(
+        "/api/v1/contacts/?ordering=-updated&page_size=500", headers=worker.state["api_headers"]
+    )
+    if response.status_code != 200:
+        raise BenchError(f"GET /api/v1/contacts/: status {response.status_code}")
+    rows = response.json()["results"]
+    if not rows:
+        raise BenchError("the demo firm has no contacts")
+    worker.state["contact_ids"] = [row["id"] for row in rows]
+    terms = {row["last_name"][:n].lower() for row in rows for n in (2, 3, 4)}
+    terms |= {row["email"][:n] for row in rows[:100] if row["email"] for n in (3, 6)}
+    terms |= {re.sub(r"\D", "", row["phone"])[-n:] for row in rows[:100] if row["phone"] for n in (4, 7)}
+    worker.state["contact_terms"] = sorted(t for t in terms if t.strip())
+
+
+@scenario("contacts_list", setup=contacts_ready, list_page=True)
+def contacts_list(worker: Worker) -> Sample:
+    """The contacts API in each sort order, following `next` up to API_DEPTH pages deep."""
+    url, depth = worker.state.get("contacts_next") or (None, 1)
+    if url is None:
+        turn = worker.state.get("contacts_turn", 0)
+        worker.state["contacts_turn"] = turn + 1
+        url = f"/api/v1/contacts/?page_size=50&ordering={CONTACT_ORDERINGS[turn % len(CONTACT_ORDERINGS)]}"
+    sample, response = timed(worker.client, "GET", url, expect=200, headers=worker.state["api_headers"])
+    worker.state["contacts_next"] = None
+    if sample.error is None and response is not None:
+        next_url = response.json().get("next")
+        if next_url and depth < API_DEPTH:
+            worker.state["contacts_next"] = (next_url, depth + 1)
+    return sample
+
+
+@scenario("contacts_search", setup=contacts_ready, list_page=True)
+def contacts_search(worker: Worker) -> Sample:
+    """Search as you type: name, email and phone fragments (search keys by prefix range under RLS)."""
+    terms = worker.state["contact_terms"]
+    term = terms[worker.bench.next_number() % len(terms)]
+    return worker.request(
+        "GET", f"/api/v1/contacts/?page_size=50&q={quote(term)}", expect=200, headers=worker.state["api_headers"]
+    )
+
+
+@scenario("contacts_filter", setup=contacts_ready, list_page=True)
+def contacts_filter(worker: Worker) -> Sample:
+    """Segments: two or three fields combined, first page in name order."""
+    query = CONTACT_FILTERS[worker.bench.next_number() % len(CONTACT_FILTERS)]
+    return worker.request(
+        "GET", f"/api/v1/contacts/?page_size=50&{query}", expect=200, headers=worker.state["api_headers"]
+    )
+
+
+@scenario("contacts_page", setup=contacts_ready, in_mix=False)
+def contacts_page(worker: Worker) -> Sample:
+    """The contacts page as a browser loads it (table, statistics, saved views, columns, bulk bar)."""
+    query = ("", "?status=active", "?sort=-created", "?q=sm", "?risk_tolerance=growth")[worker.bench.next_number() % 5]
+    return worker.request("GET", f"/contacts/{query}", expect=200)
+
+
+@scenario("contact_detail", setup=contacts_ready)
+def contact_detail(worker: Worker) -> Sample:
+    """One contact's record: panels, accounts with NAV, households, groups and the timeline."""
+    ids = worker.state["contact_ids"]
+    return worker.request("GET", f"/contacts/{ids[worker.bench.next_number() % len(ids)]}/", expect=200)
 
 
 # Daily values: not HTTP requests but the jobs themselves, on the bench firm's database, timed

@@ -16,11 +16,12 @@ from typing import Any
 
 from django.db.models import DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.db.models.lookups import GreaterThan, LessThan
 from django.utils import timezone
 
 from accounts.policy import scope_accounts
 from accounts.rights import Right
-from advisorportal.tenancy.pagination import KeysetPage, decode_cursor, encode_cursor, keyset_page
+from advisorportal.tenancy.pagination import KeysetPage, Row, decode_cursor, encode_cursor, keyset_page
 from portfolios import performance
 from portfolios.models import (
     AccountOwner,
@@ -134,32 +135,34 @@ def ordered_account_page(
 def _nulls_last_page(
     queryset: QuerySet[ClientAccount], *, keys: tuple[str, ...], after: str, size: int
 ) -> KeysetPage[ClientAccount]:
-    """Keyset pages on ``(nullable, id)`` with the NULLs last in both directions.
+    """Keyset pages on ``(nullable, id)`` with the NULLs last in both directions, in one query.
 
-    A row-value comparison is never true when one side is NULL, so the rows with a value are paged
-    by ``(key, id)`` on the index (``IS NOT NULL`` lets a descending sort be its backward scan), and
-    the rows without one follow, by id. The page where the two meet costs a second query.
+    A row-value comparison is never true when one side is NULL, so the page is ``UNION ALL`` of the
+    next rows with a value by ``(key, id)`` (``IS NOT NULL`` lets a descending sort be a backward scan
+    of the ``(firm, key, id)`` index) and the first rows without one by ``id`` (the same index, at its
+    NULL end), each ``LIMIT size + 1``; the two are put in order here.
     """
     key, id_key = keys[0].lstrip("-"), keys[-1]
+    descending = id_key.startswith("-")
     position = decode_cursor(queryset, keys, after) if after else None
-    rows: list[ClientAccount] = []
-    if position is None or position[0] is not None:
-        valued = keyset_page(
-            queryset.filter(**{f"{key}__isnull": False}), keys=keys, after=after if position else "", size=size
-        )
-        if valued.next_cursor is not None:
-            return valued
-        rows, null_after = valued.rows, None
-    else:
-        null_after = position[-1]
     missing = queryset.filter(**{f"{key}__isnull": True})
-    if null_after is not None:
-        lookup = "pk__lt" if id_key.startswith("-") else "pk__gt"
-        missing = missing.filter(**{lookup: null_after})
-    room = size - len(rows)
-    more = list(missing.order_by(id_key)[: room + 1])
-    rows += more[:room]
-    next_cursor = encode_cursor(rows[-1], keys) if len(more) > room and rows else None
+    if position is not None and position[0] is None:
+        missing = missing.filter(**{"pk__lt" if descending else "pk__gt": position[-1]})
+        found = list(missing.order_by(id_key)[: size + 1])
+    else:
+        valued = queryset.filter(**{f"{key}__isnull": False})
+        if position is not None:
+            lookup = LessThan if descending else GreaterThan
+            valued = valued.filter(lookup(Row(F(key), F("id")), Row(Value(position[0]), Value(position[-1]))))
+        found = list(valued.order_by(*keys)[: size + 1].union(missing.order_by(id_key)[: size + 1], all=True))
+    with_value = sorted((r for r in found if getattr(r, key) is not None), key=lambda r: (getattr(r, key), r.pk))
+    without = sorted((r for r in found if getattr(r, key) is None), key=lambda r: r.pk)
+    if descending:
+        with_value.reverse()
+        without.reverse()
+    ordered = with_value + without
+    rows = ordered[:size]
+    next_cursor = encode_cursor(rows[-1], keys) if len(ordered) > size else None
     return KeysetPage(rows=rows, next_cursor=next_cursor)
 
 

@@ -632,9 +632,20 @@ def _copy_in(table: str, columns: list[tuple[str, str, np.ndarray]], using: str)
 
 
 def _reserve_ids(model: type[Any], count: int, using: str) -> np.ndarray:
-    """``count`` fresh ids from the table's own sequence (safe beside concurrent inserts)."""
+    """``count`` fresh, consecutive ids from the table's own sequence. On the owner connection (the
+    large path) the table is locked against inserts and the sequence moved on in one step; the
+    application role may not set a sequence, so the small path draws the ids one by one."""
     table = model._meta.db_table
     with connections[using].cursor() as cursor:
+        if using == "owner":
+            cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"nextval(pg_get_serial_sequence('{table}', 'id')) + %s - 1)",
+                [count],
+            )
+            (last,) = cursor.fetchone() or (0,)
+            return np.arange(last - count + 1, last + 1, dtype=np.int64)
         cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [count])  # noqa: S608 - model metadata
         return np.array([r[0] for r in cursor.fetchall()], dtype=np.int64)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
@@ -121,9 +122,17 @@ class MergeDetailView(FirmScopedView, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["merge"] = _merge_or_404(self.request, kwargs["pk"])
-        context["moved"] = _relation_counts(context["merge"])
+        context.update(_detail_context(_merge_or_404(self.request, kwargs["pk"])))
         return context
+
+
+def _detail_context(merge: ContactMerge) -> dict[str, Any]:
+    return {
+        "merge": merge,
+        "moved": _relation_counts(merge),
+        "changed": [field_label(name) for name in merge.snapshot.get("survivor_after", {})],
+        "kept": [field_label(name) for name in merge.kept_fields],
+    }
 
 
 def _merge_or_404(request: HttpRequest, pk: Any) -> ContactMerge:
@@ -133,11 +142,24 @@ def _merge_or_404(request: HttpRequest, pk: Any) -> ContactMerge:
         raise Http404 from None
 
 
+def _relation_name(label: str) -> str:
+    """``crm.household.head`` → "Households headed"; ``portfolios.accountowner.contact`` → "Account owners"."""
+    app_model, _, field_name = label.rpartition(".")
+    try:
+        model = apps.get_model(app_model)
+    except (LookupError, ValueError):
+        return label
+    name = str(model._meta.verbose_name_plural)
+    if field_name == "head":
+        name += " headed"
+    return name[:1].upper() + name[1:]
+
+
 def _relation_counts(merge: ContactMerge) -> list[tuple[str, int, int]]:
     """(kind of record, moved, dropped as already linked to the survivor)."""
     counts: dict[str, list[int]] = {}
     for move in merge.snapshot.get("relations", []):
-        entry = counts.setdefault(move["relation"], [0, 0])
+        entry = counts.setdefault(_relation_name(move["relation"]), [0, 0])
         entry[0 if move["action"] == "moved" else 1] += 1
     return [(label, moved, dropped) for label, (moved, dropped) in sorted(counts.items())]
 
@@ -150,7 +172,7 @@ class MergeUndoView(FirmScopedView):
         try:
             result = services.merge_undo(actor=request.user, merge=merge)
         except ValidationError as error:
-            context = {"merge": merge, "moved": _relation_counts(merge), "errors": _errors(error)}
+            context = {**_detail_context(merge), "errors": _errors(error)}
             return render(request, "contact_merge/merge_detail.html", context, status=400)
         messages.success(request, f"Merge undone: {', '.join(merge.merged_names)} restored.")
         if result.kept_fields:

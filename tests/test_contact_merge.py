@@ -171,6 +171,9 @@ def test_merge_in_the_browser_moves_everything_then_undo_restores_it(alice: Pers
 
     detail = client.get(f"/contacts/merge/{merge.pk}/")
     assert detail.status_code == 200 and "Undo this merge" in detail.content.decode()
+    assert "Account owners: 1 moved, 1 already on the kept contact" in detail.content.decode()
+    assert "Households headed: 1 moved" in detail.content.decode()
+    assert '<span class="tag">Mobile phone</span>' in detail.content.decode()
     undone = client.post(f"/contacts/merge/{merge.pk}/undo/", follow=True)
     assert undone.status_code == 200
     assert "Merge undone" in undone.content.decode()

@@ -76,8 +76,9 @@ class Command(BaseCommand):
                 if not Contact.objects.exists():
                     self._contacts(firm, options["contacts"], options["seed"] + index)
                 seed_portfolios(
-                    firm=firm, accounts=options["accounts"], years=options["years"], seed=options["seed"] + index
-                )
+                    firm=firm, accounts=options["accounts"], years=options["years"], seed=options["seed"] + index,
+                    log=self.stdout.write,
+                )  # fmt: skip
                 credentials["firms"][slug] = {"name": firm.name, "users": users}
             self.stdout.write(f"{firm.name}: {len(users)} users, {self._count(firm)} contacts")
         path = Path(options["credentials"])

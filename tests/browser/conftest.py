@@ -38,7 +38,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 BIN_DIR = Path(sys.executable).parent
 VAR_DIR = Path(os.environ.get("APP_VAR_DIR", BASE_DIR / "var"))
 SCREENSHOT_DIR = VAR_DIR / "screenshots"
-SERVER_START_TIMEOUT = 30.0
+SERVER_START_TIMEOUT = 120.0  # seconds; generous for a loaded 2-core machine
 TIMEOUT_MS = 10_000  # for each action and each expect(); generous, as the machine may be busy
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -21,4 +21,5 @@ urlpatterns = [
     path("", include("portfolios.api_urls")),
     path("", include("contact_merge.api_urls")),
     path("", include("imports.api_urls")),
+    path("", include("contact_io.api_urls")),
 ]

@@ -23,6 +23,7 @@ urlpatterns = [
     path("brand/<slug:slug>.css", brand_css, name="brand-css"),
     path("", include("accounts.urls")),
     path("contacts/", include("contact_merge.urls")),  # before crm: /contacts/merge/…
+    path("contacts/", include("contact_io.urls")),  # before crm: /contacts/import/, /contacts/export/…
     path("contacts/", include("crm.urls")),
     path("accounts/", include("portfolios.urls")),
     path("funding/", include("funding.urls")),

@@ -25,7 +25,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts import audit
@@ -264,7 +264,7 @@ def _apply(job: ContactImport, actor: Any) -> ContactImport:
             _set_tax(contact, row.get("tax"))
             _status_dates(contact, None, today)
             contacts.append(contact)
-        Contact.objects.bulk_create(contacts)
+        _insert_contacts(contacts)
         search.rebuild_keys(contacts, fresh=True)
         for row, contact in zip(batch, contacts, strict=True):
             records.append(ContactImportRow(firm_id=firm_id, contact_import=job, row=row["row"], contact_id=contact.pk,
@@ -347,6 +347,52 @@ def _apply(job: ContactImport, actor: Any) -> ContactImport:
     job.save()
     progress_set(job.pk, 100)
     return job
+
+
+def _insert_contacts(contacts: list[Contact]) -> None:
+    """``bulk_create`` for thousands of wide rows, fast: ids drawn from the table's sequence
+    first, then one ``INSERT … SELECT FROM unnest(<one array per column>)``. (Django's
+    ``bulk_create`` renders one placeholder per value: ~70 x 5,000 per statement, most of the
+    apply's time.) Values go through each field's ``get_db_prep_save``, as in ``bulk_create``."""
+    if not contacts:
+        return
+    now = timezone.now()
+    table = Contact._meta.db_table
+    fields = [f for f in Contact._meta.concrete_fields if not f.generated]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+                       [table, len(contacts)])  # fmt: skip
+        ids = [row[0] for row in cursor.fetchall()]
+        for contact, pk in zip(contacts, ids, strict=True):
+            contact.pk, contact.created_at, contact.updated_at = pk, now, now
+        columns, selects, params = [], [], []
+        for index, field in enumerate(fields):
+            db_type = field.db_type(connection)
+            values = [field.get_db_prep_save(getattr(c, field.attname), connection) for c in contacts]
+            columns.append(connection.ops.quote_name(field.column))
+            if db_type.endswith("[]"):  # an array column: each row's array as its text literal
+                values = [None if v is None else _array_literal(v) for v in values]
+                selects.append(f"c{index}::{db_type}")
+                params.append(values)
+                continue
+            selects.append(f"c{index}")
+            params.append(values)
+        arrays = ", ".join(
+            f"%s::{'text' if f.db_type(connection).endswith('[]') else f.db_type(connection)}[]" for f in fields
+        )
+        names = ", ".join(f"c{i}" for i in range(len(fields)))
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(selects)} "  # noqa: S608 - model metadata
+            f"FROM unnest({arrays}) AS u({names})",
+            params,
+        )
+    for contact in contacts:
+        contact._state.adding = False
+
+
+def _array_literal(values: list[Any]) -> str:
+    quoted = ('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
+    return "{" + ",".join(quoted) + "}"
 
 
 def _ranges(ids: list[int]) -> list[str]:

@@ -190,7 +190,7 @@ def read_workbook(data: bytes) -> ParsedFile:
         if not result.ok:
             return result
         count = 0
-        for cells in rows:
+        for row_number, cells in enumerate(rows, start=2):
             values = [c.value for c in cells]
             if not any(v not in (None, "") for v in values):
                 continue
@@ -199,7 +199,6 @@ def read_workbook(data: bytes) -> ParsedFile:
                 result.rows = []
                 result.problem(f"The sheet has more than {MAX_ROWS:,} data rows; split the file.")
                 return result
-            row_number = cells[0].row if cells else count + 1
             row_cells: dict[str, Any] = {}
             for field, cell in zip(fields, cells, strict=False):
                 if field is None or cell.value is None:

@@ -668,6 +668,34 @@ SCENARIOS["returns_one_day"] = Scenario(
     lambda worker: _bench_returns(worker, "one_day"), in_mix=False, workers=1, requests=3, warmup=1
 )
 
+# Contacts import: 100,000 generated template rows, uploaded, parsed, validated and applied inside
+# ``manage.py bench_contact_import`` (in one transaction, rolled back after timing, so the bench firm
+# is left as it was); reported in seconds.
+TARGET_SECONDS["contacts_import_100k"] = 30.0
+
+
+def _bench_contact_import(worker: Worker) -> Sample:
+    scale = os.environ.get("BENCH_SCALE", "full") or "full"
+    name = f"{database_name(os.environ['DATABASE_OWNER_URL'])}_bench_{scale}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": with_database(os.environ["DATABASE_URL"], name),
+        "DATABASE_OWNER_URL": with_database(os.environ["DATABASE_OWNER_URL"], name),
+        "APP_ENV": "development",
+    }
+    done = subprocess.run(
+        [sys.executable, "manage.py", "bench_contact_import", FIRMS[1], "100000"],
+        cwd=BASE_DIR, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        return Sample(0.0, error=f"bench_contact_import: exit {done.returncode}: {done.stderr.strip()[-500:]}")
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    log(f"contacts import: {figures}")
+    return Sample(float(figures["seconds"]))
+
+
+SCENARIOS["contacts_import_100k"] = Scenario(_bench_contact_import, in_mix=False, workers=1, requests=1, warmup=0)
+
 # Add new scenarios above. `mixed` goes round the others (those with in_mix) on each worker.
 
 

@@ -80,21 +80,16 @@ class ContactViewSet(
         for name in NOT_FILTERS:
             filters.pop(name, None)
         self._ordering()
-        return selectors.contact_list(
+        contacts = selectors.contact_list(
             user=self.request.user, q=params.get("q", ""), filters=filters, request=self.request
         )
+        return selectors.with_accounts(contacts, user=self.request.user)
 
     def get_object(self) -> Contact:
         try:
             return selectors.contact_get(user=self.request.user, pk=self.kwargs["pk"])
         except Contact.DoesNotExist:
             raise Http404 from None
-
-    def paginate_queryset(self, queryset: Any) -> list[Any] | None:
-        rows = super().paginate_queryset(queryset)
-        if rows is not None:
-            selectors.attach_accounts(rows, user=self.request.user)
-        return rows
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         contact = self.get_object()

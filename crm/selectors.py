@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
@@ -118,11 +119,25 @@ def contact_page(
     """One page by keyset (a deep page costs what the first does), with each row's accounts in
     scope and their NAV attached (``row.accounts``, ``row.nav``): two queries."""
     keys = SORTS.get(sort, CONTACT_ORDER)
-    page = keyset_page(
-        contact_list(user=user, q=q, filters=filters, request=request), keys=keys, after=after, size=size
+    contacts = with_accounts(contact_list(user=user, q=q, filters=filters, request=request), user=user)
+    return keyset_page(contacts, keys=keys, after=after, size=size)
+
+
+def with_accounts(contacts: QuerySet[Contact], *, user: Any) -> QuerySet[Contact]:
+    """Annotate each contact with ``accounts`` (numbers of its accounts in the user's account scope)
+    and ``nav`` (their total): correlated subqueries of the same statement, so a page of contacts is
+    one query whatever its size."""
+    from portfolios.models import AccountOwner
+
+    owned = scope_accounts(
+        AccountOwner.objects.filter(contact=OuterRef("pk")), user=user, right=Right.ACCOUNT_INFORMATION,
+        account_field="account",
+    )  # fmt: skip
+    totals = owned.order_by().values("contact").annotate(total=Sum("account__nav")).values("total")[:1]
+    return contacts.annotate(
+        accounts=ArraySubquery(owned.order_by("account__number").values("account__number")),
+        nav=Subquery(totals),
     )
-    attach_accounts(page.rows, user=user)
-    return page
 
 
 def attach_accounts(contacts: Sequence[Contact], *, user: Any) -> None:
@@ -204,6 +219,46 @@ def contact_status_counts(*, user: Any) -> list[tuple[str, str, int]]:
     else:
         found = dict(contacts.values_list("status").annotate(n=Count("*")).order_by())
     return [(status.value, status.label, found.get(status.value, 0)) for status in ContactStatus]
+
+
+def _toolbar_generation_key(firm_id: int) -> str:
+    return f"crm:toolbar-generation:{firm_id}"
+
+
+def toolbars_changed(*, firm_id: int) -> None:
+    """Make cached toolbars (columns, saved views, groups) of the firm's users stale."""
+    key = _toolbar_generation_key(firm_id)
+    try:
+        cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, timeout=None)
+
+
+def toolbar(*, user: Any) -> dict[str, Any]:
+    """What the contacts page's toolbars show the user: their columns (keys), the saved views they
+    may open and the groups they may add contacts to. Cached per user until any of these changes in
+    the firm (signals bump a generation), so the page costs no queries for them."""
+    firm_id = require_firm_id()
+    generation = cache.get_or_set(_toolbar_generation_key(firm_id), 1, timeout=None)
+    key = f"crm:toolbar:{firm_id}:{generation}:{user.pk}"
+    found = cache.get(key)
+    if found is None:
+        found = {
+            "columns": [c.key for c in table_columns(user=user)],
+            "saved_views": [
+                {
+                    "pk": v.pk,
+                    "name": v.name,
+                    "is_shared": v.is_shared,
+                    "owner_id": v.owner_id,
+                    "owner": {"full_name": v.owner.full_name},
+                }
+                for v in saved_views(user=user)
+            ],
+            "groups": [{"pk": pk, "name": name} for pk, name in group_list(user=user).values_list("pk", "name")],
+        }
+        cache.set(key, found, timeout=STATUS_COUNTS_TTL)
+    return found
 
 
 def table_columns(*, user: Any) -> list[Column]:

@@ -8,11 +8,19 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from crm.models import Contact
-from crm.selectors import contacts_changed
+from crm.models import Contact, Group, SavedView, TablePreference
+from crm.selectors import contacts_changed, toolbars_changed
 
 
 @receiver([post_save, post_delete], sender=Contact, dispatch_uid="crm-contacts-changed")
 def _contact_written(sender: type[Contact], instance: Contact, **kwargs: Any) -> None:
     firm_id = instance.firm_id
     transaction.on_commit(lambda: contacts_changed(firm_id=firm_id))
+
+
+@receiver([post_save, post_delete], sender=SavedView, dispatch_uid="crm-toolbar-views")
+@receiver([post_save, post_delete], sender=TablePreference, dispatch_uid="crm-toolbar-columns")
+@receiver([post_save, post_delete], sender=Group, dispatch_uid="crm-toolbar-groups")
+def _toolbar_written(sender: type[Any], instance: Any, **kwargs: Any) -> None:
+    firm_id = instance.firm_id
+    transaction.on_commit(lambda: toolbars_changed(firm_id=firm_id))

@@ -93,17 +93,18 @@ class ContactListView(FirmScopedView, TemplateView):
             )
         except ValidationError as error:
             filter_errors = error.message_dict
+        bar = selectors.toolbar(user=user)
         base: dict[str, Any] = {"q": q, "sort": sort if sort != "name" else "", "size": size if size != 50 else ""}
         base = {k: v for k, v in {**base, **{k: filters.getlist(k) for k in filters}}.items() if v not in ("", [])}
         context.update(
             q=q, sort=sort, size=size, sizes=PAGE_SIZES, page=page, filter_errors=filter_errors, view=view,
             filterset=filterset, active=[(k, filters.getlist(k)) for k in filters], active_status=filters.get("status"),
             statuses=ContactStatus.choices, counts=selectors.contact_status_counts(user=user),
-            columns=selectors.table_columns(user=user), saved_views=selectors.saved_views(user=user),
+            columns=[selectors.COLUMNS[k] for k in bar["columns"]], saved_views=bar["saved_views"],
             query_string=urlencode(base, doseq=True),
             query_without_sort=urlencode({k: v for k, v in base.items() if k != "sort"}, doseq=True),
             query_without_status=urlencode({k: v for k, v in base.items() if k != "status"}, doseq=True),
-            groups=selectors.group_list(user=user), bulk_form=BulkForm(), bulk_fields=services.BULK_FIELDS,
+            groups=bar["groups"], bulk_form=BulkForm(), bulk_fields=services.BULK_FIELDS,
             all_columns=list(selectors.COLUMNS.values()),
         )  # fmt: skip
         return context

@@ -588,19 +588,22 @@ def contacts_ready(worker: Worker) -> None:
 
 @scenario("contacts_list", setup=contacts_ready, list_page=True)
 def contacts_list(worker: Worker) -> Sample:
-    """The contacts API in each sort order, following `next` up to API_DEPTH pages deep."""
+    """The contacts page in each sort order, first pages and, following "Next page", deeper ones."""
     url, depth = worker.state.get("contacts_next") or (None, 1)
     if url is None:
         turn = worker.state.get("contacts_turn", 0)
         worker.state["contacts_turn"] = turn + 1
-        url = f"/api/v1/contacts/?page_size=50&ordering={CONTACT_ORDERINGS[turn % len(CONTACT_ORDERINGS)]}"
-    sample, response = timed(worker.client, "GET", url, expect=200, headers=worker.state["api_headers"])
+        url = f"/contacts/?sort={CONTACT_ORDERINGS[turn % len(CONTACT_ORDERINGS)]}"
+    sample, response = timed(worker.client, "GET", url, expect=200)
     worker.state["contacts_next"] = None
-    if sample.error is None and response is not None:
-        next_url = response.json().get("next")
-        if next_url and depth < API_DEPTH:
-            worker.state["contacts_next"] = (next_url, depth + 1)
+    if sample.error is None and response is not None and depth < ACCOUNT_DEPTH:
+        match = NEXT_PAGE_LINK.search(response.text)
+        if match:
+            worker.state["contacts_next"] = ("/contacts/?" + match.group(1).replace("&amp;", "&"), depth + 1)
     return sample
+
+
+CONTACT_RESULTS = {"HX-Request": "true", "HX-Target": "results"}  # what the search box and filters load
 
 
 @scenario("contacts_search", setup=contacts_ready, list_page=True)
@@ -608,25 +611,25 @@ def contacts_search(worker: Worker) -> Sample:
     """Search as you type: name, email and phone fragments (search keys by prefix range under RLS)."""
     terms = worker.state["contact_terms"]
     term = terms[worker.bench.next_number() % len(terms)]
-    return worker.request(
-        "GET", f"/api/v1/contacts/?page_size=50&q={quote(term)}", expect=200, headers=worker.state["api_headers"]
-    )
+    return worker.request("GET", f"/contacts/?q={quote(term)}", expect=200, headers=CONTACT_RESULTS)
 
 
 @scenario("contacts_filter", setup=contacts_ready, list_page=True)
 def contacts_filter(worker: Worker) -> Sample:
     """Segments: two or three fields combined, first page in name order."""
     query = CONTACT_FILTERS[worker.bench.next_number() % len(CONTACT_FILTERS)]
+    return worker.request("GET", f"/contacts/?{query}", expect=200, headers=CONTACT_RESULTS)
+
+
+@scenario("contacts_api", setup=contacts_ready, list_page=True, in_mix=False)
+def contacts_api(worker: Worker) -> Sample:
+    """The same searches and segments through the API."""
+    number = worker.bench.next_number()
+    terms = worker.state["contact_terms"]
+    query = f"q={quote(terms[number % len(terms)])}" if number % 2 else CONTACT_FILTERS[number % len(CONTACT_FILTERS)]
     return worker.request(
         "GET", f"/api/v1/contacts/?page_size=50&{query}", expect=200, headers=worker.state["api_headers"]
     )
-
-
-@scenario("contacts_page", setup=contacts_ready, in_mix=False)
-def contacts_page(worker: Worker) -> Sample:
-    """The contacts page as a browser loads it (table, statistics, saved views, columns, bulk bar)."""
-    query = ("", "?status=active", "?sort=-created", "?q=sm", "?risk_tolerance=growth")[worker.bench.next_number() % 5]
-    return worker.request("GET", f"/contacts/{query}", expect=200)
 
 
 @scenario("contact_detail", setup=contacts_ready)

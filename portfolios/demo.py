@@ -589,6 +589,10 @@ def _seed(
             cursor.execute("SELECT set_config('app.firm_id', %s, true)", [str(firm_id)])
             with _foreign_keys_checked_at_end(cursor, [Transaction, LedgerEntry, LedgerPosting, Position]):
                 _load(firm_id, account_ids, [s.pk for s in securities], days, rows, books, log=say, using="owner")
+            # Fresh statistics, or the planner guesses on millions of new rows (the recompute that follows
+            # probed each account's first trade by a sequential scan).
+            for model in (Transaction, LedgerEntry, LedgerPosting, Position, ClientAccount):
+                cursor.execute(f"ANALYZE {model._meta.db_table}")
     else:
         _load(firm_id, account_ids, [s.pk for s in securities], days, rows, books, log=say, using="default")
     say(f"transactions, ledger and positions loaded in {time.perf_counter() - clock:.1f} s")

@@ -14,6 +14,7 @@ from accounts.policy import has_right
 from accounts.rights import Right
 from advisorportal.tenancy.access import SIGNED_IN, FirmScopedView, public_view
 from crm import selectors as crm_selectors
+from portfolios import selectors as portfolio_selectors
 
 
 class DashboardView(FirmScopedView, TemplateView):
@@ -30,6 +31,8 @@ class DashboardView(FirmScopedView, TemplateView):
             context["contact_counts"] = counts
             context["contact_total"] = sum(n for _, _, n in counts)
             context["recent_contacts"] = crm_selectors.contact_recent(user=user, limit=5)
+        if has_right(user, Right.ACCOUNT_INFORMATION):
+            context["assets"] = portfolio_selectors.assets_in_scope(user=user)
         return context
 
 

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThan, LessThan
 from django.utils import timezone
@@ -520,3 +520,13 @@ def account_ids_by_number(*, numbers: list[str]) -> dict[str, int]:
 
 def account_numbers_by_id(*, ids: list[int]) -> list[str]:
     return sorted(ClientAccount.objects.filter(pk__in=ids).values_list("number", flat=True))
+
+
+def assets_in_scope(*, user: Any) -> list[tuple[str, int, Decimal]]:
+    """(base currency, open accounts, total NAV) of the accounts in the user's scope, for the
+    dashboard: one aggregate over the scoped accounts (the denormalised NAV column)."""
+    accounts = scope_accounts(
+        ClientAccount.objects.exclude(status=AccountStatus.CLOSED), user=user, right=Right.ACCOUNT_INFORMATION
+    )
+    rows = accounts.values("base_currency").annotate(n=Count("*"), total=Sum("nav")).order_by("base_currency")
+    return [(r["base_currency"], r["n"], r["total"] or ZERO) for r in rows]

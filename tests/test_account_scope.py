@@ -118,3 +118,15 @@ def test_view_as_this_user_shows_exactly_their_accounts(
     assert charlie.client().get(f"/settings/users/{dora.user.pk}/preview/").status_code == 404
     with alice.scope():
         assert AuditEntry.objects.filter(action="read", object_repr__startswith="preview of dora").exists()
+
+
+def test_dashboard_assets_count_only_accounts_in_scope(
+    alice: Persona, dora: Persona, book: dict[str, ClientAccount]
+) -> None:
+    with alice.scope():
+        ClientAccount.objects.filter(number="U5000001").update(nav=100)
+        ClientAccount.objects.filter(number="U5000002").update(nav=20)
+        ClientAccount.objects.filter(number="U5000003").update(nav=3)
+    assert "123 USD" in alice.client().get("/").content.decode()
+    page = dora.client().get("/").content.decode()
+    assert "120 USD" in page and "in 2 open accounts" in page and "123 USD" not in page

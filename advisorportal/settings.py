@@ -277,6 +277,17 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "kind" or "status" with their own choices: name each enum.
+    "ENUM_NAME_OVERRIDES": {
+        "AccountStatusEnum": "portfolios.models.AccountStatus",
+        "TransactionKindEnum": "portfolios.models.TransactionKind",
+        "ContactKindEnum": "crm.models.ContactKind",
+        "ContactStatusEnum": "crm.models.ContactStatus",
+        "ActivityKindEnum": "crm.models.ActivityKind",
+        "ImportKindEnum": "imports.models.ImportKind",
+        "ImportStatusEnum": "imports.models.ImportStatus",
+        "ContactImportStatusEnum": "contact_io.models.ImportStatus",
+    },
 }
 
 # Development and benchmark aid: report the number of SQL queries of each request in a header.

@@ -23,7 +23,17 @@ from tests.test_portfolios_pages import sql_count
 
 pytestmark = pytest.mark.django_db
 D = Decimal
-TODAY = date.today()
+
+
+def _anchor(day: date) -> date:
+    """The latest day up to ``day`` whose two previous days are business days, so the fixtures'
+    prices and trades of "yesterday" and "the day before" fall on business days at weekends too."""
+    while (day - timedelta(days=1)).weekday() >= 5 or (day - timedelta(days=2)).weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
+
+
+TODAY = _anchor(date.today())
 
 
 @pytest.fixture
@@ -146,7 +156,7 @@ def test_api_account_summary(alice: Persona, book: dict[str, ClientAccount]) -> 
     assert body["unrealized_pnl"] == [{"currency": "USD", "amount": "150.00"}]  # 15 x (110 - 100)
     realized = body["realized_pnl"]
     assert [r["inception"] for r in realized] == ["50.00"] and realized[0]["currency"] == "USD"
-    assert body["day_change"] is not None and body["as_of"] == TODAY.isoformat()
+    assert body["day_change"] is not None and body["as_of"] == date.today().isoformat()
 
 
 def test_api_positions(alice: Persona, book: dict[str, ClientAccount]) -> None:
@@ -188,7 +198,7 @@ def test_api_realized_pnl_by_period(alice: Persona, book: dict[str, ClientAccoun
     url = f"/api/v1/accounts/{book['hidden'].pk}/realized-pnl/"
     client = alice.api()
     today = client.get(url).json()
-    assert today["as_of"] == TODAY.isoformat()
+    assert today["as_of"] == date.today().isoformat()
     assert today["periods"] == [{"currency": "USD", "month": today["periods"][0]["month"], "quarter": ANY,
                                  "year": ANY, "inception": "50.00"}]  # fmt: skip
     before_the_sale = client.get(f"{url}?as_of={(TODAY - timedelta(days=3)).isoformat()}").json()

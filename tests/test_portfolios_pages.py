@@ -19,7 +19,17 @@ from tests.test_pages import login
 
 pytestmark = pytest.mark.django_db
 D = Decimal
-TODAY = date.today()
+
+
+def _anchor(day: date) -> date:
+    """The latest day up to ``day`` whose two previous days are business days, so the fixtures'
+    prices and trades of "yesterday" and "the day before" fall on business days at weekends too."""
+    while (day - timedelta(days=1)).weekday() >= 5 or (day - timedelta(days=2)).weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
+
+
+TODAY = _anchor(date.today())
 
 
 def sql_count(ctx: CaptureQueriesContext) -> int:

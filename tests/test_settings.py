@@ -78,6 +78,7 @@ PRODUCTION = {
     "EMAIL_HOST": "smtp.example.com",
     "SITE_URL": "https://portal.example.com",
     "QUERY_COUNT_HEADER": "false",
+    "FIELD_ENCRYPTION_KEYS": "0DGmVSUSbD_TyTuKqrbGQZRkQhYgL2qh8l8mHs0EMKw=",
 }
 
 

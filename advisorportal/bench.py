@@ -5,7 +5,8 @@
 
 Environment (``DATABASE_URL``, ``DATABASE_OWNER_URL`` and ``REDIS_URL`` come from ``devenv run``):
 
-    BENCH_SCALE       ``full`` (default: 100,000 contacts per firm) or ``small`` (2,000 per firm)
+    BENCH_SCALE       ``full`` (default: 100,000 contacts and 20,000 accounts x 5 years per firm), ``crm``
+                      (100,000 contacts, 2,000 accounts x 1 year) or ``small`` (2,000 contacts per firm)
     BENCH_SCENARIOS   comma-separated subset of the scenarios to run, e.g. ``login,api_list`` (default: all)
     BENCH_WORKERS     concurrent client threads for every scenario (default: 2, and 8 for ``mixed``)
     BENCH_REQUESTS    measured requests per scenario (default 300 at full scale, 100 at small)
@@ -69,8 +70,10 @@ SEED = 20261121
 SCALES: dict[str, dict[str, int]] = {
     "full": {"contacts": 100_000, "accounts": 20_000, "years": 5},
     "small": {"contacts": 2_000, "accounts": 500, "years": 2},
+    # The CRM at full size without the 20k-account portfolio build (for contacts_* scenarios).
+    "crm": {"contacts": 100_000, "accounts": 2_000, "years": 1},
 }
-MEASURED_REQUESTS = {"full": 300, "small": 100}
+MEASURED_REQUESTS = {"full": 300, "small": 100, "crm": 300}
 WARMUP_REQUESTS = 10
 # Latency scenarios keep one request per core in flight (an office's steady use); the `mixed`
 # throughput scenario overloads the server on purpose. The client shares the 2 cores.

@@ -647,7 +647,8 @@ def contact_detail(worker: Worker) -> Sample:
 TARGET_SECONDS = {"returns_full_recompute": 60.0, "returns_one_day": 5.0}
 
 
-def _bench_returns(worker: Worker, mode: str) -> Sample:
+def _bench_command(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``manage.py <args>`` on the bench database of this scale (jobs timed inside the command)."""
     scale = os.environ.get("BENCH_SCALE", "full") or "full"
     name = f"{database_name(os.environ['DATABASE_OWNER_URL'])}_bench_{scale}"
     env = {
@@ -656,10 +657,13 @@ def _bench_returns(worker: Worker, mode: str) -> Sample:
         "DATABASE_OWNER_URL": with_database(os.environ["DATABASE_OWNER_URL"], name),
         "APP_ENV": "development",
     }
-    done = subprocess.run(
-        [sys.executable, "manage.py", "bench_returns", FIRMS[0], mode],
-        cwd=BASE_DIR, env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True, text=True, check=False
+    )
+
+
+def _bench_returns(worker: Worker, mode: str) -> Sample:
+    done = _bench_command("bench_returns", FIRMS[0], mode)
     if done.returncode != 0:
         return Sample(0.0, error=f"bench_returns {mode}: exit {done.returncode}: {done.stderr.strip()[-500:]}")
     figures = json.loads(done.stdout.strip().splitlines()[-1])
@@ -681,18 +685,7 @@ TARGET_SECONDS["contacts_import_100k"] = 30.0
 
 
 def _bench_contact_import(worker: Worker) -> Sample:
-    scale = os.environ.get("BENCH_SCALE", "full") or "full"
-    name = f"{database_name(os.environ['DATABASE_OWNER_URL'])}_bench_{scale}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": with_database(os.environ["DATABASE_URL"], name),
-        "DATABASE_OWNER_URL": with_database(os.environ["DATABASE_OWNER_URL"], name),
-        "APP_ENV": "development",
-    }
-    done = subprocess.run(
-        [sys.executable, "manage.py", "bench_contact_import", FIRMS[1], "100000"],
-        cwd=BASE_DIR, env=env, capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    done = _bench_command("bench_contact_import", FIRMS[1], "100000")
     if done.returncode != 0:
         return Sample(0.0, error=f"bench_contact_import: exit {done.returncode}: {done.stderr.strip()[-500:]}")
     figures = json.loads(done.stdout.strip().splitlines()[-1])

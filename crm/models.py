@@ -20,6 +20,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from advisorportal.tenancy.models import FirmOwnedModel
+from portfolios.models import TradingPermission as Product  # the products a client may trade
 
 country_code = RegexValidator(r"^[A-Z]{2}$", "Enter a two-letter ISO 3166 country code, e.g. US.")
 phone_number = RegexValidator(
@@ -130,15 +131,6 @@ class Experience(models.TextChoices):
     LIMITED = "limited", "Limited"
     GOOD = "good", "Good"
     EXTENSIVE = "extensive", "Extensive"
-
-
-class Product(models.TextChoices):
-    STOCKS = "stocks", "Stocks"
-    BONDS = "bonds", "Bonds"
-    FUNDS = "funds", "Mutual funds"
-    OPTIONS = "options", "Options"
-    FUTURES = "futures", "Futures"
-    FOREX = "forex", "Forex"
 
 
 class ProspectAccountType(models.TextChoices):

@@ -7,9 +7,8 @@ in the "C" collation, leakproof, answered from the index ``(firm_id, key, contac
 
 Keys of a contact: each word of its names and organization (lower-cased, and again with accents
 folded, so "jose" finds "José"); each email whole, its local part and its domain; the username;
-each phone's digits and every suffix of them of 3 or more digits (so any run of digits inside a
-number matches as a prefix of some suffix). Query words are normalised the same way; all words
-must match (AND).
+each phone's digits whole, without a leading 1, and its last 4 to 7 digits. Query words are
+normalised the same way; all words must match (AND).
 """
 
 from __future__ import annotations
@@ -48,8 +47,16 @@ def _email_keys(email: str) -> set[str]:
 
 
 def _phone_keys(phone: str) -> set[str]:
+    """The number's digits whole, without a leading 1 (North American country code), and its last
+    4 to 7 digits: a number is found by its start, its area code onwards, or any run of its digits
+    within the last seven (each row is a key and a foreign-key check, so not every suffix)."""
     digits = re.sub(r"\D", "", phone)
-    return {digits[i:] for i in range(0, max(len(digits) - MIN_PHONE_SUFFIX + 1, 0))}
+    if len(digits) < MIN_PHONE_SUFFIX:
+        return set()
+    keys = {digits, digits[-4:], digits[-5:], digits[-6:], digits[-7:]}
+    if len(digits) == 11 and digits.startswith("1"):
+        keys.add(digits[1:])
+    return keys
 
 
 def contact_keys(contact: Contact) -> set[str]:

@@ -33,6 +33,12 @@ else:
 # can be rotated in (crm/crypto.py). Required in production; elsewhere derived from SECRET_KEY.
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS") if PRODUCTION else env_list("FIELD_ENCRYPTION_KEYS", "")
 
+# Custodian imports (imports/): size and row limits of a file, and who may add prices (global
+# reference data every firm sees): the platform operators' emails, nobody by default.
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 25 * 1024 * 1024, minimum=1)
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 200_000, minimum=1)
+IMPORT_PRICE_OPERATORS = [e.lower() for e in env_list("IMPORT_PRICE_OPERATORS", "")]
+
 DEBUG = env_bool("DEBUG", not PRODUCTION and APP_ENV != "test")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS") if PRODUCTION else env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")

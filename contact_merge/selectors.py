@@ -22,15 +22,12 @@ from django.core.cache import cache
 from django.db.models import Count, QuerySet
 from django.db.models.functions import Left, Upper
 
-from accounts.models import AccountScope
 from accounts.policy import scope_contacts
-from accounts.rights import Right
-from accounts.selectors import user_grants
 from advisorportal.tenancy.context import require_firm_id
 from contact_merge.models import ContactMerge
 from contact_merge.services import validate_merge_ids
 from crm.models import Contact
-from crm.selectors import _contacts_generation_key  # the key crm bumps after every contact write
+from crm.selectors import contacts_generation, has_full_scope
 
 NAME_SIMILARITY = 0.85
 CLUSTERS_TTL = 600
@@ -136,19 +133,13 @@ def _compute_clusters(contacts: QuerySet[Contact]) -> list[tuple[tuple[int, ...]
     return found.result()
 
 
-def _has_full_scope(user: Any) -> bool:
-    grant = user_grants(user=user).get(Right.CRM)
-    return grant is not None and grant[1] == AccountScope.ALL
-
-
 def duplicate_clusters(*, user: Any) -> list[tuple[tuple[int, ...], list[str]]]:
     """Every cluster of possible duplicates in the user's scope, as (ids, reasons), by first id."""
     contacts = scope_contacts(Contact.objects.all(), user=user)
-    if not _has_full_scope(user):
+    if not has_full_scope(user):
         return _compute_clusters(contacts)
     firm_id = require_firm_id()
-    generation = cache.get_or_set(_contacts_generation_key(firm_id), 1, timeout=None)
-    key = f"contact_merge:clusters:{firm_id}:{generation}"
+    key = f"contact_merge:clusters:{firm_id}:{contacts_generation(firm_id=firm_id)}"
     found = cache.get(key)
     if found is None:
         found = _compute_clusters(contacts)

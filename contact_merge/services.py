@@ -34,7 +34,8 @@ from advisorportal.tenancy.models import FirmOwnedModel
 from contact_merge.models import ContactMerge
 from contact_merge.snapshot import choice_values, comparable, dump_row, is_empty, load_row
 from crm import search
-from crm.models import Activity, ActivityKind, Contact, ContactSearchKey
+from crm import services as crm_services
+from crm.models import ActivityKind, Contact, ContactSearchKey
 from crm.services import EDITABLE_FIELDS, contact_update
 
 MIN_CONTACTS, MAX_CONTACTS = 2, 3
@@ -201,10 +202,7 @@ def _relations_by_label() -> dict[str, Relation]:
 
 
 def _timeline(contact_id: int, *, actor: Any, summary: str, body: str = "") -> None:
-    Activity.objects.create(
-        contact_id=contact_id, kind=ActivityKind.SYSTEM, summary=summary[:300], body=body,
-        actor=_user_or_none(actor), occurred_at=timezone.now(),
-    )  # fmt: skip
+    crm_services.timeline_add(contact_id=contact_id, actor=actor, kind=ActivityKind.SYSTEM, summary=summary, body=body)
 
 
 def _apply_choice_values(contact: Contact, values: Mapping[str, Mapping[str, Any]], *, actor: Any) -> Contact:

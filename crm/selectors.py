@@ -196,6 +196,17 @@ def contacts_changed(*, firm_id: int) -> None:
         cache.set(key, 1, timeout=None)
 
 
+def contacts_generation(*, firm_id: int) -> int:
+    """The firm's contacts generation: it changes after every write of a contact, so a cache key
+    that carries it goes stale with the data."""
+    return int(cache.get_or_set(_contacts_generation_key(firm_id), 1, timeout=None) or 1)
+
+
+def has_full_scope(user: Any) -> bool:
+    """Whether the user's CRM right covers every contact of the firm (figures may be shared)."""
+    return _has_full_scope(user)
+
+
 def _has_full_scope(user: Any) -> bool:
     grant = user_grants(user=user).get(Right.CRM)
     return grant is not None and grant[1] == AccountScope.ALL
@@ -210,8 +221,7 @@ def contact_status_counts(*, user: Any) -> list[tuple[str, str, int]]:
     contacts = scope_contacts(Contact.objects.all(), user=user)
     if _has_full_scope(user):
         firm_id = require_firm_id()
-        generation = cache.get_or_set(_contacts_generation_key(firm_id), 1, timeout=None)
-        key = f"crm:status-counts:{firm_id}:{generation}"
+        key = f"crm:status-counts:{firm_id}:{contacts_generation(firm_id=firm_id)}"
         found = cache.get(key)
         if found is None:
             found = dict(contacts.values_list("status").annotate(n=Count("*")).order_by())

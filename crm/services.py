@@ -78,9 +78,11 @@ def _status_side_effects(contact: Contact, old_status: str | None) -> None:
         contact.client_since = today
 
 
-def _timeline(contact: Contact, *, actor: Any, kind: str, summary: str, body: str = "") -> Activity:
+def timeline_add(*, contact_id: int, actor: Any, kind: str, summary: str, body: str = "") -> Activity:
+    """A timeline entry the system writes (status changes, merges, imports); people add theirs
+    through ``activity_add``."""
     return Activity.objects.create(
-        contact=contact,
+        contact_id=contact_id,
         kind=kind,
         summary=summary[:300],
         body=body,
@@ -122,7 +124,7 @@ def contact_update(*, actor: Any, contact: Contact, tax_id: str | None = None, *
     search.rebuild_keys([contact])
     if contact.status != old_status:
         summary = f"Status changed from {ContactStatus(old_status).label} to {contact.get_status_display()}"
-        _timeline(contact, actor=actor, kind=ActivityKind.STATUS, summary=summary)
+        timeline_add(contact_id=contact.pk, actor=actor, kind=ActivityKind.STATUS, summary=summary)
     return contact
 
 

@@ -34,7 +34,6 @@ from django.utils import timezone
 from accounts.policy import has_right
 from accounts.rights import Right
 from advisorportal import request_context
-from advisorportal.env import env_int, env_list
 from imports import parsers, planning
 from imports.models import ImportJob, ImportKind, ImportStatus
 from imports.parsers.base import FILE, Issue, PositionRow, PriceRow, TransactionRow
@@ -45,24 +44,20 @@ logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 250
 REPORT_LIMIT = 1000  # issues kept in a job's report (the counts cover all of them)
-DEFAULT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 25 * 1024 * 1024, minimum=1)
-DEFAULT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 200_000, minimum=1)
 
 
 def max_bytes() -> int:
-    return int(getattr(settings, "IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES))
+    return int(settings.IMPORT_MAX_BYTES)
 
 
 def max_rows() -> int:
-    return int(getattr(settings, "IMPORT_MAX_ROWS", DEFAULT_MAX_ROWS))
+    return int(settings.IMPORT_MAX_ROWS)
 
 
 def may_import_prices(user: Any) -> bool:
     """Prices are global reference data every firm sees, so only platform operators may add them:
     the users listed (by email) in ``IMPORT_PRICE_OPERATORS``. Nobody may overwrite a stored price."""
-    operators = getattr(settings, "IMPORT_PRICE_OPERATORS", None)
-    if operators is None:
-        operators = env_list("IMPORT_PRICE_OPERATORS", "")
+    operators = settings.IMPORT_PRICE_OPERATORS
     email = (getattr(user, "email", "") or "").lower()
     return bool(email) and email in {address.lower() for address in operators}
 

@@ -1,16 +1,21 @@
 """The dry run: every parsed row validated as the CRM validates a contact, matched to an existing
 contact of the user's scope, and classed as create, update, unchanged or reject.
 
-Validation is the CRM's own: each row becomes an unsaved ``Contact`` (for an update: the matched
-contact with the row's values set) and ``full_clean`` runs on the fields the row gives plus the
-model's ``clean`` (names); tax ids are checked with ``crm.crypto.tax_id_error`` and sealed here,
-so the plan never holds one in clear.
+Validation is the CRM's own rules, run per distinct value instead of per row: what
+``Contact.full_clean`` would check on the fields a row gives (each model field's ``clean``: type,
+choices, blank, length, validators) is computed once per (field, value) and remembered, and the
+model's ``Contact.clean`` once per (kind, has a first name, has a last name) — the only things it
+reads. Errors come out in the order ``full_clean`` gives them (fields in model order, then the
+model's own). A 100k-row file thus costs one ``clean`` per distinct email or phone, not a
+``Contact`` instance and ~20 field checks per row (~7 s of the old preview). Tax ids are checked with
+``crm.crypto.tax_id_error`` and sealed here, so the plan never holds one in clear.
 
 Matching (natural keys, within the user's scope only): account number (an account owner), then
-tax id (keyed digest), then email (case-insensitive). Keys pointing at different contacts, or an
-email shared by several contacts, reject the row. A contact outside the user's scope is never
-found, so a row carrying its email or tax id is treated as a new contact: the import neither
-updates nor reveals it (the duplicate can be merged by someone who sees both).
+tax id (keyed digest), then email (case-insensitive), one query per key type and 5,000 keys.
+Keys pointing at different contacts, or an email shared by several contacts, reject the row. A
+contact outside the user's scope is never found, so a row carrying its email or tax id is treated
+as a new contact: the import neither updates nor reveals it (the duplicate can be merged by
+someone who sees both).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -32,8 +37,6 @@ from crm.crypto import normalise_tax_id, seal_tax_id, tax_id_error
 from crm.models import Contact, ContactKind
 
 CHUNK = 5000
-CONTACT_FIELDS = [f.name for f in Contact._meta.concrete_fields]
-COPIED = [f for f in Contact._meta.concrete_fields if not f.generated]
 
 
 @dataclass
@@ -81,14 +84,98 @@ def _error(plan: PlanRow, column: str, message: str) -> None:
     plan.errors.append({"row": plan.row, "column": _label(column) if column else "", "message": message})
 
 
+# --- Validation, once per distinct value ----------------------------------------------------------
+
+MODEL_FIELDS = {f.name: f for f in Contact._meta.fields if not f.generated}
+FIELD_ORDER = {name: index for index, name in enumerate(MODEL_FIELDS)}
+NAME_FIELDS = ("kind", "first_name", "middle_name", "last_name", "suffix")
+_display_name: Callable[[Any], str] = Contact.display_name.fget  # type: ignore[attr-defined]
+_MISSING = object()
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+class Checker:
+    """``Contact.full_clean`` for rows, remembered per (field, value): the cell reading of
+    ``fields.read_cell`` and the model fields' ``clean``, and ``Contact.clean`` per name shape."""
+
+    def __init__(self) -> None:
+        self.cells: dict[tuple[str, type, Any], Any] = {}
+        self.fields: dict[tuple[str, Any], tuple[str, ...]] = {}
+        self.model: dict[tuple[str, bool, bool], dict[str, list[str]]] = {}
+
+    def read(self, name: str, raw: Any) -> Any:
+        """The typed value of a cell, or a ``CellError`` (returned, not raised)."""
+        try:
+            key = (name, type(raw), raw)
+            hit = self.cells.get(key, _MISSING)
+        except TypeError:  # an unhashable cell: read it every time
+            key, hit = None, _MISSING
+        if hit is _MISSING:
+            try:
+                hit = read_cell(BY_FIELD[name], raw)
+            except CellError as error:
+                hit = error
+            if key is not None:
+                self.cells[key] = hit
+        return hit
+
+    def field_errors(self, name: str, value: Any) -> tuple[str, ...]:
+        """What ``clean_fields`` says about one field's value (nothing for an allowed blank)."""
+        field = MODEL_FIELDS[name]
+        if field.blank and value in field.empty_values:
+            return ()
+        key = (name, _hashable(value))
+        found = self.fields.get(key)
+        if found is None:
+            try:
+                field.clean(value, None)
+                found = ()
+            except ValidationError as error:
+                found = tuple(error.messages)
+            self.fields[key] = found
+        return found
+
+    def model_errors(self, kind: str, first_name: str, last_name: str) -> dict[str, list[str]]:
+        """What ``Contact.clean`` says; it reads only the kind and whether each name is blank."""
+        key = (kind, bool(first_name.strip()), bool(last_name.strip()))
+        found = self.model.get(key)
+        if found is None:
+            probe = Contact(kind=kind, first_name="x" if key[1] else "", last_name="x" if key[2] else "")
+            try:
+                probe.clean()
+                found = {}
+            except ValidationError as error:
+                found = error.message_dict
+            self.model[key] = found
+        return found
+
+    def errors(self, values: dict[str, Any], given: Iterable[str]) -> dict[str, list[str]]:
+        """``full_clean(exclude=<all but given>)`` of a contact holding ``values``, as ``message_dict``."""
+        errors: dict[str, list[str]] = {}
+        for name in sorted(given, key=FIELD_ORDER.__getitem__):
+            messages = self.field_errors(name, values[name])
+            if messages:
+                errors[name] = list(messages)
+        for name, found in self.model_errors(values["kind"], values["first_name"], values["last_name"]).items():
+            errors.setdefault(name, []).extend(found)
+        return errors
+
+
+# --- Matching -----------------------------------------------------------------------------------
+
+
 @dataclass
 class Existing:
-    """Contacts of the user's scope that the file's natural keys point at."""
+    """Contacts of the user's scope that the file's natural keys point at (``contacts``: the values
+    of the fields the file gives, and those validation and matching read, by id)."""
 
     by_email: dict[str, list[int]]
     by_digest: dict[str, list[int]]
     by_account: dict[str, list[int]]
-    contacts: dict[int, Contact]
+    contacts: dict[int, dict[str, Any]]
 
 
 def _chunks(values: list[Any]) -> Iterable[list[Any]]:
@@ -96,7 +183,12 @@ def _chunks(values: list[Any]) -> Iterable[list[Any]]:
         yield values[start : start + CHUNK]
 
 
-def find_existing(*, user: Any, emails: set[str], digests: set[str], accounts: set[str]) -> Existing:
+READ_FOR_UPDATE = (*NAME_FIELDS, "tax_id_type", "tax_id_digest", "tax_id_encrypted")
+
+
+def find_existing(
+    *, user: Any, emails: set[str], digests: set[str], accounts: set[str], fields: Iterable[str] = ()
+) -> Existing:
     from portfolios.models import AccountOwner
 
     by_email: dict[str, list[int]] = defaultdict(list)
@@ -116,43 +208,48 @@ def find_existing(*, user: Any, emails: set[str], digests: set[str], accounts: s
         for contact_id, number in owners.values_list("contact_id", "account__number"):
             by_account[number].append(contact_id)
     ids = {pk for found in (by_email, by_digest, by_account) for pks in found.values() for pk in pks}
-    contacts: dict[int, Contact] = {}
+    columns = sorted({*READ_FOR_UPDATE, *(n for n in fields if n in MODEL_FIELDS)})
+    contacts: dict[int, dict[str, Any]] = {}
     for chunk in _chunks(sorted(ids)):
-        contacts.update({c.pk: c for c in scoped.filter(pk__in=chunk)})
+        contacts.update({row["pk"]: row for row in scoped.filter(pk__in=chunk).values("pk", *columns)})
     return Existing(dict(by_email), dict(by_digest), dict(by_account), contacts)
 
 
-def _typed(parsed: ParsedRow, plan: PlanRow) -> dict[str, Any]:
+# --- The plan -----------------------------------------------------------------------------------
+
+
+def _typed(parsed: ParsedRow, plan: PlanRow, checker: Checker) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for name, raw in parsed.cells.items():
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
+        if raw is None or (isinstance(raw, str) and not raw.strip()) or name not in BY_FIELD:
             continue
-        column = BY_FIELD.get(name)
-        if column is None:
-            continue
-        try:
-            values[name] = read_cell(column, raw)
-        except CellError as error:
-            _error(plan, name, str(error))
+        value = checker.read(name, raw)
+        if isinstance(value, CellError):
+            _error(plan, name, str(value))
+        else:
+            values[name] = value
     return values
 
 
 def build_plan(*, user: Any, rows: list[ParsedRow]) -> list[PlanRow]:
     """One ``PlanRow`` per parsed row, in file order."""
+    checker = Checker()
     plans = [PlanRow(row=r.row, action="create", notes=list(r.notes)) for r in rows]
-    typed = [_typed(parsed, plan) for parsed, plan in zip(rows, plans, strict=True)]
+    typed = [_typed(parsed, plan, checker) for parsed, plan in zip(rows, plans, strict=True)]
     emails = {str(v["email"]).strip().lower() for v in typed if v.get("email")}
     digests: dict[int, str] = {}
     for index, values in enumerate(typed):
         if values.get(TAX_ID):
             digests[index] = seal_digest(str(values[TAX_ID]))
     accounts = {str(v[ACCOUNT_NUMBER]).strip().upper() for v in typed if v.get(ACCOUNT_NUMBER)}
-    existing = find_existing(user=user, emails=emails, digests=set(digests.values()), accounts=accounts)
+    given = {name for values in typed for name in values}
+    existing = find_existing(user=user, emails=emails, digests=set(digests.values()), accounts=accounts, fields=given)
+    defaults = {name: MODEL_FIELDS[name].get_default() for name in NAME_FIELDS}
     first_seen: dict[tuple[str, str], int] = {}
     for index, (parsed, plan, values) in enumerate(zip(rows, plans, typed, strict=True)):
         _match(plan, values, digests.get(index), existing, first_seen)
         if not plan.errors:
-            _validate(plan, values, existing)
+            _validate(plan, values, existing, checker, defaults)
         if parsed.picture is not None and not plan.errors:
             plan.picture = [base64.b64encode(parsed.picture[0]).decode(), parsed.picture[1]]
         if plan.errors:
@@ -204,50 +301,58 @@ def _match(
         plan.action = "update"
 
 
-def _validate(plan: PlanRow, values: dict[str, Any], existing: Existing) -> None:
+def _validate(
+    plan: PlanRow, values: dict[str, Any], existing: Existing, checker: Checker, defaults: dict[str, Any]
+) -> None:
     tax_id = values.pop(TAX_ID, None)
     values.pop(ACCOUNT_NUMBER, None)
-    if plan.contact_id is not None:
-        current = existing.contacts[plan.contact_id]
-        contact = Contact(**{f.attname: getattr(current, f.attname) for f in COPIED})
-        for name, value in values.items():
-            setattr(contact, name, value)
-    else:
-        if values.get("kind") == ContactKind.ENTITY:
-            values.setdefault("first_name", "")
-        contact = Contact(**values)
+    current = existing.contacts[plan.contact_id] if plan.contact_id is not None else None
+    if current is None and values.get("kind") == ContactKind.ENTITY:
+        values.setdefault("first_name", "")
+    # The contact as full_clean would see it: the matched one (or a new one) with the row's values.
+    merged = {**(current if current is not None else defaults), **values}
     if tax_id is not None:
-        id_type = values.get("tax_id_type", contact.tax_id_type)
+        id_type = values.get("tax_id_type", current["tax_id_type"] if current else "")
         error = tax_id_error(str(tax_id), id_type)
         if error:
             _error(plan, TAX_ID, error)
             return
         sealed = seal_tax_id(str(tax_id))
-        if plan.contact_id is None or sealed.digest != contact.tax_id_digest:
+        if current is None or sealed.digest != current["tax_id_digest"]:
             plan.tax = [base64.b64encode(sealed.ciphertext).decode(), sealed.digest, sealed.last4]
-        if not values.get("tax_id_type") and not contact.tax_id_type:
+        if not values.get("tax_id_type") and not (current and current["tax_id_type"]):
             values["tax_id_type"] = "ssn" if len(normalise_tax_id(str(tax_id))) == 9 else "foreign"
-            contact.tax_id_type = values["tax_id_type"]
-    elif "tax_id_type" in plan.changes and plan.contact_id is not None and contact.tax_id_encrypted:
+            merged["tax_id_type"] = values["tax_id_type"]
+    elif (
+        current is not None
+        and current["tax_id_encrypted"]
+        and values.get("tax_id_type", current["tax_id_type"]) != current["tax_id_type"]
+    ):
         _error(plan, "tax_id_type", "Give the tax id again in the same row when you change its type.")
         return
-    given = set(values) | {"first_name", "last_name", "kind"}
-    try:
-        contact.full_clean(
-            exclude=[n for n in CONTACT_FIELDS if n not in given], validate_unique=False, validate_constraints=False
-        )
-    except ValidationError as error:
-        for name, messages in error.message_dict.items():
+    errors = checker.errors(merged, {*values, "first_name", "last_name", "kind"})
+    if errors:
+        for name, messages in errors.items():
             for message in messages:
                 _error(plan, "" if name == "__all__" else name, message)
         return
-    plan.name = contact.display_name
-    if plan.contact_id is not None:
-        current = existing.contacts[plan.contact_id]
-        values = {n: v for n, v in values.items() if getattr(current, n) != v}
+    plan.name = _display_name(_Names(*(merged[n] for n in NAME_FIELDS)))
+    if current is not None:
+        values = {n: v for n, v in values.items() if current[n] != v}
         plan.changes = list(values) + ([TAX_ID] if plan.tax else [])
         if not plan.changes:
             plan.action = "unchanged"
     else:
         plan.changes = list(values) + ([TAX_ID] if plan.tax else [])
     plan.fields = {n: to_json(v) for n, v in values.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class _Names:
+    """What ``Contact.display_name`` reads, without building a ``Contact`` per row."""
+
+    kind: str
+    first_name: str
+    middle_name: str
+    last_name: str
+    suffix: str

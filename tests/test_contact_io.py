@@ -6,9 +6,11 @@ import csv
 import io
 import zipfile
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from openpyxl import Workbook, load_workbook
 
@@ -473,3 +475,59 @@ def test_labels_are_unique_and_every_editable_field_has_a_column() -> None:
 
     assert len({c.label.casefold() for c in COLUMNS}) == len(COLUMNS)
     assert set(EDITABLE_FIELDS) - {"advisor"} <= set(BY_FIELD)
+
+
+# --- Reading cells and validating per distinct value --------------------------------------------
+
+
+def test_number_date_and_boolean_cells_read_as_their_values(alice: Persona, run: Any) -> None:
+    import datetime as dt
+    from decimal import Decimal
+
+    row = {**ADA, "phone": 2125550100, "annual_income": 250000, "net_worth": 1250000.5,
+           "date_of_birth": dt.date(1980, 12, 10), "mailing_same": False, "dependents": 2}  # fmt: skip
+    job = run(alice, workbook([row]))
+    assert job.status == ImportStatus.DONE, job.report
+    with alice.scope():
+        ada = Contact.objects.get(email="ada@example.com")
+    assert (ada.phone, ada.annual_income, ada.net_worth) == ("2125550100", Decimal("250000"), Decimal("1250000.50"))
+    assert (ada.date_of_birth, ada.mailing_same, ada.dependents) == (dt.date(1980, 12, 10), False, 2)
+
+
+def test_rows_get_the_errors_full_clean_gives(alice: Persona) -> None:
+    """The per-value checker says what ``Contact.full_clean`` says, in the same order."""
+    from contact_io.planning import MODEL_FIELDS, Checker
+
+    cases = [
+        {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"},
+        {"first_name": "", "last_name": "", "email": "nope", "phone": "call me", "res_country": "usa"},
+        {"kind": "entity", "last_name": "Trust", "dependents": 31, "annual_income": Decimal("1.234")},
+        {"kind": "entity", "first_name": "", "last_name": " ", "status": "sleeping", "tags": ["x" * 41]},
+        {"first_name": "A" * 101, "last_name": "B", "investment_objectives": ["growth", "moon"]},
+    ]
+    checker = Checker()
+    for values in cases:
+        contact = Contact(**values)
+        given = {*values, "first_name", "last_name", "kind"}
+        expected: dict[str, list[str]] = {}
+        with alice.scope():
+            try:
+                contact.full_clean(exclude=[n for n in MODEL_FIELDS if n not in given], validate_unique=False,
+                                   validate_constraints=False)  # fmt: skip
+            except ValidationError as error:
+                expected = error.message_dict
+            merged = {n: getattr(contact, n) for n in MODEL_FIELDS}
+            found = checker.errors(merged, given)
+        assert found == expected and list(found) == list(expected), values
+
+
+def test_changing_the_tax_id_type_needs_the_tax_id_again(alice: Persona, run: Any) -> None:
+    with alice.scope():
+        ContactFactory(first_name="Ada", last_name="Lovelace", email="ada@example.com", tax_id_type="ssn",
+                       tax_id="219-09-9999")  # fmt: skip
+    job = run(alice, workbook([{**ADA, "tax_id_type": "EIN"}]))
+    assert job.rejected_count == 1
+    assert (job.report[0]["column"], job.report[0]["message"]) == (
+        "Tax id type", "Give the tax id again in the same row when you change its type.")  # fmt: skip
+    job = run(alice, workbook([{**ADA, "tax_id_type": "SSN", "res_city": "London"}]))  # the same type: fine
+    assert (job.updated_count, job.rejected_count) == (1, 0), job.report

@@ -8,6 +8,7 @@ urlpatterns = [
     path("new/", views.ContactFormView.as_view(), name="contact-create"),
     path("bulk/", views.contact_bulk, name="contact-bulk"),
     path("columns/", views.table_columns, name="table-columns"),
+    path("picker/", views.contact_picker, name="contact-picker"),
     path("views/", views.saved_view_save, name="saved-view-save"),
     path("views/<int:pk>/delete/", views.saved_view_delete, name="saved-view-delete"),
     path("<int:pk>/", views.ContactDetailView.as_view(), name="contact-detail"),

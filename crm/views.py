@@ -355,6 +355,25 @@ def group_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
     return render(request, "crm/group_detail.html", {"group": group, "page": page})
 
 
+PICKER_SIZE = 8
+
+
+@firm_view(Right.CRM)
+def contact_picker(request: HttpRequest) -> HttpResponseBase:
+    """The choices of a contact picker (htmx): the user's contacts matching the typed fragment."""
+    field = request.GET.get("field", "")
+    if field not in ("contact", "head"):
+        raise Http404("No such picker.")
+    q = request.GET.get("picker_q", "").strip()[:100]
+    contacts: list[Contact] = []
+    more = False
+    if len(q) >= 2:
+        page = selectors.contact_page(user=request.user, q=q, size=PICKER_SIZE)
+        contacts, more = list(page.rows), bool(page.next_cursor)
+    context = {"field": field, "q": q if len(q) >= 2 else "", "contacts": contacts, "more": more}
+    return render(request, "crm/_contact_picker_choices.html", context)
+
+
 @firm_view(Right.CRM)
 def household_list(request: HttpRequest) -> HttpResponseBase:
     form = HouseholdForm(request.POST or None)

@@ -348,6 +348,35 @@ def test_household_totals_and_head(alice: Persona, book: dict[str, Contact]) -> 
     assert "Smith family" in page and "U7000001" in page
 
 
+def test_the_household_pickers_find_contacts_by_fragment_within_scope(
+    alice: Persona, assistant: Persona, book: dict[str, Contact]
+) -> None:
+    browser = alice.client()
+    found = browser.get("/contacts/picker/", {"field": "head", "picker_q": "smi"}).content.decode()
+    assert f'name="head" value="{book["smith"].pk}"' in found and f'value="{book["smithers"].pk}"' in found
+    assert "Núñez" not in found
+    assert "U7000001" in browser.get("/contacts/picker/", {"field": "contact", "picker_q": "waylon"}).content.decode()
+    assert (
+        "No contact of yours matches"
+        in browser.get("/contacts/picker/", {"field": "contact", "picker_q": "zzz"}).content.decode()
+    )
+    assert (
+        "Type at least two" in browser.get("/contacts/picker/", {"field": "contact", "picker_q": "s"}).content.decode()
+    )
+    assert browser.get("/contacts/picker/", {"field": "other", "picker_q": "smi"}).status_code == 404
+    # The assistant's scope is the group holding Smith only: Smithers is not offered.
+    scoped = assistant.client().get("/contacts/picker/", {"field": "contact", "picker_q": "smi"}).content.decode()
+    assert f'value="{book["smith"].pk}"' in scoped and f'value="{book["smithers"].pk}"' not in scoped
+    # The pages use the picker, and the chosen radio value is what the forms post.
+    assert 'hx-get="/contacts/picker/?field=head"' in browser.get("/contacts/households/").content.decode()
+    created = browser.post("/contacts/households/", {"name": "Núñez family", "head": book["jose"].pk})
+    assert created.status_code == 302
+    detail = browser.get(created["Location"]).content.decode()
+    assert 'hx-get="/contacts/picker/?field=contact"' in detail and "Núñez family" in detail
+    browser.post(created["Location"], {"action": "add", "contact": book["smith"].pk})
+    assert "Jane Smith" in browser.get(created["Location"]).content.decode()
+
+
 # --- API write paths -------------------------------------------------------------------------------
 
 

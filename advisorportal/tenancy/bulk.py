@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -48,7 +48,7 @@ def foreign_keys_checked_at_end(cursor: Any, models: list[type[Any]]) -> Iterato
         cursor.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
 
 
-def copy_insert(objs: list[Model], *, using: str = "default") -> None:
+def copy_insert(objs: Sequence[Model], *, using: str = "default") -> None:
     """Insert unsaved ``objs`` (all of one model) as ``bulk_create`` would, setting their primary
     keys, but by COPY into a temporary table and one ``INSERT … SELECT``. ``bulk_create`` spends
     about 2 ms a row of a wide model building and binding its SQL; this a few microseconds. No

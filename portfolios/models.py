@@ -436,17 +436,19 @@ class Position(FirmOwnedModel):
 
 
 class DailySeries(FirmOwnedModel):
-    """Daily values of one account over one calendar month, as arrays over its business days.
+    """Daily values of one account over one calendar quarter, as arrays over its business days.
 
     Element ``k`` of each array belongs to the ``k``-th business day (Monday to Friday) from
-    ``first_date`` on; the arrays run without gaps to the last computed day of the month. ``nav``
+    ``first_date`` on; the arrays run without gaps to the last computed day of the quarter. ``nav``
     and ``net_flow`` are the end-of-day net asset value and the day's net external flow in the
     account's base currency, already rounded to cents; ``return_index`` is the time-weighted
     return index (1 on the account's first day) as computed. Float8 is exact enough for
     a derived series (15 significant digits: cents up to 10^13); what is shown is rounded to the
     currency's minor unit and handed out as ``Decimal`` by ``performance.value_history``. One row
-    per month keeps a nightly append small (the row stays under the TOAST threshold) while a full
-    history of five years is 60 rows. Written only by ``performance``, in bulk.
+    per quarter (at most 66 days: three arrays of 0.5 kB) stays under PostgreSQL's 2 kB TOAST
+    threshold, so a nightly append rewrites one small inline row, while five years of history are
+    20 rows (a full recompute writes and checks a third as many rows as with a row per month).
+    Written only by ``performance``, in bulk.
     """
 
     audited = False  # derived data, recomputed in bulk
@@ -454,7 +456,7 @@ class DailySeries(FirmOwnedModel):
     account = models.ForeignKey(
         ClientAccount, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
-    month = models.DateField(help_text="First day of the calendar month")
+    quarter = models.DateField(help_text="First day of the calendar quarter")
     first_date = models.DateField(help_text="Business day of the arrays' first element")
     nav = ArrayField(models.FloatField())
     net_flow = ArrayField(models.FloatField())
@@ -463,8 +465,40 @@ class DailySeries(FirmOwnedModel):
     class Meta(FirmOwnedModel.Meta):
         verbose_name_plural = "daily series"
         constraints = [
-            models.UniqueConstraint(fields=["firm", "account", "month"], name="portfolios_daily_series_uniq"),
+            models.UniqueConstraint(fields=["firm", "account", "quarter"], name="portfolios_daily_series_uniq"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.account_id} {self.month:%Y-%m}"
+        return f"{self.account_id} {self.quarter:%Y-%m}"
+
+
+class SeriesState(FirmOwnedModel):
+    """Where an account's daily series ends: its last computed business day (``as_of``), that day's
+    NAV and return index, and the account's holdings at the end of it, as exact integers in the
+    units of the books' columns (quantities in millionths, cash in ten-thousandths of the
+    currency). The nightly update starts from here and reads only the transactions after
+    ``as_of``: its cost does not grow with the length of the history, and integer holdings make it
+    store exactly what a full recompute does. Written only by ``performance``; an account without
+    one is computed from its first transaction.
+    """
+
+    audited = False  # derived data, recomputed in bulk
+
+    account = models.ForeignKey(
+        ClientAccount, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    as_of = models.DateField()
+    nav = models.FloatField()
+    return_index = models.FloatField()
+    security_ids = ArrayField(models.BigIntegerField(), default=list)
+    quantities = ArrayField(models.BigIntegerField(), default=list, help_text="Millionths of a unit")
+    currencies = ArrayField(models.CharField(max_length=3), default=list)
+    cash = ArrayField(models.BigIntegerField(), default=list, help_text="Ten-thousandths of the currency")
+
+    class Meta(FirmOwnedModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["firm", "account"], name="portfolios_series_state_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} at {self.as_of}"

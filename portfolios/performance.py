@@ -10,32 +10,42 @@ the next business day):
     index_d = index_(d-1) * (1 + r_d)                   (1 on the account's first day)
 
 Prices and FX rates are carried forward over days without a quote; FX rates are USD per unit, so
-fx(a → b) = usd_per_a / usd_per_b. Cash is the sum of transaction amounts, which equals the
-ledger's cash (``check_portfolios`` proves it). Arithmetic is float64 (15-16 significant digits,
-ample for NAVs to the cent); NAV and flows are stored rounded to 2 places, the index as computed
-(rounded to 10 places when read), and returns are taken from the rounded NAVs.
+fx(a → b) = usd_per_a / usd_per_b (exactly 1 for a = b). Holdings are exact integers in the units
+of the books' columns (quantities in millionths, cash in ten-thousandths), summed by PostgreSQL
+per account, security, currency and business day and accumulated over the days in int64: cash
+equals the ledger's cash (``check_portfolios`` proves it) to the last unit. Valuation is float64
+(15-16 significant digits, ample for NAVs to the cent); NAV and flows are stored rounded to 2
+places, the index as computed (rounded to 10 places when read), and returns are taken from the
+rounded NAVs.
 
-Storage (``DailySeries``): one row per account and month holding float8 arrays over business days.
-Inputs are read with ``COPY (SELECT … GROUP BY …) TO STDOUT (FORMAT binary)`` — the database sums
-the transactions per account, security or currency and day, and the fixed-width binary rows are
-read straight into a numpy record array (no Python object per row). A chunk of accounts is
-computed as matrices (position pairs x days, accounts x days); the month rows are encoded in
-PostgreSQL's binary COPY format by numpy, copied into a temporary table (COPY FROM is refused on
-tables with row-level security, a temporary table has none) and moved into ``DailySeries`` with one
-``INSERT … SELECT`` per chunk, under the firm's RLS policy. The nightly update appends its days
-with ``INSERT … ON CONFLICT (firm, account, month) DO UPDATE SET nav = nav || excluded.nav``.
+A full recompute reads each chunk of accounts' transactions once: ``COPY (SELECT … GROUP BY
+account, security, currency, day) TO STDOUT (FORMAT binary)``, fixed-width rows read straight into
+a numpy record array (no Python object per row). The chunk is computed as matrices (holdings x
+days), and its rows are written in PostgreSQL's binary COPY format (see ``_Stage``). Every run
+ends by storing each account's ``SeriesState`` — last day, NAV, index and integer holdings — so the
+nightly update starts from there and reads only the transactions dated after it. Since both paths
+do the same integer sums and the same float operations in the same order, the nightly path stores
+exactly what a full recompute would (tested across a quarter end).
+
+Storage (``DailySeries``): one row per account and calendar quarter holding float8 arrays over
+business days. The nightly update appends its days with ``INSERT … ON CONFLICT (firm, account,
+quarter) DO UPDATE SET nav = nav || excluded.nav``.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, timedelta
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
+import psycopg
 from django.db import connection, transaction
 from django.db.models import FloatField, Max
 from django.db.models.functions import Cast
@@ -49,11 +59,15 @@ from portfolios.models import (
     FxRate,
     Security,
     SecurityPrice,
+    SeriesState,
     Transaction,
 )
 
-CHUNK = 2000
-PRICE_LOOKBACK_DAYS = 15
+logger = logging.getLogger(__name__)
+
+CHUNK = 1000  # accounts computed together: matrices of ~10 holdings x 1,300 days per account
+QUANTITY_UNITS = 1_000_000  # QuantityField keeps 6 places
+MONEY_UNITS = 10_000  # MoneyField keeps 4 places
 INDEX_PLACES = Decimal("1e-10")
 _EPOCH_2000 = np.datetime64("2000-01-01", "D")  # PostgreSQL's binary dates count days from here
 _FLOAT8_OID = 701
@@ -63,6 +77,7 @@ _FLOAT8_OID = 701
 class RecomputeResult:
     accounts: int = 0
     rows: int = 0  # account-days written
+    seconds: dict[str, float] = field(default_factory=dict)  # time per step, for logs and benchmarks
 
 
 def business_days(start: date, end: date) -> np.ndarray:
@@ -79,16 +94,13 @@ def latest_price_date() -> date | None:
     return SecurityPrice.objects.aggregate(last=Max("date"))["last"]
 
 
+def quarter_of(day: np.ndarray) -> np.ndarray:
+    """First day of the calendar quarter of each datetime64[D] in ``day``."""
+    months = day.astype("datetime64[M]").astype(np.int64)
+    return (months - months % 3).astype("datetime64[M]").astype("datetime64[D]")
+
+
 # --- Recompute and nightly update --------------------------------------------------------------
-
-
-@dataclass
-class _Stored:
-    """Each account's last stored day: business-day index in the grid, NAV and return index."""
-
-    day: np.ndarray  # datetime64[D]
-    nav: np.ndarray
-    index: np.ndarray
 
 
 @transaction.atomic
@@ -99,80 +111,157 @@ def recompute_full(*, account_ids: Sequence[int] | None = None, end: date | None
 
 @transaction.atomic
 def update_new_days(*, account_ids: Sequence[int] | None = None, end: date | None = None) -> RecomputeResult:
-    """Add the days after each account's last stored value, up to ``end`` (the nightly job). A
-    rerun adds nothing. Activity dated before an account's last stored day needs ``recompute_full``."""
+    """Add the days after each account's last stored value, up to ``end`` (the nightly job), starting
+    from its ``SeriesState`` and reading only the transactions dated after it; an account without a
+    state is computed from its first transaction. A rerun adds nothing. Activity dated on or before
+    an account's last stored day needs ``recompute_full`` of that account."""
     return _run(account_ids=account_ids, end=end, incremental=True)
 
 
-def _run(*, account_ids: Sequence[int] | None, end: date | None, incremental: bool) -> RecomputeResult:
+@transaction.atomic
+def forget_last_day(*, account_ids: Sequence[int] | None = None) -> int:
+    """Take each account's last stored day off its series and state (the holdings go back by that
+    day's transactions), so that ``update_new_days`` computes it again: for a day whose prices were
+    corrected, and for the benchmark of the nightly job. Reads only the last day's transactions and
+    the accounts' last two days of values; an account whose only day it was is cleared. Returns
+    the number of accounts changed."""
     firm_id = require_firm_id()
-    end = end or latest_price_date() or date.today()
     accounts = ClientAccount.objects.all()
     if account_ids is not None:
         accounts = accounts.filter(pk__in=list(account_ids))
-    rows = list(accounts.order_by("pk").values_list("pk", "base_currency"))
-    result = RecomputeResult()
-    if not rows:
-        return result
-    ids = np.array([r[0] for r in rows], dtype=np.int64)
-    base = [r[1] for r in rows]
-    firsts = _first_trade_dates(firm_id, ids)
-    stored = _stored_last_days(firm_id, ids) if incremental else {}
-    # Where each account's computation starts: the day after its last stored day, or its first trade.
-    starts = np.array(
-        [
-            np.busday_offset(np.datetime64(stored[a][0], "D"), 1, roll="forward")
-            if a in stored
-            else (np.datetime64(firsts[a], "D") if a in firsts else np.datetime64("NaT"))
-            for a in ids.tolist()
-        ],
-        dtype="datetime64[D]",
-    )
-    active = ~np.isnat(starts)
-    if not active.any():
-        if not incremental:
-            _clear(firm_id, ids)
-        return result
-    days = business_days(starts[active].min().astype(date), end)
-    if len(days) == 0:
-        return result
-    securities = list(Security.objects.order_by("pk").values_list("pk", "currency"))
-    fx_currencies = set(FxRate.objects.values_list("currency", flat=True).distinct())
-    currencies = sorted(set(base) | fx_currencies | {s[1] for s in securities} | {"USD"})
-    sec_ids = np.array([s[0] for s in securities], dtype=np.int64)
-    sec_ccy = np.array([currencies.index(s[1]) for s in securities], dtype=np.int64)
-    prices = _price_matrix(sec_ids.tolist(), days)  # [securities, days]
-    usd = _fx_matrix(currencies, days)  # [currencies, days], USD per unit
-    base_idx = np.array([currencies.index(c) for c in base], dtype=np.int64)
-    market = _Market(days=days, currencies=currencies, sec_ids=sec_ids, sec_ccy=sec_ccy, prices=prices, usd=usd)
+    ids = np.array(accounts.order_by("pk").values_list("pk", flat=True), dtype=np.int64)
+    states = _read_states(firm_id, ids)
+    by_day: dict[np.datetime64, list[int]] = {}
+    for account, state in states.items():
+        by_day.setdefault(state[0], []).append(account)
+    base = list(accounts.values_list("base_currency", flat=True).distinct())
+    currencies = _currencies(base + [c for state in states.values() for c in state[5]])
+    for last, group in by_day.items():
+        _forget_day(firm_id, np.array(sorted(group), dtype=np.int64), last, states, currencies)
+    return len(states)
 
-    stage = _Stage(firm_id)
-    for offset in range(0, len(ids), CHUNK):
-        part = slice(offset, offset + CHUNK)
-        chunk_ids, chunk_starts = ids[part], starts[part]
-        if not incremental:
-            _clear(firm_id, chunk_ids)
-        live = ~np.isnat(chunk_starts)
-        if not live.any():
-            continue
-        chunk_stored = _Stored(
-            day=np.array([stored[a][0] if a in stored else "NaT" for a in chunk_ids.tolist()], dtype="datetime64[D]"),
-            nav=np.array([stored[a][1] if a in stored else 0.0 for a in chunk_ids.tolist()]),
-            index=np.array([stored[a][2] if a in stored else 1.0 for a in chunk_ids.tolist()]),
+
+def _forget_day(
+    firm_id: int, ids: np.ndarray, last: np.datetime64, states: dict[int, _State], currencies: list[str]
+) -> None:
+    previous = np.busday_offset(last, -1)
+    table = DailySeries._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} s SET nav = s.nav[1:cardinality(s.nav) - 1],
+                net_flow = s.net_flow[1:cardinality(s.net_flow) - 1],
+                return_index = s.return_index[1:cardinality(s.return_index) - 1]
+            WHERE s.firm_id = %s AND s.account_id = ANY(%s::bigint[]) AND s.quarter = %s
+            """,  # noqa: S608 - model metadata
+            [firm_id, ids.tolist(), quarter_of(np.array([last])).astype(date)[0]],
         )
-        written = _compute_chunk(
-            firm_id,
-            chunk_ids[live],
-            base_idx[part][live],
-            chunk_starts[live],
-            _Stored(chunk_stored.day[live], chunk_stored.nav[live], chunk_stored.index[live]),
-            market,
-            stage,
-            incremental=incremental,
+        cursor.execute(
+            f"DELETE FROM {table} WHERE firm_id = %s AND account_id = ANY(%s::bigint[]) AND cardinality(nav) = 0",  # noqa: S608
+            [firm_id, ids.tolist()],
         )
-        result.rows += written
-        result.accounts += int(live.sum())
-    return result
+        # The last two days left: (NAV, flow, index) of the new last day and the day before it.
+        cursor.execute(
+            f"""
+            SELECT x.id, s.nav[cardinality(s.nav)], s.net_flow[cardinality(s.nav)], s.return_index[cardinality(s.nav)],
+                s.nav[cardinality(s.nav) - 1], s.return_index[cardinality(s.nav) - 1],
+                cardinality(s.nav), s.quarter
+            FROM unnest(%s::bigint[]) AS x(id)
+            CROSS JOIN LATERAL (
+                SELECT quarter, nav, net_flow, return_index FROM {table}
+                WHERE firm_id = %s AND account_id = x.id ORDER BY quarter DESC LIMIT 2
+            ) s
+            ORDER BY x.id, s.quarter DESC
+            """,  # noqa: S608 - model metadata
+            [ids.tolist(), firm_id],
+        )
+        tails: dict[int, list[tuple[Any, ...]]] = {}
+        for row in cursor.fetchall():
+            tails.setdefault(row[0], []).append(row[1:])
+    gone = np.array([a for a in ids.tolist() if a not in tails], dtype=np.int64)
+    if len(gone):
+        _clear(firm_id, gone)
+    kept = np.array([a for a in ids.tolist() if a in tails], dtype=np.int64)
+    if not len(kept):
+        return
+    # The kept accounts' values on ``previous`` and the day before (0 and 1 if there is none).
+    nav, flow, index, prev_nav, prev_index = (np.zeros(len(kept)) for _ in range(5))
+    for row, account in enumerate(kept.tolist()):
+        latest = tails[account][0]
+        nav[row], flow[row], index[row] = latest[0], latest[1], latest[2]
+        if latest[5] > 1:
+            prev_nav[row], prev_index[row] = latest[3], latest[4]
+        elif len(tails[account]) > 1:
+            before = tails[account][1]
+            prev_nav[row], prev_index[row] = before[0], before[2]
+        else:
+            prev_nav[row], prev_index[row] = 0.0, 1.0
+    # Holdings on ``previous``: the state less the last day's transactions.
+    activity = _read_activity(firm_id, kept, currencies, [previous.astype(date)] * len(kept), last.astype(date))
+    q_rows, q_secs, q_units, c_rows, c_ccys, c_units = [], [], [], [], [], []
+    day_qty: dict[int, dict[int, int]] = {}
+    day_cash: dict[int, dict[str, int]] = {}
+    for account, security, ccy, quantity, amount in zip(
+        activity["account"].tolist(), activity["security"].tolist(), activity["currency"].tolist(),
+        activity["quantity"].tolist(), activity["amount"].tolist(), strict=True,
+    ):  # fmt: skip
+        if security:
+            held = day_qty.setdefault(account, {})
+            held[security] = held.get(security, 0) + quantity
+        if amount:
+            if not ccy:
+                raise ValueError("A transaction is in a currency that has no FX rate.")
+            cash = day_cash.setdefault(account, {})
+            cash[currencies[ccy - 1]] = cash.get(currencies[ccy - 1], 0) + amount
+    for row, account in enumerate(kept.tolist()):
+        state = states[account]
+        qty = dict(zip(state[3], state[4], strict=True))
+        cash = dict(zip(state[5], state[6], strict=True))
+        for security, units in day_qty.get(account, {}).items():
+            qty[security] = qty.get(security, 0) - units
+        for currency, units in day_cash.get(account, {}).items():
+            cash[currency] = cash.get(currency, 0) - units
+        for security in sorted(s for s, units in qty.items() if units):
+            q_rows.append(row)
+            q_secs.append(security)
+            q_units.append(qty[security])
+        for currency in sorted(c for c, units in cash.items() if units):
+            c_rows.append(row)
+            c_ccys.append(currency)
+            c_units.append(cash[currency])
+    _write_states(
+        firm_id, kept, previous, nav, index,
+        holdings=(np.array(q_rows, dtype=np.int64), np.array(q_secs), np.array(q_units),
+                  np.array(c_rows, dtype=np.int64), c_ccys, np.array(c_units)),
+    )  # fmt: skip
+    _store_latest(firm_id, kept, previous, nav, flow, index, prev_nav, prev_index)
+
+
+class _Clock:
+    """Seconds per named step, summed (logged at the end of a run)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+
+
+@dataclass
+class _Opening:
+    """Each account's state before its first day to compute: NAV and return index of the day
+    before (0 and 1 for an account computed from its first transaction) and its holdings then,
+    as (account row, security or currency index, units)."""
+
+    nav: np.ndarray
+    index: np.ndarray
+    positions: tuple[np.ndarray, np.ndarray, np.ndarray]
+    cash: tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 @dataclass
@@ -181,11 +270,73 @@ class _Market:
     currencies: list[str]
     sec_ids: np.ndarray
     sec_ccy: np.ndarray
-    prices: np.ndarray
-    usd: np.ndarray
+    prices: np.ndarray  # [securities, days], carried forward
+    usd: np.ndarray  # [currencies, days], USD per unit, carried forward
 
 
-def _first_trade_dates(firm_id: int, ids: np.ndarray) -> dict[int, date]:
+def _run(*, account_ids: Sequence[int] | None, end: date | None, incremental: bool) -> RecomputeResult:
+    firm_id = require_firm_id()
+    clock = _Clock()
+    result = RecomputeResult(seconds=clock.seconds)
+    end = end or latest_price_date() or date.today()
+    # The last business day up to ``end``: a transaction dated on the weekend after it counts on
+    # the next business day, so it belongs to the next run.
+    last = np.busday_offset(np.datetime64(end, "D"), 0, roll="backward")
+    accounts = ClientAccount.objects.all()
+    if account_ids is not None:
+        accounts = accounts.filter(pk__in=list(account_ids))
+    rows = list(accounts.order_by("pk").values_list("pk", "base_currency"))
+    if not rows:
+        return result
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+    base = [r[1] for r in rows]
+    with connection.cursor() as cursor:
+        # A chunk's activity is hash-aggregated by PostgreSQL: keep it in memory.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+    states = _read_states(firm_id, ids) if incremental else {}
+    carried = np.array([a for a in ids.tolist() if a in states and states[a][0] < last], dtype=np.int64)
+    fresh = np.array([a for a in ids.tolist() if a not in states], dtype=np.int64)
+    with clock("first trades"):
+        firsts = _first_trade_days(firm_id, fresh, last) if len(fresh) else {}
+    with clock("clear"):
+        # Accounts with nothing to compute lose what they had; the others' rows are overwritten.
+        idle = np.array([a for a in fresh.tolist() if a not in firsts], dtype=np.int64)
+        if len(idle):
+            _clear(firm_id, idle)
+    fresh = np.array([a for a in fresh.tolist() if a in firsts], dtype=np.int64)
+    if not len(carried) and not len(fresh):
+        return result
+    starts = {a: np.busday_offset(states[a][0], 1) for a in carried.tolist()}
+    starts.update(firsts)
+    with clock("market data"):
+        market = _market(base, min(starts.values()), last)
+    base_of = dict(zip(ids.tolist(), (market.currencies.index(c) for c in base), strict=True))
+    stage = _Stage(firm_id)
+    for group, from_state in ((carried, True), (fresh, False)):
+        for offset in range(0, len(group), CHUNK):
+            chunk = group[offset : offset + CHUNK]
+            chunk_starts = np.array([starts[a] for a in chunk.tolist()], dtype="datetime64[D]")
+            base_idx = np.array([base_of[a] for a in chunk.tolist()], dtype=np.int64)
+            with clock("read transactions"):
+                after = [states[a][0].astype(date) for a in chunk.tolist()] if from_state else None
+                activity = _read_activity(firm_id, chunk, market.currencies, after, last.astype(date))
+            opening = _opening(chunk, [states.get(a) for a in chunk.tolist()], market)
+            result.rows += _compute_chunk(
+                firm_id, chunk, base_idx, chunk_starts, opening, activity, market, stage, clock, append=from_state
+            )
+            result.accounts += len(chunk)
+    logger.info(
+        "daily values %s: %d accounts, %d account-days; %s",
+        "update" if incremental else "recompute",
+        result.accounts,
+        result.rows,
+        ", ".join(f"{name} {seconds:.1f} s" for name, seconds in clock.seconds.items()),
+    )
+    return result
+
+
+def _first_trade_days(firm_id: int, ids: np.ndarray, last: np.datetime64) -> dict[int, np.datetime64]:
+    """The business day each account's first transaction counts on, for accounts with one up to ``last``."""
     table = Transaction._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
@@ -193,36 +344,55 @@ def _first_trade_dates(firm_id: int, ids: np.ndarray) -> dict[int, date]:
             "ORDER BY t.trade_date LIMIT 1) FROM unnest(%s::bigint[]) AS x(id)",
             [firm_id, ids.tolist()],
         )
-        return {a: d for a, d in cursor.fetchall() if d is not None}
+        found = {a: np.busday_offset(np.datetime64(d, "D"), 0, roll="forward") for a, d in cursor.fetchall() if d}
+    return {a: d for a, d in found.items() if d <= last}
 
 
-def _stored_last_days(firm_id: int, ids: np.ndarray) -> dict[int, tuple[date, float, float]]:
-    """(last day, NAV, return index) of each account's stored series, from its latest month row."""
-    series = DailySeries._meta.db_table
+_State = tuple[np.datetime64, float, float, list[int], list[int], list[str], list[int]]
+
+
+def _read_states(firm_id: int, ids: np.ndarray) -> dict[int, _State]:
+    """Each account's ``SeriesState``: (as of, NAV, index, security ids, quantities, currencies, cash)."""
+    table = SeriesState._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""
-            SELECT DISTINCT ON (s.account_id) s.account_id, s.first_date, cardinality(s.nav),
-                   s.nav[cardinality(s.nav)], s.return_index[cardinality(s.return_index)]
-            FROM {series} s
-            WHERE s.firm_id = %s AND s.account_id = ANY(%s::bigint[])
-            ORDER BY s.account_id, s.month DESC
-            """,  # noqa: S608 - model metadata
+            f"SELECT account_id, as_of, nav, return_index, security_ids, quantities, currencies, cash "  # noqa: S608
+            f"FROM {table} WHERE firm_id = %s AND account_id = ANY(%s::bigint[])",
             [firm_id, ids.tolist()],
         )
-        return {
-            a: (np.busday_offset(np.datetime64(first, "D"), n - 1).astype(date), nav, index)
-            for a, first, n, nav, index in cursor.fetchall()
-        }
+        return {row[0]: (np.datetime64(row[1], "D"), *row[2:]) for row in cursor.fetchall()}
+
+
+def _opening(ids: np.ndarray, states: list[_State | None], market: _Market) -> _Opening:
+    nav = np.array([s[1] if s else 0.0 for s in states])
+    index = np.array([s[2] if s else 1.0 for s in states])
+    p_rows, p_secs, p_units, c_rows, c_ccys, c_units = [], [], [], [], [], []
+    for row, state in enumerate(states):
+        if state is None:
+            continue
+        p_rows += [row] * len(state[3])
+        p_secs += state[3]
+        p_units += state[4]
+        c_rows += [row] * len(state[5])
+        c_ccys += [market.currencies.index(c) if c in market.currencies else -1 for c in state[5]]
+        c_units += state[6]
+    sec_index = np.searchsorted(market.sec_ids, np.array(p_secs, dtype=np.int64))
+    return _Opening(
+        nav=nav,
+        index=index,
+        positions=(np.array(p_rows, dtype=np.int64), sec_index, np.array(p_units, dtype=np.int64)),
+        cash=(np.array(c_rows, dtype=np.int64), np.array(c_ccys, dtype=np.int64), np.array(c_units, dtype=np.int64)),
+    )
 
 
 def _clear(firm_id: int, ids: np.ndarray) -> None:
-    """Forget the stored series and the denormalised latest values of ``ids``."""
+    """Forget the stored series, states and denormalised latest values of ``ids``."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {DailySeries._meta.db_table} WHERE firm_id = %s AND account_id = ANY(%s::bigint[])",  # noqa: S608
-            [firm_id, ids.tolist()],
-        )
+        for model in (DailySeries, SeriesState):
+            cursor.execute(
+                f"DELETE FROM {model._meta.db_table} WHERE firm_id = %s AND account_id = ANY(%s::bigint[])",  # noqa: S608
+                [firm_id, ids.tolist()],
+            )
         cursor.execute(
             f"UPDATE {ClientAccount._meta.db_table} SET nav = NULL, nav_date = NULL, day_change = NULL, "  # noqa: S608
             "day_return = NULL WHERE firm_id = %s AND id = ANY(%s::bigint[]) AND nav_date IS NOT NULL",
@@ -230,104 +400,272 @@ def _clear(firm_id: int, ids: np.ndarray) -> None:
         )
 
 
+def _currencies(base: list[str]) -> list[str]:
+    """Every currency a NAV may need: the base currencies, those with FX rates and those of securities."""
+    quoted = set(FxRate.objects.values_list("currency", flat=True).distinct())
+    traded = set(Security.objects.values_list("currency", flat=True).distinct())
+    return sorted(set(base) | quoted | traded | {"USD"})
+
+
+def _market(base: list[str], first: np.datetime64, last: np.datetime64) -> _Market:
+    days = business_days(first.astype(date), last.astype(date))
+    securities = list(Security.objects.order_by("pk").values_list("pk", "currency"))
+    currencies = _currencies(base)
+    sec_ids = np.array([s[0] for s in securities], dtype=np.int64)
+    return _Market(
+        days=days,
+        currencies=currencies,
+        sec_ids=sec_ids,
+        sec_ccy=np.array([currencies.index(s[1]) for s in securities], dtype=np.int64),
+        prices=_price_matrix(sec_ids.tolist(), days),
+        usd=_fx_matrix(currencies, days),
+    )
+
+
 def _compute_chunk(
     firm_id: int,
     ids: np.ndarray,
     base_idx: np.ndarray,
     starts: np.ndarray,
-    stored: _Stored,
+    opening: _Opening,
+    activity: np.ndarray,
     market: _Market,
     stage: _Stage,
+    clock: _Clock,
     *,
-    incremental: bool,
+    append: bool,
 ) -> int:
     """Compute the days from ``starts`` on for ``ids`` and store them; returns the account-days written."""
-    start = starts.min()
-    offset = int(np.searchsorted(market.days, start))
-    if offset >= len(market.days):
-        return 0
+    offset = int(np.searchsorted(market.days, starts.min()))
     days = market.days[offset:]
-    n_days, n_acct = len(days), len(ids)
+    n_days, n_acct, n_ccy = len(days), len(ids), len(market.currencies)
+    first_idx = np.searchsorted(days, starts)  # each account's first day to write
     prices, usd = market.prices[:, offset:], market.usd[:, offset:]
-    usd_base = usd[base_idx]  # [accounts, days]
-    start_date = start.astype(date)
-    end_date = days[-1].astype(date)
-    acct_of = {a: i for i, a in enumerate(ids.tolist())}
+    with clock("compute"):
+        acct = np.searchsorted(ids, activity["account"])
+        day = np.minimum(np.searchsorted(days, _EPOCH_2000 + activity["day"].astype(np.int64)), n_days - 1)
 
-    positions, cash = _read_activity(firm_id, ids, market.currencies, start_date, end_date)
-    nav = np.zeros((n_acct, n_days))
-    flow = np.zeros((n_acct, n_days))
-
-    # Securities: one row per (account, security) pair, quantities accumulated over the days.
-    if len(positions):
-        p_acct = np.array([acct_of[a] for a in positions["account"].tolist()], dtype=np.int64)
-        p_sec = np.searchsorted(market.sec_ids, positions["security"].astype(np.int64))
-        p_day = _day_index(days, positions["day"])
-        keys = p_acct * len(market.sec_ids) + p_sec
-        pairs, pair_of = np.unique(keys, return_inverse=True)
-        qty = np.bincount(pair_of * n_days + p_day, weights=positions["quantity"], minlength=len(pairs) * n_days)
-        qty = np.cumsum(qty.reshape(len(pairs), n_days), axis=1)
-        pair_acct, pair_sec = pairs // len(market.sec_ids), pairs % len(market.sec_ids)
-        values = qty * prices[pair_sec] * usd[market.sec_ccy[pair_sec]] / usd_base[pair_acct]
-        nav += _sum_rows(values, pair_acct, n_acct)
-        moved = positions["moved"] != 0
-        if moved.any():
-            s, d, a = p_sec[moved], p_day[moved], p_acct[moved]
-            worth = positions["moved"][moved] * prices[s, d] * usd[market.sec_ccy[s], d] / usd_base[a, d]
-            flow += np.bincount(a * n_days + d, weights=worth, minlength=n_acct * n_days).reshape(n_acct, n_days)
-    # Cash: one row per (account, currency) pair.
-    if len(cash):
-        c_acct = np.array([acct_of[a] for a in cash["account"].tolist()], dtype=np.int64)
-        c_ccy = cash["currency"].astype(np.int64) - 1
-        if (c_ccy < 0).any():
+        # Securities: one row per (account, currency, security), holdings accumulated over the days
+        # and valued at the closes, summed per (account, currency).
+        held = (activity["security"] != 0) & ((activity["quantity"] != 0) | (activity["moved"] != 0))
+        p_acct, p_day = acct[held], day[held]
+        p_sec = np.searchsorted(market.sec_ids, activity["security"][held])
+        o_acct, o_sec, o_units = opening.positions
+        qty_keys, qty_last, sec_groups, sec_values = _securities(
+            np.r_[p_acct, o_acct], np.r_[market.sec_ccy[p_sec], market.sec_ccy[o_sec]], np.r_[p_sec, o_sec],
+            np.r_[p_day, first_idx[o_acct]], np.r_[activity["quantity"][held], o_units], prices, n_ccy,
+        )  # fmt: skip
+        # Cash: one row per (account, currency).
+        c_ccy = activity["currency"].astype(np.int64) - 1
+        cash = (activity["amount"] != 0) | (activity["external"] != 0)
+        if (c_ccy[cash] < 0).any() or (opening.cash[1] < 0).any():
             raise ValueError("A transaction is in a currency that has no FX rate.")
-        c_day = _day_index(days, cash["day"])
-        keys = c_acct * len(market.currencies) + c_ccy
-        pairs, pair_of = np.unique(keys, return_inverse=True)
-        held = np.bincount(pair_of * n_days + c_day, weights=cash["amount"], minlength=len(pairs) * n_days)
-        held = np.cumsum(held.reshape(len(pairs), n_days), axis=1)
-        pair_acct, pair_ccy = pairs // len(market.currencies), pairs % len(market.currencies)
-        nav += _sum_rows(held * usd[pair_ccy] / usd_base[pair_acct], pair_acct, n_acct)
-        in_ccy = cash["external"] != 0
-        worth = cash["external"][in_ccy] * usd[c_ccy[in_ccy], c_day[in_ccy]] / usd_base[c_acct[in_ccy], c_day[in_ccy]]
-        keys = c_acct[in_ccy] * n_days + c_day[in_ccy]
-        flow += np.bincount(keys, weights=worth, minlength=n_acct * n_days).reshape(n_acct, n_days)
+        o_acct, o_ccy, o_units = opening.cash
+        cash_keys, cash_units = _holdings(
+            np.r_[acct[cash], o_acct], np.r_[c_ccy[cash], o_ccy], np.zeros(int(cash.sum()) + len(o_acct), np.int64),
+            np.r_[day[cash], first_idx[o_acct]], np.r_[activity["amount"][cash], o_units], n_ccy, 1, n_days,
+        )  # fmt: skip
 
-    if np.isnan(nav).any():
-        raise ValueError("An account holds cash or securities in a currency without any FX rate.")
-    # Returns from the NAVs as stored (to the cent), chained from each account's last stored day in
-    # the same order of multiplication as a full run: the nightly path stores exactly what a full
-    # recompute would.
-    nav, flow = np.round(nav, 2), np.round(flow, 2)
-    first_idx = np.minimum(np.searchsorted(days, starts), n_days)  # first day to write
-    prev = np.concatenate([np.zeros((n_acct, 1)), nav[:, :-1]], axis=1)
-    had = ~np.isnat(stored.day) & (first_idx < n_days)
-    prev[had, first_idx[had]] = stored.nav[had]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        growth = np.where(prev > 0, (nav - flow) / prev, 1.0)
-    growth[np.arange(n_days)[None, :] < first_idx[:, None]] = 1.0
-    index = np.cumprod(np.concatenate([stored.index[:, None], growth], axis=1), axis=1)[:, 1:]
+        # Value per (account, currency): securities at their closes plus cash, in that currency;
+        # then converted to the base currency and summed per account.
+        groups = np.union1d(sec_groups, cash_keys)
+        in_ccy = np.zeros((len(groups), n_days))
+        in_ccy[np.searchsorted(groups, sec_groups)] += sec_values
+        in_ccy[np.searchsorted(groups, cash_keys)] += cash_units / MONEY_UNITS
+        g_acct, g_ccy = groups // n_ccy, groups % n_ccy
+        with np.errstate(invalid="ignore", divide="ignore"):
+            in_ccy *= usd[g_ccy] / usd[base_idx[g_acct]]
+        nav = _sum_rows(in_ccy, g_acct, n_acct)
+        if np.isnan(nav).any():
+            raise ValueError("An account holds cash or securities in a currency without any FX rate.")
 
-    live = first_idx < n_days
-    written = stage.write(ids[live], days, first_idx[live], nav[live], flow[live], index[live], append=incremental)
-    prev_index = index[:, -2] if n_days > 1 else stored.index
-    _store_latest(firm_id, ids[live], days[-1], nav[live, -1], flow[live, -1], index[live, -1],
-                  prev[live, -1], prev_index[live])  # fmt: skip
+        # External flows: position transfers at market value and external cash, in the base currency.
+        moved = held & (activity["moved"] != 0)
+        m_sec = np.searchsorted(market.sec_ids, activity["security"][moved])
+        m_acct, m_day, m_ccy = acct[moved], day[moved], market.sec_ccy[m_sec]
+        m_worth = activity["moved"][moved] / QUANTITY_UNITS * prices[m_sec, m_day]
+        out = activity["external"] != 0
+        e_acct, e_day, e_ccy = acct[out], day[out], c_ccy[out]
+        e_worth = activity["external"][out] / MONEY_UNITS
+        f_acct, f_day, f_ccy = np.r_[m_acct, e_acct], np.r_[m_day, e_day], np.r_[m_ccy, e_ccy]
+        f_worth = np.r_[m_worth, e_worth] * (usd[f_ccy, f_day] / usd[base_idx[f_acct], f_day])
+        order = np.lexsort((f_worth, f_ccy, f_day, f_acct))  # the same order of addition in every run
+        flow = np.bincount(
+            f_acct[order] * n_days + f_day[order], weights=f_worth[order], minlength=n_acct * n_days
+        ).reshape(n_acct, n_days)
+
+        # Returns from the NAVs as stored (to the cent), chained from each account's opening NAV and
+        # index in the same order of multiplication as a full run.
+        nav, flow = np.round(nav, 2), np.round(flow, 2)
+        prev = np.concatenate([np.zeros((n_acct, 1)), nav[:, :-1]], axis=1)
+        prev[np.arange(n_acct), first_idx] = opening.nav
+        with np.errstate(divide="ignore", invalid="ignore"):
+            growth = np.where(prev > 0, (nav - flow) / prev, 1.0)
+        growth[np.arange(n_days)[None, :] < first_idx[:, None]] = 1.0
+        index = np.cumprod(np.concatenate([opening.index[:, None], growth], axis=1), axis=1)[:, 1:]
+    with clock("write series"):
+        written = stage.write(ids, days, first_idx, nav, flow, index, append=append)
+    with clock("write states"):
+        _store_states(firm_id, ids, days[-1], nav[:, -1], index[:, -1], qty_keys, qty_last,
+                      cash_keys, cash_units[:, -1], market)  # fmt: skip
+        prev_index = index[:, -2] if n_days > 1 else opening.index
+        prev_index = np.where(first_idx == n_days - 1, opening.index, prev_index)
+        _store_latest(firm_id, ids, days[-1], nav[:, -1], flow[:, -1], index[:, -1], prev[:, -1], prev_index)
     return written
 
 
-def _day_index(days: np.ndarray, pg_days: np.ndarray) -> np.ndarray:
-    """Grid index of PostgreSQL day numbers: a weekend counts on the next business day."""
-    dates = _EPOCH_2000 + pg_days.astype(np.int64)
-    return np.minimum(np.searchsorted(days, dates), len(days) - 1)
+_BLOCK_CELLS = 1 << 20  # holdings x days valued at a time: buffers of 8 MB, reused
+
+
+def _securities(
+    acct: np.ndarray, ccy: np.ndarray, sec: np.ndarray, day: np.ndarray, units: np.ndarray,
+    prices: np.ndarray, n_ccy: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Holdings of securities over the days, valued at the closes and summed per (account,
+    currency). Returns the sorted (account, currency, security) codes, each holding's units on the
+    last day, the (account, currency) codes with values and their values [groups, days] in the
+    securities' currency.
+
+    Holdings are accumulated (int64, exact) and valued a block of accounts at a time in buffers
+    that are reused, so the matrices stay in cache and no memory is touched for the first time
+    per block; a block ends at an account's end, so each (account, currency) sum adds the same
+    holdings in the same order however many accounts are computed together."""
+    n_sec, n_days = prices.shape
+    codes = (acct * n_ccy + ccy) * n_sec + sec
+    keys, row = np.unique(codes, return_inverse=True)
+    order = np.argsort(row, kind="stable")
+    row, day, units = row[order], day[order], units[order]
+    key_group = keys // n_sec
+    group_starts = np.flatnonzero(np.r_[True, key_group[1:] != key_group[:-1]]) if len(keys) else keys
+    groups = key_group[group_starts]
+    values = np.zeros((len(groups), n_days))
+    last = np.zeros(len(keys), dtype=np.int64)
+    if not len(keys):
+        return keys, last, groups, values
+    # Blocks of whole accounts of up to _BLOCK_CELLS cells (one account more if it alone is larger).
+    key_acct = key_group // n_ccy
+    account_starts = np.flatnonzero(np.r_[True, key_acct[1:] != key_acct[:-1]])
+    rows_per_block = max(1, _BLOCK_CELLS // n_days)
+    bounds = [0]
+    for start in account_starts.tolist()[1:]:
+        if start - bounds[-1] > rows_per_block:
+            bounds.append(start)
+    bounds.append(len(keys))
+    widest = max(hi - lo for lo, hi in itertools.pairwise(bounds))
+    qty_buffer = np.empty(widest * n_days, dtype=np.int64)
+    value_buffer = np.empty(widest * n_days)
+    event_bounds = np.searchsorted(row, bounds)
+    group_bounds = np.searchsorted(group_starts, bounds)
+    for (lo, hi), (e_lo, e_hi), (g_lo, g_hi) in zip(
+        itertools.pairwise(bounds), itertools.pairwise(event_bounds), itertools.pairwise(group_bounds), strict=True
+    ):
+        qty = qty_buffer[: (hi - lo) * n_days].reshape(hi - lo, n_days)
+        qty.fill(0)
+        np.add.at(qty.reshape(-1), (row[e_lo:e_hi] - lo) * n_days + day[e_lo:e_hi], units[e_lo:e_hi])
+        np.cumsum(qty, axis=1, out=qty)
+        last[lo:hi] = qty[:, -1]
+        value = value_buffer[: (hi - lo) * n_days].reshape(hi - lo, n_days)
+        np.take(prices, keys[lo:hi] % n_sec, axis=0, out=value)
+        np.multiply(value, qty, out=value)
+        values[g_lo:g_hi] = np.add.reduceat(value, group_starts[g_lo:g_hi] - lo, axis=0)
+    values /= QUANTITY_UNITS
+    return keys, last, groups, values
+
+
+def _holdings(
+    acct: np.ndarray, ccy: np.ndarray, key: np.ndarray, day: np.ndarray, units: np.ndarray,
+    n_ccy: int, n_key: int, n_days: int,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Holdings over the days: the sorted (account, currency, key) codes and, for each, the running
+    sum of ``units`` by day (int64, exact)."""
+    codes = (acct * n_ccy + ccy) * n_key + key
+    keys, row = np.unique(codes, return_inverse=True)
+    held = np.zeros((len(keys), n_days), dtype=np.int64)
+    np.add.at(held.reshape(-1), row * n_days + day, units)
+    np.cumsum(held, axis=1, out=held)
+    return keys, held
 
 
 def _sum_rows(values: np.ndarray, rows: np.ndarray, n_rows: int) -> np.ndarray:
     """Sum the rows of ``values`` into ``n_rows`` groups (``rows`` sorted, as np.unique returns them)."""
     out = np.zeros((n_rows, values.shape[1]))
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-    out[rows[starts]] = np.add.reduceat(values, starts, axis=0)
+    if len(rows):
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        out[rows[starts]] = np.add.reduceat(values, starts, axis=0)
     return out
+
+
+def _store_states(
+    firm_id: int,
+    ids: np.ndarray,
+    last_day: np.datetime64,
+    nav: np.ndarray,
+    index: np.ndarray,
+    qty_keys: np.ndarray,
+    qty_units: np.ndarray,
+    cash_keys: np.ndarray,
+    cash_units: np.ndarray,
+    market: _Market,
+) -> None:
+    """Each account's ``SeriesState`` at ``last_day``, with its holdings other than zero."""
+    n_ccy, n_sec = len(market.currencies), len(market.sec_ids)
+    keep, keep_cash = qty_units != 0, cash_units != 0
+    _write_states(
+        firm_id, ids, last_day, nav, index,
+        holdings=(
+            qty_keys[keep] // n_sec // n_ccy, market.sec_ids[qty_keys[keep] % n_sec], qty_units[keep],
+            cash_keys[keep_cash] // n_ccy, [market.currencies[c] for c in (cash_keys[keep_cash] % n_ccy).tolist()],
+            cash_units[keep_cash],
+        ),
+    )  # fmt: skip
+
+
+def _write_states(
+    firm_id: int,
+    ids: np.ndarray,
+    as_of: np.datetime64,
+    nav: np.ndarray,
+    index: np.ndarray,
+    *,
+    holdings: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str], np.ndarray],
+) -> None:
+    """Insert or replace the ``SeriesState`` of ``ids``. ``holdings`` are flat arrays sorted by
+    account row: (row, security id, units) of the positions and (row, currency, units) of the cash;
+    SQL slices them per account (one statement for all)."""
+    q_row, sec, qty, c_row, ccy, cash = holdings
+    q_bounds = np.searchsorted(q_row, np.arange(len(ids) + 1))
+    c_bounds = np.searchsorted(c_row, np.arange(len(ids) + 1))
+    table = SeriesState._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} AS s (firm_id, account_id, as_of, nav, return_index, security_ids, quantities,
+                currencies, cash)
+            SELECT %(firm)s, v.id, %(as_of)s, v.nav, v.idx,
+                (%(sec)s::bigint[])[v.q_lo:v.q_hi], (%(qty)s::bigint[])[v.q_lo:v.q_hi],
+                (%(ccy)s::text[])[v.c_lo:v.c_hi], (%(cash)s::bigint[])[v.c_lo:v.c_hi]
+            FROM unnest(%(ids)s::bigint[], %(nav)s::float8[], %(index)s::float8[], %(q_lo)s::int4[], %(q_hi)s::int4[],
+                %(c_lo)s::int4[], %(c_hi)s::int4[]) AS v(id, nav, idx, q_lo, q_hi, c_lo, c_hi)
+            ON CONFLICT (firm_id, account_id) DO UPDATE SET as_of = excluded.as_of, nav = excluded.nav,
+                return_index = excluded.return_index, security_ids = excluded.security_ids,
+                quantities = excluded.quantities, currencies = excluded.currencies, cash = excluded.cash
+            """,  # noqa: S608 - model metadata
+            {
+                "firm": firm_id,
+                "as_of": as_of.astype(date),
+                "ids": ids.tolist(),
+                "nav": nav.tolist(),
+                "index": index.tolist(),
+                "sec": np.asarray(sec, dtype=np.int64).tolist(),
+                "qty": np.asarray(qty, dtype=np.int64).tolist(),
+                "ccy": list(ccy),
+                "cash": np.asarray(cash, dtype=np.int64).tolist(),
+                "q_lo": (q_bounds[:-1] + 1).tolist(),
+                "q_hi": q_bounds[1:].tolist(),
+                "c_lo": (c_bounds[:-1] + 1).tolist(),
+                "c_hi": c_bounds[1:].tolist(),
+            },
+        )
 
 
 def _store_latest(
@@ -358,70 +696,91 @@ def _store_latest(
 
 # --- Reading inputs and writing series in PostgreSQL's binary COPY format ------------------------
 
-_POSITIONS_SQL = """
-    SELECT account_id, security_id, (GREATEST(trade_date, %(opening)s) - DATE '2000-01-01')::int4,
-           sum(quantity)::float8,
-           coalesce(sum(quantity) FILTER (WHERE kind = ANY(%(moved)s) AND trade_date >= %(start)s), 0)::float8
-    FROM {table}
-    WHERE firm_id = %(firm)s AND account_id = ANY(%(ids)s) AND security_id IS NOT NULL AND quantity <> 0
-      AND trade_date <= %(end)s
-    GROUP BY 1, 2, 3
+_ACTIVITY_SQL = f"""
+    SELECT array_send(array_agg(t.account_id)), array_send(array_agg(coalesce(t.security_id, 0))),
+           array_send(array_agg(coalesce(array_position(%(currencies)s::text[], t.currency::text), 0)::int2)),
+           array_send(array_agg((t.trade_date - DATE '2000-01-01')::int4)),
+           array_send(array_agg((t.quantity * {QUANTITY_UNITS})::int8)),
+           array_send(array_agg((t.amount * {MONEY_UNITS})::int8)),
+           array_send(array_agg(
+               (CASE WHEN t.kind = ANY(%(moved)s::text[]) THEN 1 WHEN t.kind = ANY(%(external)s::text[]) THEN 2
+                ELSE 0 END)::int2
+           ))
+    FROM {{source}}
+"""  # noqa: S608 - constants only
+_ALL_SQL = """{table} t
+    WHERE t.firm_id = %(firm)s AND t.account_id = ANY(%(ids)s::bigint[]) AND t.trade_date <= %(end)s
 """
-_CASH_SQL = """
-    SELECT account_id, coalesce(array_position(%(currencies)s, currency::text), 0)::int4,
-           (GREATEST(trade_date, %(opening)s) - DATE '2000-01-01')::int4, sum(amount)::float8,
-           coalesce(sum(amount) FILTER (WHERE kind = ANY(%(external)s) AND trade_date >= %(start)s), 0)::float8
-    FROM {table}
-    WHERE firm_id = %(firm)s AND account_id = ANY(%(ids)s) AND trade_date <= %(end)s
-    GROUP BY 1, 2, 3
+_AFTER_SQL = """unnest(%(ids)s::bigint[], %(after)s::date[]) AS x(id, after)
+    JOIN {table} t ON t.firm_id = %(firm)s AND t.account_id = x.id AND t.trade_date > x.after
+        AND t.trade_date <= %(end)s
 """
-_POSITION_ROW = [("account", ">i8"), ("security", ">i8"), ("day", ">i4"), ("quantity", ">f8"), ("moved", ">f8")]
-_CASH_ROW = [("account", ">i8"), ("currency", ">i4"), ("day", ">i4"), ("amount", ">f8"), ("external", ">f8")]
+_ACTIVITY_COLUMNS = [
+    ("account", ">i8"), ("security", ">i8"), ("currency", ">i2"), ("day", ">i4"), ("quantity", ">i8"),
+    ("amount", ">i8"), ("flag", ">i2"),
+]  # fmt: skip
+_MOVED, _EXTERNAL = 1, 2
+_ACTIVITY = np.dtype(
+    [("account", "i8"), ("security", "i8"), ("currency", "i8"), ("day", "i8"), ("quantity", "i8"),
+     ("moved", "i8"), ("amount", "i8"), ("external", "i8")]
+)  # fmt: skip
 
 
 def _read_activity(
-    firm_id: int, ids: np.ndarray, currencies: list[str], start: date, end: date
-) -> tuple[np.ndarray, np.ndarray]:
-    """The chunk's transactions summed per (account, security, day) and (account, currency, day);
-    activity before ``start`` is summed into one opening row dated the day before."""
+    firm_id: int, ids: np.ndarray, currencies: list[str], after: list[date] | None, end: date
+) -> np.ndarray:
+    """The transactions of ``ids`` up to ``end`` (only those after each account's ``after`` day, if
+    given), one row each, in exact integer units: quantity and position transfers in millionths,
+    amount and external cash in ten-thousandths; ``day`` counts from 2000-01-01 and ``currency``
+    from 1 in ``currencies`` (0: none of them). One row per transaction rather than sums per
+    account and day: a chunk's transactions hardly share a day, and numpy sums them faster than
+    PostgreSQL's hash aggregate does."""
     params = {
         "firm": firm_id,
         "ids": ids.tolist(),
-        "opening": start - timedelta(days=1),
-        "start": start,
+        "after": after,
         "end": end,
         "moved": sorted(EXTERNAL_POSITION_KINDS),
         "external": sorted(EXTERNAL_CASH_KINDS),
         "currencies": currencies,
     }
-    table = Transaction._meta.db_table
-    positions = copy_out(_POSITIONS_SQL.format(table=table), params, _POSITION_ROW)
-    cash = copy_out(_CASH_SQL.format(table=table), params, _CASH_ROW)
-    return positions, cash
+    source = (_ALL_SQL if after is None else _AFTER_SQL).format(table=Transaction._meta.db_table)
+    columns = fetch_arrays(_ACTIVITY_SQL.format(source=source), params, [kind for _, kind in _ACTIVITY_COLUMNS])
+    rows = dict(zip([name for name, _ in _ACTIVITY_COLUMNS], columns, strict=True))
+    out = np.zeros(len(rows["account"]), dtype=_ACTIVITY)
+    for name in ("account", "security", "currency", "day", "quantity", "amount"):
+        out[name] = rows[name]
+    out["moved"] = np.where(rows["flag"] == _MOVED, rows["quantity"], 0)
+    out["external"] = np.where(rows["flag"] == _EXTERNAL, rows["amount"], 0)
+    return out
 
 
-def copy_out(query: str, params: dict[str, Any], fields: list[tuple[str, str]]) -> np.ndarray:
-    """Run ``query`` (fixed-width, non-null columns) as a binary COPY and return its rows as a numpy
-    record array, without a Python object per row."""
-    row = [("n", ">i2")]
-    for name, kind in fields:
-        row += [(f"{name}_len", ">i4"), (name, kind)]
-    data = bytearray()
+def fetch_arrays(query: str, params: dict[str, Any], kinds: list[str]) -> list[np.ndarray]:
+    """Run ``query``, which returns one row of ``array_send(array_agg(…))`` columns (fixed-width,
+    non-null elements of the numpy ``kinds``), and return them as numpy arrays. A whole chunk
+    comes back as a few binary values, not a Python object (or a COPY message) per row."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")  # sets the firm's RLS scope on this transaction (tenancy backend)
-        with cursor.cursor.copy(f"COPY ({query}) TO STDOUT (FORMAT binary)", params) as copy:
-            for block in copy:
-                data += block
-    body = memoryview(data)[19:-2]  # 19-byte header, 2-byte trailer
-    records = np.frombuffer(body, dtype=np.dtype(row))
-    out = np.empty(len(records), dtype=[(name, kind.replace(">", "=")) for name, kind in fields])
-    for name, _ in fields:
-        out[name] = records[name]
+        # Django's cursors bind parameters client-side, which allows no binary results.
+        with psycopg.Cursor(connection.connection) as binary:
+            binary.execute(query, params, binary=True)
+            row = binary.fetchone()
+    out = []
+    for value, kind in zip(row or [None] * len(kinds), kinds, strict=True):
+        # array_send: ndim, has-nulls flag, element type, then per dimension its length and lower
+        # bound (none for an empty array), then each element as its length and value.
+        if value is None or int.from_bytes(value[:4], "big") == 0:
+            out.append(np.zeros(0, dtype=kind.replace(">", "=")))
+            continue
+        elements = np.frombuffer(value, dtype=np.dtype([("len", ">i4"), ("value", kind)]), offset=20)
+        out.append(elements["value"].astype(kind.replace(">", "=")))
     return out
 
 
 class _Stage:
-    """A temporary table (no RLS) filled by binary COPY, then moved into ``DailySeries``."""
+    """A temporary table (no RLS) filled by binary COPY, then moved into ``DailySeries``: COPY FROM is
+    refused on a table with row-level security; the ``INSERT … SELECT`` is checked by the firm's
+    policy like any other write."""
 
     def __init__(self, firm_id: int) -> None:
         self.firm_id = firm_id
@@ -430,7 +789,7 @@ class _Stage:
     def _create(self) -> None:
         with connection.cursor() as cursor:
             cursor.execute(
-                "CREATE TEMPORARY TABLE IF NOT EXISTS portfolios_series_stage (account_id bigint, month date, "
+                "CREATE TEMPORARY TABLE IF NOT EXISTS portfolios_series_stage (account_id bigint, quarter date, "
                 "first_date date, nav float8[], net_flow float8[], return_index float8[]) ON COMMIT DROP"
             )
         self.ready = True
@@ -446,24 +805,27 @@ class _Stage:
         *,
         append: bool,
     ) -> int:
+        """Rows of ``days[first_idx:]`` of each account, one per quarter; returns the account-days."""
+        live = first_idx < len(days)
+        ids, first_idx, nav, flow, index = ids[live], first_idx[live], nav[live], flow[live], index[live]
         if not len(ids):
             return 0
         if not self.ready:
             self._create()
-        months = days.astype("datetime64[M]")
-        bounds = np.flatnonzero(np.r_[True, months[1:] != months[:-1], True])
+        quarters = quarter_of(days)
+        bounds = np.flatnonzero(np.r_[True, quarters[1:] != quarters[:-1], True])
         payload = [b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8]
         written = 0
-        for lo_month, hi_month in itertools.pairwise(bounds.tolist()):
-            month_day = (months[lo_month].astype("datetime64[D]") - _EPOCH_2000).astype(np.int64)
-            lo_acct = np.maximum(first_idx, lo_month)
-            for lo in np.unique(lo_acct[lo_acct < hi_month]):
+        for lo_q, hi_q in itertools.pairwise(bounds.tolist()):
+            quarter_day = int((quarters[lo_q] - _EPOCH_2000).astype(np.int64))
+            lo_acct = np.maximum(first_idx, lo_q)
+            for lo in np.unique(lo_acct[lo_acct < hi_q]).tolist():
                 rows = np.flatnonzero(lo_acct == lo)
                 payload.append(
-                    _encode_rows(ids[rows], month_day, int((days[lo] - _EPOCH_2000).astype(np.int64)),
-                                 [nav[rows, lo:hi_month], flow[rows, lo:hi_month], index[rows, lo:hi_month]])
+                    _encode_rows(ids[rows], quarter_day, int((days[lo] - _EPOCH_2000).astype(np.int64)),
+                                 [nav[rows, lo:hi_q], flow[rows, lo:hi_q], index[rows, lo:hi_q]])
                 )  # fmt: skip
-                written += len(rows) * int(hi_month - lo)
+                written += len(rows) * (hi_q - lo)
         payload.append(b"\xff\xff")
         table = DailySeries._meta.db_table
         with connection.cursor() as cursor:
@@ -471,23 +833,34 @@ class _Stage:
             with cursor.cursor.copy("COPY portfolios_series_stage FROM STDIN (FORMAT binary)") as copy:
                 for part in payload:
                     copy.write(part)
-            conflict = (
-                " ON CONFLICT (firm_id, account_id, month) DO UPDATE SET nav = s.nav || excluded.nav, "
-                "net_flow = s.net_flow || excluded.net_flow, return_index = s.return_index || excluded.return_index"
+            # Rows that exist are updated in place (the table's pages are left half empty, so an
+            # update stays on its page: no index entry to add, no same-firm key to check again).
+            values = (
+                "nav = s.nav || excluded.nav, net_flow = s.net_flow || excluded.net_flow, "
+                "return_index = s.return_index || excluded.return_index"
                 if append
-                else ""
+                else "first_date = excluded.first_date, nav = excluded.nav, net_flow = excluded.net_flow, "
+                "return_index = excluded.return_index"
             )
             cursor.execute(
-                f"INSERT INTO {table} AS s (firm_id, account_id, month, first_date, nav, net_flow, return_index) "  # noqa: S608
-                f"SELECT %s, account_id, month, first_date, nav, net_flow, return_index FROM portfolios_series_stage"
-                f"{conflict}",
+                f"INSERT INTO {table} AS s (firm_id, account_id, quarter, first_date, nav, net_flow, return_index) "  # noqa: S608
+                f"SELECT %s, account_id, quarter, first_date, nav, net_flow, return_index FROM portfolios_series_stage "
+                f"ON CONFLICT (firm_id, account_id, quarter) DO UPDATE SET {values}",
                 [self.firm_id],
             )
+            if not append:
+                # Quarters outside what was just written (a recompute up to an earlier day) go.
+                cursor.execute(
+                    f"DELETE FROM {table} s USING unnest(%s::bigint[], %s::date[], %s::date[]) AS v(id, lo, hi) "  # noqa: S608
+                    "WHERE s.firm_id = %s AND s.account_id = v.id AND (s.quarter < v.lo OR s.quarter > v.hi)",
+                    [ids.tolist(), quarter_of(days[first_idx]).astype(date).tolist(),
+                     [quarters[-1].astype(date)] * len(ids), self.firm_id],
+                )  # fmt: skip
         return written
 
 
-def _encode_rows(ids: np.ndarray, month_day: int, first_day: int, arrays: list[np.ndarray]) -> bytes:
-    """Binary COPY rows (account_id, month, first_date, three float8[] of equal length)."""
+def _encode_rows(ids: np.ndarray, quarter_day: int, first_day: int, arrays: list[np.ndarray]) -> bytes:
+    """Binary COPY rows (account_id, quarter, first_date, three float8[] of equal length)."""
     n, length = arrays[0].shape
     element = np.dtype([("len", ">i4"), ("value", ">f8")])
     array_fields = [
@@ -495,19 +868,19 @@ def _encode_rows(ids: np.ndarray, month_day: int, first_day: int, arrays: list[n
         ("items", element, (length,)),
     ]  # fmt: skip
     row = np.dtype(
-        [("n", ">i2"), ("l0", ">i4"), ("account", ">i8"), ("l1", ">i4"), ("month", ">i4"), ("l2", ">i4"),
+        [("n", ">i2"), ("l0", ">i4"), ("account", ">i8"), ("l1", ">i4"), ("quarter", ">i4"), ("l2", ">i4"),
          ("first", ">i4"), ("nav", array_fields), ("flow", array_fields), ("index", array_fields)]
     )  # fmt: skip
     out = np.zeros(n, dtype=row)
     out["n"], out["l0"], out["account"] = 6, 8, ids
-    out["l1"], out["month"], out["l2"], out["first"] = 4, month_day, 4, first_day
+    out["l1"], out["quarter"], out["l2"], out["first"] = 4, quarter_day, 4, first_day
     for name, values in zip(("nav", "flow", "index"), arrays, strict=True):
-        field = out[name]
-        field["len"] = 20 + 12 * length
-        field["ndim"], field["oid"], field["dim"], field["lbound"] = 1, _FLOAT8_OID, length, 1
-        field["items"]["len"] = 8
-        field["items"]["value"] = values
-        out[name] = field
+        field_ = out[name]
+        field_["len"] = 20 + 12 * length
+        field_["ndim"], field_["oid"], field_["dim"], field_["lbound"] = 1, _FLOAT8_OID, length, 1
+        field_["items"]["len"] = 8
+        field_["items"]["value"] = values
+        out[name] = field_
     return out.tobytes()
 
 
@@ -524,8 +897,8 @@ def _forward_fill(matrix: np.ndarray) -> np.ndarray:
 
 
 def _quotes(rows: list[tuple[Any, date, float]], keys: dict[Any, int], days: np.ndarray) -> np.ndarray:
-    """Quotes of ``keys`` over ``days`` (plus the lookback for carrying forward), NaN where missing."""
-    lookback = np.datetime64(days[0], "D") - PRICE_LOOKBACK_DAYS
+    """Quotes of ``keys`` over ``days`` (rows may start before, to be carried forward), NaN where missing."""
+    lookback = min([np.datetime64(days[0], "D"), *(np.datetime64(r[1], "D") for r in rows)])
     grid = np.arange(lookback, days[-1] + 1, dtype="datetime64[D]")
     matrix = np.full((len(keys), len(grid)), np.nan)
     if rows:
@@ -537,20 +910,27 @@ def _quotes(rows: list[tuple[Any, date, float]], keys: dict[Any, int], days: np.
 
 
 def _price_matrix(securities: list[int], days: np.ndarray) -> np.ndarray:
-    lookback = days[0].astype(date) - timedelta(days=PRICE_LOOKBACK_DAYS)
-    rows = list(
-        SecurityPrice.objects.filter(security_id__in=securities, date__gte=lookback, date__lte=days[-1].astype(date))
-        .annotate(c=Cast("close", FloatField()))
+    first, last = days[0].astype(date), days[-1].astype(date)
+    quotes = SecurityPrice.objects.filter(security_id__in=securities).annotate(c=Cast("close", FloatField()))
+    # The window's quotes and, for each security, the last quote before it (carried forward).
+    rows = list(quotes.filter(date__gte=first, date__lte=last).values_list("security_id", "date", "c"))
+    rows += (
+        quotes.filter(date__lt=first)
+        .order_by("security_id", "-date")
+        .distinct("security_id")
         .values_list("security_id", "date", "c")
     )
     return _quotes(rows, {s: i for i, s in enumerate(securities)}, days)
 
 
 def _fx_matrix(currencies: list[str], days: np.ndarray) -> np.ndarray:
-    lookback = days[0].astype(date) - timedelta(days=PRICE_LOOKBACK_DAYS)
-    rows = list(
-        FxRate.objects.filter(currency__in=currencies, date__gte=lookback, date__lte=days[-1].astype(date))
-        .annotate(r=Cast("rate_to_usd", FloatField()))
+    first, last = days[0].astype(date), days[-1].astype(date)
+    rates = FxRate.objects.filter(currency__in=currencies).annotate(r=Cast("rate_to_usd", FloatField()))
+    rows = list(rates.filter(date__gte=first, date__lte=last).values_list("currency", "date", "r"))
+    rows += (
+        rates.filter(date__lt=first)
+        .order_by("currency", "-date")
+        .distinct("currency")
         .values_list("currency", "date", "r")
     )
     matrix = _quotes(rows, {c: i for i, c in enumerate(currencies)}, days)
@@ -602,15 +982,15 @@ def _decimal(value: float) -> Decimal:
 
 def value_history(*, account: ClientAccount, start: date | None = None, end: date | None = None) -> list[DayValue]:
     """The account's daily values from ``start`` to ``end`` (inclusive, default: all), oldest first.
-    One query: the month rows of the period."""
+    One query: the quarter rows of the period."""
     series = DailySeries.objects.filter(account=account)
     if start is not None:
-        series = series.filter(month__gte=start.replace(day=1))
+        series = series.filter(quarter__gte=quarter_of(np.array([start], dtype="datetime64[D]"))[0].astype(date))
     if end is not None:
-        series = series.filter(month__lte=end)
+        series = series.filter(quarter__lte=end)
     currency = account.base_currency
     out: list[DayValue] = []
-    for first, navs, flows, indexes in series.order_by("month").values_list(
+    for first, navs, flows, indexes in series.order_by("quarter").values_list(
         "first_date", "nav", "net_flow", "return_index"
     ):
         days = np.busday_offset(np.datetime64(first, "D"), np.arange(len(navs))).astype(date)

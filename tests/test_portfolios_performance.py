@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from portfolios import performance, services
-from portfolios.models import ClientAccount, DailySeries, Security
+from portfolios import performance, selectors, services
+from portfolios.models import ClientAccount, DailySeries, Position, Security, SeriesState
 from tests.conftest import Persona
 from tests.factories_portfolios import ClientAccountFactory, FxRateFactory, SecurityFactory, SecurityPriceFactory
 
@@ -156,43 +156,115 @@ def test_contract_functions_and_denormalised_columns(alice: Persona, acme: Secur
         assert performance.benchmark_history(symbol="NOPE") == []
 
 
-def test_new_days_across_a_month_end_equal_a_full_recompute(alice: Persona) -> None:
-    """Two accounts (one USD, one EUR-based) over February into March 2025: the nightly path,
-    run day by day and then over several days at once, stores exactly what a full recompute does,
-    month rows included; a back-dated account that starts later joins in the update."""
+def _quarter_end_books() -> tuple[ClientAccount, ClientAccount, ClientAccount]:
+    """Three accounts from March into April 2025 (a quarter end): one USD with EUR cash and a EUR
+    stock, one EUR-based, one that starts late; with a deposit on a Saturday (counts on Monday)."""
     stock = SecurityFactory(symbol="WAVE")
     euro = SecurityFactory(symbol="EWAVE", currency="EUR")
-    feb = performance.business_days(date(2025, 2, 3), date(2025, 3, 14))
-    for i, day in enumerate(feb.tolist()):
-        SecurityPriceFactory(security=stock, date=day, close=D(100 + (i * 7) % 11 - 5))
+    for i, day in enumerate(performance.business_days(date(2025, 3, 3), date(2025, 4, 15)).tolist()):
+        SecurityPriceFactory(security=stock, date=day, close=D(100 + (i * 7) % 11 - 5) + D("0.0125"))
         SecurityPriceFactory(security=euro, date=day, close=D(50 + (i * 3) % 7))
         FxRateFactory(currency="EUR", date=day, rate_to_usd=D("1.05") + D(i % 4) / 100)
+    usd = ClientAccountFactory()
+    eur = ClientAccountFactory(base_currency="EUR")
+    late = ClientAccountFactory()
+    record(usd, "deposit", date(2025, 3, 3), amount=D(10000))
+    record(usd, "buy", date(2025, 3, 4), security=stock, quantity=D(50), price=D(100))
+    record(usd, "deposit", date(2025, 3, 3), amount=D(2000), currency="EUR")
+    record(usd, "buy", date(2025, 3, 4), security=euro, quantity=D(20), price=D(50))
+    record(eur, "deposit", date(2025, 3, 3), amount=D(5000), currency="EUR")
+    record(eur, "buy", date(2025, 3, 5), security=euro, quantity=D(40), price=D(50))
+    record(usd, "withdrawal", date(2025, 3, 31), amount=D(1000))
+    record(usd, "sell", date(2025, 4, 1), security=stock, quantity=D("12.5"), price=D(101))
+    record(eur, "deposit", date(2025, 3, 29), amount=D(300), currency="EUR")  # a Saturday
+    record(late, "deposit", date(2025, 4, 2), amount=D(700))
+    return usd, eur, late
+
+
+def stored(accounts: tuple[ClientAccount, ...]) -> dict[str, object]:
+    """Everything a run stores for ``accounts``: daily values, latest values, quarter rows, states."""
+    ids = [a.pk for a in accounts]
+    return {
+        "values": {a.pk: values(a) for a in accounts},
+        "latest": performance.latest_values(account_ids=ids),
+        "rows": sorted(DailySeries.objects.values_list("account_id", "quarter", "first_date")),
+        "states": sorted(
+            SeriesState.objects.values_list(
+                "account_id", "as_of", "nav", "return_index", "security_ids", "quantities", "currencies", "cash"
+            )
+        ),
+    }
+
+
+def test_new_days_across_a_quarter_end_equal_a_full_recompute(alice: Persona) -> None:
+    """The nightly path, run day by day over a quarter end and then over several days at once,
+    stores exactly what a full recompute does (values, latest values, quarter rows and states); a
+    back-dated account that starts later joins in the update; Saturday's deposit counts on Monday."""
     with alice.scope():
-        usd = ClientAccountFactory()
-        eur = ClientAccountFactory(base_currency="EUR")
-        late = ClientAccountFactory()
-        record(usd, "deposit", date(2025, 2, 3), amount=D(10000))
-        record(usd, "buy", date(2025, 2, 4), security=stock, quantity=D(50), price=D(100))
-        record(usd, "deposit", date(2025, 2, 3), amount=D(2000), currency="EUR")
-        record(usd, "buy", date(2025, 2, 4), security=euro, quantity=D(20), price=D(50))
-        record(eur, "deposit", date(2025, 2, 3), amount=D(5000), currency="EUR")
-        record(eur, "buy", date(2025, 2, 5), security=euro, quantity=D(40), price=D(50))
-        record(usd, "withdrawal", date(2025, 3, 3), amount=D(1000))
-        record(eur, "deposit", date(2025, 3, 5), amount=D(300), currency="EUR")
-        record(late, "deposit", date(2025, 3, 4), amount=D(700))
-        performance.recompute_full(end=date(2025, 2, 26))
-        for day in performance.business_days(date(2025, 2, 27), date(2025, 3, 5)).tolist():
+        accounts = _quarter_end_books()
+        usd, eur, late = accounts
+        performance.recompute_full(end=date(2025, 3, 26))
+        for day in performance.business_days(date(2025, 3, 27), date(2025, 4, 4)).tolist():
             performance.update_new_days(end=day)
-        performance.update_new_days(end=date(2025, 3, 14))  # several days at once
-        incremental = {a.pk: values(a) for a in (usd, eur, late)}
-        latest = performance.latest_values(account_ids=[usd.pk, eur.pk, late.pk])
-        months = sorted(DailySeries.objects.values_list("account_id", "month", "first_date"))
-        performance.recompute_full(end=date(2025, 3, 14))
-        assert {a.pk: values(a) for a in (usd, eur, late)} == incremental
-        assert performance.latest_values(account_ids=[usd.pk, eur.pk, late.pk]) == latest
-        assert sorted(DailySeries.objects.values_list("account_id", "month", "first_date")) == months
-        assert len(incremental[usd.pk]) == 30 and incremental[late.pk][0][0] == date(2025, 3, 4)
-        assert incremental[eur.pk][0][1] == D("5000.00")  # EUR base: no conversion
+        performance.update_new_days(end=date(2025, 4, 13))  # a Sunday: up to Friday the 11th
+        performance.update_new_days(end=date(2025, 4, 15))  # several days at once
+        incremental = stored(accounts)
+        performance.recompute_full(end=date(2025, 4, 15))
+        assert stored(accounts) == incremental
+        assert len(incremental["values"][usd.pk]) == 32 and incremental["values"][late.pk][0][0] == date(2025, 4, 2)
+        assert incremental["values"][eur.pk][0][1] == D("5000.00")  # EUR base: no conversion
+        monday = {v[0]: v for v in incremental["values"][eur.pk]}[date(2025, 3, 31)]
+        assert monday[2] == D("300.00")  # Saturday's deposit is Monday's flow
+        assert [q for a, q, _ in incremental["rows"] if a == usd.pk] == [date(2025, 1, 1), date(2025, 4, 1)]
+        performance.recompute_full(end=date(2025, 3, 26))  # back to March: April's rows and ``late`` go
+        earlier = stored(accounts)
+        assert [q for _, q, _ in earlier["rows"]] == [date(2025, 1, 1)] * 2
+        assert earlier["values"][late.pk] == [] and earlier["values"][usd.pk][-1][0] == date(2025, 3, 26)
+        assert {s[1] for s in earlier["states"]} == {date(2025, 3, 26)}
+
+
+def test_the_state_holds_the_books_at_its_day(alice: Persona) -> None:
+    """The stored state is the books at the last computed day, in exact integer units: the
+    positions and the ledger's cash once every transaction is in."""
+    with alice.scope():
+        usd, eur, _ = _quarter_end_books()
+        performance.recompute_full(end=date(2025, 4, 15))
+        state = SeriesState.objects.get(account=usd)
+        assert state.as_of == date(2025, 4, 15)
+        positions = {p.security_id: p.quantity for p in Position.objects.filter(account=usd)}
+        assert dict(zip(state.security_ids, state.quantities, strict=True)) == {
+            s: int(q * 1_000_000) for s, q in positions.items()
+        }
+        assert dict(zip(state.currencies, state.cash, strict=True)) == {
+            c: int(v * 10_000) for c, v in selectors.cash_balances(account=usd).items() if v
+        }
+        assert state.nav == float(usd.__class__.objects.get(pk=usd.pk).nav)
+        performance.recompute_full(end=date(2025, 3, 28))  # before the Saturday deposit of ``eur``
+        eur_state = SeriesState.objects.get(account=eur)
+        assert dict(zip(eur_state.currencies, eur_state.cash, strict=True)) == {"EUR": 3000 * 10_000}
+
+
+def test_forgetting_the_last_day_and_adding_it_back_changes_nothing(alice: Persona) -> None:
+    """``forget_last_day`` takes the last day off (values, quarter row, state, latest values), also
+    across a quarter start and for an account whose only day it was; the nightly path adds the
+    days back exactly as they were."""
+    with alice.scope():
+        accounts = _quarter_end_books()
+        usd, _, late = accounts
+        performance.recompute_full(end=date(2025, 4, 2))
+        before = stored(accounts)
+        assert performance.forget_last_day() == 3
+        assert [v[0] for v in values(usd)][-1] == date(2025, 4, 1)
+        assert not SeriesState.objects.filter(account=late).exists() and values(late) == []
+        late.refresh_from_db()
+        assert late.nav is None
+        performance.forget_last_day()  # April 1st: the last element of the April row
+        assert [q for a, q, _ in stored(accounts)["rows"] if a == usd.pk] == [date(2025, 1, 1)]
+        usd_state = SeriesState.objects.get(account=usd)
+        assert usd_state.as_of == date(2025, 3, 31) and usd_state.nav == float(values(usd)[-1][1])
+        assert performance.latest_values(account_ids=[usd.pk])[usd.pk].date == date(2025, 3, 31)
+        performance.update_new_days(end=date(2025, 4, 2))
+        assert stored(accounts) == before
 
 
 def test_nightly_beat_job_updates_every_firm_in_its_own_scope(alice: Persona, charlie: Persona, acme: Security) -> None:

@@ -1,13 +1,9 @@
 """Every write of contact imports: upload, preview (dry run), apply, undo.
 
-Applying is one transaction per file (all or nothing) on a bulk path that does what
-``crm.services.contact_create``/``contact_update`` do for one contact, for thousands at once:
-rows were validated with ``full_clean`` and tax ids sealed in the preview; creates are
-``bulk_create`` in batches, updates ``bulk_update`` of the changed fields on locked rows; status
-dates follow the same rule as the CRM service; search keys are written with
-``crm.search.rebuild_keys`` (``fresh=True`` for new contacts); pictures go through
-``crm.services.contact_set_picture``, which validates them. Bulk writes send no signals, so the
-import writes ONE audit entry (``accounts.audit.record``) saying what it created and, per updated
+Applying is one transaction per file (all or nothing) on the bulk path of ``applying`` (what
+``crm.services.contact_create``/``contact_update`` do for one contact, for thousands at once, from
+the plan the preview validated and stored: the file is not parsed again). Bulk writes send no
+signals, so the import writes ONE audit entry (``accounts.audit.record``) saying what it created and, per updated
 contact, which fields changed from what to what (tax ids masked); the per-row details stay in
 ``ContactImportRow`` for the undo.
 
@@ -25,21 +21,21 @@ from typing import Any
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts import audit
 from accounts.models import AuditAction
 from advisorportal.tenancy.context import require_firm_id
+from contact_io.applying import BATCH, apply_plan
 from contact_io.fields import BY_FIELD, TAX_ID
 from contact_io.models import ContactImport, ContactImportRow, ImportStatus, RowAction, SourceKind
 from contact_io.parsers import MAX_FILE_BYTES, FileRefused, ParsedFile, detect_kind
 from contact_io.planning import PlanRow, build_plan, from_json, to_json
 from crm import search
-from crm.models import Activity, ActivityKind, Contact, ContactStatus
+from crm.models import Contact
 from crm.selectors import contacts_changed
 
-BATCH = 5000
 PREVIEW_ROWS = 20
 
 
@@ -201,24 +197,6 @@ def import_request_apply(*, actor: Any, job: ContactImport) -> ContactImport:
     return job
 
 
-def _status_dates(contact: Contact, old_status: str | None, today: Any) -> None:
-    """What ``crm.services`` does on a status change (closed_on, client_since)."""
-    if contact.status == old_status:
-        return
-    if contact.status == ContactStatus.CLOSED:
-        contact.closed_on = today
-    elif old_status == ContactStatus.CLOSED:
-        contact.closed_on = None
-    if contact.status == ContactStatus.ACTIVE and contact.client_since is None:
-        contact.client_since = today
-
-
-def _set_tax(contact: Contact, tax: list[str] | None) -> None:
-    if tax:
-        contact.tax_id_encrypted = base64.b64decode(tax[0])
-        contact.tax_id_digest, contact.tax_id_last4 = tax[1], tax[2]
-
-
 def import_apply(*, job_id: int, actor: Any) -> ContactImport:
     """Apply a previewed job (run by the Celery task): all of it in one transaction, or nothing."""
     job = ContactImport.objects.get(pk=job_id)
@@ -241,104 +219,22 @@ def _apply(job: ContactImport, actor: Any) -> ContactImport:
     from crm.services import contact_set_picture
 
     job = ContactImport.objects.select_for_update().get(pk=job.pk)
-    rows = _unpack(job.plan)
-    today = timezone.localdate()
-    creates = [r for r in rows if r["action"] == "create"]
-    updates = [r for r in rows if r["action"] == "update"]
-    total = max(len(creates) + len(updates), 1)
-    done = 0
-    pictures: list[tuple[Contact, dict[str, Any]]] = []
-    created_ids: list[int] = []
-    records: list[ContactImportRow] = []
     actor_id = getattr(actor, "pk", None)
-    firm_id = require_firm_id()
-    for start in range(0, len(creates), BATCH):
-        batch = creates[start : start + BATCH]
-        contacts = []
-        for row in batch:
-            contact = Contact(
-                **{n: from_json(n, v) for n, v in row.get("fields", {}).items()},
-                firm_id=firm_id,
-                created_by_id=actor_id,
-            )
-            _set_tax(contact, row.get("tax"))
-            _status_dates(contact, None, today)
-            contacts.append(contact)
-        _insert_contacts(contacts)
-        search.rebuild_keys(contacts, fresh=True)
-        for row, contact in zip(batch, contacts, strict=True):
-            records.append(ContactImportRow(firm_id=firm_id, contact_import=job, row=row["row"], contact_id=contact.pk,
-                                            action=RowAction.CREATED))  # fmt: skip
-            created_ids.append(contact.pk)
-            if row.get("picture"):
-                pictures.append((contact, row))
-        done += len(batch)
-        progress_set(job.pk, int(90 * done / total))
-
-    changes: dict[str, Any] = {}
-    for start in range(0, len(updates), BATCH):
-        batch = updates[start : start + BATCH]
-        locked = Contact.objects.select_for_update().in_bulk([r["contact_id"] for r in batch])
-        touched: set[str] = {"updated_at"}
-        contacts = []
-        activities = []
-        for row in batch:
-            contact = locked.get(row["contact_id"])
-            if contact is None or (job.previewed_at and contact.updated_at > job.previewed_at):
-                raise ValidationError(
-                    f"Row {row['row']}: contact #{row['contact_id']} was changed or deleted after the preview; "
-                    "preview the import again."
-                )
-            before: dict[str, Any] = {}
-            diff: dict[str, Any] = {}
-            old_status = contact.status
-            for name, value in row.get("fields", {}).items():
-                before[name] = to_json(getattr(contact, name))
-                setattr(contact, name, from_json(name, value))
-                diff[name] = [before[name], value]
-            if row.get("tax"):
-                enc = contact.tax_id_encrypted
-                before[TAX_ID] = [
-                    base64.b64encode(bytes(enc)).decode() if enc else None,
-                    contact.tax_id_digest,
-                    contact.tax_id_last4,
-                ]
-                _set_tax(contact, row["tax"])
-                diff[TAX_ID] = [audit.MASK, audit.MASK]
-                touched |= {"tax_id_encrypted", "tax_id_digest", "tax_id_last4"}
-            for name in ("closed_on", "client_since"):
-                before.setdefault(name, to_json(getattr(contact, name)))
-            _status_dates(contact, old_status, today)
-            touched |= set(row.get("fields", {})) | {"closed_on", "client_since"}
-            contact.updated_at = timezone.now()
-            contacts.append(contact)
-            changes[str(contact.pk)] = diff
-            records.append(ContactImportRow(firm_id=firm_id, contact_import=job, row=row["row"], contact_id=contact.pk,
-                                            action=RowAction.UPDATED, before=before))  # fmt: skip
-            activities.append(Activity(firm_id=firm_id, contact=contact, kind=ActivityKind.SYSTEM, actor_id=actor_id,
-                                       occurred_at=timezone.now(),
-                                       summary=f"Updated by import #{job.pk} ({job.file_name})"[:300],
-                                       body=", ".join(BY_FIELD[n].label for n in diff if n in BY_FIELD)))  # fmt: skip
-            if row.get("picture"):
-                pictures.append((contact, row))
-        Contact.objects.bulk_update(contacts, sorted(touched))
-        Activity.objects.bulk_create(activities)
-        search.rebuild_keys(contacts)
-        done += len(batch)
-        progress_set(job.pk, int(90 * done / total))
-
-    for contact, row in pictures:
-        data, content_type = base64.b64decode(row["picture"][0]), row["picture"][1]
-        contact_set_picture(actor=actor, contact=contact, data=data, content_type=content_type)
-    ContactImportRow.objects.bulk_create(records, batch_size=BATCH)
+    applied = apply_plan(
+        job=job, rows=_unpack(job.plan), actor_id=actor_id, firm_id=require_firm_id(), now=timezone.now(),
+        today=timezone.localdate(), progress=lambda done: progress_set(job.pk, int(90 * done)),
+    )  # fmt: skip
+    for contact_id, (data, content_type) in applied.pictures:
+        contact_set_picture(actor=actor, contact=Contact(pk=contact_id), data=base64.b64decode(data),
+                            content_type=content_type)  # fmt: skip
     audit.record(
         action=AuditAction.CREATE,
         obj=job,
         changes={
             "import": [None, f"{job.source_kind} {job.file_name} sha256 {job.sha256}"],
-            "created": [None, len(created_ids)],
-            "created_ids": [None, _ranges(created_ids)],
-            "updated": [None, changes],
+            "created": [None, len(applied.created_ids)],
+            "created_ids": [None, _ranges(applied.created_ids)],
+            "updated": [None, applied.changes],
         },
         actor_id=actor_id,
     )
@@ -347,52 +243,6 @@ def _apply(job: ContactImport, actor: Any) -> ContactImport:
     job.save()
     progress_set(job.pk, 100)
     return job
-
-
-def _insert_contacts(contacts: list[Contact]) -> None:
-    """``bulk_create`` for thousands of wide rows, fast: ids drawn from the table's sequence
-    first, then one ``INSERT … SELECT FROM unnest(<one array per column>)``. (Django's
-    ``bulk_create`` renders one placeholder per value: ~70 x 5,000 per statement, most of the
-    apply's time.) Values go through each field's ``get_db_prep_save``, as in ``bulk_create``."""
-    if not contacts:
-        return
-    now = timezone.now()
-    table = Contact._meta.db_table
-    fields = [f for f in Contact._meta.concrete_fields if not f.generated]
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                       [table, len(contacts)])  # fmt: skip
-        ids = [row[0] for row in cursor.fetchall()]
-        for contact, pk in zip(contacts, ids, strict=True):
-            contact.pk, contact.created_at, contact.updated_at = pk, now, now
-        columns, selects, params = [], [], []
-        for index, field in enumerate(fields):
-            db_type = field.db_type(connection)
-            values = [field.get_db_prep_save(getattr(c, field.attname), connection) for c in contacts]
-            columns.append(connection.ops.quote_name(field.column))
-            if db_type.endswith("[]"):  # an array column: each row's array as its text literal
-                values = [None if v is None else _array_literal(v) for v in values]
-                selects.append(f"c{index}::{db_type}")
-                params.append(values)
-                continue
-            selects.append(f"c{index}")
-            params.append(values)
-        arrays = ", ".join(
-            f"%s::{'text' if f.db_type(connection).endswith('[]') else f.db_type(connection)}[]" for f in fields
-        )
-        names = ", ".join(f"c{i}" for i in range(len(fields)))
-        cursor.execute(
-            f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(selects)} "  # noqa: S608 - model metadata
-            f"FROM unnest({arrays}) AS u({names})",
-            params,
-        )
-    for contact in contacts:
-        contact._state.adding = False
-
-
-def _array_literal(values: list[Any]) -> str:
-    quoted = ('"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values)
-    return "{" + ",".join(quoted) + "}"
 
 
 def _ranges(ids: list[int]) -> list[str]:

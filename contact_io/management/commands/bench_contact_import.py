@@ -2,6 +2,12 @@
 back so the database is left as it was. Prints one JSON line. Used by ``make bench``
 (scenario ``contacts_import_100k``) and for measuring by hand:
 
+End to end is what a user waits for from the upload to the applied import: the upload, the
+preview (parse, validate, match, store the plan) and the apply as the Celery task runs it,
+including the foreign-key checks PostgreSQL defers to COMMIT (``SET CONSTRAINTS ALL IMMEDIATE``
+runs them inside the timing; a rolled-back transaction would otherwise never pay for them). Not
+counted: generating the file, Django's start-up and the task's queueing.
+
     manage.py bench_contact_import harbor 10000
 """
 
@@ -12,7 +18,7 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
+from django.db import connection, transaction
 
 from accounts.models import Firm, User
 from advisorportal.tenancy.context import firm_scope
@@ -53,10 +59,14 @@ class Command(BaseCommand):
                     job.status = ImportStatus.APPLYING
                     job.save(update_fields=["status"])
                     job = services.import_apply(job_id=job.pk, actor=user)  # what the Celery task runs
+                    t_applied = time.perf_counter()
+                    with connection.cursor() as cursor:
+                        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the checks COMMIT would run
                     t2 = time.perf_counter()
                     figures.update(
                         status=job.status, created=job.created_count, preview_seconds=round(t1 - t0, 2),
-                        apply_seconds=round(t2 - t1, 2), seconds=round(t2 - t0, 2),
+                        apply_seconds=round(t2 - t1, 2), deferred_checks_seconds=round(t2 - t_applied, 2),
+                        seconds=round(t2 - t0, 2),
                     )  # fmt: skip
                     raise _RollBack
             except _RollBack:

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -201,6 +202,13 @@ def _relations_by_label() -> dict[str, Relation]:
 # --- Merge ---------------------------------------------------------------------------------------
 
 
+STATUS_DATES = ("client_since", "closed_on")
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
 def _timeline(contact_id: int, *, actor: Any, summary: str, body: str = "") -> None:
     crm_services.timeline_add(contact_id=contact_id, actor=actor, kind=ActivityKind.SYSTEM, summary=summary, body=body)
 
@@ -263,8 +271,15 @@ def contacts_merge(
     )
     ContactMerge.objects.filter(pk__in=[pk for pk, _ in survived]).update(survivor=None)
     moves = _move_relations(merged_ids, survivor_pk)
+    dates_before = {name: getattr(survivor, name) for name in STATUS_DATES}
     survivor = _apply_choice_values(survivor, wanted, actor=actor)
     after = {name: choice_values(survivor, name) for name in wanted}
+    # A status taken from a merged contact also sets the survivor's client-since or closed-on date.
+    side_effects = {
+        name: [_iso(dates_before[name]), _iso(getattr(survivor, name))]
+        for name in STATUS_DATES
+        if name not in wanted and getattr(survivor, name) != dates_before[name]
+    }
     for contact in merged:
         contact.delete()
 
@@ -281,6 +296,7 @@ def contacts_merge(
             "survivor_before": before,
             "survivor_after": after,
             "survived_merges": [[pk, contact_id] for pk, contact_id in survived],
+            "status_dates": side_effects,
         },
         actor=_user_or_none(actor),
     )
@@ -400,7 +416,17 @@ def merge_undo(*, actor: Any, merge: ContactMerge) -> UndoResult:
             restore[name] = snapshot["survivor_before"][name]
         else:
             kept.append(name)
-    _apply_choice_values(survivor, restore, actor=actor)
+    dates: dict[str, date | None] = {}
+    for name, (before_date, after_date) in snapshot.get("status_dates", {}).items():
+        if _iso(getattr(survivor, name)) == after_date:
+            dates[name] = date.fromisoformat(before_date) if before_date else None
+        else:
+            kept.append(name)
+    survivor = _apply_choice_values(survivor, restore, actor=actor)
+    if dates:  # restoring the status may have set them again: as they were before the merge
+        for name, value in dates.items():
+            setattr(survivor, name, value)
+        survivor.save(update_fields=[*dates, "updated_at"])
 
     merge.undone_at = timezone.now()
     merge.undone_by = _user_or_none(actor)

@@ -211,6 +211,21 @@ def test_undo_keeps_fields_edited_after_the_merge_and_restores_the_rest(alice: P
             services.merge_undo(actor=alice.user, merge=merge)
 
 
+def test_undo_also_reverts_the_dates_a_status_taken_in_the_merge_had_set(alice: Persona, book: dict[str, Any]) -> None:
+    jane, twin = book["jane"], book["twin"]
+    with alice.scope():
+        Contact.objects.filter(pk=jane.pk).update(status="active", client_since=None)  # e.g. imported so
+        assert (twin.status, twin.client_since) == ("prospect", None)
+        merge = services.contacts_merge(actor=alice.user, contacts=[jane, twin], survivor_id=twin.pk,
+                                        choices={"status": jane.pk})  # fmt: skip
+        merged = Contact.objects.get(pk=twin.pk)
+        assert merged.status == "active" and merged.client_since is not None  # set by the status change
+        services.merge_undo(actor=alice.user, merge=merge)
+        restored = Contact.objects.get(pk=twin.pk)
+        assert (restored.status, restored.client_since, restored.closed_on) == ("prospect", None, None)
+        assert Contact.objects.get(pk=jane.pk).status == "active"
+
+
 def test_undo_twice_is_a_clear_error_that_changes_nothing(alice: Persona, book: dict[str, Any]) -> None:
     client = alice.client()
     with alice.scope():

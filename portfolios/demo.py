@@ -47,6 +47,7 @@ from portfolios.models import (
     Position,
     Security,
     SecurityPrice,
+    SeriesState,
     TradingPermission,
     Transaction,
 )
@@ -587,17 +588,31 @@ def _seed(
     if bulk:
         with transaction.atomic(using="owner"), connections["owner"].cursor() as cursor:
             cursor.execute("SELECT set_config('app.firm_id', %s, true)", [str(firm_id)])
-            with _foreign_keys_checked_at_end(cursor, [Transaction, LedgerEntry, LedgerPosting, Position]):
+            # The balance trigger aggregates each batch's postings and adding a foreign key back
+            # joins whole tables: in memory, not in batches spilled to disk.
+            cursor.execute("SET LOCAL work_mem = '256MB'")
+            tables = [Transaction, LedgerEntry, LedgerPosting, Position]
+            with (
+                _foreign_keys_checked_at_end(cursor, tables, log=say),
+                _balance_checked_at_end(cursor, firm_id, log=say),
+            ):
                 _load(firm_id, account_ids, [s.pk for s in securities], days, rows, books, log=say, using="owner")
             # Fresh statistics, or the planner guesses on millions of new rows (the recompute that follows
             # probed each account's first trade by a sequential scan).
+            phase = time.perf_counter()
             for model in (Transaction, LedgerEntry, LedgerPosting, Position, ClientAccount):
                 cursor.execute(f"ANALYZE {model._meta.db_table}")
+            say(f"tables analyzed in {time.perf_counter() - phase:.1f} s")
+            phase = time.perf_counter()
+        say(f"load committed in {time.perf_counter() - phase:.1f} s")
     else:
         _load(firm_id, account_ids, [s.pk for s in securities], days, rows, books, log=say, using="default")
     say(f"transactions, ledger and positions loaded in {time.perf_counter() - clock:.1f} s")
-    performance.recompute_full(account_ids=account_ids.tolist(), end=end)
-    say(f"daily values computed in {time.perf_counter() - clock:.1f} s")
+    phase = time.perf_counter()
+    result = performance.recompute_full(account_ids=account_ids.tolist(), end=end)
+    steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.seconds.items())
+    say(f"daily values computed in {time.perf_counter() - phase:.1f} s with COMMIT ({steps})")
+    say(f"portfolios seeded in {time.perf_counter() - clock:.1f} s")
     return accounts + 1
 
 
@@ -684,21 +699,23 @@ def _load(
     posting_table, account_table = LedgerPosting._meta.db_table, ClientAccount._meta.db_table
     security_table = Security._meta.db_table
     bounds = np.searchsorted(rows["acct"], np.arange(0, len(account_ids) + ACCOUNT_BATCH, ACCOUNT_BATCH))
+    spent = _Phases()
     for lo, hi in itertools.pairwise(bounds.tolist()):
         if lo == hi:
             continue
         part = slice(lo, hi)
-        _copy_in("portfolios_demo_tx", [
-            ("id", "i8", tx_ids[part]), ("entry_id", "i8", entry_ids[part]),
-            ("account_id", "i8", account_ids[rows["acct"][part]]), ("trade_date", "date", trade[part]),
-            ("settle_date", "date", settle[part]), ("kind", "i4", rows["kind"][part] + 1),
-            ("sec", "i4", rows["sec"][part] + 1), ("qty", "i8", rows["qty"][part]),
-            ("price", "i8", rows["price"][part]),
-            ("amount", "i8", rows["amount"][part]), ("cost", "i8", rows["cost"][part]),
-            ("realized", "i8", rows["realized"][part]), ("ccy", "i4", rows["ccy"][part] + 1),
-            ("seq", "i4", seq[part]),
-        ], using)  # fmt: skip
-        with connections[using].cursor() as cursor:
+        with spent("COPY transactions"):
+            _copy_in("portfolios_demo_tx", [
+                ("id", "i8", tx_ids[part]), ("entry_id", "i8", entry_ids[part]),
+                ("account_id", "i8", account_ids[rows["acct"][part]]), ("trade_date", "date", trade[part]),
+                ("settle_date", "date", settle[part]), ("kind", "i4", rows["kind"][part] + 1),
+                ("sec", "i4", rows["sec"][part] + 1), ("qty", "i8", rows["qty"][part]),
+                ("price", "i8", rows["price"][part]),
+                ("amount", "i8", rows["amount"][part]), ("cost", "i8", rows["cost"][part]),
+                ("realized", "i8", rows["realized"][part]), ("ccy", "i4", rows["ccy"][part] + 1),
+                ("seq", "i4", seq[part]),
+            ], using)  # fmt: skip
+        with spent("INSERT transactions"), connections[using].cursor() as cursor:
             cursor.execute(
                 f"""
                 INSERT INTO {tx_table} (id, firm_id, account_id, trade_date, settle_date, kind, security_id, quantity,
@@ -715,17 +732,22 @@ def _load(
                 """,  # noqa: S608 - model metadata
                 params,
             )
+        with spent("INSERT ledger entries"), connections[using].cursor() as cursor:
             cursor.execute(
                 f"""
                 INSERT INTO {entry_table} (id, firm_id, account_id, transaction_id, memo, created_at)
-                SELECT s.entry_id, %(firm)s, s.account_id, s.id, t.description, now()
-                FROM portfolios_demo_tx s JOIN {tx_table} t ON t.firm_id = %(firm)s AND t.id = s.id
+                SELECT s.entry_id, %(firm)s, s.account_id, s.id, {_DESCRIPTION}, now()
+                FROM portfolios_demo_tx s
+                LEFT JOIN {security_table} sec ON sec.id = (%(securities)s::bigint[])[NULLIF(s.sec, 0)]
                 ORDER BY s.entry_id
                 """,  # noqa: S608 - model metadata
                 params,
             )
-        _load_postings(entry_ids[part], account_ids[rows["acct"][part]], {k: v[part] for k, v in rows.items()}, using)
-        with connections[using].cursor() as cursor:
+        with spent("COPY postings"):
+            _load_postings(
+                entry_ids[part], account_ids[rows["acct"][part]], {k: v[part] for k, v in rows.items()}, using
+            )
+        with spent("INSERT postings"), connections[using].cursor() as cursor:
             cursor.execute(
                 f"""
                 INSERT INTO {posting_table} (firm_id, entry_id, account_id, ledger_account, currency, amount)
@@ -736,7 +758,24 @@ def _load(
                 {**params, "ledger": LEDGER},
             )
         log(f"loaded {hi} of {n} transactions with their ledger entries")
-    _load_positions(firm_id, account_ids, security_ids, books, using)
+    with spent("positions"):
+        _load_positions(firm_id, account_ids, security_ids, books, using)
+    log("; ".join(f"{name} {seconds:.1f} s" for name, seconds in spent.seconds.items()))
+
+
+class _Phases:
+    """Seconds spent per named step, summed over the batches (for the load's log)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        clock = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - clock
 
 
 def _load_postings(entry_ids: np.ndarray, account_ids: np.ndarray, rows: dict[str, np.ndarray], using: str) -> None:
@@ -786,7 +825,9 @@ def _load_positions(firm_id: int, account_ids: np.ndarray, security_ids: list[in
 
 
 @contextmanager
-def _foreign_keys_checked_at_end(cursor: Any, models: list[type[Any]]) -> Iterator[None]:
+def _foreign_keys_checked_at_end(
+    cursor: Any, models: list[type[Any]], *, log: Callable[[str], None] = lambda message: None
+) -> Iterator[None]:
     """Drop the foreign keys of ``models``' tables and add them back afterwards, in the caller's
     owner transaction. PostgreSQL checks a foreign key row by row (deferred here to COMMIT, queued
     per row: about an hour for the 5 million transactions of a large demo firm); adding one back
@@ -815,9 +856,35 @@ def _foreign_keys_checked_at_end(cursor: Any, models: list[type[Any]]) -> Iterat
     for table in forced:
         cursor.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
     for table, _, name, definition in keys:
+        clock = time.perf_counter()
         cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        log(f"foreign key {name} added back in {time.perf_counter() - clock:.1f} s")
     for table in forced:
         cursor.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+
+
+@contextmanager
+def _balance_checked_at_end(cursor: Any, firm_id: int, *, log: Callable[[str], None]) -> Iterator[None]:
+    """Check that every new ledger entry balances once, after the load, instead of once per INSERT
+    (the statement trigger of migration 0002 aggregates each batch's postings: a minute at 11
+    million postings). The trigger is off only inside the caller's owner transaction, which fails
+    and rolls back if any entry does not balance."""
+    table = LedgerPosting._meta.db_table
+    cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table}")  # noqa: S608 - model metadata
+    (before,) = cursor.fetchone()
+    cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER portfolios_postings_balance")
+    yield
+    clock = time.perf_counter()
+    cursor.execute(
+        f"SELECT entry_id, currency, sum(amount) FROM {table} WHERE firm_id = %s AND id > %s "  # noqa: S608
+        "GROUP BY entry_id, currency HAVING sum(amount) <> 0 LIMIT 1",
+        [firm_id, before],
+    )
+    bad = cursor.fetchone()
+    if bad:
+        raise ValueError(f"ledger entry {bad[0]} does not balance in {bad[1]}: its postings sum to {bad[2]}")
+    cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER portfolios_postings_balance")
+    log(f"every new ledger entry balances (checked in {time.perf_counter() - clock:.1f} s)")
 
 
 def delete_portfolios(*, firm: Any) -> None:
@@ -830,7 +897,16 @@ def delete_portfolios(*, firm: Any) -> None:
         return
     tables = [
         m._meta.db_table
-        for m in (DailySeries, Position, LedgerPosting, LedgerEntry, Transaction, AccountOwner, ClientAccount)
+        for m in (
+            DailySeries,
+            SeriesState,
+            Position,
+            LedgerPosting,
+            LedgerEntry,
+            Transaction,
+            AccountOwner,
+            ClientAccount,
+        )
     ]
     append_only = [t for t in tables if t in APPEND_ONLY_TABLES]
     with transaction.atomic(using="owner"), connections["owner"].cursor() as cursor:

@@ -672,7 +672,12 @@ def _bench_returns(worker: Worker, mode: str) -> Sample:
     if done.returncode != 0:
         return Sample(0.0, error=f"bench_returns {mode}: exit {done.returncode}: {done.stderr.strip()[-500:]}")
     figures = json.loads(done.stdout.strip().splitlines()[-1])
-    log(f"{mode}: {figures['seconds']} s for {figures['accounts']} accounts, {figures['rows']:,} account-days")
+    steps = ", ".join(f"{name} {seconds} s" for name, seconds in figures.get("steps", {}).items())
+    prepared = f"; prepared in {figures['prepare_seconds']} s" if "prepare_seconds" in figures else ""
+    log(
+        f"{mode}: {figures['seconds']} s for {figures['accounts']} accounts, {figures['rows']:,} account-days "
+        f"({steps}){prepared}; load average {os.getloadavg()[0]:.1f}"
+    )
     return Sample(float(figures["seconds"]))
 
 

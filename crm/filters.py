@@ -36,7 +36,9 @@ YES_NO = (("yes", "Yes"), ("no", "No"))
 
 
 def _multi(choices: Any, label: str) -> df.MultipleChoiceFilter:
-    return df.MultipleChoiceFilter(choices=choices, label=label)
+    # A plain column, no join: without distinct=False django-filter adds SELECT DISTINCT, which
+    # sorts every match instead of walking the sort index to the first page (141 ms vs 2 ms).
+    return df.MultipleChoiceFilter(choices=choices, label=label, distinct=False)
 
 
 def _text(field: str, label: str) -> df.CharFilter:

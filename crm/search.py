@@ -102,6 +102,32 @@ def rebuild_keys(contacts: Iterable[Contact], *, fresh: bool = False) -> int:
     return len(ids)
 
 
+def rebuild_keys_bulk(contacts: Iterable[Contact], *, fresh: bool = False) -> int:
+    """``rebuild_keys`` for thousands of contacts at once (imports): the same keys, but inserted
+    in key order. The index ``(firm_id, key, contact_id)`` then fills leaf page after leaf page
+    instead of at a random place per row (measured at 1.2M keys: 9 s instead of 30 s). Old keys
+    go with one DELETE per 10,000 contacts. Reads only ``pk`` and the fields ``contact_keys`` reads,
+    so light stand-ins for contacts do."""
+    contacts = list(contacts)
+    firm_id = require_firm_id()
+    table = ContactSearchKey._meta.db_table
+    with connection.cursor() as cursor:
+        if not fresh:
+            for start in range(0, len(contacts), 10_000):
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE firm_id = %s AND contact_id = ANY(%s::bigint[])",  # noqa: S608
+                    [firm_id, [c.pk for c in contacts[start : start + 10_000]]],
+                )
+        pairs = sorted((key, contact.pk) for contact in contacts for key in contact_keys(contact))
+        for start in range(0, len(pairs), 50_000):
+            chunk = pairs[start : start + 50_000]
+            cursor.execute(
+                f"INSERT INTO {table} (firm_id, contact_id, key) SELECT %s, unnest(%s::bigint[]), unnest(%s::text[])",
+                [firm_id, [pk for _, pk in chunk], [key for key, _ in chunk]],
+            )
+    return len(pairs)
+
+
 def query_terms(q: str) -> list[str]:
     """The normalised words of a search box entry (at most 5, the longest first)."""
     q = q.strip().casefold()
@@ -137,10 +163,12 @@ def search_filter(q: str, *, extra: Any = None) -> Q | None:
         return None
     condition = Q()
     for term in terms:
-        matched = Q(pk__in=ContactSearchKey.objects.filter(prefix_range("key", term)).values("contact_id"))
-        if extra is not None:
-            more = extra(term)
-            if more is not None:
-                matched |= Q(pk__in=more)
-        condition &= matched
+        matched: Any = ContactSearchKey.objects.filter(prefix_range("key", term)).values("contact_id")
+        more = extra(term) if extra is not None else None
+        if more is not None:
+            # One IN over a UNION, not two INs OR-ed: PostgreSQL can't turn an OR of subqueries into
+            # a join, and walked every contact in name order testing both (190 ms at 100k contacts
+            # for a phone fragment matching 9).
+            matched = matched.union(more, all=True)
+        condition &= Q(pk__in=matched)
     return condition

@@ -89,8 +89,8 @@ def _account_number_matches(term: str) -> QuerySet[Any] | None:
     from portfolios.models import AccountOwner, ClientAccount
 
     number = term.upper()
-    if not any(ch.isdigit() for ch in number):
-        return None
+    if len(number) < 3 or not any(ch.isdigit() for ch in number):
+        return None  # ("1" would match every phone key too; see search.search_filter's UNION)
     accounts = ClientAccount.objects.filter(search.prefix_range("number", number)).values("pk")
     return AccountOwner.objects.filter(account__in=accounts).values("contact_id")
 

@@ -4,6 +4,7 @@ writes through ``services``; every page needs the CRM right and sees only the us
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
@@ -21,6 +23,7 @@ from accounts.rights import Right
 from accounts.selectors import firm_users
 from advisorportal.tenancy.access import FirmScopedView, firm_view
 from crm import selectors, services
+from crm.cells import attach_cells
 from crm.crypto import format_tax_id, open_tax_id
 from crm.filters import ContactFilter
 from crm.forms import ActivityForm, BulkForm, ContactForm, GroupForm, HouseholdForm
@@ -60,10 +63,11 @@ class ContactListView(FirmScopedView, TemplateView):
     required_right = Right.CRM
     template_name = "crm/contact_list.html"
 
+    def results_only(self) -> bool:
+        return bool(self.request.headers.get("HX-Request")) and self.request.headers.get("HX-Target") == "results"
+
     def get_template_names(self) -> list[str]:
-        if self.request.headers.get("HX-Request") and self.request.headers.get("HX-Target") == "results":
-            return ["crm/_contact_results.html"]
-        return [self.template_name]
+        return ["crm/_contact_results.html"] if self.results_only() else [self.template_name]
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -85,7 +89,6 @@ class ContactListView(FirmScopedView, TemplateView):
             size = 50
         size = size if size in PAGE_SIZES else 50
         filters = _filters(query)
-        filterset = ContactFilter(data=filters, queryset=Contact.objects.none(), request=request)
         page, filter_errors = None, {}
         try:
             page = selectors.contact_page(
@@ -94,11 +97,14 @@ class ContactListView(FirmScopedView, TemplateView):
         except ValidationError as error:
             filter_errors = error.message_dict
         bar = selectors.toolbar(user=user)
+        if page is not None:
+            attach_cells(page.rows, bar["columns"])
         base: dict[str, Any] = {"q": q, "sort": sort if sort != "name" else "", "size": size if size != 50 else ""}
         base = {k: v for k, v in {**base, **{k: filters.getlist(k) for k in filters}}.items() if v not in ("", [])}
         context.update(
             q=q, sort=sort, size=size, sizes=PAGE_SIZES, page=page, filter_errors=filter_errors, view=view,
-            filterset=filterset, active=[(k, filters.getlist(k)) for k in filters], active_status=filters.get("status"),
+            filter_grid=None if self.results_only() else _filter_grid(filters.urlencode()),
+            active=[(k, filters.getlist(k)) for k in filters], active_status=filters.get("status"),
             statuses=ContactStatus.choices, counts=selectors.contact_status_counts(user=user),
             columns=[selectors.COLUMNS[k] for k in bar["columns"]], saved_views=bar["saved_views"],
             query_string=urlencode(base, doseq=True),
@@ -108,6 +114,14 @@ class ContactListView(FirmScopedView, TemplateView):
             all_columns=list(selectors.COLUMNS.values()),
         )  # fmt: skip
         return context
+
+
+@lru_cache(maxsize=512)
+def _filter_grid(query: str) -> str:
+    """The filter panel for these filter values: the same for every user (its choices are fixed),
+    and its 45 widgets took longer to render than the rest of the page, so kept per process."""
+    form = ContactFilter(data=QueryDict(query), queryset=Contact.objects.none()).form
+    return render_to_string("crm/_filter_grid.html", {"form": form})
 
 
 @require_POST

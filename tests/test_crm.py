@@ -397,3 +397,18 @@ def test_api_create_update_and_validation(alice: Persona) -> None:
         assert not Contact.objects.filter(last_name="Y").exists()
     token_reveal = api.post(f"/api/v1/contacts/{body['id']}/tax-id/")
     assert token_reveal.status_code == 403
+
+
+def test_every_case_insensitive_filter_has_planner_statistics() -> None:
+    """A segment on a text field must not be planned as a sort of the whole table (see crm 0003)."""
+    from crm.filters import ContactFilter
+
+    text_filters = {
+        f.field_name for f in ContactFilter.base_filters.values() if getattr(f, "lookup_expr", "") == "iexact"
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT stxname FROM pg_statistic_ext WHERE stxrelid = 'crm_contact'::regclass AND stxname LIKE '%%_ci'"
+        )
+        have = {row[0] for row in cursor.fetchall()}
+    assert text_filters and {f"crm_contact_{name}_ci" for name in text_filters} <= have

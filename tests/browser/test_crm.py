@@ -76,3 +76,31 @@ def test_group_scoped_assistant_sees_only_her_group(page: Page, e2e_server: E2ES
     assert 0 < total < 10, total
     expect(page.locator("#results table tbody tr")).to_have_count(total)
     page.screenshot(path=screenshot_dir / "contacts-assistant.png", full_page=True)
+
+
+def test_advisor_builds_a_household_by_searching_for_its_people(
+    page: Page, e2e_server: E2EServer, screenshot_dir: Path
+) -> None:
+    log_in(page, (u := e2e_server.user("harbor", "owner")), e2e_server.backup_code(u))
+    page.goto("/contacts/?status=prospect")
+    names = page.locator("#results tbody td:nth-child(2) a").all_inner_texts()
+    last = list(dict.fromkeys(name.split(",")[0].strip() for name in names))[:2]  # two different last names
+
+    page.goto("/contacts/households/")
+    page.get_by_label("Name", exact=True).fill("Browser family")
+    page.get_by_role("searchbox", name=re.compile("^Head of household")).fill(last[0])
+    head = page.locator("#head-choices input[type=radio]").first
+    expect(head).to_be_visible()
+    head.check()
+    page.get_by_role("button", name="Create household").click()
+    expect(page.get_by_role("heading", name="Browser family")).to_be_visible()
+
+    page.get_by_role("searchbox", name=re.compile("^Add a member")).fill(last[1])
+    member = page.locator("#contact-choices label").first
+    expect(member).to_be_visible()
+    chosen = member.inner_text().split("·")[0].strip()
+    member.locator("input").check()
+    page.screenshot(path=screenshot_dir / "household-picker.png", full_page=True)
+    page.get_by_role("button", name="Add to the household").click()
+    expect(page.locator("table tbody")).to_contain_text(chosen)
+    expect(page.locator("table tbody tr")).to_have_count(2)

@@ -9,6 +9,7 @@ silently ignored.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import django_filters as df
@@ -100,6 +101,15 @@ class ContactFilter(df.FilterSet):
         model = Contact
         fields: list[str] = []
 
+    @classmethod
+    def for_data(cls, data: Any) -> type[ContactFilter]:
+        """This filter set narrowed to the filters ``data`` uses (``net_worth_min`` uses
+        ``net_worth``): each instance deep-copies its filters, and copying all 45 to apply two cost
+        more than the page's SQL."""
+        keys = list(data.keys())
+        used = frozenset(n for n in cls.base_filters if any(k == n or k.startswith(n + "_") for k in keys))
+        return _narrowed(cls, used)
+
     def _array_contains(self, queryset: QuerySet[Contact], name: str, value: str) -> QuerySet[Contact]:
         return queryset.filter(**{f"{name}__contains": [value]}) if value else queryset
 
@@ -132,3 +142,10 @@ class ContactFilter(df.FilterSet):
             return queryset
         owners = Q(pk__in=AccountOwner.objects.values("contact_id"))
         return queryset.filter(owners) if value == "yes" else queryset.exclude(owners)
+
+
+@lru_cache(maxsize=1024)
+def _narrowed(cls: type[ContactFilter], names: frozenset[str]) -> type[ContactFilter]:
+    narrowed = type(cls.__name__, (cls,), {"__module__": cls.__module__})
+    narrowed.base_filters = {name: f for name, f in cls.base_filters.items() if name in names}
+    return narrowed

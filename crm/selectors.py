@@ -105,7 +105,7 @@ def contact_list(
     if condition is not None:
         contacts = contacts.filter(condition)
     if filters:
-        filterset = ContactFilter(data=filters, queryset=contacts, request=request)
+        filterset = ContactFilter.for_data(filters)(data=filters, queryset=contacts, request=request)
         if not filterset.is_valid():
             raise ValidationError({name: [str(e) for e in errors] for name, errors in filterset.errors.items()})
         contacts = filterset.qs

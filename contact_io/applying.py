@@ -6,13 +6,16 @@ again. Per batch of ``BATCH`` rows:
 
 - creates: ids drawn from the sequence, one ``INSERT … SELECT FROM unnest`` (``contact_io.bulk``)
   of the columns the file gives, the rest as one default each; status dates by the CRM's rule
-  (``closed_on``, ``client_since``); search keys through ``crm.search.rebuild_keys``
-  (``fresh=True``), fed with the key fields only, not model instances;
+  (``closed_on``, ``client_since``); then the search keys of all of them at once through
+  ``crm.search.rebuild_keys_bulk`` (in key order), fed with the key fields only;
 - updates: the batch's contacts locked (``SELECT … FOR UPDATE``, only the columns needed), a
   contact changed since the preview fails the whole apply ("preview again"); the before-values
   kept for the undo; one ``UPDATE … FROM unnest``; search keys rewritten; one ``Activity``
   ("Updated by import #n") per contact, inserted in bulk;
-- one ``ContactImportRow`` per contact (the undo's record), inserted in bulk.
+- one ``ContactImportRow`` per contact (the undo's record), inserted in bulk at the end.
+
+The plan is stored by column (``planning.Plan``): each field's values are spread into one list per
+planned row once, and a batch's arrays are slices of those lists.
 
 Pictures (vCards only) go through ``crm.services.contact_set_picture``, which validates them.
 Bulk writes send no signals: the caller writes one audit entry for the whole import.
@@ -22,9 +25,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any, cast
 
 from django.core.exceptions import ValidationError
@@ -71,131 +73,181 @@ def status_dates(
     return closed_on, client_since
 
 
-def _batches(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
-    for start in range(0, len(rows), BATCH):
-        yield rows[start : start + BATCH]
+class _Absent:
+    """No value in the plan for this row and field."""
 
 
-def _keys_of(pairs: list[tuple[int, dict[str, Any]]]) -> list[Contact]:
-    """What ``search.rebuild_keys`` reads (the id and the key fields), without a model instance
-    per contact (~70 µs each)."""
-    return cast(list[Contact], [SimpleNamespace(pk=pk, **{n: values.get(n) or "" for n in KEY_FIELDS})
-                                for pk, values in pairs])  # fmt: skip
+ABSENT: Any = _Absent()
+
+
+def _expand(column: list[list[Any]], count: int) -> list[Any]:
+    """A stored ``[positions, values]`` as one value per planned row (``ABSENT`` elsewhere)."""
+    full: list[Any] = [ABSENT] * count
+    for position, value in zip(column[0], column[1], strict=True):
+        full[position] = value
+    return full
+
+
+class _KeySource:
+    """What ``search.rebuild_keys_bulk`` reads of a contact: its id and key fields, without a
+    model instance per contact (~70 µs each)."""
+
+    __slots__ = ("pk", *KEY_FIELDS)
+
+    def __init__(self, pk: int, values: tuple[Any, ...]) -> None:
+        self.pk = pk
+        for name, value in zip(KEY_FIELDS, values, strict=True):
+            setattr(self, name, value or "")
+
+
+@dataclass
+class _Context:
+    job: ContactImport
+    actor_id: int | None
+    firm_id: int
+    now: dt.datetime
+    today: dt.date
+    plan: dict[str, Any]
+    columns: dict[str, list[Any]]  # field -> one value per planned row, or ABSENT
+    tax: list[Any]
+    pictures: list[Any]
+    applied: Applied = field(default_factory=Applied)
+    keys: list[_KeySource] = field(default_factory=list)  # of created contacts
+    import_rows: list[tuple[int, int, str, dict[str, Any]]] = field(default_factory=list)
+
+
+def apply_plan(
+    *, job: ContactImport, plan: dict[str, Any], actor_id: int | None, firm_id: int,
+    now: dt.datetime, today: dt.date, progress: Callable[[float], None],
+) -> Applied:  # fmt: skip
+    count = len(plan["row"])
+    context = _Context(
+        job=job, actor_id=actor_id, firm_id=firm_id, now=now, today=today, plan=plan,
+        columns={name: _expand(column, count) for name, column in plan["fields"].items()},
+        tax=_expand(plan["tax"], count), pictures=_expand(plan["picture"], count),
+    )  # fmt: skip
+    actions = plan["action"]
+    creates = [i for i in range(count) if actions[i] == "create"]
+    updates = [i for i in range(count) if actions[i] == "update"]
+    done, total = 0, max(len(creates) + len(updates), 1)
+    for start in range(0, len(creates), BATCH):
+        batch = creates[start : start + BATCH]
+        _create(context, batch)
+        done += len(batch)
+        progress(0.5 * done / total)
+    search.rebuild_keys_bulk(cast(list[Contact], context.keys), fresh=True)
+    progress(0.8 * done / total)
+    for start in range(0, len(updates), BATCH):
+        batch = updates[start : start + BATCH]
+        _update(context, batch)
+        done += len(batch)
+        progress(0.8 * done / total)
+    rows = context.import_rows
+    bulk.insert(ContactImportRow, len(rows), {
+        "id": bulk.next_ids(ContactImportRow, len(rows)), "firm_id": Same(firm_id),
+        "contact_import_id": Same(job.pk), "row": [r[0] for r in rows], "contact_id": [r[1] for r in rows],
+        "action": [r[2] for r in rows], "before": [r[3] for r in rows],
+    })  # fmt: skip
+    return context.applied
 
 
 def _defaults(names: list[str]) -> dict[str, Any]:
     return {n: to_json(MODEL_FIELDS[n].get_default()) for n in names}
 
 
-def apply_plan(
-    *, job: ContactImport, rows: list[dict[str, Any]], actor_id: int | None, firm_id: int,
-    now: dt.datetime, today: dt.date, progress: Callable[[float], None],
-) -> Applied:  # fmt: skip
-    creates = [r for r in rows if r["action"] == "create"]
-    updates = [r for r in rows if r["action"] == "update"]
-    total = max(len(creates) + len(updates), 1)
-    done = 0
-    applied = Applied()
-    for batch in _batches(creates):
-        _create(job, batch, applied, actor_id=actor_id, firm_id=firm_id, now=now, today=today)
-        done += len(batch)
-        progress(done / total)
-    for batch in _batches(updates):
-        _update(job, batch, applied, actor_id=actor_id, firm_id=firm_id, now=now, today=today)
-        done += len(batch)
-        progress(done / total)
-    return applied
+def _create(context: _Context, batch: list[int]) -> None:
+    plan, columns = context.plan, context.columns
+    defaults = _defaults([*columns, "status", *STATUS_DATES])
 
+    def column(name: str) -> list[Any]:
+        values = columns.get(name)
+        default = defaults.get(name, "")
+        if values is None:
+            return [default] * len(batch)
+        return [default if (v := values[i]) is ABSENT else v for i in batch]
 
-def _create(
-    job: ContactImport, batch: list[dict[str, Any]], applied: Applied, *, actor_id: int | None, firm_id: int,
-    now: dt.datetime, today: dt.date,
-) -> None:  # fmt: skip
-    given = sorted({n for r in batch for n in r.get("fields", {})} - set(STATUS_DATES))
-    defaults = _defaults([*given, "status", *STATUS_DATES])
-    values = [{**defaults, **r.get("fields", {})} for r in batch]
     ids = bulk.next_ids(Contact, len(batch))
-    columns: dict[str, list[Any] | Same] = {
-        "id": ids, "firm_id": Same(firm_id), "created_by_id": Same(actor_id), "created_at": Same(now),
-        "updated_at": Same(now),
+    contact_columns: dict[str, list[Any] | Same] = {
+        "id": ids, "firm_id": Same(context.firm_id), "created_by_id": Same(context.actor_id),
+        "created_at": Same(context.now), "updated_at": Same(context.now),
     }  # fmt: skip
-    for name in given:
-        columns[MODEL_FIELDS[name].attname] = [v[name] for v in values]
-    dates = [status_dates(v["status"], None, v["closed_on"], v["client_since"], today) for v in values]
-    columns["closed_on"] = [d[0] for d in dates]
-    columns["client_since"] = [d[1] for d in dates]
-    if any(r.get("tax") for r in batch):
-        sealed = [r.get("tax") or [None, "", ""] for r in batch]
-        columns["tax_id_encrypted"] = [base64.b64decode(t[0]) if t[0] else None for t in sealed]
-        columns["tax_id_digest"] = [t[1] for t in sealed]
-        columns["tax_id_last4"] = [t[2] for t in sealed]
-    bulk.insert(Contact, len(batch), columns)
-    search.rebuild_keys(_keys_of(list(zip(ids, values, strict=True))), fresh=True)
-    bulk.insert(ContactImportRow, len(batch), {
-        "id": bulk.next_ids(ContactImportRow, len(batch)), "firm_id": Same(firm_id),
-        "contact_import_id": Same(job.pk), "row": [r["row"] for r in batch], "contact_id": ids,
-        "action": Same(RowAction.CREATED), "before": Same({}),
-    })  # fmt: skip
-    applied.created_ids += ids
-    applied.pictures += [(pk, r["picture"]) for pk, r in zip(ids, batch, strict=True) if r.get("picture")]
+    for name in columns:
+        if name not in STATUS_DATES:
+            contact_columns[MODEL_FIELDS[name].attname] = column(name)
+    dates = [
+        status_dates(status, None, closed_on, client_since, context.today)
+        for status, closed_on, client_since in zip(column("status"), column("closed_on"), column("client_since"),
+                                                   strict=True)
+    ]  # fmt: skip
+    contact_columns["closed_on"] = [d[0] for d in dates]
+    contact_columns["client_since"] = [d[1] for d in dates]
+    sealed = [context.tax[i] for i in batch]
+    if any(t is not ABSENT for t in sealed):
+        sealed = [[None, "", ""] if t is ABSENT else t for t in sealed]
+        contact_columns["tax_id_encrypted"] = [base64.b64decode(t[0]) if t[0] else None for t in sealed]
+        contact_columns["tax_id_digest"] = [t[1] for t in sealed]
+        contact_columns["tax_id_last4"] = [t[2] for t in sealed]
+    bulk.insert(Contact, len(batch), contact_columns)
+    key_values = zip(*(column(name) for name in KEY_FIELDS), strict=True)
+    context.keys += [_KeySource(pk, values) for pk, values in zip(ids, key_values, strict=True)]
+    rows = plan["row"]
+    context.import_rows += [(rows[i], pk, RowAction.CREATED, {}) for i, pk in zip(batch, ids, strict=True)]
+    context.applied.created_ids += ids
+    context.applied.pictures += [
+        (pk, context.pictures[i]) for i, pk in zip(batch, ids, strict=True) if context.pictures[i] is not ABSENT
+    ]
 
 
-def _update(
-    job: ContactImport, batch: list[dict[str, Any]], applied: Applied, *, actor_id: int | None, firm_id: int,
-    now: dt.datetime, today: dt.date,
-) -> None:  # fmt: skip
-    touched = sorted({n for r in batch for n in r.get("fields", {})} | {"status", *STATUS_DATES})
-    taxed = any(r.get("tax") for r in batch)
+def _update(context: _Context, batch: list[int]) -> None:
+    plan, columns, job = context.plan, context.columns, context.job
+    row_fields = [{n: c[i] for n, c in columns.items() if c[i] is not ABSENT} for i in batch]
+    taxes = [None if (t := context.tax[i]) is ABSENT else t for i in batch]
+    touched = sorted({n for f in row_fields for n in f} | {"status", *STATUS_DATES})
+    taxed = any(taxes)
     read = sorted({"id", "updated_at", *touched, *KEY_FIELDS, *(TAX_FIELDS if taxed else ())})
-    ids = [r["contact_id"] for r in batch]
+    ids = [plan["contact_id"][i] for i in batch]
     locked = {c["id"]: c for c in Contact.objects.select_for_update().filter(pk__in=ids).order_by("pk").values(*read)}
     new_values: list[dict[str, Any]] = []
-    befores: list[dict[str, Any]] = []
     activities: list[tuple[int, str]] = []
-    for row in batch:
-        current = locked.get(row["contact_id"])
+    for index, contact_id, fields, tax in zip(batch, ids, row_fields, taxes, strict=True):
+        row = plan["row"][index]
+        current = locked.get(contact_id)
         if current is None or (job.previewed_at and current["updated_at"] > job.previewed_at):
             raise ValidationError(
-                f"Row {row['row']}: contact #{row['contact_id']} was changed or deleted after the preview; "
-                "preview the import again."
+                f"Row {row}: contact #{contact_id} was changed or deleted after the preview; preview the import again."
             )
-        fields = row.get("fields", {})
         before = {name: to_json(current[name]) for name in fields}
         diff = {name: [before[name], value] for name, value in fields.items()}
         merged = {**current, **fields}
-        if row.get("tax"):
+        if tax:
             enc = current["tax_id_encrypted"]
             before[TAX_ID] = [base64.b64encode(bytes(enc)).decode() if enc else None,
                               current["tax_id_digest"], current["tax_id_last4"]]  # fmt: skip
-            sealed = row["tax"]
-            merged.update(tax_id_encrypted=base64.b64decode(sealed[0]), tax_id_digest=sealed[1],
-                          tax_id_last4=sealed[2])  # fmt: skip
+            merged.update(tax_id_encrypted=base64.b64decode(tax[0]), tax_id_digest=tax[1], tax_id_last4=tax[2])
             diff[TAX_ID] = [audit.MASK, audit.MASK]
         for name in STATUS_DATES:
             before.setdefault(name, to_json(current[name]))
         merged["closed_on"], merged["client_since"] = status_dates(
-            merged["status"], current["status"], merged["closed_on"], merged["client_since"], today
+            merged["status"], current["status"], merged["closed_on"], merged["client_since"], context.today
         )
         new_values.append(merged)
-        befores.append(before)
-        applied.changes[str(row["contact_id"])] = diff
-        activities.append((row["contact_id"], ", ".join(BY_FIELD[n].label for n in diff if n in BY_FIELD)))
-        if row.get("picture"):
-            applied.pictures.append((row["contact_id"], row["picture"]))
-    columns: dict[str, list[Any] | Same] = {MODEL_FIELDS[n].attname: [v[n] for v in new_values] for n in touched}
+        context.applied.changes[str(contact_id)] = diff
+        context.import_rows.append((row, contact_id, RowAction.UPDATED, before))
+        activities.append((contact_id, ", ".join(BY_FIELD[n].label for n in diff if n in BY_FIELD)))
+        if context.pictures[index] is not ABSENT:
+            context.applied.pictures.append((contact_id, context.pictures[index]))
+    contact_columns: dict[str, list[Any] | Same] = {
+        MODEL_FIELDS[n].attname: [v[n] for v in new_values] for n in touched
+    }
     if taxed:
-        columns.update({n: [v[n] for v in new_values] for n in TAX_FIELDS})
-    columns["updated_at"] = Same(now)
-    bulk.update(Contact, ids, columns)
-    search.rebuild_keys(_keys_of(list(zip(ids, new_values, strict=True))))
+        contact_columns.update({n: [v[n] for v in new_values] for n in TAX_FIELDS})
+    contact_columns["updated_at"] = Same(context.now)
+    bulk.update(Contact, ids, contact_columns)
+    sources = [_KeySource(pk, tuple(v[n] for n in KEY_FIELDS)) for pk, v in zip(ids, new_values, strict=True)]
+    search.rebuild_keys_bulk(cast(list[Contact], sources))
     summary = f"Updated by import #{job.pk} ({job.file_name})"[:300]
     bulk.insert(Activity, len(batch), {
-        "id": bulk.next_ids(Activity, len(batch)), "firm_id": Same(firm_id), "contact_id": [a[0] for a in activities],
-        "kind": Same(ActivityKind.SYSTEM), "summary": Same(summary), "body": [a[1] for a in activities],
-        "actor_id": Same(actor_id), "occurred_at": Same(now),
-    })  # fmt: skip
-    bulk.insert(ContactImportRow, len(batch), {
-        "id": bulk.next_ids(ContactImportRow, len(batch)), "firm_id": Same(firm_id),
-        "contact_import_id": Same(job.pk), "row": [r["row"] for r in batch], "contact_id": ids,
-        "action": Same(RowAction.UPDATED), "before": befores,
+        "id": bulk.next_ids(Activity, len(batch)), "firm_id": Same(context.firm_id),
+        "contact_id": [a[0] for a in activities], "kind": Same(ActivityKind.SYSTEM), "summary": Same(summary),
+        "body": [a[1] for a in activities], "actor_id": Same(context.actor_id), "occurred_at": Same(context.now),
     })  # fmt: skip

@@ -11,7 +11,7 @@ model's own). A 100k-row file thus costs one ``clean`` per distinct email or pho
 ``crm.crypto.tax_id_error`` and sealed here, so the plan never holds one in clear.
 
 Matching (natural keys, within the user's scope only): account number (an account owner), then
-tax id (keyed digest), then email (case-insensitive), one query per key type and 5,000 keys.
+tax id (keyed digest), then email (case-insensitive), one query per key type for the whole file.
 Keys pointing at different contacts, or an email shared by several contacts, reject the row. A
 contact outside the user's scope is never found, so a row carrying its email or tax id is treated
 as a new contact: the import neither updates nor reveals it (the duplicate can be merged by
@@ -26,17 +26,18 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
+from django.db.models.expressions import RawSQL
 
 from accounts.policy import scope_contacts
 from contact_io.fields import ACCOUNT_NUMBER, BY_FIELD, TAX_ID, CellError, read_cell
 from contact_io.parsers import ParsedRow
 from crm.crypto import normalise_tax_id, seal_tax_id, tax_id_error
-from crm.models import Contact, ContactKind
+from crm.models import Contact
 
-CHUNK = 5000
+PREVIEW_ROWS = 20  # the first rows of each class the preview shows
 
 
 @dataclass
@@ -90,7 +91,6 @@ MODEL_FIELDS = {f.name: f for f in Contact._meta.fields if not f.generated}
 FIELD_ORDER = {name: index for index, name in enumerate(MODEL_FIELDS)}
 NAME_FIELDS = ("kind", "first_name", "middle_name", "last_name", "suffix")
 _display_name: Callable[[Any], str] = Contact.display_name.fget  # type: ignore[attr-defined]
-_MISSING = object()
 
 
 def _hashable(value: Any) -> Any:
@@ -102,25 +102,31 @@ class Checker:
     ``fields.read_cell`` and the model fields' ``clean``, and ``Contact.clean`` per name shape."""
 
     def __init__(self) -> None:
-        self.cells: dict[tuple[str, type, Any], Any] = {}
         self.fields: dict[tuple[str, Any], tuple[str, ...]] = {}
         self.model: dict[tuple[str, bool, bool], dict[str, list[str]]] = {}
 
-    def read(self, name: str, raw: Any) -> Any:
-        """The typed value of a cell, or a ``CellError`` (returned, not raised)."""
-        try:
-            key = (name, type(raw), raw)
-            hit = self.cells.get(key, _MISSING)
-        except TypeError:  # an unhashable cell: read it every time
-            key, hit = None, _MISSING
-        if hit is _MISSING:
+    def reader(self, name: str) -> Callable[[Any], Any]:
+        """``read`` for one column, with its own memo (a column's cells share few distinct values)."""
+        column = BY_FIELD[name]
+        memo: dict[tuple[type, Any], Any] = {}
+
+        def read(raw: Any) -> Any:
             try:
-                hit = read_cell(BY_FIELD[name], raw)
+                key = (raw.__class__, raw)
+                return memo[key]
+            except KeyError:
+                pass
+            except TypeError:  # an unhashable cell: read it every time
+                key = None
+            try:
+                value = read_cell(column, raw)
             except CellError as error:
-                hit = error
+                value = error
             if key is not None:
-                self.cells[key] = hit
-        return hit
+                memo[key] = value
+            return value
+
+        return read
 
     def field_errors(self, name: str, value: Any) -> tuple[str, ...]:
         """What ``clean_fields`` says about one field's value (nothing for an allowed blank)."""
@@ -178,9 +184,10 @@ class Existing:
     contacts: dict[int, dict[str, Any]]
 
 
-def _chunks(values: list[Any]) -> Iterable[list[Any]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
+def _array(values: Iterable[Any], of: str = "text") -> RawSQL:
+    """``IN (SELECT unnest(<one array parameter>))``: one parameter however many keys (Django's
+    ``__in`` with a list renders one placeholder per key, and parsing 100k of them costs seconds)."""
+    return RawSQL(f"SELECT unnest(%s::{of}[])", [sorted(values)])  # noqa: S611 - "of" is ours
 
 
 READ_FOR_UPDATE = (*NAME_FIELDS, "tax_id_type", "tax_id_digest", "tax_id_encrypted")
@@ -195,66 +202,238 @@ def find_existing(
     by_digest: dict[str, list[int]] = defaultdict(list)
     by_account: dict[str, list[int]] = defaultdict(list)
     scoped = scope_contacts(Contact.objects.all(), user=user)
-    for chunk in _chunks(sorted(emails)):
-        for pk, key in scoped.filter(email_key__in=chunk).values_list("pk", "email_key"):
+    if emails:
+        for pk, key in scoped.filter(email_key__in=_array(emails)).values_list("pk", "email_key"):
             by_email[key].append(pk)
-    for chunk in _chunks(sorted(digests)):
-        for pk, digest in scoped.filter(tax_id_digest__in=chunk).values_list("pk", "tax_id_digest"):
+    if digests:
+        for pk, digest in scoped.filter(tax_id_digest__in=_array(digests)).values_list("pk", "tax_id_digest"):
             by_digest[digest].append(pk)
-    for chunk in _chunks(sorted(accounts)):
+    if accounts:
         owners = scope_contacts(
-            AccountOwner.objects.filter(account__number__in=chunk), user=user, contact_field="contact"
+            AccountOwner.objects.filter(account__number__in=_array(accounts)), user=user, contact_field="contact"
         )
         for contact_id, number in owners.values_list("contact_id", "account__number"):
             by_account[number].append(contact_id)
     ids = {pk for found in (by_email, by_digest, by_account) for pks in found.values() for pk in pks}
     columns = sorted({*READ_FOR_UPDATE, *(n for n in fields if n in MODEL_FIELDS)})
     contacts: dict[int, dict[str, Any]] = {}
-    for chunk in _chunks(sorted(ids)):
-        contacts.update({row["pk"]: row for row in scoped.filter(pk__in=chunk).values("pk", *columns)})
+    if ids:
+        contacts = {row["pk"]: row for row in scoped.filter(pk__in=_array(ids, "bigint")).values("pk", *columns)}
     return Existing(dict(by_email), dict(by_digest), dict(by_account), contacts)
 
 
 # --- The plan -----------------------------------------------------------------------------------
 
+MISSING: Any = None  # in a typed column: the row gives no value (a blank cell is never a value)
+DATE_OR_DECIMAL = frozenset(c.field for c in BY_FIELD.values() if c.kind in ("date", "decimal"))
 
-def _typed(parsed: ParsedRow, plan: PlanRow, checker: Checker) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    for name, raw in parsed.cells.items():
-        if raw is None or (isinstance(raw, str) and not raw.strip()) or name not in BY_FIELD:
+
+@dataclass
+class Plan:
+    """The outcome of every row (``outcomes``, file order) and what applying writes, by column:
+    for each planned row (not rejected) its file row, action and matched contact; for each field
+    the planned rows that set it and their values (JSON form); the sealed tax ids and pictures.
+    Columns keep the stored plan small and let the apply build its arrays without a dict per row."""
+
+    outcomes: list[PlanRow]
+    rows: list[int] = field(default_factory=list)
+    actions: list[str] = field(default_factory=list)
+    contact_ids: list[int | None] = field(default_factory=list)
+    fields: dict[str, tuple[list[int], list[Any]]] = field(default_factory=dict)
+    tax: tuple[list[int], list[list[str]]] = field(default_factory=lambda: ([], []))
+    pictures: tuple[list[int], list[list[str]]] = field(default_factory=lambda: ([], []))
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "v": 2, "row": self.rows, "action": self.actions, "contact_id": self.contact_ids,
+            "fields": {n: [list(i), list(v)] for n, (i, v) in self.fields.items()},
+            "tax": [list(x) for x in self.tax], "picture": [list(x) for x in self.pictures],
+        }  # fmt: skip
+
+
+def legacy_plan(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """A plan stored before plans were kept by column (one dict per row), in today's form."""
+    plan = Plan(outcomes=[])
+    for position, row in enumerate(rows):
+        plan.rows.append(row["row"])
+        plan.actions.append(row["action"])
+        plan.contact_ids.append(row.get("contact_id"))
+        for name, value in row.get("fields", {}).items():
+            plan.fields.setdefault(name, ([], []))
+            plan.fields[name][0].append(position)
+            plan.fields[name][1].append(value)
+        for key, target in (("tax", plan.tax), ("picture", plan.pictures)):
+            if row.get(key):
+                target[0].append(position)
+                target[1].append(row[key])
+    return plan.as_json()
+
+
+def _typed_columns(
+    rows: list[ParsedRow], columns: dict[str, list[Any]], outcomes: list[PlanRow], checker: Checker
+) -> dict[str, list[Any]]:
+    """One list per file column (in file order) of typed values, ``MISSING`` where the row has none;
+    cells that cannot be read are errors of their row. Each distinct cell is read once, and a
+    column is mapped in one pass (a 100k-row file has ~1.6M cells but far fewer distinct ones)."""
+    count = len(rows)
+    raw: dict[str, list[Any]] = {n: c for n, c in columns.items() if n in BY_FIELD}
+    for index, parsed in enumerate(rows):
+        for name, value in parsed.cells.items():
+            column = raw.get(name)
+            if column is None:
+                if name not in BY_FIELD:
+                    continue
+                column = raw[name] = [None] * count
+            column[index] = value
+    typed: dict[str, list[Any]] = {}
+    for name, column in raw.items():
+        read = checker.reader(name)
+        mapping: dict[tuple[type, Any], Any] = {}
+        failed: set[tuple[type, Any]] = set()
+        try:
+            keys = [(v.__class__, v) for v in column]
+            for key in set(keys):
+                value = key[1]
+                if value is None or (key[0] is str and not value.strip()):
+                    mapping[key] = MISSING
+                    continue
+                mapping[key] = read(value)
+                if mapping[key].__class__ is CellError:
+                    failed.add(key)
+        except TypeError:  # an unhashable cell (not from our readers): one at a time
+            keys = [(v.__class__, id(v)) for v in column]
+            mapping = {}
+            for key, value in zip(keys, column, strict=True):
+                typed_value = MISSING if value is None else read(value)
+                mapping[key] = typed_value
+                if typed_value.__class__ is CellError:
+                    failed.add(key)
+        out = [mapping[key] for key in keys]
+        if failed:
+            for index, key in enumerate(keys):
+                if key in failed:
+                    _error(outcomes[index], name, str(out[index]))
+                    out[index] = MISSING
+        typed[name] = out
+    return typed
+
+
+def _rows_with_field_errors(typed: dict[str, list[Any]], checker: Checker) -> set[int]:
+    """Rows with a value that its model field refuses, column by column (each distinct value once)."""
+    bad_rows: set[int] = set()
+    for name, column in typed.items():
+        if name not in MODEL_FIELDS:
             continue
-        value = checker.read(name, raw)
-        if isinstance(value, CellError):
-            _error(plan, name, str(value))
-        else:
-            values[name] = value
-    return values
+        bad: set[Any] = set()
+        try:
+            for value in set(column):
+                if value is not MISSING and checker.field_errors(name, value):
+                    bad.add(value)
+        except TypeError:  # lists (tags, choices)
+            bad_rows.update(i for i, v in enumerate(column) if v is not MISSING and checker.field_errors(name, v))
+            continue
+        if bad:
+            bad_rows.update(i for i, v in enumerate(column) if v in bad)
+    return bad_rows
 
 
-def build_plan(*, user: Any, rows: list[ParsedRow]) -> list[PlanRow]:
-    """One ``PlanRow`` per parsed row, in file order."""
+def build_plan(*, user: Any, rows: list[ParsedRow], columns: dict[str, list[Any]] | None = None) -> Plan:
+    """Validate, match and class every parsed row (its cells in ``row.cells``, or by column in
+    ``columns``, aligned with ``rows``); see the module's docstring."""
     checker = Checker()
-    plans = [PlanRow(row=r.row, action="create", notes=list(r.notes)) for r in rows]
-    typed = [_typed(parsed, plan, checker) for parsed, plan in zip(rows, plans, strict=True)]
-    emails = {str(v["email"]).strip().lower() for v in typed if v.get("email")}
-    digests: dict[int, str] = {}
-    for index, values in enumerate(typed):
-        if values.get(TAX_ID):
-            digests[index] = seal_digest(str(values[TAX_ID]))
-    accounts = {str(v[ACCOUNT_NUMBER]).strip().upper() for v in typed if v.get(ACCOUNT_NUMBER)}
-    given = {name for values in typed for name in values}
-    existing = find_existing(user=user, emails=emails, digests=set(digests.values()), accounts=accounts, fields=given)
+    count = len(rows)
+    outcomes = [PlanRow(row=r.row, action="create", notes=list(r.notes)) for r in rows]
+    typed = _typed_columns(rows, columns or {}, outcomes, checker)
+    none = [MISSING] * count
+    emails = [str(v).strip().lower() if v else None for v in typed.get("email", none)]
+    accounts = [str(v).strip().upper() if v else None for v in typed.get(ACCOUNT_NUMBER, none)]
+    digests = [seal_digest(str(v)) if v else None for v in typed.get(TAX_ID, none)]
+    existing = find_existing(
+        user=user,
+        emails={e for e in emails if e},
+        digests={d for d in digests if d},
+        accounts={a for a in accounts if a},
+        fields=typed,
+    )
+    field_bad = _rows_with_field_errors(typed, checker)
     defaults = {name: MODEL_FIELDS[name].get_default() for name in NAME_FIELDS}
+    names = {n: typed.get(n, none) for n in NAME_FIELDS}
     first_seen: dict[tuple[str, str], int] = {}
-    for index, (parsed, plan, values) in enumerate(zip(rows, plans, typed, strict=True)):
-        _match(plan, values, digests.get(index), existing, first_seen)
-        if not plan.errors:
-            _validate(plan, values, existing, checker, defaults)
-        if parsed.picture is not None and not plan.errors:
-            plan.picture = [base64.b64encode(parsed.picture[0]).decode(), parsed.picture[1]]
-        if plan.errors:
-            plan.action, plan.fields, plan.tax, plan.picture = "reject", {}, None, None
-    return plans
+    plan = Plan(outcomes=outcomes)
+    planned_values: dict[int, dict[str, Any]] = {}  # rows taking the per-row path: their values
+    shown = 0
+    for index, outcome in enumerate(outcomes):
+        _match(outcome, accounts[index], digests[index], emails[index], existing, first_seen)
+        if outcome.errors:
+            continue
+        kind, first, middle, last, suffix = (
+            defaults[n] if (v := names[n][index]) is MISSING else v for n in NAME_FIELDS
+        )
+        tax_id = typed[TAX_ID][index] if TAX_ID in typed else MISSING
+        simple = (
+            outcome.contact_id is None
+            and tax_id is MISSING
+            and index not in field_bad
+            and not checker.field_errors("first_name", first)
+            and not checker.field_errors("last_name", last)
+            and not checker.field_errors("kind", kind)
+            and not checker.model_errors(kind, first, last)
+        )
+        if simple:  # a new contact whose values are all valid: nothing more per row
+            outcome.name = _display_name(_Names(kind, first, middle, last, suffix))
+            if shown < PREVIEW_ROWS:  # what the preview shows of the first rows
+                shown += 1
+                outcome.fields = {n: to_json(c[index]) for n, c in typed.items() if c[index] is not MISSING}
+                outcome.fields.pop(ACCOUNT_NUMBER, None)
+                outcome.changes = list(outcome.fields)
+            continue
+        # The per-row path: updates, rows with an error (reported in full_clean's order), tax ids.
+        values = {n: col[index] for n, col in typed.items() if col[index] is not MISSING}
+        _validate(outcome, values, existing, checker, defaults)
+        planned_values[index] = values
+    for index, parsed in enumerate(rows):
+        outcome = outcomes[index]
+        if outcome.errors:
+            outcome.action, outcome.fields, outcome.tax, outcome.picture = "reject", {}, None, None
+        elif parsed.picture is not None:
+            outcome.picture = [base64.b64encode(parsed.picture[0]).decode(), parsed.picture[1]]
+    if not any(o.errors for o in outcomes):  # with a reject nothing is applied: no columns needed
+        _fill_columns(plan, typed, planned_values)
+    return plan
+
+
+def _fill_columns(plan: Plan, typed: dict[str, list[Any]], planned_values: dict[int, dict[str, Any]]) -> None:
+    """The columns applying writes, for a plan without rejects (every row planned, in file order):
+    every value of a created row, the changed values of an updated one (``PlanRow.fields`` of the
+    rows that took the per-row path), the sealed tax ids and the pictures."""
+    outcomes = plan.outcomes
+    plan.rows = [o.row for o in outcomes]
+    plan.actions = [o.action for o in outcomes]
+    plan.contact_ids = [o.contact_id for o in outcomes]
+    columns: dict[str, tuple[list[int], list[Any]]] = {}
+    for name, column in typed.items():
+        if name in (TAX_ID, ACCOUNT_NUMBER):
+            continue
+        if planned_values:
+            column = [MISSING if i in planned_values else v for i, v in enumerate(column)]
+        positions = [i for i, v in enumerate(column) if v is not MISSING]
+        values = [column[i] for i in positions]
+        if name in DATE_OR_DECIMAL:
+            values = [to_json(v) for v in values]
+        columns[name] = (positions, values)
+    for index in sorted(planned_values):
+        for name, value in outcomes[index].fields.items():
+            columns.setdefault(name, ([], []))
+            columns[name][0].append(index)
+            columns[name][1].append(value)
+    for index, outcome in enumerate(outcomes):
+        if outcome.tax:
+            plan.tax[0].append(index)
+            plan.tax[1].append(outcome.tax)
+        if outcome.picture:
+            plan.pictures[0].append(index)
+            plan.pictures[1].append(outcome.picture)
+    plan.fields = {n: c for n, c in columns.items() if c[0]}
 
 
 def seal_digest(tax_id: str) -> str:
@@ -265,18 +444,19 @@ def seal_digest(tax_id: str) -> str:
 
 def _match(
     plan: PlanRow,
-    values: dict[str, Any],
+    account: str | None,
     digest: str | None,
+    email: str | None,
     existing: Existing,
     first_seen: dict[tuple[str, str], int],
 ) -> None:
     keys = []
-    if values.get(ACCOUNT_NUMBER):
-        keys.append((ACCOUNT_NUMBER, str(values[ACCOUNT_NUMBER]).strip().upper(), existing.by_account))
+    if account:
+        keys.append((ACCOUNT_NUMBER, account, existing.by_account))
     if digest:
         keys.append((TAX_ID, digest, existing.by_digest))
-    if values.get("email"):
-        keys.append(("email", str(values["email"]).strip().lower(), existing.by_email))
+    if email:
+        keys.append(("email", email, existing.by_email))
     found: dict[str, int] = {}
     for name, key, index in keys:
         earlier = first_seen.setdefault((name, key), plan.row)
@@ -307,8 +487,6 @@ def _validate(
     tax_id = values.pop(TAX_ID, None)
     values.pop(ACCOUNT_NUMBER, None)
     current = existing.contacts[plan.contact_id] if plan.contact_id is not None else None
-    if current is None and values.get("kind") == ContactKind.ENTITY:
-        values.setdefault("first_name", "")
     # The contact as full_clean would see it: the matched one (or a new one) with the row's values.
     merged = {**(current if current is not None else defaults), **values}
     if tax_id is not None:
@@ -347,8 +525,7 @@ def _validate(
     plan.fields = {n: to_json(v) for n, v in values.items()}
 
 
-@dataclass(frozen=True, slots=True)
-class _Names:
+class _Names(NamedTuple):
     """What ``Contact.display_name`` reads, without building a ``Contact`` per row."""
 
     kind: str

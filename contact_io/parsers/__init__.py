@@ -24,6 +24,9 @@ class ParsedFile:
     rows: list[ParsedRow] = field(default_factory=list)
     problems: list[dict[str, Any]] = field(default_factory=list)  # {"row", "column", "message"}
     headers: list[str] = field(default_factory=list)  # CSV: the header row as read
+    # When a reader gives the cells by column (one list per field, aligned with ``rows``, "" or None
+    # for an empty cell), the rows' own ``cells`` are empty.
+    columns: dict[str, list[Any]] = field(default_factory=dict)
 
     def problem(self, message: str, *, row: int = 0, column: str = "") -> None:
         self.problems.append({"row": row, "column": column, "message": message})

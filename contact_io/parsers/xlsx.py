@@ -203,16 +203,6 @@ def _letters_to_index(letters: str) -> int:
     return index - 1
 
 
-def _cell(value: Any) -> Any:
-    """A cell as the rest of the import reads it: whole numbers as ``int`` (the reader gives every
-    number as a float), empty cells as ``None``."""
-    if value == "":
-        return None
-    if type(value) is float and value.is_integer():
-        return int(value)
-    return value
-
-
 def read_workbook(data: bytes) -> ParsedFile:
     """The Contacts sheet's rows, read with calamine (Rust; ~10x openpyxl's read-only mode). Formulas
     and merged cells are found in the sheet's XML first and refused, naming the cell."""
@@ -257,18 +247,25 @@ def read_workbook(data: bytes) -> ParsedFile:
         )
     if not result.ok:
         return result
-    positions = [(index, field) for index, field in enumerate(fields) if field is not None]
-    count = 0
-    for offset, values in enumerate(rows[1:]):
-        cells = {field: value for index, field in positions if (value := _cell(values[index])) is not None}
-        if not cells and not any(v not in (None, "") for v in values):
+    body: list[list[Any]] = rows[1:]
+    kept = [index for index, values in enumerate(body) if values.count("") != len(values)]  # not empty
+    if len(kept) > MAX_ROWS:
+        result.problem(f"The sheet has more than {MAX_ROWS:,} data rows; split the file.")
+        return result
+    # By column: the planner reads a file column by column, and a transposition costs far less
+    # than a dict per row.
+    every = len(kept) == len(body)
+    by_column = list(zip(*body, strict=True)) if body else []
+    for index, field in enumerate(fields):
+        if field is None:
             continue
-        count += 1
-        if count > MAX_ROWS:
-            result.rows = []
-            result.problem(f"The sheet has more than {MAX_ROWS:,} data rows; split the file.")
-            return result
-        result.rows.append(ParsedRow(row=offset + 2, cells=cells))
+        cells = list(by_column[index]) if every else [by_column[index][i] for i in kept]
+        if cells.count("") == len(cells):
+            continue  # an empty column
+        if float in {type(v) for v in cells}:  # calamine gives every number as a float
+            cells = [int(v) if type(v) is float and v.is_integer() else v for v in cells]
+        result.columns[field] = cells
+    result.rows = [ParsedRow(row=index + 2, cells={}) for index in kept]
     return result
 
 

@@ -130,6 +130,8 @@ def forget_last_day(*, account_ids: Sequence[int] | None = None) -> int:
     if account_ids is not None:
         accounts = accounts.filter(pk__in=list(account_ids))
     ids = np.array(accounts.order_by("pk").values_list("pk", flat=True), dtype=np.int64)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '64MB'")
     states = _read_states(firm_id, ids)
     by_day: dict[np.datetime64, list[int]] = {}
     for account, state in states.items():
@@ -157,8 +159,9 @@ def _forget_day(
             [firm_id, ids.tolist(), quarter_of(np.array([last])).astype(date)[0]],
         )
         cursor.execute(
-            f"DELETE FROM {table} WHERE firm_id = %s AND account_id = ANY(%s::bigint[]) AND cardinality(nav) = 0",  # noqa: S608
-            [firm_id, ids.tolist()],
+            f"DELETE FROM {table} WHERE firm_id = %s AND account_id = ANY(%s::bigint[]) AND quarter = %s "  # noqa: S608
+            "AND cardinality(nav) = 0",
+            [firm_id, ids.tolist(), quarter_of(np.array([last])).astype(date)[0]],
         )
         # The last two days left: (NAV, flow, index) of the new last day and the day before it.
         cursor.execute(
@@ -229,8 +232,9 @@ def _forget_day(
             c_rows.append(row)
             c_ccys.append(currency)
             c_units.append(cash[currency])
+    changed = np.isin(kept, activity["account"])
     _write_states(
-        firm_id, kept, previous, nav, index,
+        firm_id, kept, previous, nav, index, changed=changed,
         holdings=(np.array(q_rows, dtype=np.int64), np.array(q_secs), np.array(q_units),
                   np.array(c_rows, dtype=np.int64), c_ccys, np.array(c_units)),
     )  # fmt: skip
@@ -293,7 +297,8 @@ def _run(*, account_ids: Sequence[int] | None, end: date | None, incremental: bo
     with connection.cursor() as cursor:
         # A chunk's activity is hash-aggregated by PostgreSQL: keep it in memory.
         cursor.execute("SET LOCAL work_mem = '64MB'")
-    states = _read_states(firm_id, ids) if incremental else {}
+    with clock("read states"):
+        states = _read_states(firm_id, ids) if incremental else {}
     carried = np.array([a for a in ids.tolist() if a in states and states[a][0] < last], dtype=np.int64)
     fresh = np.array([a for a in ids.tolist() if a not in states], dtype=np.int64)
     with clock("first trades"):
@@ -506,8 +511,10 @@ def _compute_chunk(
     with clock("write series"):
         written = stage.write(ids, days, first_idx, nav, flow, index, append=append)
     with clock("write states"):
+        # A state's holdings change with activity; a full recompute writes them all.
+        changed = np.isin(ids, activity["account"]) if append else np.ones(len(ids), dtype=bool)
         _store_states(firm_id, ids, days[-1], nav[:, -1], index[:, -1], qty_keys, qty_last,
-                      cash_keys, cash_units[:, -1], market)  # fmt: skip
+                      cash_keys, cash_units[:, -1], market, changed)  # fmt: skip
         prev_index = index[:, -2] if n_days > 1 else opening.index
         prev_index = np.where(first_idx == n_days - 1, opening.index, prev_index)
         _store_latest(firm_id, ids, days[-1], nav[:, -1], flow[:, -1], index[:, -1], prev[:, -1], prev_index)
@@ -606,12 +613,17 @@ def _store_states(
     cash_keys: np.ndarray,
     cash_units: np.ndarray,
     market: _Market,
+    changed: np.ndarray,
 ) -> None:
-    """Each account's ``SeriesState`` at ``last_day``, with its holdings other than zero."""
+    """Each account's ``SeriesState`` at ``last_day``, with its holdings other than zero (written
+    only for the ``changed`` accounts: the others keep theirs)."""
     n_ccy, n_sec = len(market.currencies), len(market.sec_ids)
-    keep, keep_cash = qty_units != 0, cash_units != 0
+    keep, keep_cash = (
+        (qty_units != 0) & changed[qty_keys // n_sec // n_ccy],
+        (cash_units != 0) & changed[cash_keys // n_ccy],
+    )
     _write_states(
-        firm_id, ids, last_day, nav, index,
+        firm_id, ids, last_day, nav, index, changed=changed,
         holdings=(
             qty_keys[keep] // n_sec // n_ccy, market.sec_ids[qty_keys[keep] % n_sec], qty_units[keep],
             cash_keys[keep_cash] // n_ccy, [market.currencies[c] for c in (cash_keys[keep_cash] % n_ccy).tolist()],
@@ -627,25 +639,54 @@ def _write_states(
     nav: np.ndarray,
     index: np.ndarray,
     *,
+    changed: np.ndarray,
     holdings: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str], np.ndarray],
 ) -> None:
-    """Insert or replace the ``SeriesState`` of ``ids``. ``holdings`` are flat arrays sorted by
-    account row: (row, security id, units) of the positions and (row, currency, units) of the cash;
-    SQL slices them per account (one statement for all)."""
+    """Insert or replace the ``SeriesState`` of the ``changed`` accounts of ``ids``, and move the
+    others' (whose holdings did not change: most accounts on most days) to ``as_of`` with their new
+    NAV and index. ``holdings`` are flat arrays sorted by account row: (row, security id, units) of
+    the positions and (row, currency, units) of the cash; SQL gathers them per account."""
     q_row, sec, qty, c_row, ccy, cash = holdings
-    q_bounds = np.searchsorted(q_row, np.arange(len(ids) + 1))
-    c_bounds = np.searchsorted(c_row, np.arange(len(ids) + 1))
     table = SeriesState._meta.db_table
     with connection.cursor() as cursor:
+        if not changed.all():
+            cursor.execute(
+                f"UPDATE {table} s SET as_of = %s, nav = v.nav, return_index = v.idx "  # noqa: S608 - model metadata
+                "FROM unnest(%s::bigint[], %s::float8[], %s::float8[]) AS v(id, nav, idx) "
+                "WHERE s.firm_id = %s AND s.account_id = v.id",
+                [as_of.astype(date), ids[~changed].tolist(), nav[~changed].tolist(), index[~changed].tolist(), firm_id],
+            )
+        if not changed.any():
+            return
+        q_row, c_row = np.asarray(q_row, dtype=np.int64), np.asarray(c_row, dtype=np.int64)
+        q_keep, c_keep = changed[q_row], changed[c_row]
+        rows = np.cumsum(changed) - 1  # row among the changed accounts
+        q_row, sec, qty = rows[q_row[q_keep]], np.asarray(sec)[q_keep], np.asarray(qty)[q_keep]
+        c_row, ccy, cash = (
+            rows[c_row[c_keep]],
+            [c for c, k in zip(ccy, c_keep.tolist(), strict=True) if k],
+            np.asarray(cash)[c_keep],
+        )
+        ids, nav, index = ids[changed], nav[changed], index[changed]
         cursor.execute(
             f"""
+            WITH q AS (
+                SELECT u.r, array_agg(u.sec ORDER BY u.o) AS secs, array_agg(u.qty ORDER BY u.o) AS qtys
+                FROM unnest(%(q_row)s::int4[], %(sec)s::bigint[], %(qty)s::bigint[])
+                    WITH ORDINALITY AS u(r, sec, qty, o)
+                GROUP BY u.r
+            ), c AS (
+                SELECT u.r, array_agg(u.ccy ORDER BY u.o) AS ccys, array_agg(u.units ORDER BY u.o) AS units
+                FROM unnest(%(c_row)s::int4[], %(ccy)s::text[], %(cash)s::bigint[])
+                    WITH ORDINALITY AS u(r, ccy, units, o)
+                GROUP BY u.r
+            )
             INSERT INTO {table} AS s (firm_id, account_id, as_of, nav, return_index, security_ids, quantities,
                 currencies, cash)
-            SELECT %(firm)s, v.id, %(as_of)s, v.nav, v.idx,
-                (%(sec)s::bigint[])[v.q_lo:v.q_hi], (%(qty)s::bigint[])[v.q_lo:v.q_hi],
-                (%(ccy)s::text[])[v.c_lo:v.c_hi], (%(cash)s::bigint[])[v.c_lo:v.c_hi]
-            FROM unnest(%(ids)s::bigint[], %(nav)s::float8[], %(index)s::float8[], %(q_lo)s::int4[], %(q_hi)s::int4[],
-                %(c_lo)s::int4[], %(c_hi)s::int4[]) AS v(id, nav, idx, q_lo, q_hi, c_lo, c_hi)
+            SELECT %(firm)s, v.id, %(as_of)s, v.nav, v.idx, coalesce(q.secs, '{{}}'), coalesce(q.qtys, '{{}}'),
+                coalesce(c.ccys, '{{}}'), coalesce(c.units, '{{}}')
+            FROM unnest(%(ids)s::bigint[], %(nav)s::float8[], %(index)s::float8[]) WITH ORDINALITY AS v(id, nav, idx, r)
+            LEFT JOIN q ON q.r = v.r LEFT JOIN c ON c.r = v.r
             ON CONFLICT (firm_id, account_id) DO UPDATE SET as_of = excluded.as_of, nav = excluded.nav,
                 return_index = excluded.return_index, security_ids = excluded.security_ids,
                 quantities = excluded.quantities, currencies = excluded.currencies, cash = excluded.cash
@@ -656,14 +697,12 @@ def _write_states(
                 "ids": ids.tolist(),
                 "nav": nav.tolist(),
                 "index": index.tolist(),
+                "q_row": (np.asarray(q_row, dtype=np.int64) + 1).tolist(),
                 "sec": np.asarray(sec, dtype=np.int64).tolist(),
                 "qty": np.asarray(qty, dtype=np.int64).tolist(),
+                "c_row": (np.asarray(c_row, dtype=np.int64) + 1).tolist(),
                 "ccy": list(ccy),
                 "cash": np.asarray(cash, dtype=np.int64).tolist(),
-                "q_lo": (q_bounds[:-1] + 1).tolist(),
-                "q_hi": q_bounds[1:].tolist(),
-                "c_lo": (c_bounds[:-1] + 1).tolist(),
-                "c_hi": c_bounds[1:].tolist(),
             },
         )
 

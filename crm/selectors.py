@@ -12,7 +12,7 @@ from typing import Any
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from accounts.models import AccountScope
@@ -369,5 +369,15 @@ def groups_for_scope_choice(*, ids: Iterable[int] | None = None) -> QuerySet[Gro
     return groups.filter(pk__in=list(ids)) if ids is not None else groups
 
 
-def contact_groups(*, user: Any, contact: Contact) -> list[Group]:
-    return list(group_list(user=user).filter(groupmember__contact=contact))
+def contact_group_choices(*, user: Any, contact: Contact) -> list[Group]:
+    """The groups the user may use (public and their own private ones), each with ``is_member``
+    for this contact: one query, no member counts (a 25,000-member group took 15 ms to count)."""
+    membership = GroupMember.objects.filter(group=OuterRef("pk"), contact=contact)
+    groups = Group.objects.filter(Q(is_private=False) | Q(owner=user)).annotate(is_member=Exists(membership))
+    return list(groups.order_by("name", "id"))
+
+
+def contact_households(*, contact: Contact) -> list[Household]:
+    """The households of a contact the user can see (so they are the user's too: a household
+    with a member in scope is visible)."""
+    return list(Household.objects.filter(householdmember__contact=contact).order_by("name", "id"))

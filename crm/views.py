@@ -251,11 +251,12 @@ class ContactDetailView(FirmScopedView, TemplateView):
         contact = _contact_or_404(self.request, kwargs["pk"])
         accounts = selectors.contact_accounts(user=user, contact=contact)
         navs = [a.nav for a in accounts if getattr(a, "nav", None) is not None]
+        groups = selectors.contact_group_choices(user=user, contact=contact)
         context.update(
             contact=contact,
-            households=selectors.household_list(user=user).filter(householdmember__contact=contact),
-            groups=selectors.contact_groups(user=user, contact=contact),
-            all_groups=selectors.group_list(user=user),
+            households=selectors.contact_households(contact=contact),
+            groups=[g for g in groups if g.is_member],  # type: ignore[attr-defined]
+            all_groups=groups,
             accounts=accounts,
             total_nav=sum(navs) if navs else None,
             timeline=selectors.timeline(contact=contact),

@@ -87,6 +87,22 @@ def test_firm_sets_the_idle_limit(alice: Persona) -> None:
     assert client.get("/contacts/").status_code == 200
 
 
+def test_activity_keeps_the_session_fresh_in_one_statement_a_minute_at_most(alice: Persona) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = sign_in(alice)
+    long_ago = timezone.now() - timedelta(minutes=20)
+    UserSession.objects.filter(user=alice.user).update(last_seen_at=long_ago)
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get("/contacts/").status_code == 200
+    assert sum("accounts_usersession" in q["sql"] for q in ctx.captured_queries) == 1
+    seen = UserSession.objects.get(user=alice.user).last_seen_at
+    assert seen > long_ago + timedelta(minutes=19)
+    assert client.get("/contacts/").status_code == 200  # within the minute: left as it is
+    assert UserSession.objects.get(user=alice.user).last_seen_at == seen
+
+
 def test_new_browser_gets_a_notice_a_known_one_does_not(
     alice: Persona, django_capture_on_commit_callbacks: Any
 ) -> None:

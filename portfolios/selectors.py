@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThan, LessThan
 from django.utils import timezone
@@ -477,9 +477,9 @@ def reconciliation_problems(*, limit: int = 50) -> list[str]:
         .order_by("entry_id")[:limit]
     )
     problems += [f"Entry {r['entry_id']} does not balance in {r['currency']}: {r['total']}" for r in unbalanced]
-    orphans = Transaction.objects.exclude(
-        pk__in=LedgerEntry.objects.filter(transaction__isnull=False).values("transaction")
-    )
+    # NOT EXISTS (an anti-join), not NOT IN: NOT IN a subquery of millions of ids that does not fit
+    # in work_mem is probed row by row.
+    orphans = Transaction.objects.exclude(Exists(LedgerEntry.objects.filter(transaction=OuterRef("pk"))))
     problems += [f"Transaction {pk} has no ledger entry" for pk in orphans.values_list("pk", flat=True)[:limit]]
 
     ledger_cash = {

@@ -6,8 +6,9 @@ again. Per batch of ``BATCH`` rows:
 
 - creates: ids drawn from the sequence, one ``INSERT … SELECT FROM unnest`` (``contact_io.bulk``)
   of the columns the file gives, the rest as one default each; status dates by the CRM's rule
-  (``closed_on``, ``client_since``); then the search keys of all of them at once through
-  ``crm.search.rebuild_keys_bulk`` (in key order), fed with the key fields only;
+  (``closed_on``, ``client_since``); then the search keys of all of them at once, in key order
+  (``crm.search.sorted_keys``, worked out in a thread while the rows go in, and ``insert_keys``),
+  fed with the key fields only, not model instances;
 - updates: the batch's contacts locked (``SELECT … FOR UPDATE``, only the columns needed), a
   contact changed since the preview fails the whole apply ("preview again"); the before-values
   kept for the undo; one ``UPDATE … FROM unnest``; search keys rewritten; one ``Activity``
@@ -26,6 +27,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -112,7 +114,7 @@ class _Context:
     tax: list[Any]
     pictures: list[Any]
     applied: Applied = field(default_factory=Applied)
-    keys: list[_KeySource] = field(default_factory=list)  # of created contacts
+    created_ids: list[int] = field(default_factory=list)
     import_rows: list[tuple[int, int, str, dict[str, Any]]] = field(default_factory=list)
 
 
@@ -130,12 +132,18 @@ def apply_plan(
     creates = [i for i in range(count) if actions[i] == "create"]
     updates = [i for i in range(count) if actions[i] == "update"]
     done, total = 0, max(len(creates) + len(updates), 1)
-    for start in range(0, len(creates), BATCH):
-        batch = creates[start : start + BATCH]
-        _create(context, batch)
-        done += len(batch)
-        progress(0.5 * done / total)
-    search.rebuild_keys_bulk(cast(list[Contact], context.keys), fresh=True)
+    context.created_ids = bulk.next_ids(Contact, len(creates))
+    # The search keys of the new contacts are worked out in a thread while their rows go in: that
+    # is Python (the GIL), the INSERTs are PostgreSQL's work (psycopg waits without the GIL).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        keys = pool.submit(lambda: search.sorted_keys(_key_sources(context, creates, context.created_ids)))
+        for start in range(0, len(creates), BATCH):
+            batch = creates[start : start + BATCH]
+            _create(context, batch, context.created_ids[start : start + BATCH])
+            done += len(batch)
+            progress(0.5 * done / total)
+        pairs = keys.result()
+    search.insert_keys(pairs)
     progress(0.8 * done / total)
     for start in range(0, len(updates), BATCH):
         batch = updates[start : start + BATCH]
@@ -151,22 +159,26 @@ def apply_plan(
     return context.applied
 
 
-def _defaults(names: list[str]) -> dict[str, Any]:
-    return {n: to_json(MODEL_FIELDS[n].get_default()) for n in names}
+def _column(context: _Context, name: str, rows: list[int]) -> list[Any]:
+    """The values of ``name`` for these planned rows of new contacts (the field's default where absent)."""
+    default = to_json(MODEL_FIELDS[name].get_default())
+    values = context.columns.get(name)
+    if values is None:
+        return [default] * len(rows)
+    return [default if (v := values[i]) is ABSENT else v for i in rows]
 
 
-def _create(context: _Context, batch: list[int]) -> None:
+def _key_sources(context: _Context, rows: list[int], ids: list[int]) -> list[Contact]:
+    columns = zip(*(_column(context, name, rows) for name in KEY_FIELDS), strict=True)
+    return cast(list[Contact], [_KeySource(pk, values) for pk, values in zip(ids, columns, strict=True)])
+
+
+def _create(context: _Context, batch: list[int], ids: list[int]) -> None:
     plan, columns = context.plan, context.columns
-    defaults = _defaults([*columns, "status", *STATUS_DATES])
 
     def column(name: str) -> list[Any]:
-        values = columns.get(name)
-        default = defaults.get(name, "")
-        if values is None:
-            return [default] * len(batch)
-        return [default if (v := values[i]) is ABSENT else v for i in batch]
+        return _column(context, name, batch)
 
-    ids = bulk.next_ids(Contact, len(batch))
     contact_columns: dict[str, list[Any] | Same] = {
         "id": ids, "firm_id": Same(context.firm_id), "created_by_id": Same(context.actor_id),
         "created_at": Same(context.now), "updated_at": Same(context.now),
@@ -188,8 +200,6 @@ def _create(context: _Context, batch: list[int]) -> None:
         contact_columns["tax_id_digest"] = [t[1] for t in sealed]
         contact_columns["tax_id_last4"] = [t[2] for t in sealed]
     bulk.insert(Contact, len(batch), contact_columns)
-    key_values = zip(*(column(name) for name in KEY_FIELDS), strict=True)
-    context.keys += [_KeySource(pk, values) for pk, values in zip(ids, key_values, strict=True)]
     rows = plan["row"]
     context.import_rows += [(rows[i], pk, RowAction.CREATED, {}) for i, pk in zip(batch, ids, strict=True)]
     context.applied.created_ids += ids

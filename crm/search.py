@@ -103,27 +103,38 @@ def rebuild_keys(contacts: Iterable[Contact], *, fresh: bool = False) -> int:
 
 
 def rebuild_keys_bulk(contacts: Iterable[Contact], *, fresh: bool = False) -> int:
-    """``rebuild_keys`` for thousands of contacts at once (imports): the same keys, but inserted
-    in key order. The index ``(firm_id, key, contact_id)`` then fills leaf page after leaf page
-    instead of at a random place per row (measured at 1.2M keys: 9 s instead of 30 s). Old keys
-    go with one DELETE per 10,000 contacts. Reads only ``pk`` and the fields ``contact_keys`` reads,
-    so light stand-ins for contacts do."""
+    """``rebuild_keys`` for thousands of contacts at once (imports): the same keys, inserted in
+    key order (``sorted_keys`` and ``insert_keys``); old keys go with one DELETE per 10,000
+    contacts. Reads only ``pk`` and the fields ``contact_keys`` reads, so light stand-ins do."""
     contacts = list(contacts)
-    firm_id = require_firm_id()
-    table = ContactSearchKey._meta.db_table
-    with connection.cursor() as cursor:
-        if not fresh:
+    if not fresh:
+        table = ContactSearchKey._meta.db_table
+        with connection.cursor() as cursor:
             for start in range(0, len(contacts), 10_000):
                 cursor.execute(
                     f"DELETE FROM {table} WHERE firm_id = %s AND contact_id = ANY(%s::bigint[])",  # noqa: S608
-                    [firm_id, [c.pk for c in contacts[start : start + 10_000]]],
+                    [require_firm_id(), [c.pk for c in contacts[start : start + 10_000]]],
                 )
-        pairs = sorted((key, contact.pk) for contact in contacts for key in contact_keys(contact))
+    return insert_keys(sorted_keys(contacts))
+
+
+def sorted_keys(contacts: Iterable[Contact]) -> list[tuple[str, int]]:
+    """Every ``(key, contact id)`` of these contacts, in the order of the index on keys. Pure
+    Python (no database), so it can run beside database work."""
+    return sorted((key, contact.pk) for contact in contacts for key in contact_keys(contact))
+
+
+def insert_keys(pairs: list[tuple[str, int]]) -> int:
+    """Insert ``(key, contact id)`` rows of the current firm, 50,000 per statement, in the order
+    given. In key order the index ``(firm_id, key, contact_id)`` fills leaf page after leaf page
+    instead of at a random place per row (measured at 1.1M keys: 11 s instead of 21 s)."""
+    table = ContactSearchKey._meta.db_table
+    with connection.cursor() as cursor:
         for start in range(0, len(pairs), 50_000):
             chunk = pairs[start : start + 50_000]
             cursor.execute(
                 f"INSERT INTO {table} (firm_id, contact_id, key) SELECT %s, unnest(%s::bigint[]), unnest(%s::text[])",
-                [firm_id, [pk for _, pk in chunk], [key for key, _ in chunk]],
+                [require_firm_id(), [pk for _, pk in chunk], [key for key, _ in chunk]],
             )
     return len(pairs)
 

@@ -43,7 +43,7 @@ CELLS: dict[str, Callable[[Contact], Any]] = {
     "username": lambda c: _text(c.username),
     "email": lambda c: _text(c.email),
     "phone": lambda c: c.phone or c.mobile_phone or DASH,
-    "nav": lambda c: DASH if getattr(c, "nav", None) is None else floatformat(c.nav, "2g"),
+    "nav": lambda c: DASH if getattr(c, "nav", None) is None else floatformat(getattr(c, "nav"), "2g"),  # noqa: B009
     "city": lambda c: _text(c.res_city),
     "country": lambda c: _text(c.res_country),
     "risk": lambda c: _text(c.get_risk_tolerance_display()),

@@ -107,8 +107,7 @@ class ContactFilter(df.FilterSet):
         ``net_worth``): each instance deep-copies its filters, and copying all 45 to apply two cost
         more than the page's SQL."""
         keys = list(data.keys())
-        used = frozenset(n for n in cls.base_filters if any(k == n or k.startswith(n + "_") for k in keys))
-        return _narrowed(cls, used)
+        return _narrowed(frozenset(n for n in cls.base_filters if any(k == n or k.startswith(n + "_") for k in keys)))
 
     def _array_contains(self, queryset: QuerySet[Contact], name: str, value: str) -> QuerySet[Contact]:
         return queryset.filter(**{f"{name}__contains": [value]}) if value else queryset
@@ -145,7 +144,7 @@ class ContactFilter(df.FilterSet):
 
 
 @lru_cache(maxsize=1024)
-def _narrowed(cls: type[ContactFilter], names: frozenset[str]) -> type[ContactFilter]:
-    narrowed = type(cls.__name__, (cls,), {"__module__": cls.__module__})
-    narrowed.base_filters = {name: f for name, f in cls.base_filters.items() if name in names}
+def _narrowed(names: frozenset[str]) -> type[ContactFilter]:
+    narrowed: type[ContactFilter] = type("ContactFilter", (ContactFilter,), {"__module__": __name__})
+    narrowed.base_filters = {name: f for name, f in ContactFilter.base_filters.items() if name in names}
     return narrowed

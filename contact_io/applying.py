@@ -13,7 +13,8 @@ again. Per batch of ``BATCH`` rows:
   contact changed since the preview fails the whole apply ("preview again"); the before-values
   kept for the undo; one ``UPDATE … FROM unnest``; search keys rewritten; one ``Activity``
   ("Updated by import #n") per contact, inserted in bulk;
-- one ``ContactImportRow`` per contact (the undo's record), inserted in bulk at the end.
+- the undo's record: the created contacts as runs of (file row, id) in the job
+  (``created_runs``), one ``ContactImportRow`` per updated contact with its before-values.
 
 The plan is stored by column (``planning.Plan``): each field's values are spread into one list per
 planned row once, and a batch's arrays are slices of those lists.
@@ -55,6 +56,7 @@ STATUS_DATES = ("closed_on", "client_since")
 @dataclass
 class Applied:
     created_ids: list[int] = field(default_factory=list)
+    created_rows: list[int] = field(default_factory=list)  # the file row of each created contact
     changes: dict[str, Any] = field(default_factory=dict)  # per updated contact: {field: [before, after]}
     pictures: list[tuple[int, list[str]]] = field(default_factory=list)
 
@@ -115,7 +117,7 @@ class _Context:
     pictures: list[Any]
     applied: Applied = field(default_factory=Applied)
     created_ids: list[int] = field(default_factory=list)
-    import_rows: list[tuple[int, int, str, dict[str, Any]]] = field(default_factory=list)
+    import_rows: list[tuple[int, int, str, dict[str, Any]]] = field(default_factory=list)  # updated
 
 
 def apply_plan(
@@ -151,12 +153,30 @@ def apply_plan(
         done += len(batch)
         progress(0.8 * done / total)
     rows = context.import_rows
+    if rows:
+        _insert_import_rows(context, rows)
+    return context.applied
+
+
+def _insert_import_rows(context: _Context, rows: list[tuple[int, int, str, dict[str, Any]]]) -> None:
+    firm_id, job = context.firm_id, context.job
     bulk.insert(ContactImportRow, len(rows), {
         "id": bulk.next_ids(ContactImportRow, len(rows)), "firm_id": Same(firm_id),
         "contact_import_id": Same(job.pk), "row": [r[0] for r in rows], "contact_id": [r[1] for r in rows],
         "action": [r[2] for r in rows], "before": [r[3] for r in rows],
     })  # fmt: skip
-    return context.applied
+
+
+def runs(rows: list[int], ids: list[int]) -> list[list[int]]:
+    """``(row, id)`` pairs as ``[first row, first id, count]`` runs where both go up by one."""
+    out: list[list[int]] = []
+    for row, pk in zip(rows, ids, strict=True):
+        last = out[-1] if out else None
+        if last and row == last[0] + last[2] and pk == last[1] + last[2]:
+            last[2] += 1
+        else:
+            out.append([row, pk, 1])
+    return out
 
 
 def _column(context: _Context, name: str, rows: list[int]) -> list[Any]:
@@ -201,7 +221,7 @@ def _create(context: _Context, batch: list[int], ids: list[int]) -> None:
         contact_columns["tax_id_last4"] = [t[2] for t in sealed]
     bulk.insert(Contact, len(batch), contact_columns)
     rows = plan["row"]
-    context.import_rows += [(rows[i], pk, RowAction.CREATED, {}) for i, pk in zip(batch, ids, strict=True)]
+    context.applied.created_rows += [rows[i] for i in batch]
     context.applied.created_ids += ids
     context.applied.pictures += [
         (pk, context.pictures[i]) for i, pk in zip(batch, ids, strict=True) if context.pictures[i] is not ABSENT

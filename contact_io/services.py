@@ -25,12 +25,13 @@ from typing import Any
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from accounts import audit
 from accounts.models import AuditAction
 from advisorportal.tenancy.context import require_firm_id
-from contact_io.applying import BATCH, apply_plan
+from contact_io.applying import BATCH, apply_plan, runs
 from contact_io.fields import BY_FIELD, TAX_ID
 from contact_io.models import ContactImport, ContactImportRow, ImportStatus, RowAction, SourceKind
 from contact_io.parsers import MAX_FILE_BYTES, FileRefused, ParsedFile, detect_kind
@@ -257,6 +258,7 @@ def _apply(job: ContactImport, actor: Any) -> ContactImport:
         },
         actor_id=actor_id,
     )
+    job.created_runs = runs(applied.created_rows, applied.created_ids)
     job.status, job.progress, job.applied_at = ImportStatus.DONE, 100, timezone.now()
     job.data, job.plan = None, None  # the file may hold tax ids in clear: not kept once applied
     job.save()
@@ -289,9 +291,16 @@ def import_undo(*, actor: Any, job: ContactImport) -> ContactImport:
     job = ContactImport.objects.select_for_update().get(pk=job.pk)
     if job.status != ImportStatus.DONE or job.applied_at is None:
         raise ValidationError({"status": "Only an applied import can be undone."})
-    rows = list(ContactImportRow.objects.filter(contact_import=job).order_by("row"))
-    ids = [r.contact_id for r in rows]
-    contacts = {c.pk: c for c in scope_contacts(Contact.objects.select_for_update().filter(pk__in=ids), user=actor)}
+    rows = list(ContactImportRow.objects.filter(contact_import=job))
+    rows += [
+        ContactImportRow(row=first_row + i, contact_id=first_id + i, action=RowAction.CREATED)
+        for first_row, first_id, count in job.created_runs
+        for i in range(count)
+    ]
+    rows.sort(key=lambda r: r.row)
+    ids = _array([r.contact_id for r in rows])
+    locked = Contact.objects.select_for_update().filter(pk__in=ids)
+    contacts = {c.pk: c for c in scope_contacts(locked, user=actor)}
     linked = set(AccountOwner.objects.filter(contact_id__in=ids).values_list("contact_id", flat=True))
     linked |= set(Household.objects.filter(head_id__in=ids).values_list("head_id", flat=True))
     report: list[dict[str, Any]] = []
@@ -347,6 +356,11 @@ def import_undo(*, actor: Any, job: ContactImport) -> ContactImport:
     firm_id = job.firm_id
     transaction.on_commit(lambda: contacts_changed(firm_id=firm_id))
     return job
+
+
+def _array(ids: list[int]) -> RawSQL:
+    """``IN (SELECT unnest(<one array parameter>))`` for many ids."""
+    return RawSQL("SELECT unnest(%s::bigint[])", [ids])
 
 
 def _date_or_none(value: Any) -> Any:

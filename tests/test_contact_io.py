@@ -531,3 +531,35 @@ def test_changing_the_tax_id_type_needs_the_tax_id_again(alice: Persona, run: An
         "Tax id type", "Give the tax id again in the same row when you change its type.")  # fmt: skip
     job = run(alice, workbook([{**ADA, "tax_id_type": "SSN", "res_city": "London"}]))  # the same type: fine
     assert (job.updated_count, job.rejected_count) == (1, 0), job.report
+
+
+def test_created_contacts_are_kept_as_runs_for_the_undo() -> None:
+    from contact_io.applying import runs
+
+    assert runs([2, 3, 4, 7, 8], [10, 11, 12, 13, 14]) == [[2, 10, 3], [7, 13, 2]]
+    assert ContactImport(created_runs=[[2, 10, 3], [7, 13, 2]]).created_ids() == [10, 11, 12, 13, 14]
+
+
+def test_a_plan_stored_row_by_row_still_applies(alice: Persona, django_capture_on_commit_callbacks: Any) -> None:
+    """Plans previewed before plans were kept by column (one dict per row) apply as they are."""
+    import json
+    import zlib
+
+    with alice.scope():
+        old = ContactFactory(first_name="Ada", last_name="Lovelace", email="ada@example.com")
+        job = services.import_upload(actor=alice.user, file_name="c.xlsx", data=workbook([ADA]))
+        job = services.import_preview(actor=alice.user, job=job)
+        legacy = [
+            {"row": 2, "action": "update", "contact_id": old.pk, "fields": {"res_country": "GB"}},
+            {"row": 3, "action": "create", "fields": {"first_name": "Bo", "last_name": "New", "status": "active"}},
+        ]
+        ContactImport.objects.filter(pk=job.pk).update(plan=zlib.compress(json.dumps(legacy).encode()),
+                                                       created_count=1, updated_count=1)  # fmt: skip
+        job.refresh_from_db()
+        with django_capture_on_commit_callbacks(execute=True):
+            services.import_request_apply(actor=alice.user, job=job)
+        job.refresh_from_db()
+        assert job.status == ImportStatus.DONE, job.error
+        assert Contact.objects.get(pk=old.pk).res_country == "GB"
+        bo = Contact.objects.get(pk__in=job.created_ids())
+        assert (bo.first_name, bo.client_since is not None) == ("Bo", True)

@@ -47,6 +47,9 @@ class RequestQueryCountMiddleware:
             count += 1
             return execute(sql, params, many, context)
 
+        # Connect first: a thread's first request would otherwise count the type lookups Django
+        # makes once per new connection (two queries that are no part of the page).
+        connections["default"].ensure_connection()
         with connections["default"].execute_wrapper(counter):
             response = self.get_response(request)
         response["X-Query-Count"] = str(count)

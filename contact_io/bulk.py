@@ -39,11 +39,11 @@ def next_ids(model: type[models.Model], count: int) -> list[int]:
     if not count:
         return []
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+        cursor.execute(  # one array, not a row per id
+            "SELECT array_agg(nextval(pg_get_serial_sequence(%s, 'id'))) FROM generate_series(1, %s)",
             [model._meta.db_table, count],
         )
-        return [row[0] for row in cursor.fetchall()]
+        return list(cursor.fetchone()[0])
 
 
 def _fields(model: type[models.Model]) -> dict[str, models.Field[Any, Any]]:

@@ -296,6 +296,13 @@ class ContactSearchKey(FirmOwnedModel):
 
     audited = False  # derived from the contact, which is audited
 
+    # The same-firm key to the contact (firm_id, contact_id) already proves the firm exists; a
+    # second key to the firm alone doubled the checks on ~12 rows per contact (about 5 s of a
+    # 100k-row import).
+    firm = models.ForeignKey(
+        "accounts.Firm", on_delete=models.PROTECT, related_name="+", editable=False, db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
     contact = models.ForeignKey(
         Contact, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )

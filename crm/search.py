@@ -7,7 +7,7 @@ in the "C" collation, leakproof, answered from the index ``(firm_id, key, contac
 
 Keys of a contact: each word of its names and organization (lower-cased, and again with accents
 folded, so "jose" finds "José"); each email whole, its local part and its domain; the username;
-each phone's digits whole, without a leading 1, and its last 4 to 7 digits. Query words are
+each phone's digits whole, without a leading 1, and its last 4 and last 7 digits. Query words are
 normalised the same way; all words must match (AND).
 """
 
@@ -47,13 +47,14 @@ def _email_keys(email: str) -> set[str]:
 
 
 def _phone_keys(phone: str) -> set[str]:
-    """The number's digits whole, without a leading 1 (North American country code), and its last
-    4 to 7 digits: a number is found by its start, its area code onwards, or any run of its digits
-    within the last seven (each row is a key and a foreign-key check, so not every suffix)."""
+    """The number's digits whole, without a leading 1 (North American country code), its last 7
+    (the local number) and its last 4: a number is found by its start, its area code onwards, its
+    local number or its last four digits, and by any start of those. Each row is a key and a
+    foreign-key check, so not every suffix (the last 5 and 6 were ~2 keys a contact for little)."""
     digits = re.sub(r"\D", "", phone)
     if len(digits) < MIN_PHONE_SUFFIX:
         return set()
-    keys = {digits, digits[-4:], digits[-5:], digits[-6:], digits[-7:]}
+    keys = {digits, digits[-4:], digits[-7:]}
     if len(digits) == 11 and digits.startswith("1"):
         keys.add(digits[1:])
     return keys

@@ -28,6 +28,7 @@ import numpy as np
 from django.db import connections, transaction
 from django.db.models import Min
 
+from advisorportal.tenancy.bulk import foreign_keys_checked_at_end
 from advisorportal.tenancy.context import require_firm_id
 from crm.models import Contact
 from portfolios import accounting, performance
@@ -56,7 +57,7 @@ EPOCH = date(2015, 1, 1)
 QUOTE_SEED = 4_2424_2424
 ACCOUNT_BATCH = 2000  # accounts per COPY / INSERT batch
 # From this many accounts the ledger is loaded on the owner connection with its foreign keys
-# checked once at the end (see ``_foreign_keys_checked_at_end``); below, in one transaction.
+# checked once at the end (see ``advisorportal.tenancy.bulk.foreign_keys_checked_at_end``); below, in one transaction.
 BULK_ACCOUNTS = 2000
 APPEND_ONLY_TABLES = {m._meta.db_table for m in (Transaction, LedgerEntry, LedgerPosting)}
 
@@ -593,7 +594,7 @@ def _seed(
             cursor.execute("SET LOCAL work_mem = '256MB'")
             tables = [Transaction, LedgerEntry, LedgerPosting, Position]
             with (
-                _foreign_keys_checked_at_end(cursor, tables, log=say),
+                foreign_keys_checked_at_end(cursor, tables, log=say),
                 _balance_checked_at_end(cursor, firm_id, log=say),
             ):
                 _load(firm_id, account_ids, [s.pk for s in securities], days, rows, books, log=say, using="owner")
@@ -822,45 +823,6 @@ def _load_positions(firm_id: int, account_ids: np.ndarray, security_ids: list[in
             """,  # noqa: S608 - model metadata
             {"firm": firm_id, "securities": security_ids, "scale": scale, "currencies": CURRENCIES},
         )
-
-
-@contextmanager
-def _foreign_keys_checked_at_end(
-    cursor: Any, models: list[type[Any]], *, log: Callable[[str], None] = lambda message: None
-) -> Iterator[None]:
-    """Drop the foreign keys of ``models``' tables and add them back afterwards, in the caller's
-    owner transaction. PostgreSQL checks a foreign key row by row (deferred here to COMMIT, queued
-    per row: about an hour for the 5 million transactions of a large demo firm); adding one back
-    checks every row in one join instead. PostgreSQL takes that fast path only when row-level
-    security does not apply to the owner, so for the moment of adding the keys back the tables
-    involved are set to NO FORCE and then FORCE again. The same constraints come back (same names
-    and definitions, validated) and DDL is transactional: on any error nothing changes, and nothing
-    commits with RLS unforced. The tables are locked meanwhile: for building demo and bench
-    databases only."""
-    tables = [m._meta.db_table for m in models]
-    cursor.execute(
-        "SELECT conrelid::regclass::text, confrelid::regclass::text, conname, pg_get_constraintdef(oid) "
-        "FROM pg_constraint WHERE contype = 'f' AND conrelid = ANY(%s::regclass[])",
-        [tables],
-    )
-    keys = cursor.fetchall()
-    cursor.execute("SET LOCAL lock_timeout = '30s'")
-    for table, _, name, _ in keys:
-        cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-    yield
-    involved = sorted({k[0] for k in keys} | {k[1] for k in keys})
-    cursor.execute(
-        "SELECT oid::regclass::text FROM pg_class WHERE oid = ANY(%s::regclass[]) AND relforcerowsecurity", [involved]
-    )
-    forced = [row[0] for row in cursor.fetchall()]
-    for table in forced:
-        cursor.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
-    for table, _, name, definition in keys:
-        clock = time.perf_counter()
-        cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-        log(f"foreign key {name} added back in {time.perf_counter() - clock:.1f} s")
-    for table in forced:
-        cursor.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
 
 
 @contextmanager

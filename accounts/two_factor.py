@@ -74,11 +74,16 @@ def verify(request: HttpRequest, code: str) -> bool:
     code = "".join(code.split())
     if not code or len(code) > 16:
         return False
-    device = django_otp.match_token(request.user, code)
-    if device is None:
-        return False
-    _mark_verified(request, device)
-    return True
+    # A six-digit code goes to the authenticator app only, anything else to the backup codes only:
+    # offered every code (django_otp.match_token), the app's device counted each backup code as a
+    # failed attempt and throttled itself, so after a few backup-code sign-ins a right code from
+    # the app was refused.
+    kind = TOTPDevice if len(code) == 6 and code.isdigit() else StaticDevice
+    for device in kind.objects.devices_for_user(request.user, confirmed=True):
+        if device.verify_token(code):
+            _mark_verified(request, device)
+            return True
+    return False
 
 
 def totp_secret(device: TOTPDevice) -> str:

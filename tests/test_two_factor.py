@@ -123,3 +123,18 @@ def test_layout_offers_no_navigation_until_the_second_factor(alice: Persona) -> 
     client = password_login(alice)
     page = client.get("/login/verify/").content.decode()
     assert 'href="/contacts/"' not in page and "Sign out" in page
+
+
+def test_backup_code_sign_ins_do_not_throttle_the_authenticator_app(alice: Persona) -> None:
+    """Each backup code used to count as a failed attempt of the app's device, which then refused
+    the right code for a growing while."""
+    codes = two_factor.enrol_with_secret(alice.user, b"0123456789abcdefghij")
+    for code in codes[:4]:
+        client = Client()
+        client.force_login(alice.user)
+        assert client.post("/login/verify/", {"code": code}).status_code == 302
+    device = TOTPDevice.objects.get(user=alice.user, confirmed=True)
+    assert device.throttling_failure_count == 0
+    client = Client()
+    client.force_login(alice.user)
+    assert client.post("/login/verify/", {"code": f"{totp(device.bin_key):06d}"}).status_code == 302

@@ -531,17 +531,23 @@ def accounts_signed_in(worker: Worker) -> None:
 @scenario("accounts_list", setup=accounts_signed_in, list_page=True)
 def accounts_list(worker: Worker) -> Sample:
     """The accounts page in each sort order, first pages and, following "Next page", deeper ones."""
-    url, depth = worker.state.get("accounts_next") or (None, 1)
+    return _walk_pages(worker, "accounts", "/accounts/", "ordering", ACCOUNT_ORDERINGS)
+
+
+def _walk_pages(worker: Worker, name: str, path: str, sort_param: str, orders: tuple[str, ...]) -> Sample:
+    """One request of a list page walk: a first page in the next sort order, then "Next page"
+    links up to ``ACCOUNT_DEPTH`` deep, then the next order."""
+    url, depth = worker.state.get(f"{name}_next") or (None, 1)
     if url is None:
-        turn = worker.state.get("accounts_turn", 0)
-        worker.state["accounts_turn"] = turn + 1
-        url = f"/accounts/?ordering={ACCOUNT_ORDERINGS[turn % len(ACCOUNT_ORDERINGS)]}"
+        turn = worker.state.get(f"{name}_turn", 0)
+        worker.state[f"{name}_turn"] = turn + 1
+        url = f"{path}?{sort_param}={orders[turn % len(orders)]}"
     sample, response = timed(worker.client, "GET", url, expect=200)
-    worker.state["accounts_next"] = None
+    worker.state[f"{name}_next"] = None
     if sample.error is None and response is not None and depth < ACCOUNT_DEPTH:
         match = NEXT_PAGE_LINK.search(response.text)
         if match:
-            worker.state["accounts_next"] = ("/accounts/?" + match.group(1).replace("&amp;", "&"), depth + 1)
+            worker.state[f"{name}_next"] = (f"{path}?" + match.group(1).replace("&amp;", "&"), depth + 1)
     return sample
 
 
@@ -597,18 +603,7 @@ def contacts_ready(worker: Worker) -> None:
 @scenario("contacts_list", setup=contacts_ready, list_page=True)
 def contacts_list(worker: Worker) -> Sample:
     """The contacts page in each sort order, first pages and, following "Next page", deeper ones."""
-    url, depth = worker.state.get("contacts_next") or (None, 1)
-    if url is None:
-        turn = worker.state.get("contacts_turn", 0)
-        worker.state["contacts_turn"] = turn + 1
-        url = f"/contacts/?sort={CONTACT_ORDERINGS[turn % len(CONTACT_ORDERINGS)]}"
-    sample, response = timed(worker.client, "GET", url, expect=200)
-    worker.state["contacts_next"] = None
-    if sample.error is None and response is not None and depth < ACCOUNT_DEPTH:
-        match = NEXT_PAGE_LINK.search(response.text)
-        if match:
-            worker.state["contacts_next"] = ("/contacts/?" + match.group(1).replace("&amp;", "&"), depth + 1)
-    return sample
+    return _walk_pages(worker, "contacts", "/contacts/", "sort", CONTACT_ORDERINGS)
 
 
 CONTACT_RESULTS = {"HX-Request": "true", "HX-Target": "results"}  # what the search box and filters load

@@ -35,6 +35,7 @@ from typing import Any, cast
 from django.core.exceptions import ValidationError
 
 from accounts import audit
+from advisorportal.tenancy.bulk import next_ids
 from contact_io import bulk
 from contact_io.bulk import Same
 from contact_io.fields import BY_FIELD, TAX_ID
@@ -134,7 +135,7 @@ def apply_plan(
     creates = [i for i in range(count) if actions[i] == "create"]
     updates = [i for i in range(count) if actions[i] == "update"]
     done, total = 0, max(len(creates) + len(updates), 1)
-    context.created_ids = bulk.next_ids(Contact, len(creates))
+    context.created_ids = next_ids(Contact, len(creates))
     # The search keys of the new contacts are worked out in a thread while their rows go in: that
     # is Python (the GIL), the INSERTs are PostgreSQL's work (psycopg waits without the GIL).
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -161,7 +162,7 @@ def apply_plan(
 def _insert_import_rows(context: _Context, rows: list[tuple[int, int, str, dict[str, Any]]]) -> None:
     firm_id, job = context.firm_id, context.job
     bulk.insert(ContactImportRow, len(rows), {
-        "id": bulk.next_ids(ContactImportRow, len(rows)), "firm_id": Same(firm_id),
+        "id": next_ids(ContactImportRow, len(rows)), "firm_id": Same(firm_id),
         "contact_import_id": Same(job.pk), "row": [r[0] for r in rows], "contact_id": [r[1] for r in rows],
         "action": [r[2] for r in rows], "before": [r[3] for r in rows],
     })  # fmt: skip
@@ -277,7 +278,7 @@ def _update(context: _Context, batch: list[int]) -> None:
     search.rebuild_keys_bulk(cast(list[Contact], sources))
     summary = f"Updated by import #{job.pk} ({job.file_name})"[:300]
     bulk.insert(Activity, len(batch), {
-        "id": bulk.next_ids(Activity, len(batch)), "firm_id": Same(context.firm_id),
+        "id": next_ids(Activity, len(batch)), "firm_id": Same(context.firm_id),
         "contact_id": [a[0] for a in activities], "kind": Same(ActivityKind.SYSTEM), "summary": Same(summary),
         "body": [a[1] for a in activities], "actor_id": Same(context.actor_id), "occurred_at": Same(context.now),
     })  # fmt: skip

@@ -34,18 +34,6 @@ class Same:
     value: Any
 
 
-def next_ids(model: type[models.Model], count: int) -> list[int]:
-    """``count`` ids drawn from the table's sequence, in order."""
-    if not count:
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(  # one array, not a row per id
-            "SELECT array_agg(nextval(pg_get_serial_sequence(%s, 'id'))) FROM generate_series(1, %s)",
-            [model._meta.db_table, count],
-        )
-        return list(cursor.fetchone()[0])
-
-
 def _fields(model: type[models.Model]) -> dict[str, models.Field[Any, Any]]:
     return {f.attname: f for f in model._meta.concrete_fields if not f.generated}
 

@@ -89,7 +89,7 @@ def seed_contacts(*, firm: Any, count: int, seed: int, owner: Any) -> list[Group
         with transaction.atomic():
             _seed_contacts(firm, count, seed, keys=None)
             return _seed_relations(firm, owner)
-    keys: list[tuple[int, str]] = []
+    keys: list[tuple[str, int]] = []
     with transaction.atomic():
         _seed_contacts(firm, count, seed, keys=keys)
     # Statistics first: a foreign-key check is a cached generic plan, and on a table never analysed
@@ -108,24 +108,16 @@ def _analyze(models: list[type[Any]]) -> None:
             cursor.execute(f"ANALYZE {model._meta.db_table}")
 
 
-def _load_keys(firm_id: int, keys: list[tuple[int, str]]) -> None:
-    """Search keys of committed contacts, by COPY into a temporary table and one INSERT (COPY can't
-    write a table under row-level security), with the table's foreign keys added back at the end."""
-    table = ContactSearchKey._meta.db_table
+def _load_keys(firm_id: int, keys: list[tuple[str, int]]) -> None:
+    """Search keys of committed contacts, on the owner connection, with the table's foreign keys
+    added back (checked by one join) at the end."""
     with transaction.atomic(using="owner"), connections["owner"].cursor() as cursor:
         cursor.execute("SELECT set_config('app.firm_id', %s, true)", [str(firm_id)])
-        cursor.execute("CREATE TEMPORARY TABLE demo_search_key (contact_id int8, key text) ON COMMIT DROP")
-        with cursor.cursor.copy("COPY demo_search_key FROM STDIN") as copy:
-            for row in keys:
-                copy.write_row(row)
         with foreign_keys_checked_at_end(cursor, [ContactSearchKey]):
-            cursor.execute(
-                f"INSERT INTO {table} (firm_id, contact_id, key) SELECT %s, contact_id, key FROM demo_search_key",  # noqa: S608 - model metadata
-                [firm_id],
-            )
+            search.insert_keys(sorted(keys), using="owner")
 
 
-def _seed_contacts(firm: Any, count: int, seed: int, *, keys: list[tuple[int, str]] | None) -> None:
+def _seed_contacts(firm: Any, count: int, seed: int, *, keys: list[tuple[str, int]] | None) -> None:
     """The contacts of ``seed_contacts``; their search keys are written here when ``keys`` is None,
     else collected into it."""
 
@@ -134,7 +126,7 @@ def _seed_contacts(firm: Any, count: int, seed: int, *, keys: list[tuple[int, st
         if keys is None:
             search.rebuild_keys(batch, fresh=True)
         else:
-            keys.extend((contact.pk, key) for contact in batch for key in search.contact_keys(contact))
+            keys.extend(search.sorted_keys(batch))
 
     values = {
         choices: list(choices.values)

@@ -18,7 +18,7 @@ import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import BooleanField, F, Func, Q, Subquery
 
 from advisorportal.tenancy.context import require_firm_id
@@ -125,7 +125,7 @@ def sorted_keys(contacts: Iterable[Contact]) -> list[tuple[str, int]]:
     return sorted((key, contact.pk) for contact in contacts for key in contact_keys(contact))
 
 
-def insert_keys(pairs: list[tuple[str, int]]) -> int:
+def insert_keys(pairs: list[tuple[str, int]], *, using: str = "default") -> int:
     """Insert ``(key, contact id)`` rows of the current firm, in the order given. In key order the
     index ``(firm_id, key, contact_id)`` fills leaf page after leaf page instead of at a random
     place per row (measured at 1.1M keys: 11 s instead of 21 s). The pairs go by COPY into a
@@ -135,7 +135,7 @@ def insert_keys(pairs: list[tuple[str, int]]) -> int:
     if not pairs:
         return 0
     table = ContactSearchKey._meta.db_table
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute(
             "CREATE TEMPORARY TABLE IF NOT EXISTS crm_search_stage (key text, contact_id bigint) ON COMMIT DROP"
         )

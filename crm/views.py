@@ -256,7 +256,7 @@ class ContactDetailView(FirmScopedView, TemplateView):
             contact=contact,
             households=selectors.contact_households(contact=contact),
             groups=[g for g in groups if g.is_member],  # type: ignore[attr-defined]
-            all_groups=groups,
+            addable_groups=[g for g in groups if not g.is_member],  # type: ignore[attr-defined]
             accounts=accounts,
             total_nav=sum(navs) if navs else None,
             timeline=selectors.timeline(contact=contact),

@@ -425,31 +425,23 @@ def _quotes(rows: list[tuple[Any, date, float]], keys: dict[Any, int], days: np.
     return filled[:, (days - lookback).astype(np.int64)]
 
 
-def price_matrix(securities: list[int], days: np.ndarray) -> np.ndarray:
+def _window_rows(quotes: Any, key: str, days: np.ndarray) -> list[tuple[Any, date, float]]:
+    """``(key, date, value)`` of the quotes inside the days' window and, for each key, the last
+    quote before it (carried forward into the window). ``value`` is annotated on ``quotes``."""
     first, last = days[0].astype(date), days[-1].astype(date)
-    quotes = SecurityPrice.objects.filter(security_id__in=securities).annotate(c=Cast("close", FloatField()))
-    # The window's quotes and, for each security, the last quote before it (carried forward).
-    rows = list(quotes.filter(date__gte=first, date__lte=last).values_list("security_id", "date", "c"))
-    rows += (
-        quotes.filter(date__lt=first)
-        .order_by("security_id", "-date")
-        .distinct("security_id")
-        .values_list("security_id", "date", "c")
-    )
-    return _quotes(rows, {s: i for i, s in enumerate(securities)}, days)
+    rows = list(quotes.filter(date__gte=first, date__lte=last).values_list(key, "date", "value"))
+    rows += quotes.filter(date__lt=first).order_by(key, "-date").distinct(key).values_list(key, "date", "value")
+    return rows
+
+
+def price_matrix(securities: list[int], days: np.ndarray) -> np.ndarray:
+    quotes = SecurityPrice.objects.filter(security_id__in=securities).annotate(value=Cast("close", FloatField()))
+    return _quotes(_window_rows(quotes, "security_id", days), {s: i for i, s in enumerate(securities)}, days)
 
 
 def fx_matrix(currencies: list[str], days: np.ndarray) -> np.ndarray:
-    first, last = days[0].astype(date), days[-1].astype(date)
-    rates = FxRate.objects.filter(currency__in=currencies).annotate(r=Cast("rate_to_usd", FloatField()))
-    rows = list(rates.filter(date__gte=first, date__lte=last).values_list("currency", "date", "r"))
-    rows += (
-        rates.filter(date__lt=first)
-        .order_by("currency", "-date")
-        .distinct("currency")
-        .values_list("currency", "date", "r")
-    )
-    matrix = _quotes(rows, {c: i for i, c in enumerate(currencies)}, days)
+    rates = FxRate.objects.filter(currency__in=currencies).annotate(value=Cast("rate_to_usd", FloatField()))
+    matrix = _quotes(_window_rows(rates, "currency", days), {c: i for i, c in enumerate(currencies)}, days)
     if "USD" in currencies:
         matrix[currencies.index("USD")] = 1.0
     # A currency with no rate at all stays NaN: a NAV that needs it is refused, not invented.

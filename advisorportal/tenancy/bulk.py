@@ -53,6 +53,19 @@ def foreign_keys_checked_at_end(
         cursor.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
 
 
+def next_ids(model: type[Model], count: int, *, using: str = "default") -> list[int]:
+    """``count`` ids drawn from the table's sequence, in order (one array, not a row per id)."""
+    if not count:
+        return []
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT array_agg(nextval(pg_get_serial_sequence(%s, %s))) FROM generate_series(1, %s)",
+            [model._meta.db_table, model._meta.pk.column, count],
+        )
+        row = cursor.fetchone()
+        return list(row[0]) if row else []
+
+
 def copy_insert(objs: Sequence[Model], *, using: str = "default") -> None:
     """Insert unsaved ``objs`` (all of one model) as ``bulk_create`` would, setting their primary
     keys, but by COPY into a temporary table and one ``INSERT … SELECT``. ``bulk_create`` spends
@@ -69,11 +82,7 @@ def copy_insert(objs: Sequence[Model], *, using: str = "default") -> None:
     table = meta.db_table
     stage = f"copy_{table}"
     with transaction.atomic(using=using), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [table, meta.pk.column, len(objs)],
-        )
-        for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+        for obj, pk in zip(objs, next_ids(type(objs[0]), len(objs), using=using), strict=True):
             obj.pk = pk
             obj._state.adding = False
             obj._state.db = using

@@ -349,7 +349,7 @@ def test_household_totals_and_head(alice: Persona, book: dict[str, Contact]) -> 
 
 
 def test_the_household_pickers_find_contacts_by_fragment_within_scope(
-    alice: Persona, assistant: Persona, book: dict[str, Contact]
+    alice: Persona, assistant: Persona, charlie: Persona, book: dict[str, Contact]
 ) -> None:
     browser = alice.client()
     found = browser.get("/contacts/picker/", {"field": "head", "picker_q": "smi"}).content.decode()
@@ -367,6 +367,9 @@ def test_the_household_pickers_find_contacts_by_fragment_within_scope(
     # The assistant's scope is the group holding Smith only: Smithers is not offered.
     scoped = assistant.client().get("/contacts/picker/", {"field": "contact", "picker_q": "smi"}).content.decode()
     assert f'value="{book["smith"].pk}"' in scoped and f'value="{book["smithers"].pk}"' not in scoped
+    # Another firm's user finds none of them.
+    outsider = charlie.client().get("/contacts/picker/", {"field": "contact", "picker_q": "smi"}).content.decode()
+    assert "No contact of yours matches" in outsider and "Smith" not in outsider
     # The pages use the picker, and the chosen radio value is what the forms post.
     assert 'hx-get="/contacts/picker/?field=head"' in browser.get("/contacts/households/").content.decode()
     created = browser.post("/contacts/households/", {"name": "Núñez family", "head": book["jose"].pk})

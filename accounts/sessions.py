@@ -14,7 +14,9 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth import logout
+from django.contrib.sessions.backends.cached_db import KEY_PREFIX as CACHE_KEY_PREFIX
 from django.contrib.sessions.models import Session
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -57,6 +59,7 @@ def end_sessions(*, user: User, keys: list[str] | None = None, reason: str, keep
         live = live.exclude(session_key=keep)
     ended = list(live.values_list("session_key", flat=True))
     Session.objects.filter(session_key__in=ended).delete()
+    cache.delete_many([CACHE_KEY_PREFIX + key for key in ended])
     live.update(ended_at=timezone.now(), end_reason=reason)
     return len(ended)
 

@@ -23,7 +23,7 @@ from accounts.rights import Right
 from accounts.selectors import firm_users
 from advisorportal.tenancy.access import FirmScopedView, firm_view
 from crm import selectors, services
-from crm.cells import attach_cells
+from crm.cells import fields_for, render_rows
 from crm.crypto import format_tax_id, open_tax_id
 from crm.filters import ContactFilter
 from crm.forms import ActivityForm, BulkForm, ContactForm, GroupForm, HouseholdForm
@@ -90,15 +90,16 @@ class ContactListView(FirmScopedView, TemplateView):
         size = size if size in PAGE_SIZES else 50
         filters = _filters(query)
         page, filter_errors = None, {}
+        bar = selectors.toolbar(user=user)
         try:
             page = selectors.contact_page(
-                user=user, q=q, filters=filters, sort=sort, after=query.get("after", ""), size=size, request=request
-            )
+                user=user, q=q, filters=filters, sort=sort, after=query.get("after", ""), size=size, request=request,
+                fields=fields_for(bar["columns"]),
+            )  # fmt: skip
         except ValidationError as error:
             filter_errors = error.message_dict
-        bar = selectors.toolbar(user=user)
         if page is not None:
-            attach_cells(page.rows, bar["columns"])
+            render_rows(page.rows, bar["columns"])
         base: dict[str, Any] = {"q": q, "sort": sort if sort != "name" else "", "size": size if size != 50 else ""}
         base = {k: v for k, v in {**base, **{k: filters.getlist(k) for k in filters}}.items() if v not in ("", [])}
         context.update(

@@ -11,6 +11,7 @@ from django.views.generic import TemplateView
 from accounts.rights import Right
 from advisorportal.tenancy.access import FirmScopedView
 from portfolios import selectors
+from portfolios.cells import render_rows
 from portfolios.forms import AccountFilterForm, ChartPeriodForm, TransactionFilterForm
 from portfolios.models import ClientAccount
 
@@ -111,6 +112,7 @@ class AccountListView(FirmScopedView, TemplateView):
         page = selectors.account_page(
             user=user, ordering=ordering, after=self.request.GET.get("after", ""), size=PAGE_SIZE, **filters
         )
+        render_rows(page.rows, ordering=ordering)
         base_query = _query_without(self.request, "after", "ordering")
         columns = []
         for name, label in SORTABLE_COLUMNS:

@@ -4,13 +4,14 @@ from typing import Any
 
 from rest_framework import serializers
 
+from advisorportal.serializers import CompiledRead
 from crm.models import Activity, Contact, Group, Household, SavedView
 from crm.services import EDITABLE_FIELDS
 
 CONTACT_FIELDS = [f for f in EDITABLE_FIELDS if f not in ("advisor",)]
 
 
-class ContactSerializer(serializers.ModelSerializer[Contact]):
+class ContactSerializer(CompiledRead, serializers.ModelSerializer[Contact]):
     """A contact. ``tax_id`` is write-only (stored encrypted); reads show ``tax_id_masked``.
     ``accounts`` and ``nav`` cover the accounts in the caller's account scope."""
 

@@ -7,4 +7,4 @@ RUN pip install --no-cache-dir . && mkdir -p /app/var \
  && APP_ENV=development DATABASE_URL=postgresql://x/x DATABASE_OWNER_URL=postgresql://x/x REDIS_URL=redis://x \
     python manage.py collectstatic --no-input -v 0
 EXPOSE 8000
-CMD ["gunicorn", "advisorportal.wsgi", "-b", "0.0.0.0:8000", "-w", "2", "--threads", "4"]
+CMD ["gunicorn", "advisorportal.wsgi", "-b", "0.0.0.0:8000"]

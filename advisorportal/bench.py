@@ -18,7 +18,8 @@ Steps:
    reused when ``var/bench/<scale>.json`` says it was fully built with the same sizes, seed and
    data generator; otherwise it is dropped and built again. seed_demo runs on every start anyway
    (cheap once the data exists) to renew the passwords and tokens in ``var/bench/credentials.json``.
-2. gunicorn serves the app on a free port of 127.0.0.1 (2 workers x 4 threads, ``DEBUG=false``,
+2. gunicorn serves the app on a free port of 127.0.0.1 (the production ``gunicorn.conf.py``: 2 x cores
+   + 1 sync workers; ``BENCH_GUNICORN_ARGS`` adds options, e.g. ``-w 3``; ``DEBUG=false``,
    the ``X-Query-Count`` header on, API throttling lifted); its log is ``var/bench/gunicorn.log``.
 3. Each scenario runs a short warm-up, then a fixed number of measured requests from
    ``BENCH_WORKERS`` threads, each with its own ``httpx.Client``. Every response must have the
@@ -63,6 +64,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR = Path(os.environ.get("APP_VAR_DIR", BASE_DIR / "var"))
 BENCH_DIR = VAR / "bench"
 BIN = Path(sys.executable).parent
+GUNICORN_CONF = BASE_DIR / "gunicorn.conf.py"  # the production settings (sync workers)
 
 FIRMS = ("harbor", "summit")
 SEED = 20261121
@@ -280,8 +282,8 @@ def running_server(database: BenchDatabase) -> Iterator[str]:
         "API_RATE_USER": "1000000/min",
         "API_RATE_ANON": "1000000/min",
     }
-    command = [str(BIN / "gunicorn"), "advisorportal.wsgi", "-b", f"127.0.0.1:{port}", "-w", "2", "--threads", "4"]
-    command += _no_control_socket()
+    command = [str(BIN / "gunicorn"), "advisorportal.wsgi", "-c", str(GUNICORN_CONF), "-b", f"127.0.0.1:{port}"]
+    command += os.environ.get("BENCH_GUNICORN_ARGS", "").split()
     log(f"starting gunicorn on {base_url} (log: {server_log})")
     with server_log.open("w") as out:
         process = subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -295,13 +297,6 @@ def running_server(database: BenchDatabase) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-def _no_control_socket() -> list[str]:
-    """Recent gunicorn opens a control socket at one fixed path per user; the bench server needs none."""
-    from gunicorn.config import KNOWN_SETTINGS
-
-    return ["--no-control-socket"] if any("--no-control-socket" in (s.cli or []) for s in KNOWN_SETTINGS) else []
 
 
 def _wait_healthy(process: subprocess.Popen[bytes], base_url: str, server_log: Path) -> None:
@@ -866,7 +861,7 @@ def print_table(report: dict[str, Any]) -> None:
     print(f"\nAdvisorPortal benchmark, scale {report['scale']}: {sizes} per firm ({how} in {firm['build_seconds']} s)")
     print(
         f"machine: {machine['cpus']} CPUs, Python {machine['python']}, PostgreSQL {machine['postgres']}, "
-        f"{machine['platform']}; gunicorn 2 workers x 4 threads; client threads: {report['workers']}\n"
+        f"{machine['platform']}; gunicorn: {report['server']}; client threads: {report['workers']}\n"
     )
     header = f"{'scenario':<16}{'requests':>9}{'errors':>7}{'p50 ms':>9}{'p95 ms':>9}{'req/s':>8}{'queries':>8}"
     print(f"{header}  {'target':<34}vs target")
@@ -913,6 +908,7 @@ def main() -> int:
         report: dict[str, Any] = {
             "scale": scale,
             "workers": workers_override or {name: SCENARIOS[name].workers for name in names},
+            "server": " ".join(["gunicorn.conf.py", *os.environ.get("BENCH_GUNICORN_ARGS", "").split()]),
             "machine": {
                 "cpus": os.cpu_count(),
                 "python": platform.python_version(),

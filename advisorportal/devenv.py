@@ -192,8 +192,8 @@ def _up(env: dict[str, str]) -> int:
     celery = shutil.which("celery", path=str(Path(python).parent)) or "celery"
     gunicorn = shutil.which("gunicorn", path=str(Path(python).parent)) or "gunicorn"
     processes = {
-        "web": subprocess.Popen([gunicorn, "advisorportal.wsgi", "-b", bind, "-w", "2", "--threads", "4",
-                                 "--no-control-socket", "--access-logfile", "-"], env=full_env, cwd=BASE_DIR),
+        "web": subprocess.Popen([gunicorn, "advisorportal.wsgi", "-b", bind, "--access-logfile", "-"],
+                                env=full_env, cwd=BASE_DIR),  # settings: gunicorn.conf.py
         "worker": subprocess.Popen([celery, "-A", "advisorportal", "worker", "-l", "info", "-c", "2"],
                                    env=full_env, cwd=BASE_DIR),
         "beat": subprocess.Popen([celery, "-A", "advisorportal", "beat", "-l", "info",

@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.template.defaultfilters import floatformat
 from django.urls import reverse
 from django.utils import formats
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
 from crm.models import Contact
+from portfolios.templatetags.portfolio_format import amount
 
 DASH = "—"
 
@@ -32,7 +32,7 @@ def _tags(c: Contact) -> str:
 
 def _nav(c: Contact) -> str:
     nav = getattr(c, "nav", None)
-    return DASH if nav is None else str(floatformat(nav, "2g"))
+    return DASH if nav is None else amount(nav)
 
 
 def _labels(field: str) -> Callable[[Contact], str]:

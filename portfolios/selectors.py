@@ -329,7 +329,13 @@ def realized_by_period(*, account: ClientAccount, as_of: date | None = None) -> 
 def account_summary(*, user: Any, account: ClientAccount, as_of: date | None = None) -> AccountSummary:
     """Summary of one account (4 queries): owners, cash by currency from the ledger, open positions
     with unrealized P&L per currency, realized P&L by period; NAV and day change come with the row."""
-    owners = list(AccountOwner.objects.filter(account=account).select_related("contact").order_by("id"))
+    names = ("kind", "first_name", "middle_name", "last_name", "suffix")  # what str(contact) reads
+    owners = list(
+        AccountOwner.objects.filter(account=account)
+        .select_related("contact")
+        .only("account_id", "contact_id", "role", *(f"contact__{name}" for name in names))
+        .order_by("id")
+    )
     summary = AccountSummary(
         account=account,
         owners=owners,

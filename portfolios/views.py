@@ -11,7 +11,7 @@ from django.views.generic import TemplateView
 from accounts.rights import Right
 from advisorportal.tenancy.access import FirmScopedView
 from portfolios import selectors
-from portfolios.cells import render_rows
+from portfolios.cells import render_positions, render_rows, render_transactions
 from portfolios.forms import AccountFilterForm, ChartPeriodForm, TransactionFilterForm
 from portfolios.models import ClientAccount
 
@@ -181,6 +181,7 @@ class AccountDetailView(FirmScopedView, TemplateView):
             transactions = selectors.transaction_page(
                 user=user, account=account, after=self.request.GET.get("after", ""), size=PAGE_SIZE, **filters
             )
+            render_transactions(transactions.rows)
             context.update(
                 form=form,
                 transactions=transactions,
@@ -189,5 +190,6 @@ class AccountDetailView(FirmScopedView, TemplateView):
                 query=_query_without(self.request, "after"),
             )
         if target == "":
-            context["summary"] = selectors.account_summary(user=user, account=account)
+            context["summary"] = summary = selectors.account_summary(user=user, account=account)
+            context["position_rows"] = render_positions(summary.positions)
         return context

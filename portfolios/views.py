@@ -3,9 +3,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
+from urllib.parse import urlencode
 
-from django.http import Http404
+from django.http import Http404, QueryDict
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.generic import TemplateView
 
 from accounts.rights import Right
@@ -91,6 +95,11 @@ def _query_without(request: Any, *names: str) -> str:
     return query.urlencode()
 
 
+def _query_only(request: Any, *names: str) -> str:
+    """The query string with only ``names`` (in that order)."""
+    return urlencode([(name, value) for name in names for value in request.GET.getlist(name)])
+
+
 def _htmx_target(request: Any) -> str:
     return str(request.headers.get("HX-Target", "")) if request.headers.get("HX-Request") == "true" else ""
 
@@ -160,7 +169,7 @@ class AccountDetailView(FirmScopedView, TemplateView):
             account = selectors.account_get(user=user, pk=kwargs["pk"])
         except ClientAccount.DoesNotExist:
             raise Http404 from None
-        context["account"] = account
+        context.update(account=account, detail_url=reverse("portfolios:account-detail", args=[account.pk]))
         if target in ("", "nav-chart"):
             chart_form = ChartPeriodForm(self.request.GET or None)
             choice = chart_form.cleaned_data if chart_form.is_valid() else {}
@@ -182,8 +191,10 @@ class AccountDetailView(FirmScopedView, TemplateView):
                 user=user, account=account, after=self.request.GET.get("after", ""), size=PAGE_SIZE, **filters
             )
             render_transactions(transactions.rows)
+            filter_query = _query_only(self.request, *form.fields)
             context.update(
                 form=form,
+                transaction_filters=_transaction_filters(filter_query) if target == "" else "",
                 transactions=transactions,
                 default_window=not filters.get("date_from") and not filters.get("date_to"),
                 default_days=selectors.TRANSACTION_DEFAULT_DAYS,
@@ -193,3 +204,11 @@ class AccountDetailView(FirmScopedView, TemplateView):
             context["summary"] = summary = selectors.account_summary(user=user, account=account)
             context["position_rows"] = render_positions(summary.positions)
         return context
+
+
+@lru_cache(maxsize=256)
+def _transaction_filters(query: str) -> str:
+    """The transaction filter fields for these values: the same on every account (fixed choices),
+    so rendered once per set of values and process instead of four widget templates per page."""
+    form = TransactionFilterForm(QueryDict(query) or None)
+    return render_to_string("portfolios/_transaction_filters.html", {"form": form})

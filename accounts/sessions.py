@@ -23,6 +23,7 @@ from django.shortcuts import redirect
 from django.utils import timezone
 
 from accounts.models import User, UserSession
+from advisorportal.tenancy.context import no_firm_scope
 
 DEVICE_COOKIE = "ap_device"
 TOUCH_EVERY = timedelta(seconds=60)
@@ -151,9 +152,10 @@ class SessionPolicyMiddleware:
 def _read_and_touch(key: str, *, now: Any, idle: timedelta, absolute: timedelta) -> UserSession | None:
     """The session's record as it was, and in the same statement ``last_seen_at`` set to ``now``
     when it is older than ``TOUCH_EVERY`` and the session is still live (one round trip on every
-    request instead of a second one each minute)."""
+    request instead of a second one each minute). Sessions are global rows (no RLS), so it runs
+    with no firm in scope: one round trip, not BEGIN, the firm setting, the statement and COMMIT."""
     table = UserSession._meta.db_table
-    with connection.cursor() as cursor:
+    with no_firm_scope(), connection.cursor() as cursor:
         cursor.execute(
             f"""
             WITH found AS (

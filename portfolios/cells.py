@@ -5,6 +5,7 @@ accounts). Every value goes through ``escape``; the markup around it is fixed.""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 from urllib.parse import urlencode
 
 from django.urls import reverse
@@ -22,7 +23,7 @@ STATUSES = {value: escape(label) for value, label in AccountStatus.choices}
 KINDS = {value: escape(label) for value, label in TransactionKind.choices}
 
 
-def _date(value: object) -> str:
+def _date(value: date | None) -> str:
     return formats.date_format(value, "SHORT_DATE_FORMAT") if value else DASH
 
 

@@ -49,5 +49,5 @@ def price(value: Any) -> str:
     """A whole number without decimals, anything else with four: 12 or 12.3400."""
     if value is None or value == "":
         return ""
-    number = value if isinstance(value, Decimal | int) else Decimal(str(value))
+    number = Decimal(value) if isinstance(value, Decimal | int) else Decimal(str(value))
     return amount(number, 0 if number == number.to_integral_value() else 4)

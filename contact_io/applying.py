@@ -35,9 +35,8 @@ from typing import Any, cast
 from django.core.exceptions import ValidationError
 
 from accounts import audit
-from advisorportal.tenancy.bulk import next_ids
 from contact_io import bulk
-from contact_io.bulk import Same
+from contact_io.bulk import Same, next_ids
 from contact_io.fields import BY_FIELD, TAX_ID
 from contact_io.models import ContactImport, ContactImportRow, RowAction
 from contact_io.planning import MODEL_FIELDS, to_json
@@ -86,7 +85,10 @@ ABSENT: Any = _Absent()
 
 
 def _expand(column: list[list[Any]], count: int) -> list[Any]:
-    """A stored ``[positions, values]`` as one value per planned row (``ABSENT`` elsewhere)."""
+    """A stored ``[positions, values]`` as one value per planned row (``ABSENT`` elsewhere; no
+    positions: every row)."""
+    if column[0] is None:  # every row has a value, in order
+        return list(column[1])
     full: list[Any] = [ABSENT] * count
     for position, value in zip(column[0], column[1], strict=True):
         full[position] = value
@@ -186,7 +188,11 @@ def _column(context: _Context, name: str, rows: list[int]) -> list[Any]:
     values = context.columns.get(name)
     if values is None:
         return [default] * len(rows)
-    return [default if (v := values[i]) is ABSENT else v for i in rows]
+    consecutive = rows and rows[-1] - rows[0] == len(rows) - 1  # sorted, distinct: a file of new contacts
+    picked = values[rows[0] : rows[-1] + 1] if consecutive else [values[i] for i in rows]
+    if ABSENT not in picked:
+        return picked
+    return [default if v is ABSENT else v for v in picked]
 
 
 def _key_sources(context: _Context, rows: list[int], ids: list[int]) -> list[Contact]:

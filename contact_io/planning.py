@@ -44,7 +44,7 @@ PREVIEW_ROWS = 20  # the first rows of each class the preview shows
 class PlanRow:
     row: int
     action: str  # create, update, unchanged, reject
-    name: str = ""
+    name: str = ""  # the display name (of a new valid row: only if the preview shows it)
     contact_id: int | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     tax: list[str] | None = None  # [ciphertext base64, digest, last4]
@@ -232,7 +232,8 @@ DATE_OR_DECIMAL = frozenset(c.field for c in BY_FIELD.values() if c.kind in ("da
 class Plan:
     """The outcome of every row (``outcomes``, file order) and what applying writes, by column:
     for each planned row (not rejected) its file row, action and matched contact; for each field
-    the planned rows that set it and their values (JSON form); the sealed tax ids and pictures.
+    the planned rows that set it (stored as null when that is every row, in order) and their values
+    (JSON form); the sealed tax ids and pictures.
     Columns keep the stored plan small and let the apply build its arrays without a dict per row."""
 
     outcomes: list[PlanRow]
@@ -244,9 +245,10 @@ class Plan:
     pictures: tuple[list[int], list[list[str]]] = field(default_factory=lambda: ([], []))
 
     def as_json(self) -> dict[str, Any]:
+        every = list(range(len(self.rows)))
         return {
             "v": 2, "row": self.rows, "action": self.actions, "contact_id": self.contact_ids,
-            "fields": {n: [list(i), list(v)] for n, (i, v) in self.fields.items()},
+            "fields": {n: [None if i == every else list(i), list(v)] for n, (i, v) in self.fields.items()},
             "tax": [list(x) for x in self.tax], "picture": [list(x) for x in self.pictures],
         }  # fmt: skip
 
@@ -288,6 +290,16 @@ def _typed_columns(
     typed: dict[str, list[Any]] = {}
     for name, column in raw.items():
         read = checker.reader(name)
+        found = _typed_column(column, read)
+        if found is not None:
+            out, failed_any = found
+            if failed_any:
+                for index, value in enumerate(out):
+                    if value.__class__ is CellError:
+                        _error(outcomes[index], name, str(value))
+                        out[index] = MISSING
+            typed[name] = out
+            continue
         mapping: dict[tuple[type, Any], Any] = {}
         failed: set[tuple[type, Any]] = set()
         try:
@@ -316,6 +328,23 @@ def _typed_columns(
                     out[index] = MISSING
         typed[name] = out
     return typed
+
+
+def _typed_column(column: list[Any], read: Callable[[Any], Any]) -> tuple[list[Any], bool] | None:
+    """``_typed_columns`` for a column whose cells are all of one type (most are): the cells
+    themselves key the distinct values, and the column is mapped in C (``map``). The typed column
+    and whether any cell could not be read; None for a column of mixed types."""
+    kinds = set(map(type, column))
+    if len(kinds) != 1:
+        return None
+    try:
+        distinct = set(column)
+    except TypeError:
+        return None
+    text = kinds == {str}
+    typed = {v: MISSING if v is None or (text and not v.strip()) else read(v) for v in distinct}
+    failed = any(v.__class__ is CellError for v in typed.values())
+    return list(map(typed.__getitem__, column)), failed
 
 
 def _rows_with_field_errors(typed: dict[str, list[Any]], checker: Checker) -> set[int]:
@@ -362,26 +391,36 @@ def build_plan(*, user: Any, rows: list[ParsedRow], columns: dict[str, list[Any]
     plan = Plan(outcomes=outcomes)
     planned_values: dict[int, dict[str, Any]] = {}  # rows taking the per-row path: their values
     shown = 0
+    kinds, firsts, lasts = names["kind"], names["first_name"], names["last_name"]
+    taxes = typed.get(TAX_ID, none)
+    names_valid: dict[tuple[str, str, str], bool] = {}  # (kind, first, last): no error from them
     for index, outcome in enumerate(outcomes):
         _match(outcome, accounts[index], digests[index], emails[index], existing, first_seen)
         if outcome.errors:
             continue
-        kind, first, middle, last, suffix = (
-            defaults[n] if (v := names[n][index]) is MISSING else v for n in NAME_FIELDS
-        )
-        tax_id = typed[TAX_ID][index] if TAX_ID in typed else MISSING
-        simple = (
-            outcome.contact_id is None
-            and tax_id is MISSING
-            and index not in field_bad
-            and not checker.field_errors("first_name", first)
-            and not checker.field_errors("last_name", last)
-            and not checker.field_errors("kind", kind)
-            and not checker.model_errors(kind, first, last)
-        )
+        if outcome.contact_id is not None or taxes[index] is not MISSING or index in field_bad:
+            simple = False
+        else:
+            kind, first, last = kinds[index], firsts[index], lasts[index]
+            shape = (
+                defaults["kind"] if kind is MISSING else kind,
+                defaults["first_name"] if first is MISSING else first,
+                defaults["last_name"] if last is MISSING else last,
+            )
+            valid = names_valid.get(shape)
+            if valid is None:
+                valid = names_valid[shape] = not (
+                    checker.field_errors("first_name", shape[1])
+                    or checker.field_errors("last_name", shape[2])
+                    or checker.field_errors("kind", shape[0])
+                    or checker.model_errors(*shape)
+                )
+            simple = valid
         if simple:  # a new contact whose values are all valid: nothing more per row
-            outcome.name = _display_name(_Names(kind, first, middle, last, suffix))
-            if shown < PREVIEW_ROWS:  # what the preview shows of the first rows
+            if shown < PREVIEW_ROWS:  # what the preview shows of the first rows (and their names)
+                outcome.name = _display_name(
+                    _Names(*(defaults[n] if (v := names[n][index]) is MISSING else v for n in NAME_FIELDS))
+                )
                 shown += 1
                 outcome.fields = {n: to_json(c[index]) for n, c in typed.items() if c[index] is not MISSING}
                 outcome.fields.pop(ACCOUNT_NUMBER, None)

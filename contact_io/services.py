@@ -173,7 +173,11 @@ def import_preview(*, actor: Any, job: ContactImport) -> ContactImport:
     job.preview = {"classes": classes, "notes": [{"row": p.row, "notes": p.notes} for p in plans if p.notes][:200]}
     job.plan = packed
     job.status, job.previewed_at = ImportStatus.PREVIEWED, timezone.now()
-    job.save()
+    # Not the file again (megabytes written back unchanged).
+    job.save(update_fields=[
+        "report", "rows_total", "created_count", "updated_count", "unchanged_count", "rejected_count", "preview",
+        "plan", "status", "previewed_at",
+    ])  # fmt: skip
     return job
 
 
@@ -219,7 +223,7 @@ def import_request_apply(*, actor: Any, job: ContactImport) -> ContactImport:
 
 def import_apply(*, job_id: int, actor: Any) -> ContactImport:
     """Apply a previewed job (run by the Celery task): all of it in one transaction, or nothing."""
-    job = ContactImport.objects.get(pk=job_id)
+    job = ContactImport.objects.defer("data", "plan").get(pk=job_id)  # _apply reads them, locked
     if job.status != ImportStatus.APPLYING:
         return job  # applied already, or never requested: a rerun does nothing
     try:

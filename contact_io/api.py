@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from django.http import FileResponse, StreamingHttpResponse
@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from accounts import audit
+from accounts.models import User
 from accounts.rights import Right
 from advisorportal.tenancy.api import FirmScopedAPIView, FirmScopedViewSet
 from advisorportal.tenancy.context import firm_scope
@@ -146,7 +147,7 @@ class ContactExportView(FirmScopedAPIView):
         if kind == "full":
             return FileResponse(exports.full_workbook(contacts), as_attachment=True, filename=KINDS[kind])
         rows = exports.summary_rows(contacts) if kind == "summary" else exports.task_rows(contacts)
-        firm_id = request.user.firm_id
+        firm_id = cast(User, request.user).firm_id
 
         def scoped() -> Any:
             with firm_scope(firm_id):

@@ -10,7 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
 from django.db import models
 
@@ -112,8 +112,8 @@ def _build() -> tuple[Column, ...]:
     for name in EDITABLE_FIELDS:
         if name in SKIPPED:
             continue
-        field = Contact._meta.get_field(name)
-        kind = _kind_of(field)  # type: ignore[arg-type]
+        field = cast("models.Field[Any, Any]", Contact._meta.get_field(name))  # editable fields are columns
+        kind = _kind_of(field)
         base = getattr(field, "base_field", field)
         choices = tuple((str(v), str(label)) for v, label in (base.choices or ()))
         label = LABELS.get(name) or str(field.verbose_name)[:1].upper() + str(field.verbose_name)[1:]

@@ -17,7 +17,7 @@ CITIES = (("Boston", "MA", "02108", "US"), ("Toronto", "ON", "M5H 2N2", "CA"), (
 
 def sample_rows(count: int, *, seed: int = 1, prefix: str = "bench") -> list[dict[str, object]]:
     rng = random.Random(seed)
-    rows = []
+    rows: list[dict[str, object]] = []
     for i in range(count):
         city, state, postal, country = rng.choice(CITIES)
         rows.append(

@@ -80,9 +80,8 @@ def _detail_context(request: HttpRequest, job: ContactImport) -> dict[str, Any]:
     if job.source_kind == SourceKind.CSV and job.status in (ImportStatus.UPLOADED, ImportStatus.PREVIEWED):
         from contact_io.parsers.csv_file import headers
 
-        context["mapping_rows"] = [
-            (str(i), header, job.column_mapping.get(str(i), "")) for i, header in enumerate(headers(bytes(job.data)))
-        ]
+        header = headers(bytes(job.data or b""))
+        context["mapping_rows"] = [(str(i), name, job.column_mapping.get(str(i), "")) for i, name in enumerate(header)]
         context["field_choices"] = [(c.field, c.label) for c in COLUMNS]
     return context
 
@@ -98,7 +97,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def import_mapping(request: HttpRequest, pk: int) -> HttpResponseBase:
     job = _job(request, pk)
-    mapping = {key.removeprefix("col_"): value for key, value in request.POST.items() if key.startswith("col_")}
+    mapping = {key.removeprefix("col_"): str(value) for key, value in request.POST.items() if key.startswith("col_")}
     try:
         job = services.import_set_mapping(actor=request.user, job=job, mapping=mapping)
         services.import_preview(actor=request.user, job=job)

@@ -19,7 +19,7 @@ import quopri
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from contact_io.parsers import MAX_ROWS, MAX_VCARD_BYTES, FileRefused, ParsedFile, ParsedRow
 from crm.models import phone_number
@@ -44,7 +44,7 @@ COUNTRIES = {
     "日本": "JP", "china": "CN", "india": "IN", "australia": "AU", "new zealand": "NZ", "brazil": "BR",
     "singapore": "SG", "hong kong": "HK", "south africa": "ZA", "israel": "IL",
 }  # fmt: skip
-PHONE = re.compile(phone_number.regex.pattern)  # the Contact model's own rule
+PHONE = re.compile(cast("re.Pattern[str]", phone_number.regex).pattern)  # the Contact model's own rule
 SALUTATIONS = {"mr": "Mr", "mrs": "Mrs", "ms": "Ms", "mx": "Mx", "dr": "Dr"}
 
 
@@ -224,7 +224,8 @@ def card_to_row(number: int, props: list[Prop]) -> ParsedRow:
         by_name.setdefault(prop.name, []).append(prop)
 
     def first(name: str) -> Prop | None:
-        return (by_name.get(name) or [None])[0]
+        found = by_name.get(name)
+        return found[0] if found else None
 
     org = first("ORG")
     organization = org.components()[0] if org else ""
@@ -254,7 +255,8 @@ def card_to_row(number: int, props: list[Prop]) -> ParsedRow:
             given = words[0]
         elif not family and len(words) >= 2:
             family = " ".join(words[1:])
-    kind = (first("KIND").value().lower() if first("KIND") else "") or ""
+    kind_prop = first("KIND")
+    kind = (kind_prop.value().lower() if kind_prop else "") or ""
     show_as = first("X-ABSHOWAS")
     is_org = kind == "org" or (show_as is not None and show_as.value().upper() == "COMPANY")
     emails: list[str] = []

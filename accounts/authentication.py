@@ -8,12 +8,13 @@ from rest_framework.request import Request
 
 from accounts.models import User
 from accounts.services import api_token_authenticate
+from advisorportal.request_context import TOKEN_KEYWORDS
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
     """``Authorization: Token ap_<prefix>_<secret>`` (also accepts ``Bearer``)."""
 
-    keywords = ("token", "bearer")
+    keywords = TOKEN_KEYWORDS
 
     def authenticate(self, request: Request) -> tuple[Any, Any] | None:
         header = authentication.get_authorization_header(request).split()

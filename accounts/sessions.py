@@ -23,6 +23,7 @@ from django.shortcuts import redirect
 from django.utils import timezone
 
 from accounts.models import User, UserSession
+from advisorportal.request_context import bears_api_token
 from advisorportal.tenancy.context import no_firm_scope
 
 DEVICE_COOKIE = "ap_device"
@@ -108,7 +109,8 @@ class SessionPolicyMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        user: Any = getattr(request, "user", None)
+        # A request with an API token is not using its session (if a cookie came along at all).
+        user: Any = None if bears_api_token(request) else getattr(request, "user", None)
         key = request.session.session_key
         if user is not None and user.is_authenticated and key:
             ended = self._check(request, user, key)

@@ -43,6 +43,18 @@ def set_actor(actor_id: int | None) -> None:
     _context.set(RequestContext(actor_id, context.ip, context.user_agent, context.request_id))
 
 
+TOKEN_KEYWORDS = ("token", "bearer")
+
+
+def bears_api_token(request: HttpRequest) -> bool:
+    """True when the request names an API token (``Authorization: Token …``). Such a request is
+    authenticated by its token alone (the first of DRF's authentication classes), so the
+    middleware leaves its session user unread: no session, user, 2FA-device or session-touch
+    queries for a user the token replaces."""
+    keyword = request.META.get("HTTP_AUTHORIZATION", "").split(" ", 1)[0]
+    return keyword.lower() in TOKEN_KEYWORDS
+
+
 class RequestContextMiddleware:
     """Sets the request's id (echoed in ``X-Request-ID``), client address and user agent."""
 
@@ -52,7 +64,7 @@ class RequestContextMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         given = request.headers.get("X-Request-ID", "")
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
-        user = getattr(request, "user", None)
+        user = None if bears_api_token(request) else getattr(request, "user", None)
         actor_id = user.pk if user is not None and user.is_authenticated else None
         context = RequestContext(
             actor_id=actor_id,

@@ -174,6 +174,21 @@ def test_search_keys_and_leakproof_range(alice: Persona, book: dict[str, Contact
         assert cursor.fetchone()[0] is True
 
 
+def test_search_keys_go_with_their_contact_and_a_stray_key_finds_nothing(
+    alice: Persona, book: dict[str, Contact]
+) -> None:
+    """Search keys carry no foreign key (a derived index): the ORM's cascade removes them, and a
+    key left pointing at no contact (or at another firm's) never shows a row."""
+    from crm.search import insert_keys
+
+    jose = book["jose"]
+    with alice.scope():
+        Contact.objects.filter(pk=jose.pk).delete()
+        assert not ContactSearchKey.objects.filter(contact_id=jose.pk).exists()
+        insert_keys([("zyzzyva", jose.pk), ("zyzzyva", 10**12)])
+    assert names(alice.api().get("/api/v1/contacts/", {"q": "zyzzyva"})) == set()
+
+
 def test_filters_combine_and_bad_values_are_errors(alice: Persona, book: dict[str, Contact]) -> None:
     api = alice.api()
     assert names(api.get("/api/v1/contacts/", {"risk_tolerance": "growth", "res_city": "boston"})) == {

@@ -12,10 +12,10 @@ def tenancy_constraints(model: type[models.Model]) -> list[models.BaseConstraint
     from advisorportal.tenancy.models import FirmOwnedModel
 
     table = model._meta.db_table
-    wanted: list[models.BaseConstraint] = [
-        FirmIdUnique(name=_name("firm_uniq", table)),
-        FirmRowLevelSecurity(name=_name("firm_rls", table)),
-    ]
+    rls = FirmRowLevelSecurity(name=_name("firm_rls", table))
+    if getattr(model, "derived_index", False):
+        return [rls]
+    wanted: list[models.BaseConstraint] = [FirmIdUnique(name=_name("firm_uniq", table)), rls]
     for field in model._meta.local_concrete_fields:
         target = field.related_model
         if (

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, HttpResponse
 
+from advisorportal.request_context import bears_api_token
 from advisorportal.tenancy.context import _current_firm_id
 
 
@@ -14,15 +15,16 @@ class FirmScopeMiddleware:
     """Puts the authenticated user's firm in scope for the request, and always takes it out.
 
     The firm comes from the user's membership only. API requests authenticated by token are
-    scoped by ``FirmScopedAPIView.initial`` once DRF has authenticated them.
+    scoped by ``FirmScopedAPIView.initial`` once DRF has authenticated them (their session user,
+    if a cookie came along, is not read).
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        user = request.user
-        firm_id = user.firm_id if user.is_authenticated and user.is_active else None  # type: ignore[union-attr]
+        user = None if bears_api_token(request) else request.user
+        firm_id = user.firm_id if user is not None and user.is_authenticated and user.is_active else None  # type: ignore[union-attr]
         token = _current_firm_id.set(firm_id)
         try:
             return self.get_response(request)

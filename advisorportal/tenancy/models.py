@@ -59,6 +59,13 @@ class FirmOwnedModel(models.Model):
     audited: ClassVar[bool] = True
     audit_masked_fields: ClassVar[frozenset[str]] = frozenset()
 
+    # Rows that are an index of another firm-owned table, rebuilt from it and never referenced
+    # (search keys): they keep row-level security but get no UNIQUE (firm_id, id) and no same-firm
+    # foreign keys. Each is an index entry or a checked row per insert (~12 per contact in an
+    # import); a row left pointing at nothing is never shown, as readers join back to the source
+    # table under row-level security. Django's on_delete still removes them with their source.
+    derived_index: ClassVar[bool] = False
+
     class Meta:
         abstract = True
         base_manager_name = "objects"

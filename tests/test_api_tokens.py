@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
@@ -103,3 +104,24 @@ def test_revoke_in_browser_and_api(alice: Persona, charlie: Persona) -> None:
     other, _ = api_token_create(user=alice.user, name="u")
     assert alice.api().delete(f"/api/v1/tokens/{other.pk}/").status_code == 204
     assert ApiToken.objects.get(pk=other.pk).revoked_at is not None
+
+
+def test_a_token_request_is_its_token_users_even_with_another_session(
+    alice: Persona, charlie: Persona, django_assert_max_num_queries: Any
+) -> None:
+    """A request naming a token is authenticated by the token alone: a browser session cookie of
+    another user (here of another firm) sent along is not read, and does not widen or change the
+    scope; the API page costs the token, the grants and the page query."""
+    from crm.models import Contact
+
+    with charlie.scope():
+        Contact.objects.create(first_name="Only", last_name="Charlie")
+    client = charlie.api()
+    client.cookies = alice.client().cookies  # alice's verified browser session of firm A
+    client.get("/api/v1/contacts/")  # the token's first use also records it (once a minute)
+    with django_assert_max_num_queries(5):  # savepoint, token, grants, page, release
+        response = client.get("/api/v1/contacts/")
+    assert [row["last_name"] for row in response.json()["results"]] == ["Charlie"]
+    with_session_only = alice.client().get("/api/v1/contacts/")
+    assert with_session_only.status_code == 200
+    assert "Charlie" not in with_session_only.content.decode()

@@ -129,7 +129,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_str("REDIS_URL")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "advisorportal.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "ap",
         "KEY_FUNCTION": "advisorportal.cache.make_key",

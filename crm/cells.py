@@ -9,9 +9,9 @@ from typing import Any
 
 from django.urls import reverse
 from django.utils import formats
-from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
+from advisorportal.cells import escape
 from crm.models import Contact
 from portfolios.templatetags.portfolio_format import amount
 

@@ -10,9 +10,9 @@ from urllib.parse import urlencode
 
 from django.urls import reverse
 from django.utils import formats
-from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from advisorportal.cells import escape
 from portfolios.models import AccountStatus, AccountType, ClientAccount, Transaction, TransactionKind
 from portfolios.selectors import PositionRow
 from portfolios.templatetags.portfolio_format import amount, price, quantity

@@ -21,11 +21,12 @@ class _RedisClientReused(RedisCacheClient):
     connection pool is safe to share, so one is kept per pool."""
 
     def get_client(self, key: Any = None, *, write: bool = False) -> Any:
-        pool = self._get_connection_pool(write)
+        # Both are private to Django's client and missing from its type stubs.
+        pool = self._get_connection_pool(write)  # type: ignore[attr-defined]
         clients: dict[int, Any] = self.__dict__.setdefault("_reused", {})
         client = clients.get(id(pool))
         if client is None:
-            client = clients[id(pool)] = self._client(connection_pool=pool)
+            client = clients[id(pool)] = self._client(connection_pool=pool)  # type: ignore[attr-defined]
         return client
 
 

@@ -125,3 +125,13 @@ def test_a_token_request_is_its_token_users_even_with_another_session(
     with_session_only = alice.client().get("/api/v1/contacts/")
     assert with_session_only.status_code == 200
     assert "Charlie" not in with_session_only.content.decode()
+
+
+def test_a_bad_token_is_refused_even_with_a_signed_in_session(alice: Persona) -> None:
+    """A wrong or malformed token never falls back to the browser session that comes with it."""
+    client = alice.client()  # alice's verified browser session
+    for header in ("Token ap_nope_nothing", "Bearer ap_nope_nothing", "Token", "Token a b"):
+        response = client.get("/api/v1/contacts/", HTTP_AUTHORIZATION=header)
+        assert response.status_code == 401, header
+        assert "results" not in response.json()
+    assert client.get("/api/v1/contacts/").status_code == 200

@@ -577,7 +577,8 @@ CONTACT_FILTERS = (
 
 def contacts_ready(worker: Worker) -> None:
     """Setup: the shared session and the API token, up to 500 contact ids and search terms as
-    people type them (2-4 leading letters of last names, email prefixes, phone digit runs)."""
+    people type them (2-4 leading letters of last names, first name and the start of the last,
+    email prefixes, phone digit runs)."""
     signed_in(worker)
     api_token(worker)
     response = worker.client.get(
@@ -590,6 +591,9 @@ def contacts_ready(worker: Worker) -> None:
         raise BenchError("the demo firm has no contacts")
     worker.state["contact_ids"] = [row["id"] for row in rows]
     terms = {row["last_name"][:n].lower() for row in rows for n in (2, 3, 4)}
+    terms |= {
+        f"{row['first_name'][:n]} {row['last_name'][:m]}".lower() for row in rows[:100] for n, m in ((2, 2), (9, 1))
+    }
     terms |= {row["email"][:n] for row in rows[:100] if row["email"] for n in (3, 6)}
     terms |= {re.sub(r"\D", "", row["phone"])[-n:] for row in rows[:100] if row["phone"] for n in (4, 7)}
     worker.state["contact_terms"] = sorted(t for t in terms if t.strip())

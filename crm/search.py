@@ -198,25 +198,30 @@ def search_filter(q: str, *, extra: Any = None) -> Q | None:
     """A filter on contacts matching every word of ``q`` (None for an empty query). ``extra(term)``
     may return more contact-id subqueries for a term (e.g. account numbers), OR-ed with the keys.
 
-    Each term is ``id = ANY(ARRAY(<matching contact ids>))``: the matches are gathered first from
-    the key index, then fetched by primary key and sorted. Written as ``id IN (…)`` PostgreSQL
-    preferred walking the contacts in the page's order and probing each, which is quick when
-    matches are spread evenly but not for a name prefix sorted by name, where every match sits at
-    one end ("wa": 91,000 contacts walked, 360 ms). A one-letter term keeps ``IN``: it matches so
-    many contacts that the walk finds a page quickly. Account-number matches are a UNION inside
-    the same array (an OR of two subqueries also forced the walk)."""
+    ``id = ANY(ARRAY(<ids matching the first term> INTERSECT <ids matching the next> …))``: the
+    matches are gathered first from the key index, then fetched by primary key and sorted. Written
+    as ``id IN (…)`` PostgreSQL preferred walking the contacts in the page's order and probing
+    each, which is quick when matches are spread evenly but not for a name prefix sorted by name,
+    where every match sits at one end ("wa": 91,000 contacts walked, 360 ms). One array per term
+    was no better for two terms: PostgreSQL searched the second array item by item for each
+    contact of the first ("jo sm": 12,252 x 934 ids, 167 ms; intersected, 7 ms). A query of one
+    one-letter word keeps ``IN``: it matches so many contacts that the walk finds a page quickly.
+    Account-number matches are a UNION inside a term's set (an OR of two subqueries also forced
+    the walk)."""
     terms = query_terms(q)
     if not terms:
         return None
-    condition = Q()
+    gathered: list[Any] = []
     for term in terms:
         matched: Any = ContactSearchKey.objects.filter(prefix_range("key", term)).values("contact_id")
         more = extra(term) if extra is not None else None
         if more is not None:
             matched = matched.union(more, all=True)
-        # A one-letter term matches a large share of the book, which the walk suits better.
-        condition &= Q(pk__in=matched) if len(term) == 1 else Q(InArrayOf(F("pk"), Subquery(matched)))
-    return condition
+        gathered.append(matched)
+    if len(terms) == 1 and len(terms[0]) == 1:  # a large share of the book, which the walk suits
+        return Q(pk__in=gathered[0])
+    ids = gathered[0].intersection(*gathered[1:]) if len(gathered) > 1 else gathered[0]
+    return Q(InArrayOf(F("pk"), Subquery(ids)))
 
 
 class InArrayOf(Func):

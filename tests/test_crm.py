@@ -153,6 +153,12 @@ def test_status_change_goes_to_the_timeline_and_closing_keeps_the_record(
         ("0134", {"Smith"}),
         ("jsmith", {"Smith"}),
         ("U70000", {"Smithers"}),
+        ("s", {"Smith", "Smithers"}),
+        ("j s", {"Smith"}),  # every word must match, one-letter words too
+        ("w s j", set()),
+        ("way u7000", {"Smithers"}),  # a name and an account number
+        ("jane u7000", set()),
+        ("smi 0134", {"Smith"}),
         ("zzz", set()),
     ],
 )

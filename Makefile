@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-DEVENV := $(PY) -m advisorportal.devenv
+DEVENV := $(PY) -m devtools.devenv
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install chromium run test lint typecheck pytest bench clean
@@ -40,7 +40,7 @@ pytest: install chromium
 test: lint typecheck pytest
 
 bench: install
-	$(DEVENV) run -- $(PY) -m advisorportal.bench
+	$(DEVENV) run -- $(PY) -m devtools.bench
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -19,7 +19,7 @@ urlpatterns = [
     path("me/", MeView.as_view(), name="me"),
     path("", include(router.urls)),
     path("", include("portfolios.api_urls")),
-    path("", include("contact_merge.api_urls")),
-    path("", include("imports.api_urls")),
-    path("", include("contact_io.api_urls")),
+    path("", include("crm.merge.api_urls")),
+    path("", include("portfolios.custodian.api_urls")),
+    path("", include("crm.contact_io.api_urls")),
 ]

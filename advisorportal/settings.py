@@ -68,9 +68,10 @@ INSTALLED_APPS = [
     "onboarding",
     "billing",
     "reports",
-    "imports",
-    "contact_io",
-    "contact_merge",
+    "portfolios.custodian",
+    "crm.contact_io",
+    "crm.merge",
+    "devtools",
 ]
 
 MIDDLEWARE = [
@@ -293,9 +294,9 @@ SPECTACULAR_SETTINGS = {
         "ContactKindEnum": "crm.models.ContactKind",
         "ContactStatusEnum": "crm.models.ContactStatus",
         "ActivityKindEnum": "crm.models.ActivityKind",
-        "ImportKindEnum": "imports.models.ImportKind",
-        "ImportStatusEnum": "imports.models.ImportStatus",
-        "ContactImportStatusEnum": "contact_io.models.ImportStatus",
+        "ImportKindEnum": "portfolios.custodian.models.ImportKind",
+        "ImportStatusEnum": "portfolios.custodian.models.ImportStatus",
+        "ContactImportStatusEnum": "crm.contact_io.models.ImportStatus",
     },
 }
 

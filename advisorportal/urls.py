@@ -22,15 +22,15 @@ urlpatterns = [
     path("health", health, name="health"),
     path("brand/<slug:slug>.css", brand_css, name="brand-css"),
     path("", include("accounts.urls")),
-    path("contacts/", include("contact_merge.urls")),  # before crm: /contacts/merge/…
-    path("contacts/", include("contact_io.urls")),  # before crm: /contacts/import/, /contacts/export/…
+    path("contacts/", include("crm.merge.urls")),  # before crm: /contacts/merge/…
+    path("contacts/", include("crm.contact_io.urls")),  # before crm: /contacts/import/, /contacts/export/…
     path("contacts/", include("crm.urls")),
     path("accounts/", include("portfolios.urls")),
     path("funding/", include("funding.urls")),
     path("onboarding/", include("onboarding.urls")),
     path("billing/", include("billing.urls")),
     path("reports/", include("reports.urls")),
-    path("imports/", include("imports.urls")),
+    path("imports/", include("portfolios.custodian.urls")),
     path("api/v1/", include(("advisorportal.api_urls", "api"), namespace="api")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),

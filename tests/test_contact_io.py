@@ -16,14 +16,14 @@ from openpyxl import Workbook, load_workbook
 
 from accounts.models import AuditEntry
 from accounts.rights import Role
-from contact_io import services
-from contact_io.fields import BY_FIELD, COLUMNS
-from contact_io.models import ContactImport, ImportStatus
-from contact_io.parsers import FileRefused
-from contact_io.parsers.xlsx import read_workbook, template_workbook
-from contact_io.sample import sample_workbook
+from crm.contact_io import services
+from crm.contact_io.fields import BY_FIELD, COLUMNS
+from crm.contact_io.models import ContactImport, ImportStatus
+from crm.contact_io.parsers import FileRefused
+from crm.contact_io.parsers.xlsx import read_workbook, template_workbook
 from crm.crypto import open_tax_id
 from crm.models import Contact
+from devtools.demo.contact_sample import sample_workbook
 from tests.conftest import Persona
 from tests.factories import ContactFactory, UserFactory
 from tests.factories_portfolios import ClientAccountFactory
@@ -496,7 +496,7 @@ def test_number_date_and_boolean_cells_read_as_their_values(alice: Persona, run:
 
 def test_rows_get_the_errors_full_clean_gives(alice: Persona) -> None:
     """The per-value checker says what ``Contact.full_clean`` says, in the same order."""
-    from contact_io.planning import MODEL_FIELDS, Checker
+    from crm.contact_io.planning import MODEL_FIELDS, Checker
 
     cases = [
         {"first_name": "Ada", "last_name": "Lovelace", "email": "ada@example.com"},
@@ -534,7 +534,7 @@ def test_changing_the_tax_id_type_needs_the_tax_id_again(alice: Persona, run: An
 
 
 def test_created_contacts_are_kept_as_runs_for_the_undo() -> None:
-    from contact_io.applying import runs
+    from crm.contact_io.applying import runs
 
     assert runs([2, 3, 4, 7, 8], [10, 11, 12, 13, 14]) == [[2, 10, 3], [7, 13, 2]]
     assert ContactImport(created_runs=[[2, 10, 3], [7, 13, 2]]).created_ids() == [10, 11, 12, 13, 14]

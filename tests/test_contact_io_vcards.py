@@ -1,4 +1,4 @@
-"""Every real vCard export in shared/reference/vcards imports: names, emails, phones, addresses,
+"""Every real vCard export in tests/fixtures/vcards imports: names, emails, phones, addresses,
 organisation, birthday, notes, non-ASCII names and photos, checked against the expected values
 that come with the files (ez-vcard's own test assertions and hand-read values)."""
 
@@ -11,14 +11,12 @@ from typing import Any
 
 import pytest
 
-from contact_io import services
-from contact_io.models import ContactImport, ImportStatus
-from contact_io.parsers.vcard import read_vcards
+from crm.contact_io import services
+from crm.contact_io.models import ContactImport, ImportStatus
+from crm.contact_io.parsers.vcard import read_vcards
 from crm.models import Contact
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "vcards"
-if not REFERENCE.exists():  # the tree is checked out elsewhere: the shared folder beside /work/main
-    REFERENCE = Path("/work/shared/reference/vcards")
+REFERENCE = Path(__file__).parent / "fixtures" / "vcards"  # copied from the product's reference documents
 EZ = REFERENCE / "ez-vcard"
 EXPECTED = json.loads((EZ / "expected_from_SampleVCardsTest.json").read_text())
 FILES = sorted(p.name for p in EZ.glob("*.vcf"))

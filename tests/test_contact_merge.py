@@ -14,9 +14,9 @@ from django.test.utils import CaptureQueriesContext
 from accounts import services as account_services
 from accounts.models import AccountScope, AuditEntry
 from accounts.rights import Role
-from contact_merge import selectors, services
-from contact_merge.models import ContactMerge
 from crm import services as crm_services
+from crm.merge import selectors, services
+from crm.merge.models import ContactMerge
 from crm.models import Activity, Contact, ContactSearchKey, GroupMember, HouseholdMember
 from crm.search import search_filter
 from portfolios.models import AccountOwner

@@ -18,8 +18,8 @@ from django.test.utils import CaptureQueriesContext
 from accounts import services as account_services
 from accounts.models import AccountScope
 from accounts.rights import Role
-from imports import services
-from imports.models import ImportJob, ImportStatus
+from portfolios.custodian import services
+from portfolios.custodian.models import ImportJob, ImportStatus
 from portfolios.models import LedgerEntry, Position, SecurityPrice, Transaction
 from tests.conftest import Persona
 from tests.factories import UserFactory
@@ -311,7 +311,7 @@ def test_progress_writer_commits_on_a_second_connection(alice: Persona, world: d
 
 def test_finished_job_is_not_run_again(alice: Persona, world: dict[str, Any], upload: Any) -> None:
     job = upload(alice, (FIXTURES / "transactions.csv").read_bytes())
-    from imports.tasks import run_import
+    from portfolios.custodian.tasks import run_import
 
     assert run_import(alice.firm.pk, job.pk) == ImportStatus.DONE
     assert stored(alice)[1] == 4
@@ -319,7 +319,7 @@ def test_finished_job_is_not_run_again(alice: Persona, world: dict[str, Any], up
 
 def test_task_refuses_without_firm() -> None:
     from advisorportal.tenancy.context import FirmScopeError
-    from imports.tasks import run_import
+    from portfolios.custodian.tasks import run_import
 
     with pytest.raises(FirmScopeError):
         run_import(None, 1)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from imports import parsers
-from imports.parsers import flex
-from imports.parsers.base import Issue, NavRow, PositionRow, TransactionRow
-from imports.views import spreadsheet_safe
+from portfolios.custodian import parsers
+from portfolios.custodian.parsers import flex
+from portfolios.custodian.parsers.base import Issue, NavRow, PositionRow, TransactionRow
+from portfolios.custodian.views import spreadsheet_safe
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"
 HEADER = "account,trade_date,settle_date,type,symbol,quantity,price,amount,currency,description,external_id\n"

@@ -7,8 +7,8 @@ from datetime import date
 import numpy as np
 import pytest
 
+from devtools.demo.portfolios import seed_portfolios
 from portfolios import performance, selectors
-from portfolios.demo import seed_portfolios
 from portfolios.models import AccountOwner, ClientAccount, DailySeries, Position, SecurityPrice, Transaction
 from tests.conftest import Persona
 from tests.factories import ContactFactory

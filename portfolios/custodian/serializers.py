@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from portfolios.custodian.models import ImportJob, ImportKind
+
+
+class IssueSerializer(serializers.Serializer[Any]):
+    row = serializers.IntegerField(help_text="Row of the file (CSV: the header is row 1; XML: the line); 0: the file.")
+    column = serializers.CharField(help_text="Column (CSV) or attribute (XML); blank for the whole row or file.")
+    message = serializers.CharField()
+    level = serializers.ChoiceField(choices=["error", "conflict", "info"])
+
+
+class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
+    percent = serializers.IntegerField(read_only=True, help_text="Rows done as a percentage of all rows.")
+    created_by = serializers.CharField(source="created_by.full_name", read_only=True)
+
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id",
+            "kind",
+            "requested_kind",
+            "file_name",
+            "size",
+            "sha256",
+            "status",
+            "rows_total",
+            "rows_done",
+            "percent",
+            "created_count",
+            "unchanged_count",
+            "conflict_count",
+            "error_count",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+        read_only_fields = fields
+
+
+class ImportJobDetailSerializer(ImportJobSerializer):
+    report = IssueSerializer(many=True, read_only=True)
+
+    class Meta(ImportJobSerializer.Meta):
+        fields = [*ImportJobSerializer.Meta.fields, "report"]
+        read_only_fields = fields
+
+
+class ImportUploadSerializer(serializers.Serializer[Any]):
+    file = serializers.FileField(help_text="The CSV or Flex XML file.", allow_empty_file=True)
+    kind = serializers.ChoiceField(
+        choices=ImportKind.choices, required=False, allow_blank=True, help_text="Blank or absent: detect."
+    )

@@ -13,13 +13,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import services
+from accounts.access import SIGNED_IN
+from accounts.api_access import FirmScopedAPIView, FirmScopedViewSet
 from accounts.forms import AuditFilterForm
 from accounts.models import ApiToken, AuditEntry, User
 from accounts.rights import Right
 from accounts.selectors import api_tokens, audit_entries, audit_object_types, firm_users
 from accounts.serializers import ApiTokenSerializer, AuditEntrySerializer, MeSerializer
-from advisorportal.tenancy.access import SIGNED_IN
-from advisorportal.tenancy.api import FirmScopedAPIView, FirmScopedViewSet
 
 
 class MeView(FirmScopedAPIView):

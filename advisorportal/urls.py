@@ -2,7 +2,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from accounts.views import brand_css
-from advisorportal.views import DashboardView, health
+from advisorportal.shell import people
+from advisorportal.shell.views import DashboardView, health
 
 
 class SchemaView(SpectacularAPIView):
@@ -22,6 +23,18 @@ urlpatterns = [
     path("health", health, name="health"),
     path("brand/<slug:slug>.css", brand_css, name="brand-css"),
     path("", include("accounts.urls")),
+    path(
+        "settings/users/",
+        include(
+            (
+                [
+                    path("<int:pk>/", people.UserEditView.as_view(), name="user-edit"),
+                    path("<int:pk>/preview/", people.UserPreviewView.as_view(), name="user-preview"),
+                ],
+                "people",
+            )
+        ),
+    ),
     path("contacts/", include("crm.merge.urls")),  # before crm: /contacts/merge/…
     path("contacts/", include("crm.contact_io.urls")),  # before crm: /contacts/import/, /contacts/export/…
     path("contacts/", include("crm.urls")),

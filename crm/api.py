@@ -18,9 +18,9 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from accounts import audit
+from accounts.api_access import FirmScopedViewSet
 from accounts.rights import Right
 from accounts.two_factor import recently_verified
-from advisorportal.tenancy.api import FirmScopedViewSet
 from crm import selectors, services
 from crm.crypto import format_tax_id, open_tax_id
 from crm.models import Contact, Group, Household, SavedView
@@ -33,6 +33,7 @@ from crm.serializers import (
     MembersSerializer,
     SavedViewSerializer,
 )
+from portfolios import selectors as portfolio_selectors
 
 NOT_FILTERS = {"q", "ordering", "cursor", "page_size", "format"}
 
@@ -83,7 +84,7 @@ class ContactViewSet(
         contacts = selectors.contact_list(
             user=self.request.user, q=params.get("q", ""), filters=filters, request=self.request
         )
-        return selectors.with_accounts(contacts, user=self.request.user)
+        return portfolio_selectors.with_accounts(contacts, user=self.request.user)
 
     def get_object(self) -> Contact:
         try:
@@ -93,7 +94,7 @@ class ContactViewSet(
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         contact = self.get_object()
-        selectors.attach_accounts([contact], user=request.user)
+        portfolio_selectors.attach_accounts([contact], user=request.user)
         return Response(self.get_serializer(contact).data)
 
     @extend_schema(

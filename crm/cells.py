@@ -12,8 +12,8 @@ from django.utils import formats
 from django.utils.safestring import mark_safe
 
 from advisorportal.cells import escape
+from advisorportal.formats import amount
 from crm.models import Contact
-from portfolios.templatetags.portfolio_format import amount
 
 DASH = "—"
 

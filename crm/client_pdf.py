@@ -15,9 +15,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import Firm
-from crm import selectors as crm_selectors
 from crm.merge.display import EMPTY, display_value, field_label
 from crm.models import Contact
+from portfolios import selectors as portfolio_selectors
 
 SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Profile", ("kind", "status", "salutation", "first_name", "middle_name", "last_name", "suffix",
@@ -87,7 +87,7 @@ def render_client_pdf(*, user: Any, contact: Contact, full_tax_id: bool = False)
         "logo": _logo_data_uri(firm),
         "contact": contact,
         "sections": _sections(contact, full_tax_id=full_tax_id),
-        "accounts": crm_selectors.contact_accounts(user=user, contact=contact),
+        "accounts": portfolio_selectors.contact_accounts(user=user, contact=contact),
         "generated": timezone.localtime(),
         "full_tax_id": full_tax_id,
         "css_firm_name": _css_string(firm.name),

@@ -26,12 +26,13 @@ from crm.models import (
     MaritalStatus,
     MarketingSource,
     Priority,
-    Product,
     ProspectAccountType,
     RiskTolerance,
     SourceOfFunds,
     TimeHorizon,
+    TradingPermission,
 )
+from portfolios import selectors as portfolio_selectors
 
 YES_NO = (("yes", "Yes"), ("no", "No"))
 
@@ -83,7 +84,7 @@ class ContactFilter(df.FilterSet):
     time_horizon = _multi(TimeHorizon.choices, "Time horizon")
     risk_tolerance = _multi(RiskTolerance.choices, "Risk tolerance")
     investment_experience = _multi(Experience.choices, "Experience")
-    trading_permission = _contains("trading_permissions", Product.choices, "Trading permission")
+    trading_permission = _contains("trading_permissions", TradingPermission.choices, "Trading permission")
     # Engagement
     tag = df.CharFilter(field_name="tags", label="Tag", method="_array_contains")
     created = df.DateFromToRangeFilter(field_name="created_at", label="Created between")
@@ -135,11 +136,9 @@ class ContactFilter(df.FilterSet):
         return queryset.filter(pk__in=HouseholdMember.objects.filter(household_id=value).values("contact_id"))
 
     def _has_account(self, queryset: QuerySet[Contact], name: str, value: str) -> QuerySet[Contact]:
-        from portfolios.models import AccountOwner
-
         if not value:
             return queryset
-        owners = Q(pk__in=AccountOwner.objects.values("contact_id"))
+        owners = Q(pk__in=portfolio_selectors.account_owners().values("contact_id"))
         return queryset.filter(owners) if value == "yes" else queryset.exclude(owners)
 
 

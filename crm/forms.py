@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from crm.models import ActivityKind, Contact, ContactStatus, Group, Household, InvestmentObjective, Product
+from crm.models import ActivityKind, Contact, ContactStatus, Group, Household, InvestmentObjective, TradingPermission
 from crm.services import BULK_FIELDS, EDITABLE_FIELDS
 
 # The sections of the contact form, as in the seed's "Configure Contact Profile" sheet.
@@ -43,7 +43,7 @@ class ContactForm(forms.ModelForm):  # type: ignore[type-arg]
         required=False,
     )
     trading_permissions = forms.MultipleChoiceField(
-        choices=Product.choices,
+        choices=TradingPermission.choices,
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )

@@ -20,7 +20,6 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from advisorportal.tenancy.models import FirmOwnedModel
-from portfolios.models import TradingPermission as Product  # the products a client may trade
 
 country_code = RegexValidator(r"^[A-Z]{2}$", "Enter a two-letter ISO 3166 country code, e.g. US.")
 phone_number = RegexValidator(
@@ -39,6 +38,17 @@ def PhoneField(**kwargs: Any) -> models.CharField[str, str]:
 
 def AmountField(**kwargs: Any) -> models.DecimalField[Any, Any]:
     return models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True, **kwargs)
+
+
+class TradingPermission(models.TextChoices):
+    """The products a client (and an account) may trade."""
+
+    STOCKS = "stocks", "Stocks"
+    BONDS = "bonds", "Bonds"
+    FUNDS = "funds", "Mutual funds"
+    OPTIONS = "options", "Options"
+    FUTURES = "futures", "Futures"
+    FOREX = "forex", "Forex"
 
 
 class ContactStatus(models.TextChoices):
@@ -225,7 +235,9 @@ class Contact(FirmOwnedModel):
     time_horizon = models.CharField(max_length=8, choices=TimeHorizon.choices, blank=True)
     risk_tolerance = models.CharField(max_length=16, choices=RiskTolerance.choices, blank=True)
     investment_experience = models.CharField(max_length=12, choices=Experience.choices, blank=True)
-    trading_permissions = ArrayField(models.CharField(max_length=8, choices=Product.choices), default=list, blank=True)
+    trading_permissions = ArrayField(
+        models.CharField(max_length=8, choices=TradingPermission.choices), default=list, blank=True
+    )
     # Prospect information
     prospect_account_type = models.CharField(
         "Account type", max_length=16, choices=ProspectAccountType.choices, blank=True

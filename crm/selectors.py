@@ -1,22 +1,18 @@
 """Every read of CRM data, given the user: rows outside the user's scope are never read, counted or
-found (``accounts.policy.scope_contacts``)."""
+found (``crm.scope.scope_contacts``)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
-from django.contrib.postgres.expressions import ArraySubquery
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from accounts.models import AccountScope
-from accounts.policy import scope_accounts, scope_contacts
 from accounts.rights import Right
 from accounts.selectors import user_grants
 from advisorportal.tenancy.context import require_firm_id
@@ -34,6 +30,8 @@ from crm.models import (
     SavedView,
     TablePreference,
 )
+from crm.scope import scope_contacts
+from portfolios import selectors as portfolio_selectors
 
 CONTACT_ORDER = ("last_name", "first_name", "id")
 # Sort orders of the contacts table; each is an index walk on an index leading with firm_id.
@@ -84,24 +82,13 @@ COLUMNS = {
 DEFAULT_COLUMNS = ["name", "kind", "accounts", "status", "email", "phone", "nav"]
 
 
-def _account_number_matches(term: str) -> QuerySet[Any] | None:
-    """Owners of accounts whose number starts with ``term`` (for the search box)."""
-    from portfolios.models import AccountOwner, ClientAccount
-
-    number = term.upper()
-    if len(number) < 3 or not any(ch.isdigit() for ch in number):
-        return None  # ("1" would match every phone key too; see search.search_filter's UNION)
-    accounts = ClientAccount.objects.filter(search.prefix_range("number", number)).values("pk")
-    return AccountOwner.objects.filter(account__in=accounts).values("contact_id")
-
-
 def contact_list(
     *, user: Any, q: str = "", filters: Mapping[str, Any] | None = None, request: Any = None
 ) -> QuerySet[Contact]:
     """The user's contacts matching the search ``q`` and every filter (see ``crm.filters``);
     unordered. Invalid filters raise ``ValidationError`` naming them."""
     contacts = scope_contacts(Contact.objects.all(), user=user)
-    condition = search.search_filter(q, extra=_account_number_matches)
+    condition = search.search_filter(q, extra=portfolio_selectors.owners_of_account_number)
     if condition is not None:
         contacts = contacts.filter(condition)
     if filters:
@@ -120,48 +107,12 @@ def contact_page(
     scope and their NAV attached (``row.accounts``, ``row.nav``): one query. With ``fields``, the
     rows load only those fields and the sort keys."""
     keys = SORTS.get(sort, CONTACT_ORDER)
-    contacts = with_accounts(contact_list(user=user, q=q, filters=filters, request=request), user=user)
+    contacts = portfolio_selectors.with_accounts(
+        contact_list(user=user, q=q, filters=filters, request=request), user=user
+    )
     if fields:
         contacts = contacts.only(*fields, *(key.lstrip("-") for key in keys))
     return keyset_page(contacts, keys=keys, after=after, size=size)
-
-
-def with_accounts(contacts: QuerySet[Contact], *, user: Any) -> QuerySet[Contact]:
-    """Annotate each contact with ``accounts`` (numbers of its accounts in the user's account scope)
-    and ``nav`` (their total): correlated subqueries of the same statement, so a page of contacts is
-    one query whatever its size."""
-    from portfolios.models import AccountOwner
-
-    owned = scope_accounts(
-        AccountOwner.objects.filter(contact=OuterRef("pk")), user=user, right=Right.ACCOUNT_INFORMATION,
-        account_field="account",
-    )  # fmt: skip
-    totals = owned.order_by().values("contact").annotate(total=Sum("account__nav")).values("total")[:1]
-    return contacts.annotate(
-        accounts=ArraySubquery(owned.order_by("account__number").values("account__number")),
-        nav=Subquery(totals),
-    )
-
-
-def attach_accounts(contacts: Sequence[Contact], *, user: Any) -> None:
-    """Set ``accounts`` (numbers in the user's account scope) and ``nav`` (their total) on each contact."""
-    from portfolios.models import AccountOwner
-
-    by_contact: dict[int, list[tuple[str, Decimal | None, str]]] = defaultdict(list)
-    if contacts:
-        owners = scope_accounts(
-            AccountOwner.objects.filter(contact_id__in=[c.pk for c in contacts]),
-            user=user,
-            right=Right.ACCOUNT_INFORMATION,
-            account_field="account",
-        ).values_list("contact_id", "account__number", "account__nav", "account__base_currency")
-        for contact_id, number, nav, currency in owners.order_by("account__number"):
-            by_contact[contact_id].append((number, nav, currency))
-    for contact in contacts:
-        rows = by_contact.get(contact.pk, [])
-        contact.accounts = [number for number, _, _ in rows]  # type: ignore[attr-defined]
-        navs = [nav for _, nav, _ in rows if nav is not None]
-        contact.nav = sum(navs, Decimal(0)) if navs else None  # type: ignore[attr-defined]
 
 
 def contact_get(*, user: Any, pk: Any) -> Contact:
@@ -296,27 +247,14 @@ def timeline(*, contact: Contact, limit: int = 50) -> list[Activity]:
     )
 
 
-def contact_accounts(*, user: Any, contact: Contact) -> list[Any]:
-    """The contact's accounts in the user's account scope, with their NAV."""
-    from portfolios.models import ClientAccount
-
-    accounts = ClientAccount.objects.filter(accountowner__contact=contact).order_by("number")
-    return list(scope_accounts(accounts, user=user, right=Right.ACCOUNT_INFORMATION))
-
-
 # --- Households --------------------------------------------------------------------------------
 
 
 def household_list(*, user: Any) -> QuerySet[Household]:
     """Households with at least one member in the user's scope, with member count, number of
     accounts and AUM (NAV total) of their accounts in the user's account scope."""
-    from portfolios.models import ClientAccount
-
     members_in_scope = scope_contacts(HouseholdMember.objects.all(), user=user, contact_field="contact")
-    accounts = scope_accounts(
-        ClientAccount.objects.filter(household=OuterRef("pk")), user=user, right=Right.ACCOUNT_INFORMATION
-    )
-    totals = accounts.order_by().values("household").annotate(n=Count("*"), aum=Sum("nav"))
+    totals = portfolio_selectors.household_account_totals(user=user, household=OuterRef("pk"))
     return (
         Household.objects.filter(pk__in=members_in_scope.values("household_id"))
         .select_related("head")

@@ -19,15 +19,16 @@ from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 
 from accounts import audit
+from accounts.access import FirmScopedView, firm_view
 from accounts.rights import Right
 from accounts.selectors import firm_users
-from advisorportal.tenancy.access import FirmScopedView, firm_view
 from crm import selectors, services
 from crm.cells import fields_for, render_rows
 from crm.crypto import format_tax_id, open_tax_id
 from crm.filters import ContactFilter
 from crm.forms import ActivityForm, BulkForm, ContactForm, GroupForm, HouseholdForm
 from crm.models import Contact, ContactStatus, Group, Household, SavedView
+from portfolios import selectors as portfolio_selectors
 
 PAGE_SIZES = (25, 50, 100, 200)
 # Query parameters that are not filters.
@@ -250,7 +251,7 @@ class ContactDetailView(FirmScopedView, TemplateView):
         context = super().get_context_data(**kwargs)
         user = self.request.user
         contact = _contact_or_404(self.request, kwargs["pk"])
-        accounts = selectors.contact_accounts(user=user, contact=contact)
+        accounts = portfolio_selectors.contact_accounts(user=user, contact=contact)
         navs = [a.nav for a in accounts if getattr(a, "nav", None) is not None]
         groups = selectors.contact_group_choices(user=user, contact=contact)
         context.update(
@@ -435,5 +436,5 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
             messages.success(request, "Household updated.")
         return redirect("crm:household-detail", pk=pk)
     members = selectors.household_members(user=request.user, household=household)
-    selectors.attach_accounts(members, user=request.user)
+    portfolio_selectors.attach_accounts(members, user=request.user)
     return render(request, "crm/household_detail.html", {"household": household, "members": members})

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.views.generic import TemplateView
 
+from accounts.access import FirmScopedView
 from accounts.rights import Right
-from advisorportal.tenancy.access import FirmScopedView
 
 
 class IndexView(FirmScopedView, TemplateView):

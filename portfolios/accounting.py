@@ -18,18 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from advisorportal.formats import round_money
+
 ZERO = Decimal(0)
 QUANTITY_PLACES = Decimal("0.000001")
-
-_MINOR_UNITS = {"JPY": 0, "KRW": 0, "CLP": 0, "ISK": 0, "BHD": 3, "JOD": 3, "KWD": 3, "OMR": 3, "TND": 3}
-
-
-def minor_units(currency: str) -> int:
-    return _MINOR_UNITS.get(currency, 2)
-
-
-def round_money(value: Decimal, currency: str) -> Decimal:
-    return value.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP)
 
 
 def round_quantity(value: Decimal) -> Decimal:

@@ -11,8 +11,8 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.api_access import FirmScopedViewSet
 from accounts.rights import Right
-from advisorportal.tenancy.api import FirmScopedViewSet
 from advisorportal.tenancy.pagination import KeysetPagination
 from portfolios import performance, selectors
 from portfolios.models import ClientAccount, Transaction

@@ -13,9 +13,9 @@ from django.utils import formats
 from django.utils.safestring import SafeString, mark_safe
 
 from advisorportal.cells import escape
+from advisorportal.formats import amount, price, quantity
 from portfolios.models import AccountStatus, AccountType, ClientAccount, Transaction, TransactionKind
 from portfolios.selectors import PositionRow
-from portfolios.templatetags.portfolio_format import amount, price, quantity
 
 DASH = "—"
 TYPES = {value: escape(label) for value, label in AccountType.choices}

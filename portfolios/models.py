@@ -26,6 +26,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from advisorportal.tenancy.models import FirmOwnedModel
+from crm.models import TradingPermission
 
 currency_code = RegexValidator(r"^[A-Z]{3}$", "Enter a three-letter ISO 4217 currency code, e.g. USD.")
 
@@ -156,15 +157,6 @@ class MarginType(models.TextChoices):
     CASH = "cash", "Cash"
     MARGIN = "margin", "Margin"
     PORTFOLIO_MARGIN = "portfolio_margin", "Portfolio margin"
-
-
-class TradingPermission(models.TextChoices):
-    STOCKS = "stocks", "Stocks"
-    BONDS = "bonds", "Bonds"
-    FUNDS = "funds", "Mutual funds"
-    OPTIONS = "options", "Options"
-    FUTURES = "futures", "Futures"
-    FOREX = "forex", "Forex"
 
 
 class ClientAccount(FirmOwnedModel):

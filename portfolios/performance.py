@@ -48,8 +48,9 @@ import numpy as np
 from django.db import connection, transaction
 from django.db.models import Max
 
+from advisorportal.formats import round_money
 from advisorportal.tenancy.context import require_firm_id
-from portfolios.accounting import ZERO, round_money
+from portfolios.accounting import ZERO
 from portfolios.models import (
     BenchmarkValue,
     ClientAccount,

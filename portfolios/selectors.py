@@ -9,19 +9,22 @@ index leading with ``firm_id``.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db.models import Count, DecimalField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import Count, DecimalField, Exists, F, Model, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import GreaterThan, LessThan
 from django.utils import timezone
 
-from accounts.policy import scope_accounts
+from accounts.models import GrantAccount, GrantHousehold
 from accounts.rights import Right
 from advisorportal.tenancy.pagination import KeysetPage, Row, decode_cursor, encode_cursor, keyset_page
+from crm.search import prefix_range
 from portfolios import performance
 from portfolios.models import (
     AccountOwner,
@@ -36,7 +39,9 @@ from portfolios.models import (
     Transaction,
     TransactionKind,
 )
+from portfolios.scope import scope_accounts
 
+M = TypeVar("M", bound=Model)
 ZERO = Decimal(0)
 TRANSACTION_ORDER = ("-trade_date", "-id")
 TRANSACTION_DEFAULT_DAYS = 90
@@ -536,3 +541,85 @@ def assets_in_scope(*, user: Any) -> list[tuple[str, int, Decimal]]:
     )
     rows = accounts.values("base_currency").annotate(n=Count("*"), total=Sum("nav")).order_by("base_currency")
     return [(r["base_currency"], r["n"], r["total"] or ZERO) for r in rows]
+
+
+# --- For the CRM (crm uses portfolios only through these) ----------------------------------------
+
+
+def owners_in_grant(grant_id: int) -> QuerySet[Any]:
+    """The contact ids owning an account the grant chose, directly or through a chosen household:
+    the part of a contact scope that comes from accounts (``crm.scope.scope_contacts``)."""
+    households = GrantHousehold.objects.filter(grant_id=grant_id).values("household_id")
+    accounts = ClientAccount.objects.filter(
+        Q(pk__in=GrantAccount.objects.filter(grant_id=grant_id).values("account_id")) | Q(household_id__in=households)
+    )
+    return AccountOwner.objects.filter(account__in=accounts.values("pk")).values("contact_id")
+
+
+def owners_of_account_number(term: str) -> QuerySet[Any] | None:
+    """Owners of accounts whose number starts with ``term`` (for the search box)."""
+    number = term.upper()
+    if len(number) < 3 or not any(ch.isdigit() for ch in number):
+        return None  # ("1" would match every phone key too; see search.search_filter's UNION)
+    accounts = ClientAccount.objects.filter(prefix_range("number", number)).values("pk")
+    return AccountOwner.objects.filter(account__in=accounts).values("contact_id")
+
+
+def with_accounts(contacts: QuerySet[M], *, user: Any) -> QuerySet[M]:
+    """Annotate each contact with ``accounts`` (numbers of its accounts in the user's account scope)
+    and ``nav`` (their total): correlated subqueries of the same statement, so a page of contacts is
+    one query whatever its size."""
+    owned = scope_accounts(
+        AccountOwner.objects.filter(contact=OuterRef("pk")), user=user, right=Right.ACCOUNT_INFORMATION,
+        account_field="account",
+    )  # fmt: skip
+    totals = owned.order_by().values("contact").annotate(total=Sum("account__nav")).values("total")[:1]
+    return contacts.annotate(
+        accounts=ArraySubquery(owned.order_by("account__number").values("account__number")),
+        nav=Subquery(totals),
+    )
+
+
+def attach_accounts(contacts: Sequence[Any], *, user: Any) -> None:
+    """Set ``accounts`` (numbers in the user's account scope) and ``nav`` (their total) on each contact."""
+    by_contact: dict[int, list[tuple[str, Decimal | None, str]]] = defaultdict(list)
+    if contacts:
+        owners = scope_accounts(
+            AccountOwner.objects.filter(contact_id__in=[c.pk for c in contacts]),
+            user=user,
+            right=Right.ACCOUNT_INFORMATION,
+            account_field="account",
+        ).values_list("contact_id", "account__number", "account__nav", "account__base_currency")
+        for contact_id, number, nav, currency in owners.order_by("account__number"):
+            by_contact[contact_id].append((number, nav, currency))
+    for contact in contacts:
+        rows = by_contact.get(contact.pk, [])
+        contact.accounts = [number for number, _, _ in rows]  # type: ignore[attr-defined]
+        navs = [nav for _, nav, _ in rows if nav is not None]
+        contact.nav = sum(navs, Decimal(0)) if navs else None  # type: ignore[attr-defined]
+
+
+def contact_accounts(*, user: Any, contact: Any) -> list[ClientAccount]:
+    """The contact's accounts in the user's account scope, with their NAV."""
+    accounts = ClientAccount.objects.filter(accountowner__contact=contact).order_by("number")
+    return list(scope_accounts(accounts, user=user, right=Right.ACCOUNT_INFORMATION))
+
+
+def household_account_totals(*, user: Any, household: Any) -> QuerySet[Any]:
+    """Per household (``household`` is usually ``OuterRef("pk")``): ``n`` accounts in the user's account
+    scope and ``aum``, their NAV total, for a correlated subquery."""
+    accounts = scope_accounts(
+        ClientAccount.objects.filter(household=household), user=user, right=Right.ACCOUNT_INFORMATION
+    )
+    return accounts.order_by().values("household").annotate(n=Count("*"), aum=Sum("nav"))
+
+
+def account_owners(*, contact_ids: Any = None, numbers: Any = None) -> QuerySet[AccountOwner]:
+    """Ownership rows (contact, account), optionally of the given contacts or account numbers
+    (either may be a list or an SQL expression of ids / numbers)."""
+    owners = AccountOwner.objects.all()
+    if contact_ids is not None:
+        owners = owners.filter(contact_id__in=contact_ids)
+    if numbers is not None:
+        owners = owners.filter(account__number__in=numbers)
+    return owners

@@ -6,8 +6,8 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from advisorportal.formats import round_money
 from portfolios import selectors
-from portfolios.accounting import round_money
 from portfolios.models import AccountStatus, AccountType, ClientAccount, Transaction, TransactionKind
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction as db_transaction
 
+from advisorportal import formats
 from crm.models import Contact, Household
 from portfolios import accounting, selectors
 from portfolios.models import (
@@ -140,18 +141,18 @@ def transaction_record(
     signed_quantity, signed_amount = ZERO, ZERO
     if kind == TransactionKind.CORPORATE_ACTION:
         signed_quantity = accounting.round_quantity(Decimal(quantity or 0))
-        signed_amount = accounting.round_money(Decimal(amount or 0), currency)
+        signed_amount = formats.round_money(Decimal(amount or 0), currency)
     elif quantity_sign:
         magnitude = accounting.round_quantity(_positive(quantity, "quantity", "quantity"))
         signed_quantity = quantity_sign * magnitude
         if kind in {TransactionKind.BUY, TransactionKind.SELL}:
             price = _positive(price, "price", "price") if amount is None else price
             gross = _positive(amount, "amount", "amount") if amount is not None else magnitude * Decimal(price or 0)
-            signed_amount = amount_sign * accounting.round_money(gross, currency)  # type: ignore[operator]
+            signed_amount = amount_sign * formats.round_money(gross, currency)  # type: ignore[operator]
     else:
         if quantity:
             raise ValidationError({"quantity": "This type of transaction moves no securities."})
-        signed_amount = amount_sign * accounting.round_money(_positive(amount, "amount", "amount"), currency)  # type: ignore[operator]
+        signed_amount = amount_sign * formats.round_money(_positive(amount, "amount", "amount"), currency)  # type: ignore[operator]
         if signed_amount == 0:
             raise ValidationError({"amount": "The amount rounds to zero."})
 
@@ -272,7 +273,7 @@ def _refuse_overdraft(account: ClientAccount, *, kind: str, currency: str, chang
         raise ValidationError(
             {
                 field: f"{-change:f} {currency} is more than the available cash of "
-                f"{accounting.round_money(available, currency):f} {currency}."
+                f"{formats.round_money(available, currency):f} {currency}."
             }
         )
 

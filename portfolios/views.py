@@ -12,8 +12,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.generic import TemplateView
 
+from accounts.access import FirmScopedView
 from accounts.rights import Right
-from advisorportal.tenancy.access import FirmScopedView
 from portfolios import selectors
 from portfolios.cells import render_positions, render_rows, render_transactions
 from portfolios.forms import AccountFilterForm, ChartPeriodForm, TransactionFilterForm

@@ -8,7 +8,7 @@ from django.template.defaultfilters import floatformat
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from portfolios.templatetags.portfolio_format import amount, price
+from advisorportal.formats import amount, price
 
 numbers = st.decimals(min_value=Decimal("-1e13"), max_value=Decimal("1e13"), allow_nan=False, places=6)
 

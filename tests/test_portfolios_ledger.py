@@ -17,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from advisorportal import formats
 from portfolios import accounting, selectors, services
 from portfolios.models import (
     AccountType,
@@ -291,10 +292,10 @@ def test_the_books_are_append_only_for_the_application_role(
 
 
 def test_rounding_rules() -> None:
-    assert accounting.round_money(D("0.125"), "USD") == D("0.13")
-    assert accounting.round_money(D("-0.125"), "USD") == D("-0.13")
-    assert accounting.round_money(D("1234.5"), "JPY") == D("1235")
-    assert accounting.round_money(D("1.2345"), "KWD") == D("1.235")
+    assert formats.round_money(D("0.125"), "USD") == D("0.13")
+    assert formats.round_money(D("-0.125"), "USD") == D("-0.13")
+    assert formats.round_money(D("1234.5"), "JPY") == D("1235")
+    assert formats.round_money(D("1.2345"), "KWD") == D("1.235")
     assert accounting.round_quantity(D("0.0000005")) == D("0.000001")
 
 

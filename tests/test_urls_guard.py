@@ -11,9 +11,9 @@ from django.http import HttpResponse
 from django.urls import URLPattern, URLResolver, get_resolver, path
 from django.views import View
 
+from accounts.access import SIGNED_IN, FirmScopedView, firm_view
+from accounts.api_access import FirmScopedAPIMixin
 from accounts.rights import Right
-from advisorportal.tenancy.access import SIGNED_IN, FirmScopedView, firm_view
-from advisorportal.tenancy.api import FirmScopedAPIMixin
 
 VALID_RIGHTS = {*Right.values, SIGNED_IN}
 

@@ -17,9 +17,9 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from accounts import audit
+from accounts.api_access import FirmScopedAPIView, FirmScopedViewSet
 from accounts.models import User
 from accounts.rights import Right
-from advisorportal.tenancy.api import FirmScopedAPIView, FirmScopedViewSet
 from advisorportal.tenancy.context import firm_scope
 from crm.contact_io import exports, selectors, services
 from crm.contact_io.models import ContactImport, SourceKind

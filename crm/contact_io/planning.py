@@ -31,11 +31,12 @@ from typing import Any, NamedTuple
 from django.core.exceptions import ValidationError
 from django.db.models.expressions import RawSQL
 
-from accounts.policy import scope_contacts
 from crm.contact_io.fields import ACCOUNT_NUMBER, BY_FIELD, TAX_ID, CellError, read_cell
 from crm.contact_io.parsers import ParsedRow
 from crm.crypto import normalise_tax_id, seal_tax_id, tax_id_error
 from crm.models import Contact
+from crm.scope import scope_contacts
+from portfolios import selectors as portfolio_selectors
 
 PREVIEW_ROWS = 20  # the first rows of each class the preview shows
 
@@ -196,8 +197,6 @@ READ_FOR_UPDATE = (*NAME_FIELDS, "tax_id_type", "tax_id_digest", "tax_id_encrypt
 def find_existing(
     *, user: Any, emails: set[str], digests: set[str], accounts: set[str], fields: Iterable[str] = ()
 ) -> Existing:
-    from portfolios.models import AccountOwner
-
     by_email: dict[str, list[int]] = defaultdict(list)
     by_digest: dict[str, list[int]] = defaultdict(list)
     by_account: dict[str, list[int]] = defaultdict(list)
@@ -210,7 +209,7 @@ def find_existing(
             by_digest[digest].append(pk)
     if accounts:
         owners = scope_contacts(
-            AccountOwner.objects.filter(account__number__in=_array(accounts)), user=user, contact_field="contact"
+            portfolio_selectors.account_owners(numbers=_array(accounts)), user=user, contact_field="contact"
         )
         for contact_id, number in owners.values_list("contact_id", "account__number"):
             by_account[number].append(contact_id)

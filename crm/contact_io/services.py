@@ -39,6 +39,7 @@ from crm.contact_io.parsers import MAX_FILE_BYTES, FileRefused, ParsedFile, dete
 from crm.contact_io.planning import PREVIEW_ROWS, Plan, PlanRow, build_plan, from_json, legacy_plan, to_json
 from crm.models import Contact
 from crm.selectors import contacts_changed
+from portfolios import selectors as portfolio_selectors
 
 
 def _progress_key(job_id: int) -> str:
@@ -288,9 +289,8 @@ def import_undo(*, actor: Any, job: ContactImport) -> ContactImport:
     """Undo a whole import: delete the contacts it created, restore the fields it changed. A contact
     edited after the import (or since linked to an account or heading a household, or outside the
     actor's scope) is left as it is and listed in ``undo_report``; the rest is undone together."""
-    from accounts.policy import scope_contacts
     from crm.models import Household
-    from portfolios.models import AccountOwner
+    from crm.scope import scope_contacts
 
     job = ContactImport.objects.select_for_update().get(pk=job.pk)
     if job.status != ImportStatus.DONE or job.applied_at is None:
@@ -305,7 +305,7 @@ def import_undo(*, actor: Any, job: ContactImport) -> ContactImport:
     ids = _array([r.contact_id for r in rows])
     locked = Contact.objects.select_for_update().filter(pk__in=ids)
     contacts = {c.pk: c for c in scope_contacts(locked, user=actor)}
-    linked = set(AccountOwner.objects.filter(contact_id__in=ids).values_list("contact_id", flat=True))
+    linked = set(portfolio_selectors.account_owners(contact_ids=ids).values_list("contact_id", flat=True))
     linked |= set(Household.objects.filter(head_id__in=ids).values_list("head_id", flat=True))
     report: list[dict[str, Any]] = []
     delete_ids: list[int] = []

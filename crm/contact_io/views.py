@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts import audit
+from accounts.access import firm_view
 from accounts.rights import Right
-from advisorportal.tenancy.access import firm_view
 from advisorportal.tenancy.context import firm_scope
 from advisorportal.tenancy.pagination import keyset_page
 from crm.contact_io import exports, selectors, services

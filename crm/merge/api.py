@@ -14,8 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
+from accounts.api_access import FirmScopedAPIView, FirmScopedViewSet
 from accounts.rights import Right
-from advisorportal.tenancy.api import FirmScopedAPIView, FirmScopedViewSet
 from crm import selectors as crm_selectors
 from crm.merge import selectors, services
 from crm.merge.models import ContactMerge

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.db import models
 from django.utils.formats import date_format
@@ -13,12 +14,18 @@ from crm.models import Contact
 EMPTY = "—"
 
 
+def _model_field(name: str) -> models.Field[Any, Any]:
+    field = Contact._meta.get_field(name)
+    assert isinstance(field, models.Field), name  # the merge compares concrete fields only
+    return field
+
+
 def field_label(name: str) -> str:
     if name == "tax_id":
         return "Tax id"
     if name == "picture":
         return "Picture"
-    label = str(Contact._meta.get_field(name).verbose_name)
+    label = str(_model_field(name).verbose_name)
     return label[:1].upper() + label[1:]
 
 
@@ -34,7 +41,7 @@ def display_value(contact: Contact, name: str, *, full_tax_id: bool = False) -> 
         return f"Picture ({len(bytes(contact.picture)) // 1024 + 1} KB)" if contact.picture else EMPTY
     if name == "advisor":
         return contact.advisor.full_name if contact.advisor else EMPTY  # type: ignore[attr-defined]
-    model_field = Contact._meta.get_field(name)
+    model_field = _model_field(name)
     value = getattr(contact, name)
     if value in (None, "", []):
         return EMPTY

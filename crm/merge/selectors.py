@@ -22,11 +22,11 @@ from django.core.cache import cache
 from django.db.models import Count, QuerySet
 from django.db.models.functions import Left, Upper
 
-from accounts.policy import scope_contacts
 from advisorportal.tenancy.context import require_firm_id
 from crm.merge.models import ContactMerge
 from crm.merge.services import validate_merge_ids
 from crm.models import Contact
+from crm.scope import scope_contacts
 from crm.selectors import contacts_generation, has_full_scope
 
 NAME_SIMILARITY = 0.85
@@ -125,6 +125,7 @@ def _compute_clusters(contacts: QuerySet[Contact]) -> list[tuple[tuple[int, ...]
         .values_list("date_of_birth", "ids", "firsts", "lasts")
     )
     for born, ids, firsts, lasts in by_birth:
+        assert born is not None  # grouped by a birth date that is set
         names = list(zip(firsts, lasts, strict=True))
         for i in range(len(ids)):
             for j in range(i + 1, len(ids)):

@@ -145,7 +145,7 @@ def contact_relations() -> Iterator[Relation]:
         model = rel.related_model
         if model in NOT_MOVED or not isinstance(model, type):
             continue
-        yield Relation(model=model, field=rel.field)  # type: ignore[arg-type]
+        yield Relation(model=model, field=rel.field)  # type: ignore[union-attr,arg-type]
 
 
 def _twin_exists(relation: Relation, row: models.Model, survivor_id: int) -> bool:
@@ -222,7 +222,9 @@ def _apply_choice_values(contact: Contact, values: Mapping[str, Mapping[str, Any
         loaded = load_row(Contact, dict(stored))
         if choice == "advisor":
             advisor_id = loaded.get("advisor_id")
-            editable["advisor"] = User.objects.filter(pk=advisor_id, firm_id=contact.firm_id).first()
+            editable["advisor"] = (
+                User.objects.filter(pk=advisor_id, firm_id=contact.firm_id).first() if advisor_id else None
+            )
         elif choice in EDITABLE_FIELDS:
             editable[choice] = loaded[choice]
         else:
@@ -302,7 +304,7 @@ def contacts_merge(
     )
     merge.full_clean()
     merge.save()
-    moved = defaultdict(int)
+    moved: defaultdict[str, int] = defaultdict(int)
     for move in moves:
         moved[move["relation"].split(".")[1]] += 1
     summary = f"Merged {', '.join(merged_names)} into this contact"

@@ -12,14 +12,15 @@ from django.urls import reverse
 from django.views.generic import TemplateView
 
 from accounts import audit
+from accounts.access import FirmScopedView
 from accounts.rights import Right
-from advisorportal.tenancy.access import FirmScopedView
 from crm import selectors as crm_selectors
 from crm.client_pdf import pdf_filename, render_client_pdf
 from crm.merge import selectors, services
 from crm.merge.display import display_value, field_label
 from crm.merge.models import ContactMerge
 from crm.models import Contact
+from portfolios import selectors as portfolio_selectors
 
 PAGE_SIZE = 25
 
@@ -112,7 +113,7 @@ class CompareView(FirmScopedView, TemplateView):
             "rows": rows,
             "same": same,
             "ids": ",".join(str(c.pk) for c in contacts),
-            "accounts": [crm_selectors.contact_accounts(user=self.request.user, contact=c) for c in contacts],
+            "accounts": [portfolio_selectors.contact_accounts(user=self.request.user, contact=c) for c in contacts],
         }
 
 

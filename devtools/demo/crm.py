@@ -30,11 +30,11 @@ from crm.models import (
     InvestmentObjective,
     MarketingSource,
     Priority,
-    Product,
     ProspectAccountType,
     RiskTolerance,
     SourceOfFunds,
     TimeHorizon,
+    TradingPermission,
 )
 from crm.selectors import contacts_changed
 from devtools.demo.accounts import people
@@ -136,7 +136,7 @@ def _seed_contacts(firm: Any, count: int, seed: int, *, keys: list[tuple[str, in
             InvestmentObjective,
             TimeHorizon,
             RiskTolerance,
-            Product,
+            TradingPermission,
             ProspectAccountType,
             Priority,
             MarketingSource,
@@ -174,7 +174,7 @@ def _seed_contacts(firm: Any, count: int, seed: int, *, keys: list[tuple[str, in
                 investment_objectives=rng.sample(values[InvestmentObjective], rng.randint(0, 2)),
                 time_horizon=_choice(rng, values[TimeHorizon]),
                 risk_tolerance=_choice(rng, values[RiskTolerance]),
-                trading_permissions=rng.sample(values[Product], rng.randint(0, 3)),
+                trading_permissions=rng.sample(values[TradingPermission], rng.randint(0, 3)),
                 prospect_account_type=_choice(rng, values[ProspectAccountType], 0.3),
                 priority=rng.choice(values[Priority]),
                 marketing_source=_choice(rng, values[MarketingSource], 0.3),

@@ -28,10 +28,11 @@ import numpy as np
 from django.db import connections, transaction
 from django.db.models import Min
 
+from advisorportal import formats
 from advisorportal.tenancy.bulk import foreign_keys_checked_at_end
 from advisorportal.tenancy.context import require_firm_id
 from crm.models import Contact
-from portfolios import accounting, performance
+from portfolios import performance
 from portfolios.models import (
     AccountOwner,
     AccountStatus,
@@ -319,7 +320,7 @@ class _Books:
     def __init__(self, n_accounts: int, sec_ccy: np.ndarray, price_e4: np.ndarray) -> None:
         self.sec_ccy = sec_ccy  # currency index of each security
         self.price_e4 = price_e4  # [days, securities] closes in 1/10,000 of the currency
-        self.minor = np.array([accounting.minor_units(c) for c in CURRENCIES])
+        self.minor = np.array([formats.minor_units(c) for c in CURRENCIES])
         self.cash = np.zeros((n_accounts, len(CURRENCIES)), dtype=np.int64)  # minor units
         self.qty = np.zeros((n_accounts, len(sec_ccy)), dtype=np.int64)
         self.cost = np.zeros((n_accounts, len(sec_ccy)), dtype=np.int64)  # minor units of the security
@@ -688,7 +689,7 @@ def _load(
     trade = pg_day[rows["day"]]
     settle = trade + np.where(np.isin(rows["kind"], [BUY, SELL]), 2, 0)
     seq = np.arange(n) - np.searchsorted(rows["acct"], rows["acct"]) + 1  # per-account running number
-    scale = [str(Decimal(1).scaleb(accounting.minor_units(c))) for c in CURRENCIES]
+    scale = [str(Decimal(1).scaleb(formats.minor_units(c))) for c in CURRENCIES]
     params: dict[str, Any] = {
         "firm": firm_id,
         "kinds": KINDS,
@@ -810,7 +811,7 @@ def _load_positions(firm_id: int, account_ids: np.ndarray, security_ids: list[in
         ("cost", "i8", books.cost[acct, sec]), ("realized", "i8", books.realized[acct, sec]),
         ("ccy", "i4", books.sec_ccy[sec] + 1),
     ], using)  # fmt: skip
-    scale = [str(Decimal(1).scaleb(accounting.minor_units(c))) for c in CURRENCIES]
+    scale = [str(Decimal(1).scaleb(formats.minor_units(c))) for c in CURRENCIES]
     with connections[using].cursor() as cursor:
         cursor.execute(
             f"""

@@ -10,8 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from accounts.api_access import FirmScopedViewSet
 from accounts.rights import Right
-from advisorportal.tenancy.api import FirmScopedViewSet
 from portfolios.custodian import selectors, services
 from portfolios.custodian.models import ImportJob
 from portfolios.custodian.serializers import ImportJobDetailSerializer, ImportJobSerializer, ImportUploadSerializer

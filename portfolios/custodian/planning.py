@@ -27,8 +27,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from accounts.policy import scope_accounts
 from accounts.rights import Right
+from advisorportal import formats
 from portfolios import accounting, performance
 from portfolios.custodian.parsers.base import Issue, NavRow, Operation, PositionRow, PriceRow, TransactionRow
 from portfolios.models import (
@@ -40,6 +40,7 @@ from portfolios.models import (
     Transaction,
     TransactionKind,
 )
+from portfolios.scope import scope_accounts
 
 CHUNK = 5000
 ZERO = Decimal(0)
@@ -199,9 +200,9 @@ def signed_figures(op: TransactionRow, currency: str) -> tuple[Decimal, Decimal]
         gross = op.amount
         if gross is None:
             gross = accounting.round_quantity(op.quantity or ZERO) * (op.price or ZERO)
-        amount = (amount_sign or 0) * accounting.round_money(gross, currency)
+        amount = (amount_sign or 0) * formats.round_money(gross, currency)
     elif amount_sign and op.amount is not None:
-        amount = amount_sign * accounting.round_money(op.amount, currency)
+        amount = amount_sign * formats.round_money(op.amount, currency)
     return quantity, amount
 
 

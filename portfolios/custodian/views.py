@@ -13,8 +13,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
 from django.views.generic import TemplateView
 
+from accounts.access import FirmScopedView
 from accounts.rights import Right
-from advisorportal.tenancy.access import FirmScopedView
 from portfolios.custodian import selectors, services
 from portfolios.custodian.forms import UploadForm
 from portfolios.custodian.models import ImportJob

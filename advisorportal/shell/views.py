@@ -10,9 +10,9 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.generic import TemplateView
 
+from accounts.access import SIGNED_IN, FirmScopedView, public_view
 from accounts.policy import has_right
 from accounts.rights import Right
-from advisorportal.tenancy.access import SIGNED_IN, FirmScopedView, public_view
 from crm import selectors as crm_selectors
 from portfolios import selectors as portfolio_selectors
 

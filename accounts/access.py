@@ -19,6 +19,7 @@ from django.views import View
 
 from accounts.policy import has_right
 from accounts.rights import Right
+from accounts.two_factor import pending_step, recently_verified
 from advisorportal.tenancy.context import current_firm_id
 
 M = TypeVar("M", bound=Model)
@@ -30,8 +31,6 @@ SIGNED_IN = "signed_in"
 
 def two_factor_redirect(request: HttpRequest) -> HttpResponseBase | None:
     """Send a signed-in user who still owes a 2FA step to it, then back here."""
-    from accounts.two_factor import pending_step
-
     step = pending_step(request)
     if step is None:
         return None
@@ -41,8 +40,6 @@ def two_factor_redirect(request: HttpRequest) -> HttpResponseBase | None:
 
 def step_up_redirect(request: HttpRequest) -> HttpResponseBase | None:
     """For sensitive actions: a redirect to confirm 2FA unless it was confirmed in the last minutes."""
-    from accounts.two_factor import recently_verified
-
     if recently_verified(request):
         return None
     target = reverse("accounts:two-factor-verify")

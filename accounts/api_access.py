@@ -11,10 +11,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.access import SIGNED_IN
 from accounts.policy import has_right
 from accounts.rights import Right
+from accounts.two_factor import pending_step
 from advisorportal import request_context
-from advisorportal.tenancy.access import SIGNED_IN
 from advisorportal.tenancy.context import _current_firm_id
 
 if TYPE_CHECKING:
@@ -28,12 +29,10 @@ class HasRequiredRight(permissions.BasePermission):
         right = getattr(view, "required_right", None)
         if right is None or not request.user.is_authenticated:
             return False
-        if request.auth is None:  # a browser session, not an API token: its 2FA step must be done
-            from accounts.two_factor import pending_step
-
-            if pending_step(request._request) is not None:
-                self.message = "Two-factor verification is required for this session."
-                return False
+        # A browser session, not an API token: its 2FA step must be done.
+        if request.auth is None and pending_step(request._request) is not None:
+            self.message = "Two-factor verification is required for this session."
+            return False
         if right == SIGNED_IN:
             return True
         token = request.auth

@@ -32,7 +32,7 @@ SECTIONS: list[tuple[str, list[str]]] = [
 ]  # fmt: skip
 
 
-class ContactForm(forms.ModelForm):  # type: ignore[type-arg]
+class ContactForm(forms.ModelForm):
     tax_id = forms.CharField(
         label="Tax id", required=False, strip=True, help_text="Stored encrypted; leave empty to keep the current one."
     )
@@ -96,14 +96,14 @@ class ActivityForm(forms.Form):
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
 
-class GroupForm(forms.ModelForm):  # type: ignore[type-arg]
+class GroupForm(forms.ModelForm):
     class Meta:
         model = Group
         fields = ["name", "description", "is_private"]
         labels = {"is_private": "Private (only you see it)"}
 
 
-class HouseholdForm(forms.ModelForm):  # type: ignore[type-arg]
+class HouseholdForm(forms.ModelForm):
     class Meta:
         model = Household
         fields = ["name"]

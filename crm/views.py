@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 
 from accounts import audit
-from accounts.access import FirmScopedView, firm_view
+from accounts.access import AuthenticatedRequest, FirmScopedView, firm_view
 from accounts.rights import Right
 from accounts.selectors import firm_users
 from crm import selectors, services
@@ -72,7 +72,7 @@ class ContactListView(FirmScopedView, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        request, user = self.request, self.request.user
+        request, user = self.request, self.user
         query = request.GET
         view = None
         if query.get("view"):
@@ -128,7 +128,7 @@ def _filter_grid(query: str) -> str:
 
 @require_POST
 @firm_view(Right.CRM)
-def contact_bulk(request: HttpRequest) -> HttpResponseBase:
+def contact_bulk(request: AuthenticatedRequest) -> HttpResponseBase:
     """One action on the selected contacts (only those in the user's scope are touched)."""
     back = request.POST.get("next") or reverse("crm:contact-list")
     back = back if back.startswith("/contacts/") else reverse("crm:contact-list")
@@ -154,7 +154,7 @@ def contact_bulk(request: HttpRequest) -> HttpResponseBase:
 
 @require_POST
 @firm_view(Right.CRM)
-def saved_view_save(request: HttpRequest) -> HttpResponseBase:
+def saved_view_save(request: AuthenticatedRequest) -> HttpResponseBase:
     name = request.POST.get("name", "").strip()
     query = request.POST.get("query", "")
     try:
@@ -172,7 +172,7 @@ def saved_view_save(request: HttpRequest) -> HttpResponseBase:
 
 @require_POST
 @firm_view(Right.CRM)
-def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponseBase:
+def saved_view_delete(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
     try:
         view = selectors.saved_view_get(user=request.user, pk=pk)
         services.saved_view_delete(actor=request.user, view=view)
@@ -183,7 +183,7 @@ def saved_view_delete(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 
 @firm_view(Right.CRM)
-def table_columns(request: HttpRequest) -> HttpResponseBase:
+def table_columns(request: AuthenticatedRequest) -> HttpResponseBase:
     """Choose and order the contacts table's columns (remembered per user)."""
     chosen = [c.key for c in selectors.table_columns(user=request.user)]
     error = ""
@@ -218,7 +218,7 @@ class ContactFormView(FirmScopedView, TemplateView):
         return _contact_or_404(self.request, self.kwargs["pk"]) if "pk" in self.kwargs else None
 
     def form(self, data: Any = None) -> ContactForm:
-        advisors = firm_users(firm_id=self.request.user.firm_id).filter(is_active=True)  # type: ignore[union-attr]
+        advisors = firm_users(firm_id=self.user.firm_id).filter(is_active=True)
         return ContactForm(data, instance=self.get_contact() or Contact(), advisors=advisors)
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
@@ -237,7 +237,7 @@ class ContactFormView(FirmScopedView, TemplateView):
                 else:
                     contact = services.contact_update(actor=request.user, contact=contact, tax_id=tax_id, **values)
                     messages.success(request, f"Saved {contact}.")
-                return redirect("crm:contact-detail", pk=contact.pk)  # type: ignore[return-value]
+                return redirect("crm:contact-detail", pk=contact.pk)
             except ValidationError as error:
                 _put_errors(form, error)
         return self.render_to_response(self.get_context_data(form=form, contact=contact), status=400)
@@ -249,7 +249,7 @@ class ContactDetailView(FirmScopedView, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        user = self.request.user
+        user = self.user
         contact = _contact_or_404(self.request, kwargs["pk"])
         accounts = portfolio_selectors.contact_accounts(user=user, contact=contact)
         navs = [a.nav for a in accounts if getattr(a, "nav", None) is not None]
@@ -277,7 +277,7 @@ def _detail(request: HttpRequest, pk: int, status: int = 200, **extra: Any) -> H
 
 @require_POST
 @firm_view(Right.CRM)
-def contact_activity_add(request: HttpRequest, pk: int) -> HttpResponseBase:
+def contact_activity_add(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
     contact = _contact_or_404(request, pk)
     form = ActivityForm(request.POST)
     if form.is_valid():
@@ -292,7 +292,7 @@ def contact_activity_add(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 @require_POST
 @firm_view(Right.CRM, step_up=True)
-def contact_reveal_tax_id(request: HttpRequest, pk: int) -> HttpResponseBase:
+def contact_reveal_tax_id(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
     """Show the full tax id once (step-up 2FA; the read is audited)."""
     contact = _contact_or_404(request, pk)
     audit.record_read(what="tax id", obj=contact)
@@ -303,7 +303,7 @@ def contact_reveal_tax_id(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 
 @firm_view(Right.CRM)
-def contact_picture(request: HttpRequest, pk: int) -> HttpResponseBase:
+def contact_picture(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
     contact = _contact_or_404(request, pk)
     if not contact.picture or contact.picture_type not in {"image/jpeg", "image/png", "image/gif", "image/webp"}:
         raise Http404("No picture.")
@@ -315,7 +315,7 @@ def contact_picture(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 @require_POST
 @firm_view(Right.CRM)
-def contact_groups_change(request: HttpRequest, pk: int) -> HttpResponseBase:
+def contact_groups_change(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
     contact = _contact_or_404(request, pk)
     try:
         group = selectors.group_get(user=request.user, pk=int(request.POST.get("group", "")))
@@ -335,7 +335,7 @@ def contact_groups_change(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 
 @firm_view(Right.CRM)
-def group_list(request: HttpRequest) -> HttpResponseBase:
+def group_list(request: AuthenticatedRequest) -> HttpResponseBase:
     form = GroupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -352,7 +352,7 @@ def group_list(request: HttpRequest) -> HttpResponseBase:
 
 
 @firm_view(Right.CRM)
-def group_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
+def group_detail(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
     try:
         group = selectors.group_get(user=request.user, pk=pk)
     except Group.DoesNotExist:
@@ -376,7 +376,7 @@ PICKER_SIZE = 8
 
 
 @firm_view(Right.CRM)
-def contact_picker(request: HttpRequest) -> HttpResponseBase:
+def contact_picker(request: AuthenticatedRequest) -> HttpResponseBase:
     """The choices of a contact picker (htmx): the user's contacts matching the typed fragment."""
     field = request.GET.get("field", "")
     if field not in ("contact", "head"):
@@ -392,7 +392,7 @@ def contact_picker(request: HttpRequest) -> HttpResponseBase:
 
 
 @firm_view(Right.CRM)
-def household_list(request: HttpRequest) -> HttpResponseBase:
+def household_list(request: AuthenticatedRequest) -> HttpResponseBase:
     form = HouseholdForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -411,7 +411,7 @@ def household_list(request: HttpRequest) -> HttpResponseBase:
 
 
 @firm_view(Right.CRM)
-def household_detail(request: HttpRequest, pk: int) -> HttpResponseBase:
+def household_detail(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
     try:
         household = selectors.household_get(user=request.user, pk=pk)
     except Household.DoesNotExist:

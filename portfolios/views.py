@@ -115,7 +115,7 @@ class AccountListView(FirmScopedView, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        user = self.request.user
+        user = self.user
         form = AccountFilterForm(self.request.GET or None)
         filters, ordering = form.filters(), form.sort_order()
         page = selectors.account_page(
@@ -164,7 +164,7 @@ class AccountDetailView(FirmScopedView, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        user, target = self.request.user, _htmx_target(self.request)
+        user, target = self.user, _htmx_target(self.request)
         try:
             account = selectors.account_get(user=user, pk=kwargs["pk"])
         except ClientAccount.DoesNotExist:

@@ -37,7 +37,7 @@ class UserEditView(FirmScopedView, FormView):
 
     def get_person(self) -> User:
         if self.person is None:
-            self.person = get_scoped_or_404(firm_users(firm_id=self.request.user.firm_id), pk=self.kwargs["pk"])  # type: ignore[union-attr]
+            self.person = get_scoped_or_404(firm_users(firm_id=self.user.firm_id), pk=self.kwargs["pk"])
         return self.person
 
     def get_form_kwargs(self) -> dict[str, Any]:
@@ -74,14 +74,14 @@ class UserEditView(FirmScopedView, FormView):
         try:
             with transaction.atomic():  # both or neither: a refused scope leaves the rights as they were
                 services.user_update(
-                    actor=self.request.user,  # type: ignore[arg-type]
+                    actor=self.user,
                     user=self.get_person(),
                     role=data["role"],
                     is_active=data["is_active"],
                     rights=frozenset(Right(r) for r in data["rights"]),
                 )
                 services.account_scope_set(
-                    actor=self.request.user,  # type: ignore[arg-type]
+                    actor=self.user,
                     user=self.get_person(),
                     scope=data["scope"],
                     account_ids=frozenset(found.values()),
@@ -105,7 +105,7 @@ class UserPreviewView(FirmScopedView, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        person = get_scoped_or_404(firm_users(firm_id=self.request.user.firm_id), pk=kwargs["pk"])  # type: ignore[union-attr]
+        person = get_scoped_or_404(firm_users(firm_id=self.user.firm_id), pk=kwargs["pk"])
         rights = user_rights(user=person)
         chosen = account_scope_of(user=person)
         accounts = (

@@ -25,7 +25,7 @@ class DashboardView(FirmScopedView, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        user = self.request.user
+        user = self.user
         if has_right(user, Right.CRM):
             counts = crm_selectors.contact_status_counts(user=user)
             context["contact_counts"] = counts

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts import audit
-from accounts.access import firm_view
+from accounts.access import AuthenticatedRequest, firm_view
 from accounts.rights import Right
 from advisorportal.tenancy.context import firm_scope
 from advisorportal.tenancy.pagination import keyset_page
@@ -40,7 +40,7 @@ def _errors(error: ValidationError) -> str:
 
 
 @firm_view(Right.CRM)
-def import_start(request: HttpRequest) -> HttpResponseBase:
+def import_start(request: AuthenticatedRequest) -> HttpResponseBase:
     """Upload a file (and see past imports)."""
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -61,7 +61,7 @@ def import_start(request: HttpRequest) -> HttpResponseBase:
 
 
 @firm_view(Right.CRM)
-def import_template(request: HttpRequest) -> HttpResponse:
+def import_template(request: AuthenticatedRequest) -> HttpResponse:
     response = HttpResponse(
         template_workbook(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
@@ -87,7 +87,7 @@ def _detail_context(request: HttpRequest, job: ContactImport) -> dict[str, Any]:
 
 
 @firm_view(Right.CRM)
-def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def import_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     job = _job(request, pk)
     template = "contact_io/_status.html" if request.headers.get("HX-Request") else "contact_io/import_detail.html"
     return render(request, template, _detail_context(request, job))
@@ -95,7 +95,7 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @firm_view(Right.CRM)
 @require_POST
-def import_mapping(request: HttpRequest, pk: int) -> HttpResponseBase:
+def import_mapping(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
     job = _job(request, pk)
     mapping = {key.removeprefix("col_"): str(value) for key, value in request.POST.items() if key.startswith("col_")}
     try:
@@ -108,7 +108,7 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 @firm_view(Right.CRM)
 @require_POST
-def import_apply(request: HttpRequest, pk: int) -> HttpResponseBase:
+def import_apply(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
     try:
         services.import_request_apply(actor=request.user, job=_job(request, pk))
     except ValidationError as error:
@@ -118,7 +118,7 @@ def import_apply(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 @firm_view(Right.CRM)
 @require_POST
-def import_undo(request: HttpRequest, pk: int) -> HttpResponseBase:
+def import_undo(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
     try:
         job = services.import_undo(actor=request.user, job=_job(request, pk))
     except ValidationError as error:
@@ -154,7 +154,7 @@ def _streamed(request: HttpRequest, rows: Any, filename: str) -> StreamingHttpRe
 
 
 @firm_view(Right.CRM, step_up=True)
-def export_summary(request: HttpRequest) -> HttpResponseBase:
+def export_summary(request: AuthenticatedRequest) -> HttpResponseBase:
     contacts = _export_contacts(request)
     if isinstance(contacts, HttpResponse):
         return contacts
@@ -163,7 +163,7 @@ def export_summary(request: HttpRequest) -> HttpResponseBase:
 
 
 @firm_view(Right.CRM, step_up=True)
-def export_tasks(request: HttpRequest) -> HttpResponseBase:
+def export_tasks(request: AuthenticatedRequest) -> HttpResponseBase:
     contacts = _export_contacts(request)
     if isinstance(contacts, HttpResponse):
         return contacts
@@ -172,7 +172,7 @@ def export_tasks(request: HttpRequest) -> HttpResponseBase:
 
 
 @firm_view(Right.CRM, step_up=True)
-def export_full(request: HttpRequest) -> HttpResponseBase:
+def export_full(request: AuthenticatedRequest) -> HttpResponseBase:
     contacts = _export_contacts(request)
     if isinstance(contacts, HttpResponse):
         return contacts

@@ -40,7 +40,7 @@ def display_value(contact: Contact, name: str, *, full_tax_id: bool = False) -> 
     if name == "picture":
         return f"Picture ({len(bytes(contact.picture)) // 1024 + 1} KB)" if contact.picture else EMPTY
     if name == "advisor":
-        return contact.advisor.full_name if contact.advisor else EMPTY  # type: ignore[attr-defined]
+        return contact.advisor.full_name if contact.advisor else EMPTY
     model_field = _model_field(name)
     value = getattr(contact, name)
     if value in (None, "", []):

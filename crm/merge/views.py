@@ -45,9 +45,9 @@ class DuplicatesView(FirmScopedView, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        page = selectors.duplicate_page(user=self.request.user, after=self.request.GET.get("after", ""),
+        page = selectors.duplicate_page(user=self.user, after=self.request.GET.get("after", ""),
                                         size=PAGE_SIZE)  # fmt: skip
-        context.update(page=page, recent=list(selectors.merge_list(user=self.request.user)[:10]))
+        context.update(page=page, recent=list(selectors.merge_list(user=self.user)[:10]))
         return context
 
 
@@ -67,7 +67,7 @@ class CompareView(FirmScopedView, TemplateView):
 
     def _contacts(self, raw_ids: list[str]) -> list[Contact]:
         try:
-            return selectors.merge_candidates(user=self.request.user, ids=selectors.parse_ids(raw_ids))
+            return selectors.merge_candidates(user=self.user, ids=selectors.parse_ids(raw_ids))
         except Contact.DoesNotExist:
             raise Http404 from None
 
@@ -113,7 +113,7 @@ class CompareView(FirmScopedView, TemplateView):
             "rows": rows,
             "same": same,
             "ids": ",".join(str(c.pk) for c in contacts),
-            "accounts": [portfolio_selectors.contact_accounts(user=self.request.user, contact=c) for c in contacts],
+            "accounts": [portfolio_selectors.contact_accounts(user=self.user, contact=c) for c in contacts],
         }
 
 

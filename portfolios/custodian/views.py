@@ -36,9 +36,9 @@ class ImportListView(FirmScopedView, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context.setdefault("form", UploadForm(user=self.request.user))
+        context.setdefault("form", UploadForm(user=self.user))
         after = self.request.GET.get("after", "")
-        context["page"] = selectors.job_page(user=self.request.user, after=after, size=PAGE_SIZE)
+        context["page"] = selectors.job_page(user=self.user, after=after, size=PAGE_SIZE)
         context["templates"] = TEMPLATES
         return context
 

@@ -9,13 +9,14 @@ security (layer 3) both read it.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 _current_firm_id: ContextVar[int | None] = ContextVar("current_firm_id", default=None)
 
@@ -53,6 +54,16 @@ def firm_scope(firm: Any) -> Iterator[int]:
         yield _current_firm_id.get()  # type: ignore[misc]
     finally:
         _current_firm_id.reset(token)
+
+
+def firm_stream(firm: Any, rows: Iterable[T]) -> Iterator[T]:
+    """``rows`` read inside ``firm``'s scope, for a streamed response: its body is read after the
+    view has returned and the request's transaction has committed, outside the request's scope.
+    Each query then runs in a short transaction of its own with the firm handed to row-level
+    security (``QuerySet.iterator()``'s cursor is held open across them: no long transaction
+    follows a slow client)."""
+    with firm_scope(firm):
+        yield from rows
 
 
 @contextmanager

@@ -35,10 +35,12 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return execute(sql, params, many, context)
         firm_id = current_firm_id()
         value = "" if firm_id is None else str(firm_id)
-        raw_cursor = context["cursor"].cursor
         if self.in_atomic_block or not self.get_autocommit():
             if self._rls_value != value:
-                raw_cursor.execute(_SET_FIRM, [value])
+                # On the connection, not the statement's cursor: that may be a server-side cursor
+                # (``QuerySet.iterator()``), whose query runs only when fetched, so a set_config
+                # sent through it would never run and the query would see no firm's rows.
+                self.connection.execute(_SET_FIRM, [value])
                 self._rls_value = value
             return execute(sql, params, many, context)
         if firm_id is None:

@@ -83,10 +83,10 @@ WORKERS = 2
 MIXED_WORKERS = 8
 # Files whose change makes existing bench data stale, so the database is built again.
 GENERATOR_FILES = (
-    "accounts/management/commands/seed_demo.py",
-    "accounts/demo.py",
-    "crm/demo.py",
-    "portfolios/demo.py",
+    "devtools/management/commands/seed_demo.py",
+    "devtools/demo/accounts.py",
+    "devtools/demo/crm.py",
+    "devtools/demo/portfolios.py",
 )
 
 # Targets of the engineering doc, printed beside the figures (never asserted).

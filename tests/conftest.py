@@ -21,6 +21,7 @@ from accounts import services as account_services
 from accounts.models import Firm, User
 from accounts.rights import Right, Role
 from advisorportal.tenancy.context import firm_scope
+from tests.concurrency import committed_db  # noqa: F401 - a fixture: committed rows for tests with threads
 from tests.factories import FirmFactory, UserFactory
 
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 
-from accounts.models import AccessGrant, ApiToken, AuditEntry, User
+from accounts.models import AccessGrant, ApiToken, AuditEntry, Firm, User
 from accounts.rights import Right
+from advisorportal.pdf import Branding
 
 
 def user_grants(*, user: User) -> dict[Right, tuple[int, str]]:
@@ -24,6 +25,11 @@ def user_grants(*, user: User) -> dict[Right, tuple[int, str]]:
 def user_rights(*, user: User) -> frozenset[Right]:
     """The user's rights, loaded once per request and cached on the user object."""
     return frozenset(user_grants(user=user))
+
+
+def firm_branding(*, firm: Firm) -> Branding:
+    """The firm's name, colours and logo, as documents and emails show them."""
+    return Branding.with_logo_file(name=firm.name, primary=firm.brand_primary, accent=firm.brand_accent, logo=firm.logo)
 
 
 def firm_users(*, firm_id: int) -> QuerySet[User]:

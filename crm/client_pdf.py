@@ -1,20 +1,16 @@
-"""The client information PDF: what the client submitted, in the firm's name and colours.
-
-Rendered by WeasyPrint from a template. It fetches nothing from the network or the disk: the
-firm's logo is embedded as a data URI and every other URL is refused.
-"""
+"""The client information PDF: what the client submitted, in the firm's name and colours
+(rendered by the floor's ``advisorportal.pdf``, which fetches nothing from the network or the disk)."""
 
 from __future__ import annotations
 
-import base64
-import mimetypes
 from dataclasses import dataclass
 from typing import Any
 
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.models import Firm
+from accounts.selectors import firm_branding
+from advisorportal.pdf import render_pdf
 from crm.merge.display import EMPTY, display_value, field_label
 from crm.models import Contact
 from portfolios import selectors as portfolio_selectors
@@ -62,46 +58,23 @@ def _sections(contact: Contact, *, full_tax_id: bool) -> list[Section]:
     return sections
 
 
-def _logo_data_uri(firm: Firm) -> str:
-    if not firm.logo:
-        return ""
-    try:
-        with firm.logo.open("rb") as handle:
-            data = handle.read(2_000_000)
-    except OSError:
-        return ""
-    kind = mimetypes.guess_type(firm.logo.name)[0] or "image/png"
-    return f"data:{kind};base64,{base64.b64encode(data).decode()}"
-
-
-def _css_string(text: str) -> str:
-    """``text`` safe inside a double-quoted CSS string."""
-    return "".join(f"\\{ord(ch):x} " if ch in '"\\<>' or ord(ch) < 32 else ch for ch in text)
-
-
 def render_client_pdf(*, user: Any, contact: Contact, full_tax_id: bool = False) -> bytes:
     """The PDF of ``contact`` (already in the user's scope); accounts limited to the user's account scope."""
     firm = Firm.objects.get(pk=contact.firm_id)
     context = {
-        "firm": firm,
-        "logo": _logo_data_uri(firm),
         "contact": contact,
         "sections": _sections(contact, full_tax_id=full_tax_id),
         "accounts": portfolio_selectors.contact_accounts(user=user, contact=contact),
         "generated": timezone.localtime(),
         "full_tax_id": full_tax_id,
-        "css_firm_name": _css_string(firm.name),
     }
-    html = render_to_string("contact_merge/client_information.html", context)
-    css = render_to_string("contact_merge/client_information.css", context)
-    # Imported here: WeasyPrint takes seconds to import (it parses its stylesheets), which every
-    # process start (server, worker, command) would otherwise pay.
-    from weasyprint import CSS, HTML
-    from weasyprint.urls import URLFetcher
-
-    fetcher = URLFetcher(allowed_protocols=("data",))  # the embedded logo; nothing from disk or network
-    document = HTML(string=html, url_fetcher=fetcher, base_url="data:,")
-    return document.write_pdf(stylesheets=[CSS(string=css, url_fetcher=fetcher)])  # type: ignore[no-any-return]
+    return render_pdf(
+        template="contact_merge/client_information.html",
+        stylesheet="contact_merge/client_information.css",
+        context=context,
+        branding=firm_branding(firm=firm),
+        title=f"Client information · {contact.display_name}",
+    )
 
 
 def pdf_filename(contact: Contact) -> str:

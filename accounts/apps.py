@@ -9,6 +9,9 @@ class AccountsConfig(AppConfig):
         from accounts import audit, schema  # noqa: F401 - schema registers the OpenAPI authentication extension
 
         audit.connect()
+        from advisorportal import auditing
+
+        auditing.register_recorder(audit.record)  # the floor's kits (links) record through it
         from accounts import sessions
 
         sessions.connect()

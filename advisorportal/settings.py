@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "advisorportal.tenancy",
+    "advisorportal.links",
+    "advisorportal.idempotency",
     "accounts",
     "crm",
     "portfolios",
@@ -158,7 +160,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "portfolios.tasks.daily_values_nightly",
         "schedule": crontab(minute=30, hour=23, day_of_week="mon-fri"),
     },
+    # Emailed links that expired unused: closed, and their purpose told (one task per firm).
+    "links-expire": {"task": "advisorportal.links.tasks.links_expire_all", "schedule": crontab(minute="*/15")},
 }
+
+# Emailed single-use links (advisorportal/links): how long a link stays valid unless its purpose
+# or the caller says otherwise.
+LINK_EXPIRY_HOURS = env_int("LINK_EXPIRY_HOURS", 72, minimum=1, maximum=30 * 24)
 
 # --- Authentication -------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

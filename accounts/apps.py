@@ -12,6 +12,7 @@ class AccountsConfig(AppConfig):
         from advisorportal import auditing
 
         auditing.register_recorder(audit.record)  # the floor's kits (links) record through it
-        from accounts import sessions
+        from accounts import authentication, sessions
 
+        authentication.connect()
         sessions.connect()

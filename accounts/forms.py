@@ -4,6 +4,9 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
+
+from accounts.identity import identity_by_email, user_of
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -17,6 +20,15 @@ class EmailAuthenticationForm(AuthenticationForm):
         "invalid_login": "That email and password do not match an active account.",
         "inactive": "That email and password do not match an active account.",
     }
+
+
+class PasswordResetForm(DjangoPasswordResetForm):
+    """Django's, with the account found through ``accounts.identity`` (no firm is in scope yet)."""
+
+    def get_users(self, email: str) -> Any:
+        identity = identity_by_email(email)
+        user = user_of(identity) if identity is not None and identity.is_active else None
+        return [user] if user is not None and user.has_usable_password() else []
 
 
 class AuditFilterForm(forms.Form):
@@ -79,11 +91,9 @@ class UserInviteForm(forms.Form):
         self.fields["role"].choices = Role.choices  # type: ignore[attr-defined]
 
     def clean_email(self) -> str:
-        from accounts.models import User
-
         email = str(self.cleaned_data["email"]).strip().lower()
-        if User.objects.filter(email=email).exists():
-            # Identities are global; say only that this address cannot be used.
+        if identity_by_email(email) is not None:
+            # Emails are unique across firms (sign-in names no firm); say only that this one cannot be used.
             raise forms.ValidationError("This email address cannot be invited.")
         return email
 

@@ -1,4 +1,5 @@
-"""Security emails to users, white-branded with their firm's name."""
+"""Security emails to users, white-branded with their firm's name. Run in the user's firm scope
+(the tasks in ``accounts.tasks``): users are under row-level security."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from accounts import audit
+from accounts.identity import identity_by_email, token_with_identity, user_of
 from accounts.models import (
     AccessGrant,
     AccountScope,
@@ -49,9 +50,12 @@ def user_create(
     password: str | None = None,
     rights: frozenset[Right] | None = None,
 ) -> User:
-    user = User.objects.create_user(email=email, password=password, full_name=full_name, firm=firm, role=role)
+    if identity_by_email(email) is not None:
+        # Emails sign in without naming a firm, so they are unique across firms.
+        raise ValidationError({"email": "This email address cannot be used."})
     granted = ROLE_PRESETS[role] if rights is None else rights
     with firm_scope(firm):
+        user = User.objects.create_user(email=email, password=password, full_name=full_name, firm=firm, role=role)
         for right in sorted(granted):
             grant = AccessGrant(firm=firm, user=user, right=right)
             grant.full_clean()
@@ -72,20 +76,19 @@ def api_token_create(
 
     with firm_scope(user.firm_id):
         held = user_rights(user=user)
-    granted = held if rights is None else rights
-    if not granted <= held:
-        raise ValidationError({"rights": "A token can only carry rights its user holds."})
-    if expires_at is not None and expires_at <= timezone.now():
-        raise ValidationError({"expires_at": "The expiry must be in the future."})
-    prefix = secrets.token_hex(5)
-    secret = secrets.token_urlsafe(32)
-    token = ApiToken(
-        user=user, name=name, prefix=prefix, digest=_digest(secret), expires_at=expires_at,
-        rights=sorted(r.value for r in granted),
-    )  # fmt: skip
-    token.full_clean()
-    token.save()
-    with firm_scope(user.firm_id):
+        granted = held if rights is None else rights
+        if not granted <= held:
+            raise ValidationError({"rights": "A token can only carry rights its user holds."})
+        if expires_at is not None and expires_at <= timezone.now():
+            raise ValidationError({"expires_at": "The expiry must be in the future."})
+        prefix = secrets.token_hex(5)
+        secret = secrets.token_urlsafe(32)
+        token = ApiToken(
+            user=user, name=name, prefix=prefix, digest=_digest(secret), expires_at=expires_at,
+            rights=sorted(r.value for r in granted),
+        )  # fmt: skip
+        token.full_clean()  # checks that the user exists: in the user's firm
+        token.save()
         audit.record(action="create", object_type="accounts.apitoken", object_id=str(token.pk), object_repr=name,
                      changes={"rights": [None, token.rights], "expires_at": [None, str(expires_at)]})  # fmt: skip
     return token, f"{TOKEN_PREFIX}_{prefix}_{secret}"
@@ -114,16 +117,17 @@ def api_token_authenticate(raw: str) -> ApiToken | None:
     parts = raw.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         return None
-    token = ApiToken.objects.select_related("user", "user__firm").filter(prefix=parts[1]).first()
-    if token is None or not secrets.compare_digest(token.digest, _digest(parts[2])):
+    found = token_with_identity(parts[1])
+    if found is None or not secrets.compare_digest(found[0].digest, _digest(parts[2])):
         return None
+    token, identity = found
     now = timezone.now()
-    if (
-        token.revoked_at is not None
-        or (token.expires_at is not None and token.expires_at <= now)
-        or not token.user.is_active
-    ):
+    if token.revoked_at is not None or (token.expires_at is not None and token.expires_at <= now):
         return None
+    user = user_of(identity) if identity.is_active else None
+    if user is None:
+        return None
+    token.user = user
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token
@@ -152,7 +156,7 @@ def user_invite(*, firm: Firm, actor: User, email: str, full_name: str, role: st
                      changes={"role": [None, role], "invited_by": [None, actor.email]}, actor_id=actor.pk)  # fmt: skip
     from accounts.tasks import send_invitation
 
-    transaction.on_commit(lambda: send_invitation.delay(user.pk))
+    transaction.on_commit(lambda: send_invitation.delay(firm.pk, user.pk))
     return user
 
 

@@ -74,7 +74,7 @@ def _signed_in(sender: Any, request: HttpRequest, user: User, **kwargs: Any) -> 
         from accounts.tasks import send_new_device_notice
 
         record = UserSession.objects.get(session_key=request.session.session_key)
-        transaction.on_commit(lambda: send_new_device_notice.delay(record.pk))
+        transaction.on_commit(lambda: send_new_device_notice.delay(user.firm_id, record.pk))
 
 
 def _signed_out(sender: Any, request: HttpRequest, user: User | None, **kwargs: Any) -> None:

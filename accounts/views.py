@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, St
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 from django.views.generic import FormView, TemplateView
@@ -30,9 +30,11 @@ from accounts.forms import (
     ApiTokenForm,
     AuditFilterForm,
     EmailAuthenticationForm,
+    PasswordResetForm,
     TwoFactorCodeForm,
     UserInviteForm,
 )
+from accounts.identity import identity_by_id, user_of
 from accounts.models import ApiToken, Firm, UserSession
 from accounts.rights import Right
 from accounts.selectors import (
@@ -344,7 +346,27 @@ def user_two_factor_reset(request: HttpRequest, pk: int) -> HttpResponseBase:
     return redirect("people:user-edit", pk=pk)
 
 
-class InviteAcceptView(PublicView, auth_views.PasswordResetConfirmView):
+class _SignedLinkUser:
+    """The user an emailed link names, found through ``accounts.identity`` and loaded in their firm
+    (nobody is signed in, so no firm is in scope); setting the password runs in that firm too, and
+    only once the link's token has been checked (``form_valid``)."""
+
+    user: Any
+
+    def get_user(self, uidb64: str) -> Any:
+        try:
+            uid = urlsafe_base64_decode(uidb64).decode()
+        except (TypeError, ValueError):
+            return None
+        identity = identity_by_id(uid)
+        return user_of(identity) if identity is not None else None
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        with firm_scope(self.user.firm_id):
+            return super().form_valid(form)  # type: ignore[misc]
+
+
+class InviteAcceptView(_SignedLinkUser, PublicView, auth_views.PasswordResetConfirmView):
     """The link in an invitation: set a first password (once, before the link expires)."""
 
     public_reason = "An invited person has no password yet; the single-use signed link is the credential."
@@ -381,6 +403,7 @@ class PasswordResetView(PublicView, auth_views.PasswordResetView):
     """Forgotten password: always the same answer, whether or not the address has an account."""
 
     public_reason = "People who forgot their password are not signed in."
+    form_class = PasswordResetForm
     template_name = "accounts/password_form.html"
     email_template_name = "accounts/email/password_reset.txt"
     subject_template_name = "accounts/email/password_reset_subject.txt"
@@ -397,7 +420,7 @@ class PasswordResetSentView(PublicView, TemplateView):
     template_name = "accounts/password_reset_sent.html"
 
 
-class PasswordResetConfirmView(PublicView, auth_views.PasswordResetConfirmView):
+class PasswordResetConfirmView(_SignedLinkUser, PublicView, auth_views.PasswordResetConfirmView):
     public_reason = "The single-use signed link from the reset email is the credential."
     template_name = "accounts/invite_accept.html"
     success_url = reverse_lazy("accounts:login")

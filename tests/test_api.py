@@ -130,7 +130,8 @@ def test_bad_tokens_are_refused(alice: Persona, case: str) -> None:
     elif case == "expired":
         ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     else:
-        type(alice.user).objects.filter(pk=alice.user.pk).update(is_active=False)
+        with alice.scope():
+            type(alice.user).objects.filter(pk=alice.user.pk).update(is_active=False)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {raw}")
     response = client.get("/api/v1/contacts/")

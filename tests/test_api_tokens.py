@@ -111,7 +111,8 @@ def test_a_token_request_is_its_token_users_even_with_another_session(
 ) -> None:
     """A request naming a token is authenticated by the token alone: a browser session cookie of
     another user (here of another firm) sent along is not read, and does not widen or change the
-    scope; the API page costs the token, the grants and the page query."""
+    scope; the API page costs the token (with its user's firm), the user (loaded under row-level
+    security in that firm), the grants and the page query."""
     from crm.models import Contact
 
     with charlie.scope():
@@ -119,7 +120,7 @@ def test_a_token_request_is_its_token_users_even_with_another_session(
     client = charlie.api()
     client.cookies = alice.client().cookies  # alice's verified browser session of firm A
     client.get("/api/v1/contacts/")  # the token's first use also records it (once a minute)
-    with django_assert_max_num_queries(5):  # savepoint, token, grants, page, release
+    with django_assert_max_num_queries(6):  # savepoint, token, user, grants, page, release
         response = client.get("/api/v1/contacts/")
     assert [row["last_name"] for row in response.json()["results"]] == ["Charlie"]
     with_session_only = alice.client().get("/api/v1/contacts/")

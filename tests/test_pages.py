@@ -43,7 +43,8 @@ def test_wrong_password_does_not_reveal_whether_the_email_exists(alice: Persona)
 
 
 def test_disabled_user_cannot_log_in(alice: Persona) -> None:
-    type(alice.user).objects.filter(pk=alice.user.pk).update(is_active=False)
+    with alice.scope():
+        type(alice.user).objects.filter(pk=alice.user.pk).update(is_active=False)
     response = Client().post("/login/", {"username": alice.user.email, "password": alice.password})
     assert response.status_code == 200
 

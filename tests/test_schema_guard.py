@@ -1,4 +1,5 @@
-"""Introspects the live test database: every firm-owned table must obey tenancy layers 1, 3 and 4.
+"""Introspects the live test database: every firm-owned table must obey tenancy layers 1, 3 and 4,
+and so must every link from firm-owned data to a user.
 
 This test is what keeps every later model honest; it needs no edit when a model is added.
 """
@@ -11,10 +12,25 @@ from django.db import connection
 
 from advisorportal.tenancy.models import FirmOwnedModel, FirmScopedManager
 
+USERS = "accounts_user"
+
 # Tables that carry firm_id but are deliberately not firm-owned, with the reason.
 IDENTITY_TABLES = {
-    "accounts_user": "authentication finds a user by email before any firm is known",
+    USERS: "sign-in finds a user by an email unique across firms, before any firm is known (through "
+    "accounts_user_identity); otherwise it is held to the firm-owned rules, checked below",
 }
+
+# Global tables with a key to users, with the reason each stays global (no firm_id, no RLS, a plain
+# key): authentication reads them before any firm is known. They hold no firm data.
+GLOBAL_TABLES_LINKED_TO_USERS = {
+    "accounts_apitoken": "a token is found by its prefix, and names its user, before the firm is known",
+    "accounts_usersession": "read by session key on every request, before the firm is in scope",
+    "otp_totp_totpdevice": "django-otp: the second factor is checked before the firm is in scope",
+    "otp_static_staticdevice": "django-otp: backup codes, as the authenticator",
+}
+
+# The security-definer function that is the one way to a user before a firm is in scope.
+IDENTITY_FUNCTION = "accounts_user_identity(text, bigint)"
 
 pytestmark = pytest.mark.django_db
 
@@ -101,17 +117,95 @@ def _foreign_keys(table: str) -> list[tuple[str, list[str], str, list[str]]]:
 
 
 @pytest.mark.parametrize("table", sorted(_firm_owned_tables()))
-def test_links_between_firm_owned_tables_are_same_firm(table: str) -> None:
-    firm_owned = _firm_owned_tables()
+def test_links_from_firm_owned_tables_to_firm_owned_tables_and_users_are_same_firm(table: str) -> None:
+    within_firm = _firm_owned_tables() | {USERS}
     fks = _foreign_keys(table)
     composite = {
         (tuple(cols), target) for _, cols, target, tcols in fks if cols[0] == "firm_id" and tcols == ["firm_id", "id"]
     }
     for name, cols, target, _ in fks:
-        if target in firm_owned and len(cols) == 1:
+        if target in within_firm and len(cols) == 1:
             assert (("firm_id", cols[0]), target) in composite, (
                 f"{table}.{cols[0]} → {target} ({name}) is not same-firm"
             )
+
+
+def test_the_links_to_users_are_found_and_same_firm() -> None:
+    """The check above really meets keys to users (contacts' advisors, audit actors, …)."""
+    composite_to_users = {
+        (table, cols[1])
+        for table in _firm_owned_tables()
+        for _, cols, target, tcols in _foreign_keys(table)
+        if target == USERS and cols[0] == "firm_id" and tcols == ["firm_id", "id"]
+    }
+    expected = {
+        ("crm_contact", "advisor_id"),
+        ("accounts_auditentry", "actor_id"),
+        ("crm_group", "owner_id"),
+        ("portfolios_ledgerentry", "created_by_id"),
+        ("accounts_accessgrant", "user_id"),
+    }
+    assert expected <= composite_to_users
+
+
+def test_users_carry_unique_firm_id_and_id() -> None:
+    unique_columns = _query(
+        """
+        SELECT ARRAY(SELECT attname FROM unnest(x.indkey) WITH ORDINALITY k(n, o)
+                     JOIN pg_attribute ON attrelid = x.indrelid AND attnum = k.n ORDER BY k.o)
+        FROM pg_index x WHERE x.indrelid = %s::regclass AND x.indisunique
+        """,
+        [USERS],
+    )
+    assert (["firm_id", "id"],) in [tuple(row) for row in unique_columns]
+
+
+def test_users_have_row_level_security_on_the_firm_enabled_and_forced() -> None:
+    enabled, forced, owner = _query(
+        "SELECT relrowsecurity, relforcerowsecurity, relowner::regrole::text FROM pg_class WHERE oid = %s::regclass",
+        [USERS],
+    )[0]
+    assert enabled and forced
+    policies = {name: (cmd, roles, qual) for name, cmd, roles, qual in _query(
+        "SELECT policyname, cmd, roles::text[], qual FROM pg_policies WHERE tablename = %s", [USERS]
+    )}  # fmt: skip
+    firm = policies.pop("firm_rls_accounts_user")
+    assert firm[0] == "ALL" and firm[1] == ["public"] and "current_setting('app.firm_id'" in firm[2]
+    # The one other policy lets only the owner read users: what the security-definer function runs as.
+    assert policies == {"accounts_user_identity_lookup": ("SELECT", [owner], "true")}
+    (member,) = _query("SELECT pg_has_role(current_user, %s, 'USAGE')", [owner])[0]
+    assert not member, "the application role must not act as the owner"
+
+
+def test_only_the_listed_global_tables_link_to_users() -> None:
+    linking = {
+        table
+        for (table,) in _query(
+            "SELECT DISTINCT conrelid::regclass::text FROM pg_constraint"
+            " WHERE contype = 'f' AND confrelid = %s::regclass",
+            [USERS],
+        )
+    }
+    assert linking - _firm_owned_tables() == set(GLOBAL_TABLES_LINKED_TO_USERS)
+
+
+def test_the_identity_function_is_narrow_pinned_and_only_for_the_application_role() -> None:
+    definer, config, owner, table_owner, public_may, app_may, result = _query(
+        """
+        SELECT p.prosecdef, p.proconfig, p.proowner::regrole::text,
+               (SELECT relowner::regrole::text FROM pg_class WHERE oid = %s::regclass),
+               has_function_privilege('public', p.oid, 'EXECUTE'),
+               has_function_privilege(current_user, p.oid, 'EXECUTE'),
+               pg_get_function_result(p.oid)
+        FROM pg_proc p WHERE p.oid = %s::regprocedure
+        """,
+        [USERS, IDENTITY_FUNCTION],
+    )[0]
+    assert definer and owner == table_owner
+    assert config == ["search_path=pg_catalog, pg_temp"]
+    assert not public_may and app_may
+    # Only what authentication needs before the firm is known: no password hash, no name.
+    assert result == "TABLE(id bigint, firm_id bigint, is_active boolean)"
 
 
 def test_no_other_table_points_at_firm_owned_data() -> None:

@@ -29,12 +29,12 @@ def test_seed_demo_builds_both_firms_and_writes_credentials(tmp_path: Path) -> N
         firm = Firm.objects.get(slug=slug)
         emails = [u["email"] for u in firm_creds["users"]]
         assert emails == [f"owner@{slug}.example", f"advisor@{slug}.example", f"assistant@{slug}.example"]
-        for entry in firm_creds["users"]:
-            user = User.objects.get(email=entry["email"])
-            assert user.check_password(entry["password"])
-            token = api_token_authenticate(entry["api_token"])
-            assert token is not None and token.user == user
         with firm_scope(firm):
+            for entry in firm_creds["users"]:
+                user = User.objects.get(email=entry["email"])
+                assert user.check_password(entry["password"])
+                token = api_token_authenticate(entry["api_token"])
+                assert token is not None and token.user == user
             assert Contact.objects.count() == 30
             assert Household.objects.exists()
             owner, advisor, assistant = (User.objects.get(email=e) for e in emails)

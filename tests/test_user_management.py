@@ -26,7 +26,8 @@ def test_invite_set_password_once_then_sign_in(alice: Persona, django_capture_on
             "/settings/users/", {"email": "Dana@Alpha.test", "full_name": "Dana D", "role": "staff"}
         )
     assert response.status_code == 302
-    dana = User.objects.get(email="dana@alpha.test")
+    with alice.scope():
+        dana = User.objects.get(email="dana@alpha.test")
     assert not dana.has_usable_password()
     link = re.search(r"http://\S+/invite/\S+/", mail.outbox[-1].body).group()  # type: ignore[union-attr]
     path = link.split("8000", 1)[1]
@@ -71,7 +72,8 @@ def test_disabling_ends_sessions_and_tokens(alice: Persona, bob: Persona) -> Non
     _, raw = api_token_create(user=bob.user, name="t")
     bobs_browser = bob.client()
     alice.client().post(f"/settings/users/{bob.user.pk}/", {"role": "staff", "rights": ["crm"], "scope": "all"})
-    assert not User.objects.get(pk=bob.user.pk).is_active
+    with bob.scope():
+        assert not User.objects.get(pk=bob.user.pk).is_active
     assert bobs_browser.get("/contacts/").status_code == 302
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {raw}")

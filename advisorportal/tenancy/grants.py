@@ -3,7 +3,8 @@
 The owner role owns every table; the application role only gets data privileges, so it can
 neither alter the schema, nor switch off row-level security, nor rewrite append-only tables
 (models with ``append_only = True`` get SELECT and INSERT only, and a trigger that refuses UPDATE
-and DELETE from anyone, the owner included).
+and DELETE from anyone, the owner included). Functions a model lists in ``app_role_functions``
+(the security-definer lookup authentication uses) are executable by the application role alone.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def grant_application_role(sender: AppConfig, using: str = "default", **kwargs: 
         return
     q = connection.ops.quote_name
     append_only = [m._meta.db_table for m in apps.get_models() if getattr(m, "append_only", False)]
+    functions = sorted({f for m in apps.get_models() for f in getattr(m, "app_role_functions", ())})
     with connection.cursor() as cursor:
         cursor.execute(f"GRANT USAGE ON SCHEMA public TO {q(app_role)}")
         cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {q(app_role)}")
@@ -34,6 +36,13 @@ def grant_application_role(sender: AppConfig, using: str = "default", **kwargs: 
             "BEGIN RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP "
             "USING ERRCODE = 'insufficient_privilege'; END $$"
         )
+        for function in functions:
+            cursor.execute("SELECT to_regprocedure(%s) IS NOT NULL", [function])
+            if not cursor.fetchone()[0]:
+                continue  # migrated back to before the function existed
+            # Signatures come from model metadata, not from input.
+            cursor.execute(f"REVOKE ALL ON FUNCTION {function} FROM PUBLIC")
+            cursor.execute(f"GRANT EXECUTE ON FUNCTION {function} TO {q(app_role)}")
         for table in append_only:
             cursor.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {q(table)} FROM {q(app_role)}")
             cursor.execute(f"DROP TRIGGER IF EXISTS append_only ON {q(table)}")

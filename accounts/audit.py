@@ -2,8 +2,10 @@
 
 Saves and deletes through the ORM are recorded automatically (signals on every ``FirmOwnedModel``
 with ``audited = True``), in the same transaction as the change, with a before/after diff.
-Bulk writes (``bulk_create``, ``QuerySet.update``/``delete``) send no signals: services that use
-them call ``record`` themselves. Sensitive reads (exports, PDFs, account queries) call
+Bulk writes (``bulk_create``, ``bulk_update``, ``QuerySet.update``, the COPY kit of
+``advisorportal.bulk``) send no signals: each statement hands its change to ``record_bulk``,
+which writes one entry naming the model, the ids and the columns set (see ``advisorportal.bulk``
+for why this and not triggers). Sensitive reads (exports, PDFs, account queries) call
 ``record_read``.
 """
 
@@ -19,7 +21,7 @@ from django.db.models import DEFERRED
 from django.db.models.signals import post_delete, post_save
 
 from accounts.models import AuditAction, AuditEntry
-from advisorportal import request_context
+from advisorportal import bulk, request_context
 from advisorportal.tenancy.context import firm_scope
 from advisorportal.tenancy.models import FirmOwnedModel
 
@@ -100,6 +102,33 @@ def record_read(*, what: str, obj: models.Model | None = None, details: dict[str
     )
 
 
+def record_bulk(change: bulk.BulkChange) -> AuditEntry:
+    """One entry for one bulk statement: ``ids`` as ranges, each column set as ``[None, value]``
+    (masked columns without values; a list with a value per row, or "(a value per row)"), and the
+    caller's details."""
+    model = change.model
+    masked_fields: frozenset[str] = getattr(model, "audit_masked_fields", frozenset())
+    ranges = bulk.id_ranges(change.ids)
+    changes: dict[str, Any] = {"rows": [None, len(change.ids)], "ids": [None, ", ".join(ranges)]}
+    for name, value in change.values.items():
+        if change.action == "create" and value in (None, "", [], {}):
+            continue  # as for a saved object: an empty field of a new row is no news
+        if name in masked_fields or name.removesuffix("_id") in masked_fields:
+            changes[name] = [MASK, MASK]
+        elif isinstance(value, bulk.PerRow):
+            changes[name] = [None, [_jsonable(v) for v in value.values]]
+        else:
+            changes[name] = [None, _jsonable(value)]
+    changes.update({name: [None, _jsonable(value)] for name, value in change.audit.details.items()})
+    return record(
+        action=change.action,
+        object_type=model._meta.label_lower,
+        object_id=",".join(ranges)[:64],
+        object_repr=change.audit.reason,
+        changes=changes,
+    )
+
+
 def _saved(sender: type[models.Model], instance: FirmOwnedModel, created: bool, raw: bool, **kwargs: Any) -> None:
     if raw:
         return
@@ -134,6 +163,8 @@ def _signed_out(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
 def connect() -> None:
     from django.apps import apps
     from django.contrib.auth.signals import user_logged_in, user_logged_out
+
+    bulk.register_recorder(record_bulk)
 
     user_logged_in.connect(_signed_in, dispatch_uid="audit-login")
     user_logged_out.connect(_signed_out, dispatch_uid="audit-logout")

@@ -6,6 +6,7 @@ want to see it later, adds an entry to the contact's timeline.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from advisorportal import bulk
 from crm import search
 from crm.crypto import seal_tax_id, tax_id_digest, tax_id_error
 from crm.models import (
@@ -66,16 +68,32 @@ def _unknown_fields(fields: dict[str, Any]) -> None:
         raise ValidationError(dict.fromkeys(unknown, "This field cannot be set."))
 
 
-def _status_side_effects(contact: Contact, old_status: str | None) -> None:
-    if contact.status == old_status:
-        return
-    today = timezone.localdate()
-    if contact.status == ContactStatus.CLOSED:
-        contact.closed_on = today
+# The dates a status change sets (``status_dates``).
+STATUS_DATE_FIELDS = ("closed_on", "client_since")
+
+
+def status_dates(
+    *, status: str, old_status: str | None, closed_on: Any, client_since: Any, today: datetime.date
+) -> tuple[Any, Any]:
+    """The rule for the dates of a status change, for every write path (services, imports,
+    merges): ``closed_on`` set on closing and cleared on reopening, ``client_since`` set when a
+    contact first becomes an active client. Returns ``(closed_on, client_since)``."""
+    if status == old_status:
+        return closed_on, client_since
+    if status == ContactStatus.CLOSED:
+        closed_on = today
     elif old_status == ContactStatus.CLOSED:
-        contact.closed_on = None
-    if contact.status == ContactStatus.ACTIVE and contact.client_since is None:
-        contact.client_since = today
+        closed_on = None
+    if status == ContactStatus.ACTIVE and client_since in (None, ""):
+        client_since = today
+    return closed_on, client_since
+
+
+def _status_side_effects(contact: Contact, old_status: str | None) -> None:
+    contact.closed_on, contact.client_since = status_dates(
+        status=contact.status, old_status=old_status, closed_on=contact.closed_on,
+        client_since=contact.client_since, today=timezone.localdate(),
+    )  # fmt: skip
 
 
 def timeline_add(*, contact_id: int, actor: Any, kind: str, summary: str, body: str = "") -> Activity:
@@ -240,7 +258,8 @@ def group_add_members(*, actor: Any, group: Group, contacts: Iterable[Contact]) 
         for c in {c.pk: c for c in contacts}.values()
         if c.pk not in have
     ]
-    GroupMember.objects.bulk_create(new)
+    with bulk.described(f"Added to the group {group.name}"):
+        GroupMember.objects.bulk_create(new)
     return len(new)
 
 

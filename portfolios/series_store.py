@@ -4,8 +4,8 @@ and writing the series, the series states and the accounts' latest values in bul
 
 Reads come back as one row of ``array_send(array_agg(…))`` columns fetched in binary and read by
 numpy: no Python object (or COPY message) per row. Series rows are encoded in PostgreSQL's binary
-COPY format by numpy, copied into a temporary table (COPY FROM is refused on tables with
-row-level security, a temporary table has none) and upserted into ``DailySeries`` under the
+COPY format by numpy, staged by ``advisorportal.bulk.stage`` (COPY FROM is refused on tables with
+row-level security, its temporary table has none) and upserted into ``DailySeries`` under the
 firm's RLS policy.
 """
 
@@ -22,6 +22,7 @@ from django.db import connection
 from django.db.models import FloatField
 from django.db.models.functions import Cast
 
+from advisorportal import bulk
 from portfolios.accounting import EXTERNAL_CASH_KINDS, EXTERNAL_POSITION_KINDS
 from portfolios.models import ClientAccount, DailySeries, FxRate, Security, SecurityPrice, SeriesState, Transaction
 
@@ -293,22 +294,19 @@ def fetch_arrays(query: str, params: dict[str, Any], kinds: list[str]) -> list[n
     return out
 
 
+_SERIES_COLUMNS = [
+    ("account_id", "bigint"), ("quarter", "date"), ("first_date", "date"), ("nav", "float8[]"),
+    ("net_flow", "float8[]"), ("return_index", "float8[]"),
+]  # fmt: skip
+
+
 class SeriesStage:
-    """A temporary table (no RLS) filled by binary COPY, then moved into ``DailySeries``: COPY FROM is
-    refused on a table with row-level security; the ``INSERT … SELECT`` is checked by the firm's
-    policy like any other write."""
+    """Series rows encoded by numpy in binary COPY format (``_encode_rows``), staged by
+    ``advisorportal.bulk.stage`` and moved into ``DailySeries`` by one upsert, which the firm's
+    row-level security policy checks like any other write. Not audited: derived data."""
 
     def __init__(self, firm_id: int) -> None:
         self.firm_id = firm_id
-        self.ready = False
-
-    def _create(self) -> None:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "CREATE TEMPORARY TABLE IF NOT EXISTS portfolios_series_stage (account_id bigint, quarter date, "
-                "first_date date, nav float8[], net_flow float8[], return_index float8[]) ON COMMIT DROP"
-            )
-        self.ready = True
 
     def write(
         self,
@@ -326,11 +324,9 @@ class SeriesStage:
         ids, first_idx, nav, flow, index = ids[live], first_idx[live], nav[live], flow[live], index[live]
         if not len(ids):
             return 0
-        if not self.ready:
-            self._create()
         quarters = quarter_of(days)
         bounds = np.flatnonzero(np.r_[True, quarters[1:] != quarters[:-1], True])
-        payload = [b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8]
+        payload: list[bytes] = []
         written = 0
         for lo_q, hi_q in itertools.pairwise(bounds.tolist()):
             quarter_day = int((quarters[lo_q] - EPOCH_2000).astype(np.int64))
@@ -342,13 +338,9 @@ class SeriesStage:
                                  [nav[rows, lo:hi_q], flow[rows, lo:hi_q], index[rows, lo:hi_q]])
                 )  # fmt: skip
                 written += len(rows) * (hi_q - lo)
-        payload.append(b"\xff\xff")
         table = DailySeries._meta.db_table
         with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE portfolios_series_stage")
-            with cursor.cursor.copy("COPY portfolios_series_stage FROM STDIN (FORMAT binary)") as copy:
-                for part in payload:
-                    copy.write(part)
+            staged = bulk.stage(cursor, _SERIES_COLUMNS, payload, binary=True)
             # Rows that exist are updated in place (the table's pages are left half empty, so an
             # update stays on its page: no index entry to add, no same-firm key to check again).
             values = (
@@ -360,7 +352,7 @@ class SeriesStage:
             )
             cursor.execute(
                 f"INSERT INTO {table} AS s (firm_id, account_id, quarter, first_date, nav, net_flow, return_index) "  # noqa: S608
-                f"SELECT %s, account_id, quarter, first_date, nav, net_flow, return_index FROM portfolios_series_stage "
+                f"SELECT %s, account_id, quarter, first_date, nav, net_flow, return_index FROM {staged} "
                 f"ON CONFLICT (firm_id, account_id, quarter) DO UPDATE SET {values}",
                 [self.firm_id],
             )

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, ProgrammingError, transaction
 
-from advisorportal.tenancy.bulk import copy_insert
+from advisorportal.bulk import Audit, copy_insert
 from crm.models import Contact
 from tests.conftest import Persona
 
@@ -23,7 +23,7 @@ def test_copy_insert_stores_every_kind_of_field_and_sets_primary_keys(alice: Per
                     investment_objectives=["growth"], notes="line one\nline two"),
             Contact(firm=alice.firm, first_name="Null", last_name="Fields"),
         ]  # fmt: skip
-        copy_insert(contacts)
+        copy_insert(contacts, audit=Audit("Test contacts"))
         assert all(c.pk for c in contacts) and contacts[0].pk != contacts[1].pk
         stored = Contact.objects.get(pk=contacts[0].pk)
         assert (stored.first_name, stored.last_name, stored.notes) == (
@@ -42,7 +42,7 @@ def test_copy_insert_cannot_write_into_another_firm(alice: Persona, charlie: Per
     with alice.scope():
         before = Contact.objects.count()
         with pytest.raises((ProgrammingError, IntegrityError)), transaction.atomic():
-            copy_insert([Contact(firm=charlie.firm, first_name="Sneaky", last_name="Row")])
+            copy_insert([Contact(firm=charlie.firm, first_name="Sneaky", last_name="Row")], audit=Audit("Sneaky"))
         assert Contact.objects.count() == before
     with charlie.scope():
         assert not Contact.objects.filter(first_name="Sneaky").exists()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import models
+from django.db import models, transaction
 
+from advisorportal import bulk
 from advisorportal.tenancy.context import require_firm_id
 
 M = TypeVar("M", bound=models.Model)
@@ -22,12 +24,78 @@ class CurrentFirmId(models.Expression):
         return "%s", [require_firm_id()]
 
 
+def _row_values(objs: Sequence[models.Model], attnames: Iterable[str]) -> dict[str, Any]:
+    """What a bulk write set, per column: each row's value (few rows), the one value all rows got,
+    or ``bulk.VARIES``."""
+    values: dict[str, Any] = {}
+    for attname in attnames:
+        column = [getattr(obj, attname) for obj in objs]
+        if len(objs) <= bulk.PER_ROW_LIMIT:
+            values[attname] = bulk.PerRow(column)
+            continue
+        try:
+            distinct = set(column)
+        except TypeError:  # lists, dicts
+            distinct = {repr(v) for v in column}
+        values[attname] = column[0] if len(distinct) == 1 else bulk.VARIES
+    return values
+
+
+class FirmOwnedQuerySet(models.QuerySet[M]):
+    """Firm-owned rows whose bulk writes (``bulk_create``, ``bulk_update``, ``update``) leave an
+    audit entry each, as saves and deletes do through signals (see ``advisorportal.bulk``)."""
+
+    def bulk_create(self, objs: Iterable[M], *args: Any, **kwargs: Any) -> list[M]:
+        objs = list(objs)
+        for obj in objs:  # as ``save`` does
+            if obj.firm_id is None:  # type: ignore[attr-defined]
+                obj.firm_id = require_firm_id()  # type: ignore[attr-defined]
+        if not bulk.is_audited(self.model):
+            return super().bulk_create(objs, *args, **kwargs)
+        with bulk.recording() as outer, transaction.atomic(using=self.db, savepoint=False):
+            created = super().bulk_create(objs, *args, **kwargs)
+            if outer:
+                rows = [obj for obj in created if obj.pk is not None]  # ignore_conflicts: skipped rows have none
+                fields = [f.attname for f in self.model._meta.concrete_fields if f.attname not in ("id", "firm_id")]
+                bulk.record("create", self.model, [obj.pk for obj in rows], _row_values(rows, fields), None)
+        return created
+
+    def bulk_update(self, objs: Iterable[M], fields: Iterable[str], batch_size: int | None = None) -> int:
+        if not bulk.is_audited(self.model):
+            return super().bulk_update(objs, fields, batch_size=batch_size)
+        objs, fields = list(objs), list(fields)
+        with bulk.recording() as outer, transaction.atomic(using=self.db, savepoint=False):
+            count = super().bulk_update(objs, fields, batch_size=batch_size)
+            if outer:
+                attnames = [self.model._meta.get_field(name).attname for name in fields]  # type: ignore[union-attr]
+                bulk.record("update", self.model, [obj.pk for obj in objs], _row_values(objs, attnames), None)
+        return count
+
+    def update(self, **kwargs: Any) -> int:
+        if not bulk.is_audited(self.model):
+            return super().update(**kwargs)
+        with bulk.recording() as outer:
+            if not outer:  # a batch of bulk_update, which records the whole
+                return super().update(**kwargs)
+            with transaction.atomic(using=self.db, savepoint=False):
+                ids = list(self.values_list("pk", flat=True))
+                count = super().update(**kwargs)
+                values = {
+                    self.model._meta.get_field(name).attname: value.pk if isinstance(value, models.Model) else value  # type: ignore[union-attr]
+                    for name, value in kwargs.items()
+                }
+                bulk.record("update", self.model, ids, values, None)
+        return count
+
+
 class FirmScopedManager(models.Manager[M]):
     """Returns only the current firm's rows; running a query with no firm in scope raises.
 
     ``Model.objects.unscoped()`` is the one explicit, greppable escape hatch; row-level security
-    in PostgreSQL still applies beneath it.
+    in PostgreSQL still applies beneath it. Bulk writes through it are audited (``FirmOwnedQuerySet``).
     """
+
+    _queryset_class = FirmOwnedQuerySet
 
     def get_queryset(self) -> models.QuerySet[M]:
         return super().get_queryset().filter(firm_id=CurrentFirmId())

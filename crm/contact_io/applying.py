@@ -4,14 +4,14 @@ contact, for a whole file at once, in the caller's transaction.
 The plan holds validated values (JSON form, tax ids sealed), so nothing is parsed or validated
 again. Per batch of ``BATCH`` rows:
 
-- creates: ids drawn from the sequence, one ``INSERT … SELECT FROM unnest`` (``contact_io.bulk``)
+- creates: ids drawn from the sequence, one ``INSERT … SELECT`` from a COPY (``advisorportal.bulk``)
   of the columns the file gives, the rest as one default each; status dates by the CRM's rule
-  (``closed_on``, ``client_since``); then the search keys of all of them at once, in key order
+  (``crm.services.status_dates``); then the search keys of all of them at once, in key order
   (``crm.search.sorted_keys``, worked out in a thread while the rows go in, and ``insert_keys``),
   fed with the key fields only, not model instances;
 - updates: the batch's contacts locked (``SELECT … FOR UPDATE``, only the columns needed), a
   contact changed since the preview fails the whole apply ("preview again"); the before-values
-  kept for the undo; one ``UPDATE … FROM unnest``; search keys rewritten; one ``Activity``
+  kept for the undo; one ``UPDATE … FROM`` a COPY; search keys rewritten; one ``Activity``
   ("Updated by import #n") per contact, inserted in bulk;
 - the undo's record: the created contacts as runs of (file row, id) in the job
   (``created_runs``), one ``ContactImportRow`` per updated contact with its before-values.
@@ -20,7 +20,9 @@ The plan is stored by column (``planning.Plan``): each field's values are spread
 planned row once, and a batch's arrays are slices of those lists.
 
 Pictures (vCards only) go through ``crm.services.contact_set_picture``, which validates them.
-Bulk writes send no signals: the caller writes one audit entry for the whole import.
+Bulk writes send no signals: each statement leaves one audit entry naming the rows and columns it
+wrote (``advisorportal.bulk``), and the caller writes one for the whole import with every changed
+value.
 """
 
 from __future__ import annotations
@@ -35,13 +37,15 @@ from typing import Any, cast
 from django.core.exceptions import ValidationError
 
 from accounts import audit
+from advisorportal import bulk
+from advisorportal.bulk import Audit, Same, next_ids
 from crm import search
-from crm.contact_io import bulk
-from crm.contact_io.bulk import Same, next_ids
 from crm.contact_io.fields import BY_FIELD, TAX_ID
 from crm.contact_io.models import ContactImport, ContactImportRow, RowAction
 from crm.contact_io.planning import MODEL_FIELDS, to_json
-from crm.models import Activity, ActivityKind, Contact, ContactStatus
+from crm.models import Activity, ActivityKind, Contact
+from crm.services import STATUS_DATE_FIELDS as STATUS_DATES
+from crm.services import status_dates
 
 BATCH = 10_000
 # What ``crm.search.contact_keys`` reads of a contact.
@@ -50,7 +54,6 @@ KEY_FIELDS = (
     "phone", "mobile_phone", "work_phone", "username",
 )  # fmt: skip
 TAX_FIELDS = ("tax_id_encrypted", "tax_id_digest", "tax_id_last4")
-STATUS_DATES = ("closed_on", "client_since")
 
 
 @dataclass
@@ -59,22 +62,6 @@ class Applied:
     created_rows: list[int] = field(default_factory=list)  # the file row of each created contact
     changes: dict[str, Any] = field(default_factory=dict)  # per updated contact: {field: [before, after]}
     pictures: list[tuple[int, list[str]]] = field(default_factory=list)
-
-
-def status_dates(
-    status: str, old_status: str | None, closed_on: Any, client_since: Any, today: dt.date
-) -> tuple[Any, Any]:
-    """What ``crm.services`` does on a status change: ``closed_on`` set on closing and cleared on
-    reopening, ``client_since`` set when a contact first becomes an active client."""
-    if status == old_status:
-        return closed_on, client_since
-    if status == ContactStatus.CLOSED:
-        closed_on = today
-    elif old_status == ContactStatus.CLOSED:
-        closed_on = None
-    if status == ContactStatus.ACTIVE and client_since in (None, ""):
-        client_since = today
-    return closed_on, client_since
 
 
 class _Absent:
@@ -137,7 +124,7 @@ def apply_plan(
     creates = [i for i in range(count) if actions[i] == "create"]
     updates = [i for i in range(count) if actions[i] == "update"]
     done, total = 0, max(len(creates) + len(updates), 1)
-    context.created_ids = next_ids(Contact, len(creates))
+    context.created_ids = list(next_ids(Contact, len(creates)))
     # The search keys of the new contacts are worked out in a thread while their rows go in: that
     # is Python (the GIL), the INSERTs are PostgreSQL's work (psycopg waits without the GIL).
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -163,11 +150,12 @@ def apply_plan(
 
 def _insert_import_rows(context: _Context, rows: list[tuple[int, int, str, dict[str, Any]]]) -> None:
     firm_id, job = context.firm_id, context.job
+    # Not audited: the undo's own record of the values before, which the import's entry has too.
     bulk.insert(ContactImportRow, len(rows), {
-        "id": next_ids(ContactImportRow, len(rows)), "firm_id": Same(firm_id),
+        "id": list(next_ids(ContactImportRow, len(rows))), "firm_id": Same(firm_id),
         "contact_import_id": Same(job.pk), "row": [r[0] for r in rows], "contact_id": [r[1] for r in rows],
         "action": [r[2] for r in rows], "before": [r[3] for r in rows],
-    })  # fmt: skip
+    }, audit=None)  # fmt: skip
 
 
 def runs(rows: list[int], ids: list[int]) -> list[list[int]]:
@@ -214,7 +202,8 @@ def _create(context: _Context, batch: list[int], ids: list[int]) -> None:
         if name not in STATUS_DATES:
             contact_columns[MODEL_FIELDS[name].attname] = column(name)
     dates = [
-        status_dates(status, None, closed_on, client_since, context.today)
+        status_dates(status=status, old_status=None, closed_on=closed_on, client_since=client_since,
+                     today=context.today)
         for status, closed_on, client_since in zip(column("status"), column("closed_on"), column("client_since"),
                                                    strict=True)
     ]  # fmt: skip
@@ -226,7 +215,7 @@ def _create(context: _Context, batch: list[int], ids: list[int]) -> None:
         contact_columns["tax_id_encrypted"] = [base64.b64decode(t[0]) if t[0] else None for t in sealed]
         contact_columns["tax_id_digest"] = [t[1] for t in sealed]
         contact_columns["tax_id_last4"] = [t[2] for t in sealed]
-    bulk.insert(Contact, len(batch), contact_columns)
+    bulk.insert(Contact, len(batch), contact_columns, audit=_audit(context, "Created"))
     rows = plan["row"]
     context.applied.created_rows += [rows[i] for i in batch]
     context.applied.created_ids += ids
@@ -265,8 +254,9 @@ def _update(context: _Context, batch: list[int]) -> None:
         for name in STATUS_DATES:
             before.setdefault(name, to_json(current[name]))
         merged["closed_on"], merged["client_since"] = status_dates(
-            merged["status"], current["status"], merged["closed_on"], merged["client_since"], context.today
-        )
+            status=merged["status"], old_status=current["status"], closed_on=merged["closed_on"],
+            client_since=merged["client_since"], today=context.today,
+        )  # fmt: skip
         new_values.append(merged)
         context.applied.changes[str(contact_id)] = diff
         context.import_rows.append((row, contact_id, RowAction.UPDATED, before))
@@ -279,12 +269,18 @@ def _update(context: _Context, batch: list[int]) -> None:
     if taxed:
         contact_columns.update({n: [v[n] for v in new_values] for n in TAX_FIELDS})
     contact_columns["updated_at"] = Same(context.now)
-    bulk.update(Contact, ids, contact_columns)
+    bulk.update(Contact, ids, contact_columns, audit=_audit(context, "Updated"))
     sources = [_KeySource(pk, tuple(v[n] for n in KEY_FIELDS)) for pk, v in zip(ids, new_values, strict=True)]
     search.rebuild_keys_bulk(cast(list[Contact], sources))
     summary = f"Updated by import #{job.pk} ({job.file_name})"[:300]
     bulk.insert(Activity, len(batch), {
-        "id": next_ids(Activity, len(batch)), "firm_id": Same(context.firm_id),
+        "id": list(next_ids(Activity, len(batch))), "firm_id": Same(context.firm_id),
         "contact_id": [a[0] for a in activities], "kind": Same(ActivityKind.SYSTEM), "summary": Same(summary),
         "body": [a[1] for a in activities], "actor_id": Same(context.actor_id), "occurred_at": Same(context.now),
-    })  # fmt: skip
+    }, audit=_audit(context, "Timeline entries of contacts updated"))  # fmt: skip
+
+
+def _audit(context: _Context, what: str) -> Audit:
+    """The audit record of one bulk statement of this import (the import's own entry has every value)."""
+    job = context.job
+    return Audit(f"{what} by import #{job.pk} ({job.file_name})"[:200], {"import": job.pk})

@@ -29,8 +29,8 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from accounts import audit
-from accounts.models import AuditAction, User
+from accounts.models import User
+from advisorportal import bulk
 from advisorportal.tenancy.models import FirmOwnedModel
 from crm import search
 from crm import services as crm_services
@@ -38,6 +38,7 @@ from crm.merge.models import ContactMerge
 from crm.merge.snapshot import choice_values, comparable, dump_row, is_empty, load_row
 from crm.models import ActivityKind, Contact, ContactSearchKey
 from crm.services import EDITABLE_FIELDS, contact_update
+from crm.services import STATUS_DATE_FIELDS as STATUS_DATES
 
 MIN_CONTACTS, MAX_CONTACTS = 2, 3
 # Fields a person chooses on the compare page: every editable field, the tax id and the picture.
@@ -172,14 +173,9 @@ def _move_relations(merged_ids: list[int], survivor_id: int) -> list[dict[str, A
             found = list(rows.values_list("pk", attname))
             if not found:
                 continue
-            relation.manager().filter(pk__in=[pk for pk, _ in found]).update(**{attname: survivor_id})
-            audit.record(
-                action=AuditAction.UPDATE,
-                object_type=relation.model._meta.label_lower,
-                object_id=",".join(str(pk) for pk, _ in found)[:64],
-                object_repr=f"{len(found)} moved to contact {survivor_id} by a merge",
-                changes={attname: [sorted({source for _, source in found}), survivor_id], "rows": len(found)},
-            )
+            sources = sorted({source for _, source in found})
+            with bulk.described(f"Moved to contact {survivor_id} by a merge", **{f"{attname} before": sources}):
+                relation.manager().filter(pk__in=[pk for pk, _ in found]).update(**{attname: survivor_id})
             moves += [{"relation": relation.label, "pk": pk, "from": source, "action": "moved"} for pk, source in found]
             continue
         for row in rows:
@@ -200,9 +196,6 @@ def _relations_by_label() -> dict[str, Relation]:
 
 
 # --- Merge ---------------------------------------------------------------------------------------
-
-
-STATUS_DATES = ("client_since", "closed_on")
 
 
 def _iso(value: date | None) -> str | None:
@@ -333,7 +326,7 @@ def _links_missing(row: models.Model, *, skip: str) -> bool:
         target = fk.related_model
         if value is None or not isinstance(target, type):
             continue
-        manager = target.objects if issubclass(target, FirmOwnedModel) else target._default_manager  # type: ignore[attr-defined]
+        manager = target.objects if issubclass(target, FirmOwnedModel) else target._default_manager
         if not manager.filter(pk=value).exists():
             return True
     return False
@@ -369,12 +362,8 @@ def _restore_relations(moves: list[dict[str, Any]], survivor_id: int) -> list[st
                 setattr(row, attname, source)
                 row.save(update_fields=[attname])
         elif found:
-            relation.manager().filter(pk__in=found).update(**{attname: source})
-            audit.record(
-                action=AuditAction.UPDATE, object_type=relation.model._meta.label_lower,
-                object_id=",".join(map(str, found))[:64], object_repr=f"{len(found)} moved back by a merge undo",
-                changes={attname: [survivor_id, source], "rows": len(found)},
-            )  # fmt: skip
+            with bulk.described("Moved back by undoing a merge", **{f"{attname} before": survivor_id}):
+                relation.manager().filter(pk__in=found).update(**{attname: source})
         for pk in sorted(set(pks) - set(found)):
             missing.append(f"{relation.model._meta.verbose_name} #{pk} (deleted or changed since the merge)")
     return missing

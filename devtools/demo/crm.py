@@ -17,7 +17,7 @@ from typing import Any
 
 from django.db import connections, transaction
 
-from advisorportal.tenancy.bulk import copy_insert, foreign_keys_checked_at_end
+from advisorportal.bulk import Audit, copy_insert, foreign_keys_checked_at_end
 from crm import search
 from crm.models import (
     Contact,
@@ -122,7 +122,7 @@ def _seed_contacts(firm: Any, count: int, seed: int, *, keys: list[tuple[str, in
     else collected into it."""
 
     def save(batch: list[Contact]) -> None:
-        copy_insert(batch)
+        copy_insert(batch, audit=Audit("Demo contacts generated"))
         if keys is None:
             search.rebuild_keys(batch, fresh=True)
         else:

@@ -29,7 +29,7 @@ from django.db import connections, transaction
 from django.db.models import Min
 
 from advisorportal import formats
-from advisorportal.tenancy.bulk import foreign_keys_checked_at_end
+from advisorportal.bulk import foreign_keys_checked_at_end, next_ids, stage
 from advisorportal.tenancy.context import require_firm_id
 from crm.models import Contact
 from portfolios import performance
@@ -58,7 +58,7 @@ EPOCH = date(2015, 1, 1)
 QUOTE_SEED = 4_2424_2424
 ACCOUNT_BATCH = 2000  # accounts per COPY / INSERT batch
 # From this many accounts the ledger is loaded on the owner connection with its foreign keys
-# checked once at the end (see ``advisorportal.tenancy.bulk.foreign_keys_checked_at_end``); below, in one transaction.
+# checked once at the end (see ``advisorportal.bulk.foreign_keys_checked_at_end``); below, in one transaction.
 BULK_ACCOUNTS = 2000
 APPEND_ONLY_TABLES = {m._meta.db_table for m in (Transaction, LedgerEntry, LedgerPosting)}
 
@@ -627,9 +627,10 @@ _DESCRIPTION = (
 )
 
 
-def _copy_in(table: str, columns: list[tuple[str, str, np.ndarray]], using: str) -> None:
-    """Binary COPY of equal-length int4/int8/date columns (no NULLs) into a temporary ``table``,
-    created (or emptied) here. Dates are given as PostgreSQL day numbers (days since 2000-01-01)."""
+def _copy_in(columns: list[tuple[str, str, np.ndarray]], using: str) -> str:
+    """Equal-length int4/int8/date columns (no NULLs) encoded as binary COPY rows by numpy and
+    staged (``advisorportal.bulk.stage``); returns the staged table. Dates are given as PostgreSQL
+    day numbers (days since 2000-01-01)."""
     sql_types = {"i4": "int4", "i8": "int8", "date": "date"}
     widths = {"i4": ">i4", "i8": ">i8", "date": ">i4"}
     layout = [("n", ">i2")]
@@ -640,35 +641,19 @@ def _copy_in(table: str, columns: list[tuple[str, str, np.ndarray]], using: str)
     for name, kind, values in columns:
         out[f"{name}_len"] = 4 if widths[kind] == ">i4" else 8
         out[name] = values
-    definition = ", ".join(f"{name} {sql_types[kind]}" for name, kind, _ in columns)
+    data = memoryview(out.tobytes())
+    chunks = (data[offset : offset + (1 << 24)] for offset in range(0, len(data), 1 << 24))
     with connections[using].cursor() as cursor:
-        cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {table} ({definition}) ON COMMIT DROP")
-        cursor.execute(f"TRUNCATE {table}")
-        with cursor.cursor.copy(f"COPY {table} FROM STDIN (FORMAT binary)") as copy:
-            copy.write(b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8)
-            data = memoryview(out.tobytes())
-            for offset in range(0, len(data), 1 << 24):
-                copy.write(data[offset : offset + (1 << 24)])
-            copy.write(b"\xff\xff")
+        return stage(cursor, [(name, sql_types[kind]) for name, kind, _ in columns], chunks, binary=True)
 
 
 def _reserve_ids(model: type[Any], count: int, using: str) -> np.ndarray:
-    """``count`` fresh, consecutive ids from the table's own sequence. On the owner connection (the
-    large path) the table is locked against inserts and the sequence moved on in one step; the
-    application role may not set a sequence, so the small path draws the ids one by one."""
-    table = model._meta.db_table
-    with connections[using].cursor() as cursor:
-        if using == "owner":
-            cursor.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
-            cursor.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                f"nextval(pg_get_serial_sequence('{table}', 'id')) + %s - 1)",
-                [count],
-            )
-            (last,) = cursor.fetchone() or (0,)
-            return np.arange(last - count + 1, last + 1, dtype=np.int64)
-        cursor.execute(f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)", [count])  # noqa: S608 - model metadata
-        return np.array([r[0] for r in cursor.fetchall()], dtype=np.int64)
+    """``count`` fresh ids from the table's own sequence; on the owner connection (the large path)
+    consecutive, reserved in one step under a table lock (``next_ids``)."""
+    ids = next_ids(model, count, using=using, lock_table=using == "owner")
+    if isinstance(ids, range):
+        return np.arange(ids.start, ids.stop, dtype=np.int64)
+    return np.asarray(ids, dtype=np.int64)
 
 
 def _load(
@@ -707,7 +692,7 @@ def _load(
             continue
         part = slice(lo, hi)
         with spent("COPY transactions"):
-            _copy_in("portfolios_demo_tx", [
+            tx_stage = _copy_in([
                 ("id", "i8", tx_ids[part]), ("entry_id", "i8", entry_ids[part]),
                 ("account_id", "i8", account_ids[rows["acct"][part]]), ("trade_date", "date", trade[part]),
                 ("settle_date", "date", settle[part]), ("kind", "i4", rows["kind"][part] + 1),
@@ -727,7 +712,7 @@ def _load(
                     s.amount / (%(scale)s::numeric[])[s.ccy], s.cost / (%(scale)s::numeric[])[s.ccy],
                     s.realized / (%(scale)s::numeric[])[s.ccy], (%(currencies)s::text[])[s.ccy], {_DESCRIPTION},
                     'demo-' || a.number || '-' || s.seq, now()
-                FROM portfolios_demo_tx s
+                FROM {tx_stage} s
                 JOIN {account_table} a ON a.firm_id = %(firm)s AND a.id = s.account_id
                 LEFT JOIN {security_table} sec ON sec.id = (%(securities)s::bigint[])[NULLIF(s.sec, 0)]
                 ORDER BY s.id
@@ -739,14 +724,14 @@ def _load(
                 f"""
                 INSERT INTO {entry_table} (id, firm_id, account_id, transaction_id, memo, created_at)
                 SELECT s.entry_id, %(firm)s, s.account_id, s.id, {_DESCRIPTION}, now()
-                FROM portfolios_demo_tx s
+                FROM {tx_stage} s
                 LEFT JOIN {security_table} sec ON sec.id = (%(securities)s::bigint[])[NULLIF(s.sec, 0)]
                 ORDER BY s.entry_id
                 """,  # noqa: S608 - model metadata
                 params,
             )
         with spent("COPY postings"):
-            _load_postings(
+            posting_stage = _load_postings(
                 entry_ids[part], account_ids[rows["acct"][part]], {k: v[part] for k, v in rows.items()}, using
             )
         with spent("INSERT postings"), connections[using].cursor() as cursor:
@@ -755,7 +740,7 @@ def _load(
                 INSERT INTO {posting_table} (firm_id, entry_id, account_id, ledger_account, currency, amount)
                 SELECT %(firm)s, p.entry_id, p.account_id, (%(ledger)s::text[])[p.ledger],
                     (%(currencies)s::text[])[p.ccy], p.amount / (%(scale)s::numeric[])[p.ccy]
-                FROM portfolios_demo_posting p ORDER BY p.entry_id
+                FROM {posting_stage} p ORDER BY p.entry_id
                 """,  # noqa: S608 - model metadata
                 {**params, "ledger": LEDGER},
             )
@@ -780,8 +765,8 @@ class _Phases:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - clock
 
 
-def _load_postings(entry_ids: np.ndarray, account_ids: np.ndarray, rows: dict[str, np.ndarray], using: str) -> None:
-    """The legs of ``accounting.ledger_legs`` for every transaction; legs of zero are left out."""
+def _load_postings(entry_ids: np.ndarray, account_ids: np.ndarray, rows: dict[str, np.ndarray], using: str) -> str:
+    """The legs of ``accounting.ledger_legs`` for every transaction, staged; legs of zero are left out."""
     kind, amount, cost, realized = rows["kind"], rows["amount"], rows["cost"], rows["realized"]
     counterpart = np.full(len(kind), LEDGER.index("securities"))
     for code, name in _COUNTERPART.items():
@@ -797,7 +782,7 @@ def _load_postings(entry_ids: np.ndarray, account_ids: np.ndarray, rows: dict[st
     entry = np.tile(entry_ids, 3)
     keep = value != 0
     order = np.argsort(entry[keep], kind="stable")
-    _copy_in("portfolios_demo_posting", [
+    return _copy_in([
         ("entry_id", "i8", entry[keep][order]), ("account_id", "i8", np.tile(account_ids, 3)[keep][order]),
         ("ledger", "i4", ledger[keep][order] + 1), ("ccy", "i4", np.tile(rows["ccy"], 3)[keep][order] + 1),
         ("amount", "i8", value[keep][order]),
@@ -806,7 +791,7 @@ def _load_postings(entry_ids: np.ndarray, account_ids: np.ndarray, rows: dict[st
 
 def _load_positions(firm_id: int, account_ids: np.ndarray, security_ids: list[int], books: _Books, using: str) -> None:
     acct, sec = np.nonzero(books.traded)
-    _copy_in("portfolios_demo_position", [
+    position_stage = _copy_in([
         ("account_id", "i8", account_ids[acct]), ("sec", "i4", sec + 1), ("qty", "i8", books.qty[acct, sec]),
         ("cost", "i8", books.cost[acct, sec]), ("realized", "i8", books.realized[acct, sec]),
         ("ccy", "i4", books.sec_ccy[sec] + 1),
@@ -820,7 +805,7 @@ def _load_positions(firm_id: int, account_ids: np.ndarray, security_ids: list[in
             SELECT %(firm)s, p.account_id, (%(securities)s::bigint[])[p.sec], p.qty,
                 p.cost / (%(scale)s::numeric[])[p.ccy], p.realized / (%(scale)s::numeric[])[p.ccy],
                 (%(currencies)s::text[])[p.ccy]
-            FROM portfolios_demo_position p
+            FROM {position_stage} p
             """,  # noqa: S608 - model metadata
             {"firm": firm_id, "securities": security_ids, "scale": scale, "currencies": CURRENCIES},
         )

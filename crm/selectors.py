@@ -4,7 +4,6 @@ found (``crm.scope.scope_contacts``)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
@@ -18,6 +17,7 @@ from accounts.selectors import user_grants
 from advisorportal.tenancy.context import require_firm_id
 from advisorportal.tenancy.pagination import KeysetPage, keyset_page
 from crm import search
+from crm.cells import COLUMNS, DEFAULT_COLUMNS, Column
 from crm.filters import ContactFilter
 from crm.models import (
     Activity,
@@ -47,39 +47,6 @@ SORTS: dict[str, tuple[str, ...]] = {
     "updated": ("updated_at", "id"),
     "-updated": ("-updated_at", "-id"),
 }
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str
-    label: str
-    sort: str = ""
-
-
-# Columns a user may show in the contacts table, in the default order.
-COLUMNS = {
-    c.key: c
-    for c in (
-        Column("name", "Contact", "name"),
-        Column("kind", "Type"),
-        Column("account_type", "Account type"),
-        Column("accounts", "Account number"),
-        Column("status", "Status", "status"),
-        Column("username", "Username"),
-        Column("email", "Email address", "email"),
-        Column("phone", "Phone number"),
-        Column("nav", "Net asset value"),
-        Column("city", "City"),
-        Column("country", "Country"),
-        Column("risk", "Risk tolerance"),
-        Column("priority", "Priority"),
-        Column("tags", "Tags"),
-        Column("next_review", "Next review"),
-        Column("created", "Created", "created"),
-        Column("updated", "Updated", "updated"),
-    )
-}
-DEFAULT_COLUMNS = ["name", "kind", "accounts", "status", "email", "phone", "nav"]
 
 
 def contact_list(

@@ -4,16 +4,15 @@ writes through ``services``; every page needs the CRM right and sees only the us
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
@@ -22,8 +21,9 @@ from accounts import audit
 from accounts.access import AuthenticatedRequest, FirmScopedView, firm_view
 from accounts.rights import Right
 from accounts.selectors import firm_users
+from advisorportal.cached_forms import rendered_once
 from crm import selectors, services
-from crm.cells import fields_for, render_rows
+from crm.cells import COLUMNS, fields_for, render_rows
 from crm.crypto import format_tax_id, open_tax_id
 from crm.filters import ContactFilter
 from crm.forms import ActivityForm, BulkForm, ContactForm, GroupForm, HouseholdForm
@@ -108,22 +108,21 @@ class ContactListView(FirmScopedView, TemplateView):
             filter_grid=None if self.results_only() else _filter_grid(filters.urlencode()),
             active=[(k, filters.getlist(k)) for k in filters], active_status=filters.get("status"),
             statuses=ContactStatus.choices, counts=selectors.contact_status_counts(user=user),
-            columns=[selectors.COLUMNS[k] for k in bar["columns"]], saved_views=bar["saved_views"],
+            columns=[COLUMNS[k] for k in bar["columns"]], saved_views=bar["saved_views"],
             query_string=urlencode(base, doseq=True),
             query_without_sort=urlencode({k: v for k, v in base.items() if k != "sort"}, doseq=True),
             query_without_status=urlencode({k: v for k, v in base.items() if k != "status"}, doseq=True),
             groups=bar["groups"], bulk_form=BulkForm(), bulk_fields=services.BULK_FIELDS,
-            all_columns=list(selectors.COLUMNS.values()),
+            all_columns=list(COLUMNS.values()),
         )  # fmt: skip
         return context
 
 
-@lru_cache(maxsize=512)
-def _filter_grid(query: str) -> str:
+@rendered_once("crm/_filter_grid.html", maxsize=512)
+def _filter_grid(query: str) -> forms.Form:
     """The filter panel for these filter values: the same for every user (its choices are fixed),
     and its 45 widgets took longer to render than the rest of the page, so kept per process."""
-    form = ContactFilter(data=QueryDict(query), queryset=Contact.objects.none()).form
-    return render_to_string("crm/_filter_grid.html", {"form": form})
+    return ContactFilter(data=QueryDict(query), queryset=Contact.objects.none()).form
 
 
 @require_POST
@@ -192,20 +191,16 @@ def table_columns(request: AuthenticatedRequest) -> HttpResponseBase:
 
         def position(key: str) -> tuple[int, int]:
             raw = request.POST.get(f"order_{key}", "")
-            return (int(raw) if raw.isdigit() else 99, list(selectors.COLUMNS).index(key))
+            return (int(raw) if raw.isdigit() else 99, list(COLUMNS).index(key))
 
         try:
-            services.table_columns_set(
-                actor=request.user, columns=sorted(picked, key=position), allowed=selectors.COLUMNS
-            )
+            services.table_columns_set(actor=request.user, columns=sorted(picked, key=position), allowed=COLUMNS)
         except ValidationError as problem:
             error = " ".join(problem.messages)
         else:
             messages.success(request, "Columns saved.")
             return redirect("crm:contact-list")
-    rows = [
-        (c, c.key in chosen, chosen.index(c.key) + 1 if c.key in chosen else "") for c in selectors.COLUMNS.values()
-    ]
+    rows = [(c, c.key in chosen, chosen.index(c.key) + 1 if c.key in chosen else "") for c in COLUMNS.values()]
     rows.sort(key=lambda r: (r[2] == "", r[2] or 0))
     return render(request, "crm/columns.html", {"rows": rows, "error": error})
 

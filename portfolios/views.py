@@ -3,17 +3,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
 from django.http import Http404, QueryDict
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.generic import TemplateView
 
 from accounts.access import FirmScopedView
 from accounts.rights import Right
+from advisorportal.cached_forms import rendered_once
 from portfolios import selectors
 from portfolios.cells import render_positions, render_rows, render_transactions
 from portfolios.forms import AccountFilterForm, ChartPeriodForm, TransactionFilterForm
@@ -206,9 +205,8 @@ class AccountDetailView(FirmScopedView, TemplateView):
         return context
 
 
-@lru_cache(maxsize=256)
-def _transaction_filters(query: str) -> str:
+@rendered_once("portfolios/_transaction_filters.html", maxsize=256)
+def _transaction_filters(query: str) -> TransactionFilterForm:
     """The transaction filter fields for these values: the same on every account (fixed choices),
     so rendered once per set of values and process instead of four widget templates per page."""
-    form = TransactionFilterForm(QueryDict(query) or None)
-    return render_to_string("portfolios/_transaction_filters.html", {"form": form})
+    return TransactionFilterForm(QueryDict(query) or None)

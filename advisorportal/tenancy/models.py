@@ -7,6 +7,7 @@ from typing import Any, ClassVar, TypeVar
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models.expressions import RawSQL
 
 from advisorportal import bulk
 from advisorportal.tenancy.context import require_firm_id
@@ -78,8 +79,13 @@ class FirmOwnedQuerySet(models.QuerySet[M]):
             if not outer:  # a batch of bulk_update, which records the whole
                 return super().update(**kwargs)
             with transaction.atomic(using=self.db, savepoint=False):
-                ids = list(self.values_list("pk", flat=True))
-                count = super().update(**kwargs)
+                # The rows locked first (in id order), then exactly those updated: a row another
+                # transaction changes or adds meanwhile is neither missed nor named wrongly.
+                ids = list(self.select_for_update(of=("self",)).order_by("pk").values_list("pk", flat=True))
+                if not ids:
+                    return 0
+                these = self.filter(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [ids]))
+                count = super(FirmOwnedQuerySet, these).update(**kwargs)
                 values = {
                     self.model._meta.get_field(name).attname: value.pk if isinstance(value, models.Model) else value  # type: ignore[union-attr]
                     for name, value in kwargs.items()

@@ -39,6 +39,12 @@ IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 25 * 1024 * 1024, minimum=1)
 IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 200_000, minimum=1)
 IMPORT_PRICE_OPERATORS = [e.lower() for e in env_list("IMPORT_PRICE_OPERATORS", "")]
 
+# Background jobs (advisorportal/jobs): a worker holds a job for JOB_LEASE_SECONDS after each
+# progress write; a job whose lease runs out (its worker died) is queued again, up to
+# JOB_MAX_ATTEMPTS attempts, then failed with a message and a retry button.
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 120, minimum=5, maximum=3600)
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3, minimum=1, maximum=20)
+
 DEBUG = env_bool("DEBUG", not PRODUCTION and APP_ENV != "test")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS") if PRODUCTION else env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -61,6 +67,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "advisorportal.tenancy",
+    "advisorportal.jobs",
     "advisorportal.links",
     "advisorportal.idempotency",
     "accounts",
@@ -162,6 +169,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     # Emailed links that expired unused: closed, and their purpose told (one task per firm).
     "links-expire": {"task": "advisorportal.links.tasks.links_expire_all", "schedule": crontab(minute="*/15")},
+    # Background jobs whose worker died: queued again or failed, never left running (jobs.tasks).
+    "jobs-sweep": {"task": "advisorportal.jobs.tasks.sweep_jobs", "schedule": 60.0},
 }
 
 # Emailed single-use links (advisorportal/links): how long a link stays valid unless its purpose

@@ -1,0 +1,59 @@
+"""The kinds of job, each registered once (in its app's ``AppConfig.ready``) with the function that
+runs it. The runner (``services.job_execute``) calls ``run(job, progress)`` inside ONE database
+transaction and marks the job done in that same transaction, so a job's work and its "done" are
+committed together or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from advisorportal.jobs.issues import Issue
+
+if TYPE_CHECKING:
+    from advisorportal.jobs.models import Job
+    from advisorportal.jobs.progress import Progress
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run ended, when it returned normally: done (with notes, perhaps), or failed with a
+    message and the issues found. Either way what the run wrote is committed; a run that must leave
+    nothing behind returns a failure only after rolling its own writes back (or writes none)."""
+
+    failed: bool = False
+    message: str = ""
+    issues: Sequence[Issue] = ()
+    retryable: bool = False
+
+    @classmethod
+    def failure(cls, message: str, issues: Sequence[Issue] = (), *, retryable: bool = False) -> Outcome:
+        return cls(failed=True, message=message, issues=issues, retryable=retryable)
+
+
+Run = Callable[["Job", "Progress"], "Outcome | None"]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    name: str
+    run: Run
+    label: str  # for people: "Contact import"
+
+
+_KINDS: dict[str, JobKind] = {}
+
+
+def register(kind: JobKind) -> None:
+    """Register ``kind`` (again: the same name replaces it, as a reloaded app would)."""
+    if len(kind.name) > 40:
+        raise ValueError(f"Job kind names have at most 40 characters: {kind.name!r}.")
+    _KINDS[kind.name] = kind
+
+
+def get(name: str) -> JobKind:
+    try:
+        return _KINDS[name]
+    except KeyError:
+        raise LookupError(f"No job kind {name!r} is registered (is its app installed?).") from None

@@ -1,0 +1,264 @@
+"""Every write of background jobs: create, run (claim, result), cancel, retry, and the sweeper that
+finds jobs whose worker died.
+
+States: queued -> running -> done | failed | cancelled; failed and cancelled jobs that may end
+otherwise go back to queued by ``job_retry``, and running jobs whose lease ran out go back to
+queued (or to failed, after ``JOB_MAX_ATTEMPTS``) by the sweeper. Nothing stays running: a worker
+that stops without a result leaves a lease that runs out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce, Now
+from django.utils import timezone
+
+from advisorportal import auditing, request_context
+from advisorportal.jobs import issues as job_issues
+from advisorportal.jobs import kinds
+from advisorportal.jobs.issues import Issue
+from advisorportal.jobs.models import Job, JobStatus
+from advisorportal.jobs.progress import JobCancelled, JobLost, Progress, lease_seconds
+from advisorportal.tenancy.context import firm_scope
+
+logger = logging.getLogger(__name__)
+
+WORKER_STOPPED = "The worker stopped while this job was running; nothing was applied. Retry."
+CANCELLED = "Cancelled; nothing was applied."
+CANCELLED_BEFORE_START = "Cancelled before it started; nothing was applied."
+UNEXPECTED = "The job stopped on an unexpected error; nothing was applied. Retry, or report job #{id}."
+
+
+def max_attempts() -> int:
+    return int(settings.JOB_MAX_ATTEMPTS)
+
+
+def _lease() -> dt.timedelta:
+    return dt.timedelta(seconds=lease_seconds())
+
+
+def _send(job: Job) -> None:
+    """Queue the job's task once the current transaction commits. ``robust``: a broker that is down
+    must not undo (or fail) the request that committed the job; the sweeper sends it again."""
+    from advisorportal.jobs.tasks import run_job
+
+    firm_id, job_id = job.firm_id, job.pk
+    transaction.on_commit(lambda: run_job.delay(firm_id, job_id), robust=True)
+
+
+@transaction.atomic
+def job_create(
+    *, actor: Any, kind: str, total: int = 0, phase: str = "", failed: str = "", issues: list[Issue] | None = None
+) -> Job:
+    """A queued job of a registered ``kind``, run by a worker after commit. With ``failed`` (the
+    reason), a job that is refused before it starts: recorded as failed, never run."""
+    kinds.get(kind)
+    job = Job(kind=kind, total=total, phase=phase, created_by=actor if getattr(actor, "pk", None) else None)
+    if failed:
+        job.status, job.error, job.finished_at = JobStatus.FAILED, failed, timezone.now()
+        job.issues = job_issues.stored(issues or [])
+    job.full_clean()
+    job.save()
+    _audit(job, None, job.status, actor=actor, error=job.error)
+    if not failed:
+        _send(job)
+    return job
+
+
+@transaction.atomic
+def _claim(job_id: int) -> Job | None:
+    """Take a queued job for this worker: ONE conditional UPDATE, so of two workers handed the same
+    job (a message delivered twice) one gets it and the other nothing. Committed before the job's
+    own transaction starts, so everyone sees it running."""
+    claimed = Job.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING,
+        attempts=F("attempts") + 1,
+        claim=uuid.uuid4(),
+        started_at=Coalesce(F("started_at"), Now()),
+        heartbeat_at=Now(),
+        lease_expires_at=Now() + _lease(),
+        done=0,
+    )
+    if not claimed:
+        return None
+    job = Job.objects.select_related("created_by").defer("issues").get(pk=job_id)
+    with request_context.acting(request_context.RequestContext(actor_id=job.created_by_id)):
+        _audit(job, JobStatus.QUEUED, JobStatus.RUNNING)
+    return job
+
+
+def _audit(job: Job, old: str | None, new: str, *, actor: Any = None, **details: Any) -> None:
+    """One entry per transition, in its transaction (``Job.audited`` is off: see the model), by the
+    current actor: the person who created, cancelled or retried it, the job's starter for what its
+    worker did, nobody for the sweeper."""
+    changes = {"status": [old, new], "attempt": [None, job.attempts]}
+    changes |= {name: [None, value] for name, value in details.items() if value}
+    action = auditing.CREATE if old is None else auditing.UPDATE
+    auditing.record(
+        action=action, obj=job, object_repr=f"Job #{job.pk} {job.kind}", changes=changes,
+        actor_id=getattr(actor, "pk", None),
+    )  # fmt: skip
+
+
+def _held(job: Job) -> Any:
+    """The job's row, if this attempt still holds it."""
+    return Job.objects.filter(pk=job.pk, status=JobStatus.RUNNING, claim=job.claim)
+
+
+def _message(error: Exception, job: Job) -> str:
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)[:2000]
+    return UNEXPECTED.format(id=job.pk)
+
+
+def job_execute(*, job_id: int) -> str:
+    """Claim a job and run it (the Celery task's body); returns its status afterwards. A job that is
+    not queued (running elsewhere, finished, cancelled) is left alone, so a message delivered twice
+    runs the job once."""
+    job = _claim(job_id)
+    if job is None:
+        return str(Job.objects.filter(pk=job_id).values_list("status", flat=True).first() or "missing")
+    progress = Progress(job)
+    context = request_context.RequestContext(actor_id=job.created_by_id)
+    with request_context.acting(context):
+        try:
+            run = kinds.get(job.kind).run
+            with transaction.atomic():
+                outcome = run(job, progress) or kinds.Outcome()
+                progress.close()
+                _finish(job, outcome, progress)
+        except JobCancelled:
+            _end(job, JobStatus.CANCELLED, CANCELLED, retryable=True)
+        except JobLost:
+            logger.warning("Job %s (attempt %s) was taken from this worker; its work was rolled back.",
+                           job.pk, job.attempts)  # fmt: skip
+        except Exception as error:
+            if not isinstance(error, ValidationError):
+                logger.exception("Job %s (%s) failed", job.pk, job.kind)
+            _end(job, JobStatus.FAILED, _message(error, job), retryable=True)
+        finally:
+            progress.close()
+    return str(Job.objects.filter(pk=job_id).values_list("status", flat=True).first())
+
+
+def _finish(job: Job, outcome: kinds.Outcome, progress: Progress) -> None:
+    """The result, written in the job's own transaction (so it commits with the work, or not at
+    all), only while this attempt holds the job and nobody asked to cancel it."""
+    values: dict[str, Any] = {
+        "status": JobStatus.FAILED if outcome.failed else JobStatus.DONE,
+        "error": outcome.message[:2000],
+        "retryable": outcome.retryable,
+        "issues": job_issues.stored(outcome.issues),
+        "total": progress.total,
+        "done": progress.done if outcome.failed else max(progress.total, progress.done),
+        "phase": "",
+        "finished_at": Now(),
+        "lease_expires_at": None,
+    }
+    if _held(job).filter(cancel_requested_at__isnull=True).update(**values):
+        _audit(job, JobStatus.RUNNING, values["status"], error=values["error"])
+        return
+    if _held(job).exists():
+        raise JobCancelled(f"Job {job.pk} was cancelled.")
+    raise JobLost(f"Job {job.pk} is no longer held by this worker (attempt {job.attempts}).")
+
+
+def _end(job: Job, status: str, message: str, *, retryable: bool) -> None:
+    """After the job's transaction rolled back: record how it ended, if this attempt still holds it."""
+    with transaction.atomic():
+        if _held(job).update(
+            status=status, error=message, retryable=retryable, phase="", finished_at=Now(), lease_expires_at=None
+        ):
+            _audit(job, JobStatus.RUNNING, status, error=message)
+
+
+@transaction.atomic
+def job_cancel(*, actor: Any, job: Job) -> Job:
+    """Cancel a job: a queued one at once; a running one at its next progress write (its work is then
+    rolled back and it ends as cancelled)."""
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status == JobStatus.QUEUED:
+        job.status, job.error, job.retryable, job.finished_at = (
+            JobStatus.CANCELLED, CANCELLED_BEFORE_START, True, timezone.now(),
+        )  # fmt: skip
+        job.save(update_fields=["status", "error", "retryable", "finished_at"])
+        _audit(job, JobStatus.QUEUED, JobStatus.CANCELLED, actor=actor)
+    elif job.status == JobStatus.RUNNING:
+        if job.cancel_requested_at is None:
+            job.cancel_requested_at = timezone.now()
+            job.save(update_fields=["cancel_requested_at"])
+            _audit(job, JobStatus.RUNNING, JobStatus.RUNNING, actor=actor, cancel="requested")
+    else:
+        raise ValidationError({"status": f"This job is {job.get_status_display().lower()}; it cannot be cancelled."})
+    return job
+
+
+@transaction.atomic
+def job_retry(*, actor: Any, job: Job) -> Job:
+    """Run a failed or cancelled job again, from the start, with a fresh count of attempts."""
+    job = Job.objects.select_for_update().get(pk=job.pk)
+    if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED) or not job.retryable:
+        raise ValidationError({"status": "Only a job that failed on its own or was cancelled can be run again."})
+    old = job.status
+    job.status, job.attempts, job.error, job.issues, job.phase, job.done = JobStatus.QUEUED, 0, "", [], "", 0
+    job.queued_at, job.started_at, job.finished_at = timezone.now(), None, None
+    job.heartbeat_at = job.lease_expires_at = job.cancel_requested_at = job.claim = None
+    job.full_clean()
+    job.save()
+    _audit(job, old, JobStatus.QUEUED, actor=actor, retry="requested")
+    _send(job)
+    return job
+
+
+# --- The sweeper ----------------------------------------------------------------------------------
+
+
+def jobs_sweep() -> dict[str, int]:
+    """Celery beat, every minute: in each firm, running jobs whose lease ran out are queued again (up
+    to ``JOB_MAX_ATTEMPTS`` attempts) or failed with ``WORKER_STOPPED``, and queued jobs that waited
+    a whole lease are sent again (their message may be lost). Firms are identity data, not
+    firm-owned, so listing them needs no scope; each firm is then swept in its own."""
+    firm_model = Job._meta.get_field("firm").related_model
+    totals = {"requeued": 0, "failed": 0, "cancelled": 0, "resent": 0}
+    for firm_id in firm_model.objects.order_by("pk").values_list("pk", flat=True):  # type: ignore[union-attr]
+        with firm_scope(firm_id):
+            for key, count in jobs_sweep_firm().items():
+                totals[key] += count
+    return totals
+
+
+@transaction.atomic
+def jobs_sweep_firm() -> dict[str, int]:
+    """The sweep of the firm in scope (see ``jobs_sweep``). Each change is a conditional UPDATE on the
+    state read, so a worker that renews its lease meanwhile keeps its job."""
+    counts = {"requeued": 0, "failed": 0, "cancelled": 0, "resent": 0}
+    expired = Job.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=Now())
+    for job in expired.only("pk", "firm_id", "kind", "attempts", "claim", "cancel_requested_at"):
+        stale = _held(job).filter(lease_expires_at__lt=Now())
+        ended = {"phase": "", "finished_at": Now(), "lease_expires_at": None, "retryable": True}
+        if job.cancel_requested_at is not None:
+            if stale.update(status=JobStatus.CANCELLED, error=CANCELLED, **ended):
+                counts["cancelled"] += 1
+                _audit(job, JobStatus.RUNNING, JobStatus.CANCELLED, error=CANCELLED)
+        elif job.attempts < max_attempts():
+            if stale.update(status=JobStatus.QUEUED, phase="", queued_at=Now(), lease_expires_at=None, claim=None):
+                counts["requeued"] += 1
+                _audit(job, JobStatus.RUNNING, JobStatus.QUEUED, reason="the worker stopped (its lease ran out)")
+                _send(job)
+        elif stale.update(status=JobStatus.FAILED, error=WORKER_STOPPED, **ended):
+            counts["failed"] += 1
+            _audit(job, JobStatus.RUNNING, JobStatus.FAILED, error=WORKER_STOPPED)
+    waited = Now() - _lease()
+    for job in Job.objects.filter(status=JobStatus.QUEUED, queued_at__lt=waited).only("pk", "firm_id", "queued_at"):
+        if Job.objects.filter(Q(pk=job.pk, status=JobStatus.QUEUED, queued_at=job.queued_at)).update(queued_at=Now()):
+            counts["resent"] += 1
+            _send(job)
+    return counts

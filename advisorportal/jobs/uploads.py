@@ -1,0 +1,174 @@
+"""What every uploaded file goes through before a pipeline reads it: the size limit, a look at the
+content (never the name) to say what the file is, and ONE way to turn a CSV file into rows.
+
+CSV: UTF-8, with or without a byte-order mark, or UTF-16 with one (Excel's "Unicode text");
+anything else is refused with the row and byte where it stops being UTF-8, since guessing a legacy
+encoding turns names into mojibake without anyone noticing. The delimiter (comma, semicolon, tab,
+vertical bar) is the one the header row uses most, outside quotes: the header is the one line
+whose shape we know, where a sniffer over data rows trips on delimiters inside values.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.files.uploadedfile import UploadedFile
+
+DELIMITERS = (",", ";", "\t", "|")
+
+
+class FileRefused(ValueError):
+    """The file as a whole cannot be taken (too big, wrong type, not text…); the message says why
+    and what to do, for the person who uploaded it."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    data: bytes
+    sha256: str
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+def size_label(size: int) -> str:
+    """``100 bytes``, ``12 KB``, ``50 MB``, ``1.5 MB``."""
+    if size < 1024:
+        return f"{size:,} bytes"
+    if size < 2**20:
+        return f"{size / 1024:,.0f} KB"
+    return f"{size / 2**20:,.1f}".removesuffix(".0") + " MB"
+
+
+def check_size(size: int, limit: int) -> None:
+    if size > limit:
+        raise FileRefused(
+            f"The file is {size_label(size)}; the limit is {size_label(limit)}. Split it and upload the parts."
+        )
+
+
+def read_upload(upload: UploadedFile | bytes, *, limit: int) -> Upload:
+    """The file's bytes and digest, refused once more than ``limit`` bytes have been read (whatever
+    size the client declared) or when empty."""
+    if isinstance(upload, bytes):
+        check_size(len(upload), limit)
+        chunks = [upload]
+    else:
+        check_size(int(upload.size or 0), limit)
+        chunks, read = [], 0
+        for chunk in upload.chunks():
+            read += len(chunk)
+            check_size(read, limit)
+            chunks.append(chunk)
+    data = b"".join(chunks)
+    if not data.strip():
+        raise FileRefused("The file is empty.")
+    return Upload(data=data, sha256=hashlib.sha256(data).hexdigest())
+
+
+# --- What the file is -----------------------------------------------------------------------------
+
+# Magic numbers, the first bytes of each kind of file. ``zip`` covers .xlsx, .docx and plain
+# archives alike: ``excel.check_archive`` tells a workbook from the rest.
+_SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
+    (b"PK\x03\x04", "zip", "a ZIP archive or an Excel/Word file"),
+    (b"\x89PNG\r\n\x1a\n", "png", "a PNG image"),
+    (b"\xff\xd8\xff", "jpeg", "a JPEG image"),
+    (b"GIF8", "gif", "a GIF image"),
+    (b"%PDF", "pdf", "a PDF document"),
+    (b"\xd0\xcf\x11\xe0", "ole", "an old Excel/Word file (.xls, .doc)"),
+    (b"\x1f\x8b", "gzip", "a gzip archive"),
+    (b"Rar!", "rar", "a RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c", "7z", "a 7-Zip archive"),
+)
+_TEXT_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    kind: str  # zip, png, jpeg, gif, pdf, ole, gzip, rar, 7z, text or binary
+    label: str  # for a message: "The file is a PDF document, not …"
+
+
+def sniff(head: bytes) -> Sniffed:
+    """What the first bytes of a file (a few kB) say it is."""
+    for signature, kind, label in _SIGNATURES:
+        if head.startswith(signature):
+            return Sniffed(kind, label)
+    if head.startswith(_TEXT_BOMS) or b"\x00" not in head:
+        return Sniffed("text", "text")
+    return Sniffed("binary", "binary data")
+
+
+# --- Text and CSV ---------------------------------------------------------------------------------
+
+
+def decode_text(data: bytes) -> str:
+    """The file as text (see the module's docstring); ``FileRefused`` naming the row otherwise."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise FileRefused("The file starts as UTF-16 text but is damaged further on.") from None
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            line = data[: error.start].count(b"\n") + 1
+            raise FileRefused(
+                f"Row {line}: this file is not UTF-8 text (byte 0x{data[error.start]:02x} at position "
+                f'{error.start}). Save it as "CSV UTF-8" and upload it again.'
+            ) from None
+    if "\x00" in text:
+        raise FileRefused("The file contains NUL bytes: it is not a text file.")
+    return text
+
+
+def delimiter(text: str) -> str:
+    """The delimiter the header row (the first line) uses most outside quotes; a comma if none."""
+    counts = dict.fromkeys(DELIMITERS, 0)
+    quoted = False
+    for char in text[: text.find("\n") if "\n" in text else 65536]:
+        if char == '"':
+            quoted = not quoted
+        elif not quoted and char in counts:
+            counts[char] += 1
+    best = max(DELIMITERS, key=lambda d: counts[d])  # ties: the first listed
+    return best if counts[best] else ","
+
+
+@dataclass(frozen=True)
+class CsvText:
+    text: str
+    delimiter: str
+
+    def reader(self, *, strict: bool = False) -> Any:
+        """A ``csv.reader`` over the text (``line_num`` is the file line a row ends on)."""
+        return csv.reader(io.StringIO(self.text, newline=""), delimiter=self.delimiter, strict=strict)
+
+    def header(self) -> list[str]:
+        return [name.strip() for name in next(self.reader(), [])]
+
+
+def decode_csv(data: bytes) -> CsvText:
+    text = decode_text(data)
+    return CsvText(text, delimiter(text))
+
+
+def rows(reader: Any) -> Iterator[tuple[int, list[str]]]:
+    """``(file row, cells)`` for each row after the header; a quoted cell spanning lines counts as the
+    row it starts on. ``csv.Error`` propagates, with ``reader.line_num`` where it happened."""
+    while True:
+        start = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        yield start, cells

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import zipfile
 from collections.abc import Callable
@@ -12,14 +13,15 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import Workbook, load_workbook
 
 from accounts.models import AuditEntry
 from accounts.rights import Role
+from advisorportal.jobs.uploads import FileRefused
 from crm.contact_io import services
 from crm.contact_io.fields import BY_FIELD, COLUMNS
 from crm.contact_io.models import ContactImport, ImportStatus
-from crm.contact_io.parsers import FileRefused
 from crm.contact_io.parsers.xlsx import read_workbook, template_workbook
 from crm.crypto import open_tax_id
 from crm.models import Contact
@@ -60,7 +62,7 @@ def run(django_capture_on_commit_callbacks: Any) -> Callable[..., ContactImport]
             if apply and services.can_apply(job) is None:
                 with django_capture_on_commit_callbacks(execute=True):
                     services.import_request_apply(actor=persona.user, job=job)
-                job.refresh_from_db()
+                job = ContactImport.objects.select_related("apply_job").get(pk=job.pk)
         return job
 
     return go
@@ -287,7 +289,7 @@ def test_csv_guesses_the_mapping_and_lets_the_user_change_it(alice: Persona, run
 
 def test_csv_not_utf8_is_refused_with_its_row(alice: Persona) -> None:
     data = "First name,Last name\nJürgen,Müller\n".encode("latin-1")
-    with alice.scope(), pytest.raises(Exception, match=r"Row 2: this CSV file is not UTF-8"):
+    with alice.scope(), pytest.raises(Exception, match=r"Row 2: this file is not UTF-8"):
         services.import_upload(actor=alice.user, file_name="x.csv", data=data)
     assert _count(alice) == 0
 
@@ -301,9 +303,13 @@ def test_charlie_gets_404_on_alices_imports(alice: Persona, charlie: Persona, ru
     assert client.get(reverse("contact_io:import-detail", args=[job.pk])).status_code == 404
     assert client.post(reverse("contact_io:import-apply", args=[job.pk])).status_code == 404
     assert client.post(reverse("contact_io:import-undo", args=[job.pk])).status_code == 404
+    assert client.post(reverse("contact_io:import-cancel", args=[job.pk])).status_code == 404
+    assert client.post(reverse("contact_io:import-retry", args=[job.pk])).status_code == 404
     api = charlie.api()
     assert api.get(f"/api/v1/contact-imports/{job.pk}/").status_code == 404
     assert api.post(f"/api/v1/contact-imports/{job.pk}/apply/").status_code == 404
+    assert api.post(f"/api/v1/contact-imports/{job.pk}/cancel/").status_code == 404
+    assert api.post(f"/api/v1/contact-imports/{job.pk}/retry/").status_code == 404
     assert api.get("/api/v1/contact-imports/").json()["results"] == []
 
 
@@ -363,12 +369,13 @@ def test_pages_upload_preview_apply_undo(alice: Persona, django_capture_on_commi
     assert b"Undone" in client.get(reverse("contact_io:import-start")).content
 
 
-def test_applying_page_polls_every_second(alice: Persona, run: Any) -> None:
+def test_applying_page_polls_every_second(alice: Persona, run: Any, django_capture_on_commit_callbacks: Any) -> None:
     job = run(alice, workbook([ADA]), apply=False)
-    with alice.scope():
-        ContactImport.objects.filter(pk=job.pk).update(status=ImportStatus.APPLYING)
+    with alice.scope(), django_capture_on_commit_callbacks(execute=False):  # queued, no worker yet
+        services.import_request_apply(actor=alice.user, job=job)
     page = alice.client().get(reverse("contact_io:import-detail", args=[job.pk]))
-    assert b'hx-trigger="every 1s"' in page.content and b"<progress" in page.content
+    assert b'hx-trigger="every 1s"' in page.content and b'role="progressbar"' in page.content
+    assert b'data-status="applying"' in page.content and b">Cancel</button>" in page.content
 
 
 def test_api_flow(alice: Persona, django_capture_on_commit_callbacks: Any) -> None:
@@ -563,3 +570,55 @@ def test_a_plan_stored_row_by_row_still_applies(alice: Persona, django_capture_o
         assert Contact.objects.get(pk=old.pk).res_country == "GB"
         bo = Contact.objects.get(pk__in=job.created_ids())
         assert (bo.first_name, bo.client_since is not None) == ("Bo", True)
+
+
+# --- A worker that dies while applying ------------------------------------------------------------
+
+
+def test_an_apply_whose_worker_died_fails_clearly_and_can_be_retried(
+    alice: Persona, run: Any, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The worker is simulated dead (its job claimed, its lease run out): tests/test_jobs_worker.py
+    kills a real one."""
+    from advisorportal.jobs import services as jobs
+    from advisorportal.jobs.models import Job
+
+    settings.JOB_MAX_ATTEMPTS = 1
+    job = run(alice, workbook([ADA]), apply=False)
+    with alice.scope():
+        with django_capture_on_commit_callbacks(execute=False):
+            job = services.import_request_apply(actor=alice.user, job=job)
+        assert jobs._claim(job.apply_job_id) is not None  # a worker took it, then died
+        Job.objects.filter(pk=job.apply_job_id).update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))
+        assert jobs.jobs_sweep_firm()["failed"] == 1
+    page = alice.client().get(reverse("contact_io:import-detail", args=[job.pk])).content.decode()
+    assert 'data-status="failed"' in page and "The worker stopped while this job was running" in page
+    assert "This import was applied" not in page and "The import is complete" not in page
+    assert "<dt>Applied</dt>" not in page and ">Retry</button>" in page and "every 1s" not in page
+    assert _count(alice) == 0
+    with alice.scope():
+        assert "failed" in (services.can_apply(ContactImport.objects.get(pk=job.pk)) or "")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = alice.client().post(reverse("contact_io:import-retry", args=[job.pk]))
+    assert response.status_code == 302
+    with alice.scope():
+        assert ContactImport.objects.select_related("apply_job").get(pk=job.pk).status == ImportStatus.DONE
+    assert _count(alice) == 1
+
+
+def test_cancel_and_retry_through_the_api(alice: Persona, run: Any, django_capture_on_commit_callbacks: Any) -> None:
+    job = run(alice, workbook([ADA]), apply=False)
+    api = alice.api()
+    with django_capture_on_commit_callbacks(execute=False):
+        queued = api.post(f"/api/v1/contact-imports/{job.pk}/apply/")
+    assert queued.json()["status"] == "applying"
+    cancelled = api.post(f"/api/v1/contact-imports/{job.pk}/cancel/").json()
+    assert (cancelled["status"], cancelled["progress"]) == ("cancelled", 0)
+    assert "nothing was applied" in cancelled["error"]
+    assert api.post(f"/api/v1/contact-imports/{job.pk}/cancel/").status_code == 400
+    with django_capture_on_commit_callbacks(execute=True):
+        retried = api.post(f"/api/v1/contact-imports/{job.pk}/retry/")
+    assert retried.status_code == 202
+    body = api.get(f"/api/v1/contact-imports/{job.pk}/").json()
+    assert (body["status"], body["progress"], body["error"]) == ("done", 100, "")
+    assert _count(alice) == 1

@@ -50,7 +50,7 @@ def upload(django_capture_on_commit_callbacks: Any) -> Callable[..., ImportJob]:
         with persona.scope(), django_capture_on_commit_callbacks(execute=True):
             job = services.job_create(actor=persona.user, upload=SimpleUploadedFile(name, data), kind=kind)
         with persona.scope():
-            return ImportJob.objects.get(pk=job.pk)
+            return ImportJob.objects.select_related("background_job").get(pk=job.pk)
 
     return run
 
@@ -287,42 +287,40 @@ def test_operator_adds_prices_but_never_replaces_one(
 # --- Background job and progress --------------------------------------------------------------
 
 
-def test_progress_is_written_every_n_rows_through_its_own_connection(
+def test_progress_goes_through_the_kits_writer_row_by_row(
     alice: Persona, world: dict[str, Any], upload: Any, monkeypatch: Any
 ) -> None:
-    writes: list[int] = []
-    monkeypatch.setattr(services, "PROGRESS_EVERY", 2)
-    monkeypatch.setattr(services.ProgressWriter, "write", lambda self, done: writes.append(done))
+    from advisorportal.jobs.progress import Progress
+
+    calls: list[tuple[int | None, str | None]] = []
+    original = Progress.update
+
+    def spy(self: Progress, done: int | None = None, **kwargs: Any) -> None:
+        calls.append((done, kwargs.get("phase")))
+        original(self, done, **kwargs)
+
+    monkeypatch.setattr(Progress, "update", spy)
     content = TX_HEADER + "".join(f"U1234567,2025-01-{d:02d},,deposit,,,,{d},USD,,P{d}\n" for d in range(1, 8))
     job = upload(alice, content)
-    assert job.status == ImportStatus.DONE and job.rows_done == 7
-    assert writes == [2, 4, 6]
-
-
-def test_progress_writer_commits_on_a_second_connection(alice: Persona, world: dict[str, Any]) -> None:
-    """The writer's connection is not the request's: what it writes survives the import's rollback."""
-    writer = services.ProgressWriter(job_id=0)
-    with alice.scope():
-        writer.write(5)  # no such job: updates nothing, fails nothing
-        assert writer.connection is not None and writer.connection is not connection
-        writer.close()
-    assert writer.connection is None
+    assert job.status == ImportStatus.DONE and job.rows_done == job.rows_total == 7 and job.percent == 100
+    assert [phase for _, phase in calls if phase] == ["Validating", "Applying"]
+    assert [done for done, phase in calls if phase is None and done][-7:] == [1, 2, 3, 4, 5, 6, 7]
 
 
 def test_finished_job_is_not_run_again(alice: Persona, world: dict[str, Any], upload: Any) -> None:
     job = upload(alice, (FIXTURES / "transactions.csv").read_bytes())
-    from portfolios.custodian.tasks import run_import
+    from advisorportal.jobs.tasks import run_job
 
-    assert run_import(alice.firm.pk, job.pk) == ImportStatus.DONE
+    assert run_job(alice.firm.pk, job.background_job_id) == ImportStatus.DONE
     assert stored(alice)[1] == 4
 
 
 def test_task_refuses_without_firm() -> None:
+    from advisorportal.jobs.tasks import run_job
     from advisorportal.tenancy.context import FirmScopeError
-    from portfolios.custodian.tasks import run_import
 
     with pytest.raises(FirmScopeError):
-        run_import(None, 1)
+        run_job(None, 1)
 
 
 # --- Scope and outsiders ----------------------------------------------------------------------
@@ -368,6 +366,8 @@ def test_bob_without_the_right_gets_403(bob: Persona, alice: Persona, world: dic
     ]:
         assert client.get(url).status_code == 403, url
     assert client.post("/imports/", {"file": SimpleUploadedFile("a.csv", b"x")}).status_code == 403
+    assert client.post(f"/imports/{job.pk}/retry/").status_code == 403
+    assert api.post(f"/api/v1/imports/{job.pk}/cancel/").status_code == 403
     assert api.get("/api/v1/imports/").status_code == 403
     assert api.get(f"/api/v1/imports/{job.pk}/").status_code == 403
     assert api.post("/api/v1/imports/", {"file": SimpleUploadedFile("a.csv", b"x")}).status_code == 403
@@ -381,6 +381,9 @@ def test_charlie_gets_404_for_alices_job_everywhere(
     for url in [f"/imports/{job.pk}/", f"/imports/{job.pk}/report.csv"]:
         assert client.get(url).status_code == 404, url
     assert client.get(f"/imports/{job.pk}/", HTTP_HX_REQUEST="true").status_code == 404
+    for action in ("cancel", "retry"):
+        assert client.post(f"/imports/{job.pk}/{action}/").status_code == 404
+        assert api.post(f"/api/v1/imports/{job.pk}/{action}/").status_code == 404
     assert api.get(f"/api/v1/imports/{job.pk}/").status_code == 404
     assert api.get("/api/v1/imports/").json()["results"] == []
     assert "positions.csv" not in client.get("/imports/").content.decode()
@@ -493,3 +496,56 @@ def test_job_is_audited_without_its_content(alice: Persona, world: dict[str, Any
         assert entries.exists()
         for entry in entries:
             assert "AAPL" not in str(entry.changes)
+
+
+def test_a_job_whose_worker_died_is_failed_clearly_and_retried(
+    alice: Persona, world: dict[str, Any], settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The worker is simulated dead (job claimed, lease run out): tests/test_jobs_worker.py kills a real one."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from advisorportal.jobs import services as jobs
+    from advisorportal.jobs.models import Job
+
+    settings.JOB_MAX_ATTEMPTS = 1
+    client = alice.client()
+    with django_capture_on_commit_callbacks(execute=False):
+        response = client.post(
+            "/imports/", {"file": SimpleUploadedFile("tx.csv", (FIXTURES / "transactions.csv").read_bytes())}
+        )
+    detail_url = response["Location"]
+    with alice.scope():
+        job = ImportJob.objects.get()
+        assert jobs._claim(job.background_job_id) is not None
+        Job.objects.filter(pk=job.background_job_id).update(lease_expires_at=timezone.now() - dt.timedelta(seconds=1))
+        assert jobs.jobs_sweep_firm()["failed"] == 1
+    page = client.get(detail_url).content.decode()
+    assert "The worker stopped while this job was running; nothing was applied. Retry." in page
+    assert "The import is complete" not in page and ">Retry</button>" in page and "every 1s" not in page
+    assert api_status(alice, job.pk) == "failed" and stored(alice)[0] == []
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(f"/imports/{job.pk}/retry/").status_code == 302
+    assert api_status(alice, job.pk) == "done" and len(stored(alice)[0]) == 4
+
+
+def api_status(persona: Persona, pk: int) -> str:
+    return str(persona.api().get(f"/api/v1/imports/{pk}/").json()["status"])
+
+
+def test_cancel_a_queued_import(alice: Persona, world: dict[str, Any], django_capture_on_commit_callbacks: Any) -> None:
+    api = alice.api()
+    with django_capture_on_commit_callbacks(execute=False):
+        created = api.post(
+            "/api/v1/imports/",
+            {"file": SimpleUploadedFile("tx.csv", (FIXTURES / "transactions.csv").read_bytes())},
+            format="multipart",
+        ).json()
+    assert created["status"] == "queued"
+    cancelled = api.post(f"/api/v1/imports/{created['id']}/cancel/").json()
+    assert cancelled["status"] == "cancelled" and "nothing was applied" in cancelled["error"]
+    assert api.post(f"/api/v1/imports/{created['id']}/cancel/").status_code == 400
+    with django_capture_on_commit_callbacks(execute=True):
+        assert api.post(f"/api/v1/imports/{created['id']}/retry/").status_code == 202
+    assert api_status(alice, created["id"]) == "done" and len(stored(alice)[0]) == 4

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from advisorportal.jobs.issues import Issue
 from portfolios.custodian import parsers
 from portfolios.custodian.parsers import flex
-from portfolios.custodian.parsers.base import Issue, NavRow, PositionRow, TransactionRow
+from portfolios.custodian.parsers.base import NavRow, PositionRow, TransactionRow
 from portfolios.custodian.views import spreadsheet_safe
 
 FIXTURES = Path(__file__).parent / "fixtures" / "imports"

@@ -45,7 +45,8 @@ class ContactImportViewSet(
 ):
     """Contact imports. Upload, (CSV: set the column mapping), preview, apply — applying runs in the
     background: poll the import until its status is ``done`` or ``failed`` — and undo. Every
-    rejected row comes back in ``report`` as ``{row, column, message}``."""
+    rejected row comes back in ``report`` as ``{row, column, message}``. An apply that failed (its
+    worker stopped, say) or was cancelled changed nothing and can be retried."""
 
     required_right = Right.CRM
     keyset = ("-created_at", "-id")
@@ -73,7 +74,7 @@ class ContactImportViewSet(
             raise NotFound from None
 
     def _detail(self, job: ContactImport, code: int = status.HTTP_200_OK) -> Response:
-        job.refresh_from_db()
+        job = selectors.import_get(user=self.request.user, pk=job.pk)
         return Response(ContactImportDetailSerializer(job).data, status=code)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -104,6 +105,17 @@ class ContactImportViewSet(
     def apply(self, request: Request, pk: str) -> Response:
         job = services.import_request_apply(actor=request.user, job=self._job())
         return self._detail(job, status.HTTP_202_ACCEPTED)
+
+    @extend_schema(summary="Cancel a background apply: it rolls back and can be retried.", request=None)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        return self._detail(services.import_cancel(actor=request.user, job=self._job()))
+
+    @extend_schema(summary="Apply again an import whose apply failed or was cancelled.", request=None,
+                   responses={202: ContactImportDetailSerializer})  # fmt: skip
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str) -> Response:
+        return self._detail(services.import_retry(actor=request.user, job=self._job()), status.HTTP_202_ACCEPTED)
 
     @extend_schema(summary="Undo a whole applied import (contacts edited since: see undo_report).", request=None)
     @action(detail=True, methods=["post"])

@@ -6,3 +6,9 @@ class ContactIoConfig(AppConfig):
     name = "crm.contact_io"
     label = "contact_io"
     verbose_name = "Contact import and export"
+
+    def ready(self) -> None:
+        from advisorportal.jobs.kinds import JobKind, register
+        from crm.contact_io import services
+
+        register(JobKind(services.APPLY_JOB, run=services.run_apply, label="Contact import"))

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
+from advisorportal.jobs.uploads import FileRefused, check_size
 from crm.contact_io.parsers import MAX_FILE_BYTES
 
 
@@ -13,6 +14,8 @@ class UploadForm(forms.Form):
 
     def clean_file(self) -> object:
         upload = self.cleaned_data["file"]
-        if upload.size > MAX_FILE_BYTES:
-            raise forms.ValidationError(f"The file is over {MAX_FILE_BYTES // 2**20} MB.")
+        try:
+            check_size(upload.size, MAX_FILE_BYTES)
+        except FileRefused as error:
+            raise forms.ValidationError(str(error)) from None
         return upload

@@ -1,9 +1,10 @@
 """Contact import jobs and what each applied row did, so a whole import can be undone.
 
 The uploaded file is kept in the row (``bytea``, under the same row-level security as the job)
-only until the import is applied or fails: it may hold tax ids in clear, so it is not kept longer.
-The validated plan (``plan``, zlib-compressed JSON, tax ids already sealed) is kept between the
-preview and the apply so applying does not parse the file again; it is dropped after applying.
+only until applying is requested: it may hold tax ids in clear, so it is not kept longer. The
+validated plan (``plan``, zlib-compressed JSON, tax ids already sealed) is kept between the
+preview and the apply so applying (and retrying it) does not parse the file again; it is dropped
+once applied.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from advisorportal.jobs.models import Job, JobStatus
 from advisorportal.tenancy.models import FirmOwnedModel
 
 
@@ -20,18 +22,49 @@ class SourceKind(models.TextChoices):
     VCARD = "vcard", "vCard"
 
 
+class Stage(models.TextChoices):
+    """Where the import itself stands; while it is being applied, its background job says more."""
+
+    UPLOADED = "uploaded", "Uploaded"
+    PREVIEWED = "previewed", "Previewed"
+    APPLIED = "applied", "Applied"
+    UNDONE = "undone", "Undone"
+
+
 class ImportStatus(models.TextChoices):
+    """What the pages and the API show: the stage, or the apply job's status once one was started."""
+
     UPLOADED = "uploaded", "Uploaded"
     PREVIEWED = "previewed", "Previewed"
     APPLYING = "applying", "Applying"
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
     UNDONE = "undone", "Undone"
+
+
+_BY_STAGE = {
+    Stage.UPLOADED: ImportStatus.UPLOADED,
+    Stage.PREVIEWED: ImportStatus.PREVIEWED,
+    Stage.APPLIED: ImportStatus.DONE,
+    Stage.UNDONE: ImportStatus.UNDONE,
+}
+_BY_JOB = {
+    JobStatus.QUEUED: ImportStatus.APPLYING,
+    JobStatus.RUNNING: ImportStatus.APPLYING,
+    JobStatus.DONE: ImportStatus.DONE,  # committed together with Stage.APPLIED
+    JobStatus.FAILED: ImportStatus.FAILED,
+    JobStatus.CANCELLED: ImportStatus.CANCELLED,
+}
 
 
 class ContactImport(FirmOwnedModel):
     """One uploaded contacts file. ``report`` is a list of ``{"row", "column", "message"}``: ``row``
-    is the file's row (the header is row 1; vCard: the card's number), 0 for the file as a whole."""
+    is the file's row (the header is row 1; vCard: the card's number), 0 for the file as a whole.
+
+    Applying runs as a background job (``apply_job``), which holds the status, progress and error
+    while it runs; the stage becomes "applied" in the job's own transaction, so an import is never
+    shown as applied unless its changes committed."""
 
     audit_masked_fields = frozenset({"data", "plan", "report", "preview"})
 
@@ -40,8 +73,11 @@ class ContactImport(FirmOwnedModel):
     file_size = models.PositiveBigIntegerField(default=0)
     sha256 = models.CharField(max_length=64)
     data = models.BinaryField(null=True, blank=True, editable=False)
-    status = models.CharField(max_length=12, choices=ImportStatus.choices, default=ImportStatus.UPLOADED)
-    progress = models.PositiveSmallIntegerField(default=0, help_text="Percent done while applying.")
+    stage = models.CharField(max_length=12, choices=Stage.choices, default=Stage.UPLOADED)
+    apply_job = models.ForeignKey(
+        Job, on_delete=models.PROTECT, null=True, blank=True, editable=False, related_name="+",
+        db_constraint=False, db_index=False,  # the same-firm key and the unique constraint below cover both
+    )  # fmt: skip
     column_mapping = models.JSONField(default=dict, blank=True, help_text="CSV: file column -> contact field.")
     rows_total = models.PositiveIntegerField(default=0)
     created_count = models.PositiveIntegerField(default=0)
@@ -58,7 +94,6 @@ class ContactImport(FirmOwnedModel):
         help_text="The contacts the import created, as runs [first file row, first contact id, count] "
         "(row r + i made contact id + i); updated contacts have a ContactImportRow each.",
     )
-    error = models.TextField(blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     previewed_at = models.DateTimeField(null=True, blank=True)
@@ -68,6 +103,7 @@ class ContactImport(FirmOwnedModel):
     class Meta(FirmOwnedModel.Meta):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["firm", "created_at", "id"], name="contact_io_import_created_idx")]
+        constraints = [models.UniqueConstraint(fields=["firm", "apply_job"], name="contact_io_import_job_uniq")]
 
     def __str__(self) -> str:
         return f"Import #{self.pk} {self.file_name}"
@@ -77,8 +113,29 @@ class ContactImport(FirmOwnedModel):
         return [first_id + i for _, first_id, count in self.created_runs for i in range(count)]
 
     @property
-    def finished(self) -> bool:
-        return self.status in {ImportStatus.PREVIEWED, ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.UNDONE}
+    def status(self) -> str:
+        if self.stage == Stage.PREVIEWED and self.apply_job is not None:
+            return _BY_JOB[JobStatus(self.apply_job.status)]
+        return _BY_STAGE[Stage(self.stage)]
+
+    def get_status_display(self) -> str:
+        return str(ImportStatus(self.status).label)
+
+    @property
+    def progress(self) -> int:
+        """Percent applied."""
+        status = self.status
+        if status in (ImportStatus.DONE, ImportStatus.UNDONE):
+            return 100
+        if status == ImportStatus.APPLYING and self.apply_job is not None:
+            return self.apply_job.percent or 0
+        return 0
+
+    @property
+    def error(self) -> str:
+        """Why applying failed or was cancelled."""
+        job = self.apply_job
+        return job.error if job is not None and job.status in (JobStatus.FAILED, JobStatus.CANCELLED) else ""
 
 
 class RowAction(models.TextChoices):

@@ -11,7 +11,11 @@ from crm.contact_io.models import ContactImport
 
 def import_list(*, user: Any) -> QuerySet[ContactImport]:
     """The user's own imports (a preview shows rows of contacts in the uploader's scope only)."""
-    return ContactImport.objects.select_related("created_by").defer("data", "plan").filter(created_by=user)
+    return (
+        ContactImport.objects.select_related("created_by", "apply_job")
+        .defer("data", "plan", "apply_job__issues")
+        .filter(created_by=user)
+    )
 
 
 def import_get(*, user: Any, pk: Any) -> ContactImport:

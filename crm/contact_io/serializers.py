@@ -4,12 +4,17 @@ from typing import Any
 
 from rest_framework import serializers
 
-from crm.contact_io import services
-from crm.contact_io.models import ContactImport
+from crm.contact_io.models import ContactImport, ImportStatus
 
 
 class ContactImportSerializer(serializers.ModelSerializer[ContactImport]):
-    progress = serializers.SerializerMethodField(help_text="Percent done (while applying, live).")
+    status = serializers.ChoiceField(
+        choices=ImportStatus.choices, read_only=True,
+        help_text="While applying (in the background), poll until done, failed or cancelled; failed and "
+        "cancelled imports changed nothing and can be retried.",
+    )  # fmt: skip
+    progress = serializers.IntegerField(read_only=True, help_text="Percent applied (while applying, live).")
+    error = serializers.CharField(read_only=True, help_text="Why applying failed or was cancelled.")
 
     class Meta:
         model = ContactImport
@@ -19,9 +24,6 @@ class ContactImportSerializer(serializers.ModelSerializer[ContactImport]):
             "created_at", "previewed_at", "applied_at", "undone_at",
         ]  # fmt: skip
         read_only_fields = fields
-
-    def get_progress(self, job: ContactImport) -> int:
-        return services.progress_get(job)
 
 
 class ContactImportDetailSerializer(ContactImportSerializer):

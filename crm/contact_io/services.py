@@ -1,4 +1,4 @@
-"""Every write of contact imports: upload, preview (dry run), apply, undo.
+"""Every write of contact imports: upload, preview (dry run), apply (and cancel, retry), undo.
 
 Applying is one transaction per file (all or nothing) on the bulk path of ``applying`` (what
 ``crm.services.contact_create``/``contact_update`` do for one contact, for thousands at once, from
@@ -7,22 +7,22 @@ signals, so the import writes ONE audit entry (``accounts.audit.record``) saying
 contact, which fields changed from what to what (tax ids masked); the per-row details stay in
 ``ContactImportRow`` for the undo.
 
-Progress while applying lives in the cache (the job's row is inside the apply transaction, so
-other connections would not see it move); the status page reads it from there.
+Applying runs as a background job of the jobs kit (kind ``APPLY_JOB``): the kit claims it, runs
+``run_apply`` in one transaction, writes its progress through its own connection (the page reads
+it from the job) and marks it done in that same transaction; a worker that dies leaves a lease
+that runs out, and the job is queued again or failed, never left "applying".
 """
 
 from __future__ import annotations
 
 import base64
 import gc
-import hashlib
 import json
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models.expressions import RawSQL
@@ -30,48 +30,43 @@ from django.utils import timezone
 
 from accounts import audit
 from accounts.models import AuditAction
+from advisorportal.jobs import services as jobs
+from advisorportal.jobs.models import Job
+from advisorportal.jobs.progress import Progress
+from advisorportal.jobs.uploads import FileRefused, read_upload
 from advisorportal.tenancy.context import require_firm_id
 from crm import search
 from crm.contact_io.applying import BATCH, apply_plan, runs
 from crm.contact_io.fields import BY_FIELD, TAX_ID
-from crm.contact_io.models import ContactImport, ContactImportRow, ImportStatus, RowAction, SourceKind
-from crm.contact_io.parsers import MAX_FILE_BYTES, FileRefused, ParsedFile, detect_kind
+from crm.contact_io.models import ContactImport, ContactImportRow, ImportStatus, RowAction, SourceKind, Stage
+from crm.contact_io.parsers import MAX_FILE_BYTES, ParsedFile, detect_kind
 from crm.contact_io.planning import PREVIEW_ROWS, Plan, PlanRow, build_plan, from_json, legacy_plan, to_json
 from crm.models import Contact
 from crm.selectors import contacts_changed
 from portfolios import selectors as portfolio_selectors
 
-
-def _progress_key(job_id: int) -> str:
-    return f"contact_io:progress:{job_id}"
+APPLY_JOB = "contact_import.apply"
 
 
-def progress_set(job_id: int, percent: int) -> None:
-    cache.set(_progress_key(job_id), percent, timeout=3600)
-
-
-def progress_get(job: ContactImport) -> int:
-    if job.status == ImportStatus.APPLYING:
-        return int(cache.get(_progress_key(job.pk)) or 0)
-    return 100 if job.status in (ImportStatus.DONE, ImportStatus.UNDONE) else job.progress
+def _locked(job: ContactImport) -> ContactImport:
+    """The import, locked (its apply job read with it, not locked: a running job's progress is
+    written to that row from another connection)."""
+    return ContactImport.objects.select_related("apply_job").select_for_update(of=("self",)).get(pk=job.pk)
 
 
 @transaction.atomic
 def import_upload(*, actor: Any, file_name: str, data: bytes) -> ContactImport:
     """Keep an uploaded file as a new job; its kind is read from the content, not the name."""
-    if not data:
-        raise ValidationError({"file": "The file is empty."})
-    if len(data) > MAX_FILE_BYTES:
-        raise ValidationError({"file": f"The file is over {MAX_FILE_BYTES // 2**20} MB."})
     try:
+        upload = read_upload(data, limit=MAX_FILE_BYTES)
         kind = detect_kind(file_name, data[:4096])
     except FileRefused as error:
         raise ValidationError({"file": str(error)}) from None
     job = ContactImport(
         source_kind=kind,
         file_name=file_name[:255],
-        file_size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
+        file_size=upload.size,
+        sha256=upload.sha256,
         data=data,
         created_by=actor,
     )
@@ -130,7 +125,7 @@ def import_set_mapping(*, actor: Any, job: ContactImport, mapping: dict[str, str
     """Change a CSV job's column mapping (before it is applied); the preview must be run again."""
     from crm.contact_io.parsers.csv_file import headers, mapping_problems
 
-    job = ContactImport.objects.select_for_update().get(pk=job.pk)
+    job = _locked(job)
     if job.source_kind != SourceKind.CSV or job.status not in (ImportStatus.UPLOADED, ImportStatus.PREVIEWED):
         raise ValidationError({"mapping": "Only a CSV import that is not applied yet has a column mapping."})
     header = headers(bytes(job.data or b""))
@@ -138,8 +133,8 @@ def import_set_mapping(*, actor: Any, job: ContactImport, mapping: dict[str, str
     problems = mapping_problems(clean, header)
     if problems:
         raise ValidationError({"mapping": problems})
-    job.column_mapping, job.status, job.plan = clean, ImportStatus.UPLOADED, None
-    job.save(update_fields=["column_mapping", "status", "plan"])
+    job.column_mapping, job.stage, job.plan = clean, Stage.UPLOADED, None
+    job.save(update_fields=["column_mapping", "stage", "plan"])
     return job
 
 
@@ -147,7 +142,7 @@ def import_set_mapping(*, actor: Any, job: ContactImport, mapping: dict[str, str
 def import_preview(*, actor: Any, job: ContactImport) -> ContactImport:
     """The dry run: parse, validate and match every row; store counts, the first rows of each class,
     every reject and the plan. Changes no contact."""
-    job = ContactImport.objects.select_for_update().get(pk=job.pk)
+    job = _locked(job)
     if job.status not in (ImportStatus.UPLOADED, ImportStatus.PREVIEWED):
         raise ValidationError({"status": f"This import is {job.get_status_display().lower()}; it cannot be previewed."})
     with _gc_paused():
@@ -173,11 +168,11 @@ def import_preview(*, actor: Any, job: ContactImport) -> ContactImport:
     job.unchanged_count, job.rejected_count = counts["unchanged"], counts["reject"]
     job.preview = {"classes": classes, "notes": [{"row": p.row, "notes": p.notes} for p in plans if p.notes][:200]}
     job.plan = packed
-    job.status, job.previewed_at = ImportStatus.PREVIEWED, timezone.now()
+    job.stage, job.previewed_at = Stage.PREVIEWED, timezone.now()
     # Not the file again (megabytes written back unchanged).
     job.save(update_fields=[
         "report", "rows_total", "created_count", "updated_count", "unchanged_count", "rejected_count", "preview",
-        "plan", "status", "previewed_at",
+        "plan", "stage", "previewed_at",
     ])  # fmt: skip
     return job
 
@@ -194,10 +189,20 @@ def _preview_row(plan: PlanRow) -> dict[str, Any]:
     }
 
 
+_NOT_APPLICABLE = {
+    ImportStatus.UPLOADED: "Preview the import first.",
+    ImportStatus.APPLYING: "This import is being applied.",
+    ImportStatus.DONE: "This import was applied.",
+    ImportStatus.UNDONE: "This import was applied and undone.",
+    ImportStatus.FAILED: "Applying this import failed and nothing was applied: retry it.",
+    ImportStatus.CANCELLED: "Applying this import was cancelled and nothing was applied: retry it.",
+}
+
+
 def can_apply(job: ContactImport) -> str | None:
     """Why the job cannot be applied now, or None."""
     if job.status != ImportStatus.PREVIEWED:
-        return "Preview the import first." if job.status == ImportStatus.UPLOADED else "This import was applied."
+        return _NOT_APPLICABLE[ImportStatus(job.status)]
     if job.rejected_count or job.plan is None:
         return "Fix the rejected rows (or remove them from the file) and upload it again: a file is applied whole."
     if not (job.created_count or job.updated_count):
@@ -207,68 +212,74 @@ def can_apply(job: ContactImport) -> str | None:
 
 @transaction.atomic
 def import_request_apply(*, actor: Any, job: ContactImport) -> ContactImport:
-    """Mark the job as applying and queue the background apply (after commit)."""
-    from crm.contact_io import tasks
-
-    job = ContactImport.objects.select_for_update().get(pk=job.pk)
+    """Queue the background apply (it starts after commit). The file is dropped here: applying
+    works from the stored plan, and the file may hold tax ids in clear."""
+    job = _locked(job)
     reason = can_apply(job)
     if reason:
         raise ValidationError({"status": reason})
-    job.status, job.progress = ImportStatus.APPLYING, 0
-    job.save(update_fields=["status", "progress"])
-    progress_set(job.pk, 0)
-    firm_id, job_id, actor_id = job.firm_id, job.pk, actor.pk
-    transaction.on_commit(lambda: tasks.apply_import.delay(firm_id, job_id, actor_id))
+    job.apply_job = jobs.job_create(
+        actor=actor, kind=APPLY_JOB, total=job.created_count + job.updated_count, phase="Applying"
+    )
+    job.data = None
+    job.save(update_fields=["apply_job", "data"])
     return job
 
 
-def import_apply(*, job_id: int, actor: Any) -> ContactImport:
-    """Apply a previewed job (run by the Celery task): all of it in one transaction, or nothing."""
-    job = ContactImport.objects.defer("data", "plan").get(pk=job_id)  # _apply reads them, locked
-    if job.status != ImportStatus.APPLYING:
-        return job  # applied already, or never requested: a rerun does nothing
-    try:
-        with transaction.atomic(), _gc_paused():
-            result = _apply(job, actor)
-    except Exception as error:
-        message = error.messages[0] if isinstance(error, ValidationError) else f"{type(error).__name__}: {error}"
-        ContactImport.objects.filter(pk=job.pk).update(status=ImportStatus.FAILED, error=message[:2000], data=None)
-        if not isinstance(error, ValidationError):
-            raise
-        return ContactImport.objects.get(pk=job.pk)
-    transaction.on_commit(lambda: contacts_changed(firm_id=job.firm_id))
-    return result
+@transaction.atomic
+def import_cancel(*, actor: Any, job: ContactImport) -> ContactImport:
+    """Ask the apply to stop; it rolls back and the import can be applied again (retry)."""
+    job = _locked(job)
+    if job.status != ImportStatus.APPLYING or job.apply_job is None:
+        raise ValidationError({"status": "Only an import that is being applied can be cancelled."})
+    jobs.job_cancel(actor=actor, job=job.apply_job)
+    return ContactImport.objects.select_related("apply_job").get(pk=job.pk)
 
 
-def _apply(job: ContactImport, actor: Any) -> ContactImport:
+@transaction.atomic
+def import_retry(*, actor: Any, job: ContactImport) -> ContactImport:
+    """Apply again an import whose apply failed or was cancelled (nothing of it was applied)."""
+    job = _locked(job)
+    if job.status not in (ImportStatus.FAILED, ImportStatus.CANCELLED) or job.apply_job is None or job.plan is None:
+        raise ValidationError({"status": "Only an import whose apply failed or was cancelled can be retried."})
+    jobs.job_retry(actor=actor, job=job.apply_job)
+    return ContactImport.objects.select_related("apply_job").get(pk=job.pk)
+
+
+def run_apply(background: Job, progress: Progress) -> None:
+    """The apply job (run by the jobs kit, inside its transaction): the whole plan, or nothing."""
     from crm.services import contact_set_picture
 
-    job = ContactImport.objects.select_for_update().get(pk=job.pk)
-    actor_id = getattr(actor, "pk", None)
-    applied = apply_plan(
-        job=job, plan=_unpack(job.plan), actor_id=actor_id, firm_id=require_firm_id(), now=timezone.now(),
-        today=timezone.localdate(), progress=lambda done: progress_set(job.pk, int(90 * done)),
-    )  # fmt: skip
-    for contact_id, (data, content_type) in applied.pictures:
-        contact_set_picture(actor=actor, contact=Contact(pk=contact_id), data=base64.b64decode(data),
-                            content_type=content_type)  # fmt: skip
-    audit.record(
-        action=AuditAction.CREATE,
-        obj=job,
-        changes={
-            "import": [None, f"{job.source_kind} {job.file_name} sha256 {job.sha256}"],
-            "created": [None, len(applied.created_ids)],
-            "created_ids": [None, _ranges(applied.created_ids)],
-            "updated": [None, applied.changes],
-        },
-        actor_id=actor_id,
-    )
+    # Locks the import only: the job's own row takes the progress writes of another connection.
+    job = ContactImport.objects.select_for_update().get(apply_job=background)
+    actor = background.created_by
+    actor_id = background.created_by_id
+    total = background.total
+    with _gc_paused():
+        applied = apply_plan(
+            job=job, plan=_unpack(job.plan), actor_id=actor_id, firm_id=require_firm_id(), now=timezone.now(),
+            today=timezone.localdate(), progress=lambda done: progress.update(int(total * done)),
+        )  # fmt: skip
+        for contact_id, (data, content_type) in applied.pictures:
+            contact_set_picture(actor=actor, contact=Contact(pk=contact_id), data=base64.b64decode(data),
+                                content_type=content_type)  # fmt: skip
+        audit.record(
+            action=AuditAction.CREATE,
+            obj=job,
+            changes={
+                "import": [None, f"{job.source_kind} {job.file_name} sha256 {job.sha256}"],
+                "created": [None, len(applied.created_ids)],
+                "created_ids": [None, _ranges(applied.created_ids)],
+                "updated": [None, applied.changes],
+            },
+            actor_id=actor_id,
+        )
     job.created_runs = runs(applied.created_rows, applied.created_ids)
-    job.status, job.progress, job.applied_at = ImportStatus.DONE, 100, timezone.now()
+    job.stage, job.applied_at = Stage.APPLIED, timezone.now()
     job.data, job.plan = None, None  # the file may hold tax ids in clear: not kept once applied
     job.save()
-    progress_set(job.pk, 100)
-    return job
+    firm_id = job.firm_id
+    transaction.on_commit(lambda: contacts_changed(firm_id=firm_id))
 
 
 def _ranges(ids: list[int]) -> list[str]:
@@ -292,7 +303,7 @@ def import_undo(*, actor: Any, job: ContactImport) -> ContactImport:
     from crm.models import Household
     from crm.scope import scope_contacts
 
-    job = ContactImport.objects.select_for_update().get(pk=job.pk)
+    job = _locked(job)
     if job.status != ImportStatus.DONE or job.applied_at is None:
         raise ValidationError({"status": "Only an applied import can be undone."})
     rows = list(ContactImportRow.objects.filter(contact_import=job))
@@ -355,8 +366,8 @@ def import_undo(*, actor: Any, job: ContactImport) -> ContactImport:
             "restored": [None, restored_changes],
         },
     )
-    job.status, job.undone_at, job.undo_report = ImportStatus.UNDONE, timezone.now(), report
-    job.save(update_fields=["status", "undone_at", "undo_report"])
+    job.stage, job.undone_at, job.undo_report = Stage.UNDONE, timezone.now(), report
+    job.save(update_fields=["stage", "undone_at", "undo_report"])
     firm_id = job.firm_id
     transaction.on_commit(lambda: contacts_changed(firm_id=firm_id))
     return job

@@ -72,7 +72,6 @@ def import_template(request: AuthenticatedRequest) -> HttpResponse:
 def _detail_context(request: HttpRequest, job: ContactImport) -> dict[str, Any]:
     context: dict[str, Any] = {
         "job": job,
-        "progress": services.progress_get(job),
         "apply_blocked": services.can_apply(job) if job.status == ImportStatus.PREVIEWED else None,
         "classes": job.preview.get("classes", {}) if job.preview else {},
         "notes": job.preview.get("notes", []) if job.preview else [],
@@ -111,6 +110,26 @@ def import_mapping(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
 def import_apply(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
     try:
         services.import_request_apply(actor=request.user, job=_job(request, pk))
+    except ValidationError as error:
+        messages.error(request, _errors(error))
+    return redirect("contact_io:import-detail", pk=pk)
+
+
+@firm_view(Right.CRM)
+@require_POST
+def import_cancel(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
+    try:
+        services.import_cancel(actor=request.user, job=_job(request, pk))
+    except ValidationError as error:
+        messages.error(request, _errors(error))
+    return redirect("contact_io:import-detail", pk=pk)
+
+
+@firm_view(Right.CRM)
+@require_POST
+def import_retry(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
+    try:
+        services.import_retry(actor=request.user, job=_job(request, pk))
     except ValidationError as error:
         messages.error(request, _errors(error))
     return redirect("contact_io:import-detail", pk=pk)

@@ -5,6 +5,8 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -28,7 +30,8 @@ from portfolios.custodian.serializers import ImportJobDetailSerializer, ImportJo
 )
 class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, FirmScopedViewSet):
     """Custodian imports: positions, transactions and prices CSV and Interactive Brokers Flex XML.
-    Poll a job until its status is ``done`` or ``failed``; its report names file row and column."""
+    Poll a job until its status is ``done``, ``failed`` or ``cancelled``; its report names file row
+    and column. A job that stopped without a verdict on the file (its worker died) can be retried."""
 
     required_right = Right.ACCOUNT_INFORMATION
     keyset = selectors.JOB_ORDER
@@ -56,3 +59,25 @@ class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.
             actor=request.user, upload=upload.validated_data["file"], kind=upload.validated_data.get("kind", "")
         )
         return Response(ImportJobDetailSerializer(job).data, status=status.HTTP_201_CREATED)
+
+    def _job(self) -> ImportJob:
+        try:
+            return selectors.job_get(user=self.request.user, pk=self.kwargs["pk"])
+        except (ImportJob.DoesNotExist, ValueError, TypeError):
+            raise NotFound from None
+
+    def _detail(self, job: ImportJob, code: int = status.HTTP_200_OK) -> Response:
+        job = selectors.job_get(user=self.request.user, pk=job.pk)
+        return Response(ImportJobDetailSerializer(job).data, status=code)
+
+    @extend_schema(summary="Cancel a queued or running import: nothing from the file is stored.", request=None,
+                   responses={200: ImportJobDetailSerializer})  # fmt: skip
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        return self._detail(services.job_cancel(actor=request.user, job=self._job()))
+
+    @extend_schema(summary="Run again an import whose worker stopped or that was cancelled.", request=None,
+                   responses={202: ImportJobDetailSerializer})  # fmt: skip
+    @action(detail=True, methods=["post"])
+    def retry(self, request: Request, pk: str) -> Response:
+        return self._detail(services.job_retry(actor=request.user, job=self._job()), status.HTTP_202_ACCEPTED)

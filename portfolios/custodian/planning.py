@@ -29,8 +29,9 @@ from django.utils import timezone
 
 from accounts.rights import Right
 from advisorportal import formats
+from advisorportal.jobs.issues import Issue
 from portfolios import accounting, performance
-from portfolios.custodian.parsers.base import Issue, NavRow, Operation, PositionRow, PriceRow, TransactionRow
+from portfolios.custodian.parsers.base import NavRow, Operation, PositionRow, PriceRow, TransactionRow
 from portfolios.models import (
     AccountStatus,
     ClientAccount,

@@ -24,7 +24,7 @@ def _visible(*, user: Any) -> QuerySet[ImportJob]:
     grant = user_grants(user=user).get(Right.ACCOUNT_INFORMATION) if user.is_authenticated else None
     if grant is None:
         return ImportJob.objects.none()
-    jobs = ImportJob.objects.select_related("created_by")
+    jobs = ImportJob.objects.select_related("created_by", "background_job")
     if grant[1] != AccountScope.ALL:
         jobs = jobs.filter(created_by_id=user.pk)
     return jobs
@@ -32,7 +32,7 @@ def _visible(*, user: Any) -> QuerySet[ImportJob]:
 
 def job_list(*, user: Any) -> QuerySet[ImportJob]:
     """The jobs the user may see, without the file content or the report (unordered)."""
-    return _visible(user=user).defer("content", "report")
+    return _visible(user=user).defer("content", "background_job__issues")
 
 
 def job_page(*, user: Any, after: str = "", size: int = 25) -> KeysetPage[ImportJob]:

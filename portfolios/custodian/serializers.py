@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from portfolios.custodian.models import ImportJob, ImportKind
+from portfolios.custodian.models import ImportJob, ImportKind, ImportStatus
 
 
 class IssueSerializer(serializers.Serializer[Any]):
@@ -15,7 +15,15 @@ class IssueSerializer(serializers.Serializer[Any]):
 
 
 class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
+    status = serializers.ChoiceField(
+        choices=ImportStatus.choices, read_only=True,
+        help_text="Poll until done, failed or cancelled. Failed or cancelled: nothing from the file was stored.",
+    )  # fmt: skip
+    rows_done = serializers.IntegerField(read_only=True)
     percent = serializers.IntegerField(read_only=True, help_text="Rows done as a percentage of all rows.")
+    error = serializers.CharField(source="background_job.error", read_only=True, help_text="Why it failed.")
+    started_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    finished_at = serializers.DateTimeField(read_only=True, allow_null=True)
     created_by = serializers.CharField(source="created_by.full_name", read_only=True)
 
     class Meta:
@@ -35,6 +43,7 @@ class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
             "unchanged_count",
             "conflict_count",
             "error_count",
+            "error",
             "created_by",
             "created_at",
             "started_at",

@@ -1,17 +1,21 @@
-"""Every write of custodian imports: accept an upload, then (in a Celery task) validate and apply it.
+"""Every write of custodian imports: accept an upload, then (as a background job of the jobs kit)
+validate and apply it.
 
-A job runs in three steps:
+The job (kind ``IMPORT_JOB``, run by ``run_import`` inside the kit's one transaction) goes:
 
-1. **Parse** the file (``imports.parsers``): every bad cell is collected with its row and column.
-2. **Plan** against what is stored (``imports.planning``): unknown accounts (or accounts outside the
+1. **Parse** the file (``parsers``): every bad cell is collected with its row and column.
+2. **Plan** against what is stored (``planning``): unknown accounts (or accounts outside the
    uploader's scope: the same message) and symbols, rows repeated in the file, and conflicts with
    stored transactions, positions and prices. Any error or conflict ends the job here, and nothing
    from the file is stored.
-3. **Apply** what is new in ONE database transaction, through ``portfolios.services`` (so every
-   transaction gets its balanced ledger entry under the account's row lock). If any row is refused
-   there (e.g. a withdrawal beyond the cash), the whole transaction rolls back and that row is
-   reported. Progress is written every ``PROGRESS_EVERY`` rows through a second database connection,
-   in small transactions of its own, so the page sees it while the big one is still open.
+3. **Apply** what is new through ``portfolios.services`` (so every transaction gets its balanced
+   ledger entry under the account's row lock). If any row is refused there (e.g. a withdrawal
+   beyond the cash), everything applied is rolled back and that row is reported.
+
+Progress (rows done of the file's rows) goes through the kit's progress writer, which the page
+reads while the job's transaction is still open; the job's "done" commits with the rows. A worker
+that dies mid-file leaves nothing applied and a lease that runs out: the job is queued again (the
+file starts over) or failed with a retry button.
 
 Re-importing a file (or the same rows in another file) finds everything stored and reports it as
 unchanged.
@@ -19,7 +23,6 @@ unchanged.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import PurePath
 from typing import Any
@@ -27,23 +30,25 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 from django.db import transaction as db_transaction
-from django.utils import timezone
 
 from accounts.policy import has_right
 from accounts.rights import Right
-from advisorportal import request_context
+from advisorportal.jobs import services as jobs
+from advisorportal.jobs.issues import FILE, Issue
+from advisorportal.jobs.kinds import Outcome
+from advisorportal.jobs.models import Job
+from advisorportal.jobs.progress import Progress
+from advisorportal.jobs.uploads import FileRefused, read_upload
 from portfolios import services as portfolio_services
 from portfolios.custodian import parsers, planning
-from portfolios.custodian.models import ImportJob, ImportKind, ImportStatus
-from portfolios.custodian.parsers.base import FILE, Issue, PositionRow, PriceRow, TransactionRow
+from portfolios.custodian.models import APPLYING, VALIDATING, ImportJob, ImportKind
+from portfolios.custodian.parsers.base import PositionRow, PriceRow, TransactionRow
 from portfolios.models import SecurityPrice, TransactionKind
 
 logger = logging.getLogger(__name__)
 
-PROGRESS_EVERY = 250
-REPORT_LIMIT = 1000  # issues kept in a job's report (the counts cover all of them)
+IMPORT_JOB = "custodian_import"
 
 
 def max_bytes() -> int:
@@ -64,128 +69,98 @@ def may_import_prices(user: Any) -> bool:
 
 @db_transaction.atomic
 def job_create(*, actor: Any, upload: UploadedFile, kind: str = "") -> ImportJob:
-    """Store an upload as a queued job and start its task after commit. A file over the size limit
-    is recorded as a failed job with the reason, without its content."""
+    """Store an upload and queue its job (it starts after commit). A file over the size limit (or
+    empty) is recorded as a failed job with the reason, without its content."""
     if kind and kind not in ImportKind.values:
         raise ValidationError({"kind": f"Unknown kind {kind!r}."})
     name = PurePath((upload.name or "upload").replace("\\", "/")).name[:255] or "upload"
-    size = int(upload.size or 0)
-    job = ImportJob(file_name=name, requested_kind=kind, kind=kind, size=size, created_by=actor)
-    limit = max_bytes()
-    if size > limit:
-        job.status = ImportStatus.FAILED
-        job.finished_at = timezone.now()
+    job = ImportJob(file_name=name, requested_kind=kind, kind=kind, size=int(upload.size or 0), created_by=actor)
+    try:
+        received = read_upload(upload, limit=max_bytes())
+    except FileRefused as refused:
         job.error_count = 1
-        job.report = [
-            Issue(
-                FILE, "", f"The file is {size:,} bytes; the limit is {limit:,} bytes. Split it and upload the parts."
-            ).as_dict()
-        ]
+        job.background_job = jobs.job_create(
+            actor=actor, kind=IMPORT_JOB, failed=_NOTHING_STORED, issues=[Issue(FILE, "", str(refused))]
+        )
     else:
-        digest = hashlib.sha256()
-        chunks = []
-        for chunk in upload.chunks():
-            digest.update(chunk)
-            chunks.append(chunk)
-        job.content = b"".join(chunks)
-        job.size = len(job.content)
-        job.sha256 = digest.hexdigest()
+        job.content, job.size, job.sha256 = received.data, received.size, received.sha256
+        job.background_job = jobs.job_create(actor=actor, kind=IMPORT_JOB, phase=VALIDATING)
     job.full_clean()
     job.save()
-    if job.status == ImportStatus.QUEUED:
-        from portfolios.custodian.tasks import run_import
-
-        firm_id, job_id = job.firm_id, job.pk
-        db_transaction.on_commit(lambda: run_import.delay(firm_id, job_id))
     return job
 
 
-def job_run(*, job_id: int) -> ImportJob:
-    """Validate and apply a queued job (the Celery task's body). A finished job is left alone; a job
-    found half-way (its worker died) starts again: its apply transaction never committed."""
-    job = ImportJob.objects.select_related("created_by").get(pk=job_id)
+@db_transaction.atomic
+def job_cancel(*, actor: Any, job: ImportJob) -> ImportJob:
     if job.finished:
-        return job
-    with request_context.acting(request_context.RequestContext(actor_id=job.created_by_id)):
-        return _run(job)
+        raise ValidationError({"status": "This import has finished; it cannot be cancelled."})
+    jobs.job_cancel(actor=actor, job=job.background_job)
+    return job
 
 
-def _run(job: ImportJob) -> ImportJob:
+@db_transaction.atomic
+def job_retry(*, actor: Any, job: ImportJob) -> ImportJob:
+    """Run again an import that stopped without a verdict on the file (its worker died, an
+    unexpected error, cancelled). A file that was refused is refused again: upload a corrected one."""
+    if not job.content:
+        raise ValidationError({"status": "This file was not kept (it was refused on upload); upload it again."})
+    jobs.job_retry(actor=actor, job=job.background_job)
+    return job
+
+
+_NOTHING_STORED = "Nothing from this file was stored. Correct the rows in the report and upload it again."
+
+
+def run_import(background: Job, progress: Progress) -> Outcome:
+    """The job: validate, plan and apply one file (run by the jobs kit, inside its transaction)."""
+    job = ImportJob.objects.select_related("created_by").get(background_job=background)
     user = job.created_by
-    job.status, job.started_at, job.rows_done = ImportStatus.VALIDATING, timezone.now(), 0
     job.created_count = job.unchanged_count = job.conflict_count = job.error_count = 0
-    job.report = []
-    _save(job)
+    progress.update(0, phase=VALIDATING)
 
     if not user.is_active or not has_right(user, Right.ACCOUNT_INFORMATION):
-        return _finish(job, [Issue(FILE, "", "The uploader no longer holds the Account Information right.")])
+        return _result(job, [Issue(FILE, "", "The uploader no longer holds the Account Information right.")])
     kind, parsed = parsers.parse(bytes(job.content), job.requested_kind)
     job.kind = kind
     job.rows_total = parsed.rows
+    progress.update(0, total=parsed.rows)
     if parsed.rows > max_rows():
-        return _finish(job, [Issue(FILE, "", f"The file has {parsed.rows:,} rows; the limit is {max_rows():,}.")])
+        return _result(job, [Issue(FILE, "", f"The file has {parsed.rows:,} rows; the limit is {max_rows():,}.")])
     if not parsed.ok:
-        return _finish(job, parsed.issues)
+        return _result(job, parsed.issues)
     if kind == ImportKind.PRICES_CSV and not may_import_prices(user):
         message = (
             "Prices are shared by every firm on the platform, so only platform operators may import them. "
             "Ask your platform operator to load these prices."
         )
-        return _finish(job, [*parsed.issues, Issue(FILE, "", message)])
-    _save(job)
+        return _result(job, [*parsed.issues, Issue(FILE, "", message)])
 
     plan = planning.plan(user=user, operations=parsed.operations)
     issues = [*parsed.issues, *plan.issues]
     job.created_count, job.unchanged_count, job.conflict_count = len(plan.actions), plan.unchanged, plan.conflicts
     if not plan.ok:
         job.created_count = 0
-        return _finish(job, issues)
+        return _result(job, issues)
 
-    job.status = ImportStatus.APPLYING
-    job.rows_done = job.rows_total - len(plan.actions)
-    _save(job)
+    progress.update(job.rows_total - len(plan.actions), phase=APPLYING)
     if plan.actions:
-        failure = _apply(job, plan)
+        failure = _apply(job, plan, progress)
         if failure is not None:
             job.created_count = 0
-            return _finish(job, [*issues, failure])
-    job.rows_done = job.rows_total
-    return _finish(job, issues, status=ImportStatus.DONE)
+            return _result(job, [*issues, failure])
+    return _result(job, issues, applied=True)
 
 
-def _save(job: ImportJob) -> None:
-    job.save(
-        update_fields=[
-            "kind",
-            "status",
-            "started_at",
-            "finished_at",
-            "rows_total",
-            "rows_done",
-            "created_count",
-            "unchanged_count",
-            "conflict_count",
-            "error_count",
-            "report",
-        ]
-    )
-
-
-def _finish(job: ImportJob, issues: list[Issue], *, status: str = ImportStatus.FAILED) -> ImportJob:
+def _result(job: ImportJob, issues: list[Issue], *, applied: bool = False) -> Outcome:
+    """The job's counts saved, and its outcome: done only if it was applied with no error or conflict."""
     errors = [issue for issue in issues if issue.level == "error"]
-    if status == ImportStatus.DONE and (errors or job.conflict_count):
-        status = ImportStatus.FAILED
-    job.status = status
     job.error_count = len(errors)
-    ordered = sorted(issues, key=lambda issue: (issue.row, issue.column))
-    job.report = [issue.as_dict() for issue in ordered[:REPORT_LIMIT]]
-    if len(ordered) > REPORT_LIMIT:
-        job.report.append(
-            Issue(FILE, "", f"{len(ordered) - REPORT_LIMIT:,} more problems are not listed.", "info").as_dict()
-        )
-    job.finished_at = timezone.now()
-    _save(job)
-    return job
+    job.save(update_fields=[
+        "kind", "rows_total", "created_count", "unchanged_count", "conflict_count", "error_count",
+    ])  # fmt: skip
+    if applied and not errors and not job.conflict_count:
+        return Outcome(issues=issues)
+    return Outcome.failure(_NOTHING_STORED, issues)
 
 
 class _RowRefused(Exception):
@@ -194,20 +169,16 @@ class _RowRefused(Exception):
         self.issue = issue
 
 
-def _apply(job: ImportJob, plan: planning.Plan) -> Issue | None:
-    """Everything new, in one transaction; the row that is refused, if any (then nothing is stored)."""
-    progress = ProgressWriter(job.pk)
+def _apply(job: ImportJob, plan: planning.Plan, progress: Progress) -> Issue | None:
+    """Everything new; the row that is refused, if any (then everything applied is rolled back)."""
+    done = job.rows_total - len(plan.actions)
     try:
         with db_transaction.atomic():
-            done = job.rows_done
             for index, action in enumerate(plan.actions, start=1):
                 _apply_one(job, action)
-                if index % PROGRESS_EVERY == 0:
-                    progress.write(done + index)
+                progress.update(done + index)
     except _RowRefused as refused:
         return refused.issue
-    finally:
-        progress.close()
     return None
 
 
@@ -259,35 +230,3 @@ def _apply_one(job: ImportJob, action: planning.Action) -> None:
         name = _FIELD_TO_COLUMN.get(field, field)
         column = operation.columns.get(name, name)
         raise _RowRefused(Issue(operation.row, column, f"Refused: {' '.join(texts)}")) from None
-
-
-class ProgressWriter:
-    """Writes ``rows_done`` of a job through a connection of its own, committing each update, so that
-    other requests see the progress of an import whose own transaction is still open. Best effort: a
-    failure here never fails the import."""
-
-    def __init__(self, job_id: int) -> None:
-        self.job_id = job_id
-        self.connection: Any = None
-
-    def write(self, rows_done: int) -> None:
-        try:
-            if self.connection is None:
-                self.connection = connections.create_connection(DEFAULT_DB_ALIAS)
-                self.connection.set_autocommit(False)  # every statement in a transaction: the firm is set for RLS
-            with self.connection.cursor() as cursor:
-                cursor.execute(
-                    f"UPDATE {ImportJob._meta.db_table} SET rows_done = %s WHERE id = %s AND status = %s",  # noqa: S608 - table name from the model
-                    [rows_done, self.job_id, ImportStatus.APPLYING],
-                )
-            self.connection.commit()
-        except DatabaseError:
-            logger.warning("Could not record the progress of import %s", self.job_id, exc_info=True)
-            self.close()
-
-    def close(self) -> None:
-        if self.connection is not None:
-            try:
-                self.connection.close()
-            finally:
-                self.connection = None

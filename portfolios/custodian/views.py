@@ -80,6 +80,28 @@ class ImportDetailView(FirmScopedView, TemplateView):
         return context
 
 
+class ImportCancelView(FirmScopedView):
+    required_right = Right.ACCOUNT_INFORMATION
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        try:
+            services.job_cancel(actor=self.user, job=_job_or_404(request, pk))
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        return redirect("imports:job-detail", pk=pk)
+
+
+class ImportRetryView(FirmScopedView):
+    required_right = Right.ACCOUNT_INFORMATION
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        try:
+            services.job_retry(actor=self.user, job=_job_or_404(request, pk))
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        return redirect("imports:job-detail", pk=pk)
+
+
 class ImportReportView(FirmScopedView):
     """The job's report as CSV (row, column, level, message)."""
 

@@ -14,7 +14,7 @@ from tests.browser.test_shell import log_in
 
 pytestmark = pytest.mark.xdist_group("browser")
 
-ROWS = 600  # enough for a few progress writes (every 250 rows)
+ROWS = 600  # enough for a few progress writes (at most two a second)
 
 
 def test_upload_csv_and_watch_progress_to_done(

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from advisorportal.jobs.uploads import FileRefused, sniff
+
 MAX_ROWS = 100_000
 MAX_FILE_BYTES = 50 * 1024 * 1024  # an upload (xlsx, csv)
 MAX_VCARD_BYTES = 5 * 1024 * 1024
@@ -36,18 +38,13 @@ class ParsedFile:
         return not self.problems
 
 
-class FileRefused(ValueError):
-    """The file as a whole cannot be read (wrong type, too big, not the template…)."""
-
-
 def detect_kind(name: str, head: bytes) -> str:
     """``xlsx``, ``csv`` or ``vcard`` from the content (the name only breaks a tie for text files)."""
-    if head.startswith(b"PK\x03\x04"):
-        return "xlsx"
-    if head.startswith(b"%PDF"):
-        raise FileRefused("This file is a PDF, not a spreadsheet, CSV or vCard file.")
-    if head[:2] in (b"\xd0\xcf",) or head.startswith(b"\x1f\x8b") or head.startswith(b"Rar!"):
-        raise FileRefused("This file is not a spreadsheet (.xlsx), CSV or vCard file.")
+    sniffed = sniff(head)
+    if sniffed.kind == "zip":
+        return "xlsx"  # the reader checks it is a workbook
+    if sniffed.kind != "text":
+        raise FileRefused(f"This file is {sniffed.label}, not a spreadsheet (.xlsx), CSV or vCard file.")
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").upper()
     if text.startswith(b"BEGIN:VCARD"):
         return "vcard"

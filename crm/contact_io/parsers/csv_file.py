@@ -1,37 +1,17 @@
-"""CSV files: UTF-8 (with or without a byte-order mark), delimiter sniffed, columns mapped to
-contact fields by the user (a guess from the header names first)."""
+"""CSV files, decoded by the jobs kit (encoding, delimiter), with columns mapped to contact fields
+by the user (a guess from the header names first)."""
 
 from __future__ import annotations
 
 import csv
-import io
 
+from advisorportal.jobs.uploads import decode_csv, rows
 from crm.contact_io.fields import BY_FIELD, guess_mapping
-from crm.contact_io.parsers import MAX_ROWS, FileRefused, ParsedFile, ParsedRow
-
-
-def decode(data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise FileRefused(
-            f"Row {line}: this CSV file is not UTF-8 (byte 0x{data[error.start]:02x} at position {error.start}). "
-            'Save it as "CSV UTF-8" and upload it again.'
-        ) from None
-
-
-def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
-    try:
-        return csv.Sniffer().sniff(text[:8192], delimiters=",;\t|")
-    except csv.Error:
-        return csv.excel
+from crm.contact_io.parsers import MAX_ROWS, ParsedFile, ParsedRow
 
 
 def headers(data: bytes) -> list[str]:
-    text = decode(data)
-    reader = csv.reader(io.StringIO(text), _dialect(text))
-    return [h.strip() for h in next(reader, [])]
+    return decode_csv(data).header()
 
 
 def suggested_mapping(data: bytes) -> dict[str, str]:
@@ -58,9 +38,8 @@ def mapping_problems(mapping: dict[str, str], header: list[str]) -> list[str]:
 
 
 def read_csv(data: bytes, mapping: dict[str, str]) -> ParsedFile:
-    text = decode(data)
     result = ParsedFile()
-    reader = csv.reader(io.StringIO(text, newline=""), _dialect(text))
+    reader = decode_csv(data).reader()
     try:
         header = [h.strip() for h in next(reader, [])]
         result.headers = header
@@ -70,7 +49,7 @@ def read_csv(data: bytes, mapping: dict[str, str]) -> ParsedFile:
             return result
         positions = [(int(i), f) for i, f in mapping.items() if f and i.isdigit()]
         count = 0
-        for cells in reader:
+        for row, cells in rows(reader):
             if not any(c.strip() for c in cells):
                 continue
             count += 1
@@ -78,7 +57,6 @@ def read_csv(data: bytes, mapping: dict[str, str]) -> ParsedFile:
                 result.rows = []
                 result.problem(f"The file has more than {MAX_ROWS:,} data rows; split it.")
                 return result
-            row = reader.line_num
             if len(cells) > len(header):
                 result.problem(
                     f"This row has {len(cells)} cells but the header has {len(header)} (a stray delimiter?).", row=row

@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from crm.contact_io.parsers import MAX_ROWS, MAX_VCARD_BYTES, FileRefused, ParsedFile, ParsedRow
+from advisorportal.jobs.uploads import FileRefused
+from crm.contact_io.parsers import MAX_ROWS, MAX_VCARD_BYTES, ParsedFile, ParsedRow
 from crm.models import phone_number
 
 PROPERTY = re.compile(rb"^(?:[A-Za-z0-9\-]+\.)?([A-Za-z0-9\-]+)((?:;[^:]*)?):(.*)$", re.S)

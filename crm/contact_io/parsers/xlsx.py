@@ -1,22 +1,11 @@
-"""The Excel template: writing it, and reading a filled-in copy safely.
-
-The template is written with openpyxl. A filled-in copy is an .xlsx file, a ZIP archive: before
-anything parses it, the archive's directory is checked: the declared uncompressed sizes must stay
-under ``MAX_UNCOMPRESSED`` in total and no member may expand more than ``MAX_RATIO`` times (a ZIP
-bomb does both). The cells are read by python-calamine (Rust; its XML reader expands no DTD
-entities), about ten times faster than openpyxl's read-only mode (100k rows: ~2 s instead of
-~60 s). Formulas are refused, not evaluated, and merged cells refused too: both are found by
-scanning the sheet's XML (the values reader gives a formula's cached result and does not say it is
-one); the small workbook parts are parsed with defusedxml.
+"""The Excel template: writing it (openpyxl), and reading a filled-in copy through the jobs kit's
+safe reader (``advisorportal.jobs.excel``: archive checked for ZIP bombs, cells by calamine).
+Formulas are refused, not evaluated, and merged cells refused too.
 """
 
 from __future__ import annotations
 
-import html
 import io
-import posixpath
-import re
-import zipfile
 from typing import Any
 
 from openpyxl import Workbook
@@ -24,13 +13,11 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from advisorportal.jobs import excel
 from crm.contact_io.fields import COLUMNS, REQUIRED
-from crm.contact_io.parsers import MAX_ROWS, FileRefused, ParsedFile, ParsedRow
+from crm.contact_io.parsers import MAX_ROWS, ParsedFile, ParsedRow
 
 SHEET = "Contacts"
-MAX_UNCOMPRESSED = 400 * 1024 * 1024
-MAX_RATIO = 200
-MAX_MEMBERS = 200
 TEMPLATE_ROWS = MAX_ROWS + 1  # header and data rows covered by the validation lists
 
 EXAMPLES: list[dict[str, Any]] = [
@@ -122,121 +109,22 @@ def template_workbook() -> bytes:
 
 # --- Reading ------------------------------------------------------------------------------------
 
-_FORMULA = re.compile(rb'<c r="([A-Z]{1,3})([0-9]+)"[^>]*>(?:<v>[^<]*</v>)?<f(?:\s[^>]*)?(?:/>|>([^<]*)</f>)')
-_MERGE = re.compile(rb'<mergeCell ref="([A-Z0-9:]+)"')
-_RELATIONSHIPS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
-
-
-def check_archive(data: bytes) -> zipfile.ZipFile:
-    """The archive, once its directory shows it is no ZIP bomb; ``FileRefused`` otherwise."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        members = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError):
-        raise FileRefused("This file is not a valid .xlsx workbook (the archive is damaged).") from None
-    if len(members) > MAX_MEMBERS:
-        raise FileRefused(f"This workbook has {len(members)} parts; a contacts template has a handful.")
-    total = 0
-    for member in members:
-        total += member.file_size
-        if member.file_size > 1_000_000 and member.file_size > MAX_RATIO * max(member.compress_size, 1):
-            raise FileRefused(
-                f"This file expands {member.file_size // max(member.compress_size, 1)} times when unpacked "
-                "(a ZIP bomb?); it is refused."
-            )
-    if total > MAX_UNCOMPRESSED:
-        raise FileRefused(f"This workbook unpacks to {total // 2**20} MB; the limit is {MAX_UNCOMPRESSED // 2**20} MB.")
-    names = {m.filename for m in members}
-    if "[Content_Types].xml" not in names or not any(n.startswith("xl/worksheets/") for n in names):
-        raise FileRefused("This file is a ZIP archive but not an Excel workbook (.xlsx).")
-    return archive
-
-
-def _sheet_path(archive: zipfile.ZipFile, name: str) -> str | None:
-    """The archive path of a sheet's XML, from the workbook's sheet list and relationships (to look
-    for formulas and merged cells, which the cell reader does not report)."""
-    from defusedxml import ElementTree
-
-    try:
-        book = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-        rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-    except (KeyError, ElementTree.ParseError):
-        return None
-    sheets = (s for s in book.iter() if s.tag.endswith("}sheet") and s.get("name") == name)
-    rel_id = next((s.get(_RELATIONSHIPS) for s in sheets), None)
-    target = next((r.get("Target") for r in rels.iter() if r.get("Id") == rel_id), None) if rel_id else None
-    if not target:
-        return None
-    path = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join("xl", target))
-    return path if path in archive.namelist() else None
-
-
-def _scan_sheet(archive: zipfile.ZipFile, path: str | None) -> tuple[list[tuple[str, int, str]], list[str]]:
-    """Formula cells (column letters, row, formula) and merged ranges of a sheet, from its XML:
-    the values reader gives a formula's cached result (or nothing) and does not say it is one."""
-    if path is None:
-        return [], []
-    formulas: list[tuple[str, int, str]] = []
-    merged: list[str] = []
-    tail = b""
-    with archive.open(path) as stream:
-        while chunk := stream.read(1 << 22):
-            buffer = tail + chunk
-            if b"<f" in buffer:  # rare: only then the (slower) cell-by-cell pattern
-                for match in _FORMULA.finditer(buffer):
-                    formula = html.unescape((match.group(3) or b"").decode("utf-8", "replace"))
-                    formulas.append((match.group(1).decode(), int(match.group(2)), f"={formula}" if formula else "="))
-            if b"<mergeCell" in buffer:
-                merged += [m.decode() for m in _MERGE.findall(buffer)]
-            # Keep the unfinished last cell for the next chunk (a match is never counted twice:
-            # the tail starts after the last complete cell).
-            cut = buffer.rfind(b"<c ")
-            tail = buffer[max(cut, len(buffer) - 65536, 0) :]
-    return list(dict.fromkeys(formulas)), list(dict.fromkeys(merged))
-
-
-def _letters_to_index(letters: str) -> int:
-    """``A`` -> 0, ``AB`` -> 27."""
-    index = 0
-    for char in letters:
-        index = index * 26 + ord(char) - 64
-    return index - 1
-
 
 def read_workbook(data: bytes) -> ParsedFile:
-    """The Contacts sheet's rows, read with calamine (Rust; ~10x openpyxl's read-only mode). Formulas
-    and merged cells are found in the sheet's XML first and refused, naming the cell."""
-    import python_calamine
-
-    archive = check_archive(data)
-    try:
-        workbook = python_calamine.load_workbook(io.BytesIO(data))
-    except Exception as error:  # noqa: BLE001 - calamine raises several kinds for a damaged file
-        raise FileRefused(f"This workbook cannot be read ({type(error).__name__}).") from None
+    """The Contacts sheet's rows (``advisorportal.jobs.excel``: checked archive, calamine). Formulas
+    and merged cells are refused, naming the cell."""
+    sheet = excel.read_sheet(data, SHEET, missing_hint="Download the template and fill in its Contacts sheet.")
     result = ParsedFile()
-    try:
-        if SHEET not in workbook.sheet_names:
-            raise FileRefused(
-                f'This workbook has no sheet named "{SHEET}" (it has: {", ".join(workbook.sheet_names)}). '
-                "Download the template and fill in its Contacts sheet."
-            )
-        formulas, merged = _scan_sheet(archive, _sheet_path(archive, SHEET))
-        if merged:
-            for ref in merged[:20]:
-                result.problem(f"Merged cells {ref}: unmerge them (one value per cell).", column=ref.split(":")[0])
-            return result
-        try:
-            sheet = workbook.get_sheet_by_name(SHEET)
-            rows = sheet.to_python(skip_empty_area=False)
-        except Exception as error:  # noqa: BLE001
-            raise FileRefused(f"The {SHEET} sheet cannot be read ({type(error).__name__}).") from None
-    finally:
-        workbook.close()
+    if sheet.merged:
+        for ref in sheet.merged[:20]:
+            result.problem(f"Merged cells {ref}: unmerge them (one value per cell).", column=ref.split(":")[0])
+        return result
+    rows = sheet.rows
     # ``to_python(skip_empty_area=False)`` starts at A1 whatever the first used cell.
     header = rows[0] if rows else []
     fields = _header_fields(header, result)
-    for letters, row, formula in formulas:
-        column = _letters_to_index(letters)
+    for letters, row, formula in sheet.formulas:
+        column = excel.column_index(letters)
         field = fields[column] if column < len(fields) else None
         if row > 1 and field is None:
             continue  # an unread column

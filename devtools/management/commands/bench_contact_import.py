@@ -37,8 +37,8 @@ class Command(BaseCommand):
         parser.add_argument("rows", type=int)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from crm.contact_io import services
-        from crm.contact_io.models import ImportStatus
+        from advisorportal.jobs import services as job_services
+        from crm.contact_io import selectors, services
         from devtools.demo.contact_sample import sample_workbook
 
         # As the Celery worker runs it in production: with DEBUG on, Django would also render
@@ -61,16 +61,19 @@ class Command(BaseCommand):
                     t1 = time.perf_counter()
                     if job.rejected_count or job.report:
                         raise CommandError(f"rows rejected: {job.report[:3]}")
-                    job.status = ImportStatus.APPLYING
-                    job.save(update_fields=["status"])
-                    job = services.import_apply(job_id=job.pk, actor=user)  # what the Celery task runs
+                    job = services.import_request_apply(actor=user, job=job)
+                    # What the Celery task runs (its queueing, after commit, never happens here).
+                    assert job.apply_job_id is not None
+                    job_services.job_execute(job_id=job.apply_job_id)
+                    job = selectors.import_get(user=user, pk=job.pk)
                     t_applied = time.perf_counter()
                     with connection.cursor() as cursor:
                         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the checks COMMIT would run
                     t2 = time.perf_counter()
                     figures.update(
-                        status=job.status, created=job.created_count, preview_seconds=round(t1 - t0, 2),
-                        apply_seconds=round(t2 - t1, 2), deferred_checks_seconds=round(t2 - t_applied, 2),
+                        status=job.status, error=job.error, created=job.created_count,
+                        preview_seconds=round(t1 - t0, 2), apply_seconds=round(t2 - t1, 2),
+                        deferred_checks_seconds=round(t2 - t_applied, 2),
                         seconds=round(t2 - t0, 2),
                     )  # fmt: skip
                     raise _RollBack

@@ -1,15 +1,17 @@
-"""One parser per import format, plus the sniffer that recognises a file by its content."""
+"""One parser per import format, plus the sniffer that recognises a file by its content (the jobs
+kit tells binary files apart and decodes text; the first line or root element says which format)."""
 
 from __future__ import annotations
 
+from advisorportal.jobs.issues import FILE, Issue
+from advisorportal.jobs.uploads import CsvText, FileRefused, decode_text, delimiter, sniff
 from portfolios.custodian.parsers import flex, positions, prices, transactions
-from portfolios.custodian.parsers.base import FILE, Issue, ParseResult, decode_text
+from portfolios.custodian.parsers.base import ParseResult
 
-PARSERS = {
+CSV_PARSERS = {
     "positions_csv": positions.parse,
     "transactions_csv": transactions.parse,
     "prices_csv": prices.parse,
-    "broker_xml": flex.parse,
 }
 HEADERS = {
     "positions_csv": positions.FORMAT,
@@ -22,32 +24,15 @@ LABELS = {
     "prices_csv": "prices CSV",
     "broker_xml": "broker statement (Flex XML)",
 }
-# Magic numbers of files people upload by mistake.
-_BINARY_SIGNATURES = {
-    b"\x89PNG\r\n\x1a\n": "a PNG image",
-    b"\xff\xd8\xff": "a JPEG image",
-    b"GIF8": "a GIF image",
-    b"%PDF": "a PDF document",
-    b"PK\x03\x04": "a ZIP archive or an Excel/Word file",
-    b"\xd0\xcf\x11\xe0": "an old Excel/Word file",
-    b"\x1f\x8b": "a gzip archive",
-}
 
 
-def binary_kind(content: bytes) -> str | None:
-    for signature, label in _BINARY_SIGNATURES.items():
-        if content.startswith(signature):
-            return label
-    return None
-
-
-def sniff(text: str) -> str | None:
+def detect(text: str) -> str | None:
     """The kind of file ``text`` looks like, from its first line or root element; None if unknown."""
     head = text.lstrip()[:2000]
     if head.startswith("<"):
         return "broker_xml" if "<FlexQueryResponse" in head or "<FlexStatements" in head else "xml"
     first_line = head.splitlines()[0] if head else ""
-    names = {name.strip().strip('"').lower().replace(" ", "_") for name in first_line.split(",")}
+    names = {name.strip().strip('"').lower().replace(" ", "_") for name in first_line.split(delimiter(first_line))}
     for kind, fmt in HEADERS.items():
         if set(fmt.required) <= names and names <= set(fmt.columns):
             return kind
@@ -60,14 +45,16 @@ def parse(content: bytes, requested_kind: str) -> tuple[str, ParseResult]:
     if not content.strip():
         result.issues.append(Issue(FILE, "", "The file is empty."))
         return requested_kind, result
-    if label := binary_kind(content):
-        result.issues.append(Issue(FILE, "", f"The file is {label}, not a CSV or XML file."))
+    sniffed = sniff(content[:4096])
+    if sniffed.kind != "text":
+        result.issues.append(Issue(FILE, "", f"The file is {sniffed.label}, not a CSV or XML file."))
         return requested_kind, result
-    text, problem = decode_text(content)
-    if problem is not None or text is None:
-        result.issues.append(problem or Issue(FILE, "", "The file is not text."))
+    try:
+        text = decode_text(content)
+    except FileRefused as refused:
+        result.issues.append(Issue(FILE, "", str(refused)))
         return requested_kind, result
-    detected = sniff(text)
+    detected = detect(text)
     if detected == "xml":
         if requested_kind and requested_kind != "broker_xml":
             message = f"The file is XML, not a {LABELS[requested_kind]}."
@@ -94,4 +81,6 @@ def parse(content: bytes, requested_kind: str) -> tuple[str, ParseResult]:
         return "", result
     else:
         kind = detected
-    return kind, PARSERS[kind](text)
+    if kind == "broker_xml":
+        return kind, flex.parse(text)
+    return kind, CSV_PARSERS[kind](CsvText(text, delimiter(text)))

@@ -1,34 +1,25 @@
-"""What every parser shares: the rows it produces, the issues it reports, value checks, CSV reading.
+"""What every parser shares: the rows it produces, value checks, reading a CSV format's rows.
 
 A parser never touches the database. It turns the file into operations (``TransactionRow``,
 ``PositionRow``, ``PriceRow``, ``NavRow``) carrying the file row they came from, or into issues
-naming the file row and column. ``imports.services`` then checks the operations against what is
-stored and applies them.
+naming the file row and column (``advisorportal.jobs.issues.Issue``). ``services`` then checks the
+operations against what is stored and applies them. Decoding and the delimiter are the jobs
+kit's (``advisorportal.jobs.uploads``).
 """
 
 from __future__ import annotations
 
 import csv
-import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-FILE = 0  # the "row" of a problem with the file as a whole
+from advisorportal.jobs.issues import FILE, Issue
+from advisorportal.jobs.uploads import CsvText, rows
+
 MAX_MAGNITUDE = Decimal("1e13")  # the largest figure the 20-digit, 6-place columns take with room to spare
 MAX_TEXT = 300
-
-
-@dataclass(frozen=True)
-class Issue:
-    row: int
-    column: str
-    message: str
-    level: str = "error"  # error, conflict or info
-
-    def as_dict(self) -> dict[str, object]:
-        return {"row": self.row, "column": self.column, "message": self.message, "level": self.level}
 
 
 @dataclass(frozen=True)
@@ -186,23 +177,6 @@ def _show(value: str, limit: int = 40) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
-def decode_text(content: bytes) -> tuple[str | None, Issue | None]:
-    """The file as text: UTF-8 (a byte-order mark is allowed), nothing else, no NUL bytes."""
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = content[: error.start].count(b"\n") + 1
-        return None, Issue(
-            FILE,
-            "",
-            f"The file is not UTF-8 text (invalid byte 0x{content[error.start]:02x} on line {line}). "
-            "Save it as CSV UTF-8 and upload it again.",
-        )
-    if "\x00" in text:
-        return None, Issue(FILE, "", "The file contains NUL bytes: it is not a text file.")
-    return text, None
-
-
 @dataclass(frozen=True)
 class CsvFormat:
     name: str
@@ -218,13 +192,13 @@ def _normalise_header(name: str) -> str:
     return name.strip().lower().replace(" ", "_")
 
 
-def read_csv(text: str, fmt: CsvFormat, result: ParseResult) -> Iterator[tuple[int, dict[str, str]]]:
+def read_csv(text: CsvText, fmt: CsvFormat, result: ParseResult) -> Iterator[tuple[int, dict[str, str]]]:
     """Rows of a CSV file as ``(file row, {column: cell})``, after checking the header.
 
     The header is row 1; a quoted cell spanning lines counts as the row it starts on. Wrong,
     missing, repeated or unknown columns are file-level problems reported on row 1; then no row is read.
     """
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = text.reader(strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -247,17 +221,16 @@ def read_csv(text: str, fmt: CsvFormat, result: ParseResult) -> Iterator[tuple[i
     if problems:
         result.issues.extend(problems)
         return
-    row_number = 1
+    lines = rows(reader)
     while True:
         start = reader.line_num + 1
         try:
-            cells = next(reader)
+            row_number, cells = next(lines)
         except StopIteration:
             return
         except csv.Error as error:
             result.issues.append(Issue(start, "", f"This row is not valid CSV: {error}."))
             return
-        row_number = start
         if not any(cell.strip() for cell in cells):
             continue  # blank lines are ignored
         result.rows += 1

@@ -29,7 +29,8 @@ from xml.sax.handler import ContentHandler
 from defusedxml import DefusedXmlException
 from defusedxml.sax import parseString
 
-from portfolios.custodian.parsers.base import FILE, Issue, NavRow, ParseResult, PositionRow, RowErrors, TransactionRow
+from advisorportal.jobs.issues import FILE, Issue
+from portfolios.custodian.parsers.base import NavRow, ParseResult, PositionRow, RowErrors, TransactionRow
 
 # Cash transaction types -> (kind if the amount is positive, kind if negative); None: not supported.
 CASH_TYPES: dict[str, tuple[str | None, str | None]] = {

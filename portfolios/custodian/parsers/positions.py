@@ -5,13 +5,14 @@ Columns: ``account, symbol, quantity, cost_basis, currency, as_of`` (see docs/im
 
 from __future__ import annotations
 
+from advisorportal.jobs.uploads import CsvText
 from portfolios.custodian.parsers.base import CsvFormat, ParseResult, PositionRow, RowErrors, read_csv
 
 FORMAT = CsvFormat("positions", required=("account", "symbol", "quantity", "cost_basis", "currency", "as_of"))
 COLUMNS = {name: name for name in FORMAT.columns}
 
 
-def parse(text: str) -> ParseResult:
+def parse(text: CsvText) -> ParseResult:
     result = ParseResult()
     for row, cells in read_csv(text, FORMAT, result):
         check = RowErrors(row, result.issues)

@@ -5,13 +5,14 @@ Columns: ``symbol, date, close``.
 
 from __future__ import annotations
 
+from advisorportal.jobs.uploads import CsvText
 from portfolios.custodian.parsers.base import CsvFormat, ParseResult, PriceRow, RowErrors, read_csv
 
 FORMAT = CsvFormat("prices", required=("symbol", "date", "close"))
 COLUMNS = {name: name for name in FORMAT.columns}
 
 
-def parse(text: str) -> ParseResult:
+def parse(text: CsvText) -> ParseResult:
     result = ParseResult()
     for row, cells in read_csv(text, FORMAT, result):
         check = RowErrors(row, result.issues)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 
+from advisorportal.jobs.uploads import CsvText
 from portfolios.custodian.parsers.base import CsvFormat, ParseResult, RowErrors, TransactionRow, read_csv
 
 FORMAT = CsvFormat(
@@ -40,7 +41,7 @@ def derived_external_id(row: TransactionRow) -> str:
     return "csv:" + hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:40]
 
 
-def parse(text: str) -> ParseResult:
+def parse(text: CsvText) -> ParseResult:
     result = ParseResult()
     for row, cells in read_csv(text, FORMAT, result):
         check = RowErrors(row, result.issues)

@@ -549,3 +549,14 @@ def test_cancel_a_queued_import(alice: Persona, world: dict[str, Any], django_ca
     with django_capture_on_commit_callbacks(execute=True):
         assert api.post(f"/api/v1/imports/{created['id']}/retry/").status_code == 202
     assert api_status(alice, created["id"]) == "done" and len(stored(alice)[0]) == 4
+
+
+def test_an_excel_workbook_is_imported_like_its_csv(alice: Persona, world: dict[str, Any], upload: Any) -> None:
+    from tests.test_imports_parsers import _workbook
+
+    header = TX_HEADER.strip().split(",")
+    rows = [["U1234567", date(2025, 3, 3), "", "deposit", "", "", "", 1500, "USD", "From Excel", "XL-1"]]
+    job = upload(alice, _workbook([header, *rows]), name="deposits.xlsx")
+    assert (job.status, job.kind, job.created_count) == (ImportStatus.DONE, "transactions_csv", 1), job.report
+    with alice.scope():
+        assert Transaction.objects.get(external_id="XL-1").amount == Decimal("1500.00")

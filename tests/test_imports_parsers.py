@@ -177,3 +177,48 @@ def test_spreadsheet_safe_report_cells() -> None:
 
 def test_issue_as_dict() -> None:
     assert Issue(3, "amount", "bad").as_dict() == {"row": 3, "column": "amount", "message": "bad", "level": "error"}
+
+
+def _workbook(rows: list[list[object]], edit: object = None) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    sheet = wb.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    if callable(edit):
+        edit(sheet)
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def test_an_excel_workbook_reads_as_the_same_rows_as_its_csv() -> None:
+    header = HEADER.strip().split(",")
+    rows = [
+        ["U1", date(2025, 2, 3), date(2025, 2, 3), "deposit", "", "", "", 25000, "USD", "Wire\nfrom client", "X1"],
+        ["U1", date(2025, 2, 4), "2025-02-06", "buy", "AAPL", 10, 228.5, "", "USD", "", "X2"],
+        [],  # a blank row is skipped and keeps the rows after it numbered as in the sheet
+        ["U1", "2025-02-05", "", "fee", "", "", "", 0.1 + 0.2, "USD", "", "X3"],
+    ]
+    kind, result = parsers.parse(_workbook([header, *rows]), "")
+    assert kind == "transactions_csv" and result.ok, result.issues
+    deposit, buy, fee = result.operations
+    assert isinstance(deposit, TransactionRow) and deposit.trade_date == date(2025, 2, 3)
+    assert deposit.amount == Decimal(25000) and deposit.description == "Wire from client"
+    assert isinstance(buy, TransactionRow) and (buy.row, buy.quantity, buy.price) == (3, 10, Decimal("228.5"))
+    assert isinstance(fee, TransactionRow) and (fee.row, fee.amount) == (5, Decimal("0.3"))
+
+
+def test_an_excel_workbook_with_formulas_or_merged_cells_is_refused() -> None:
+    header = ["account", "trade_date", "type", "amount", "currency"]
+    data = [header, ["U1", "2025-02-03", "deposit", "=1+1", "USD"], ["U1", "2025-02-03", "deposit", 5, "USD"]]
+    _, result = parsers.parse(_workbook(data), "transactions_csv")
+    assert errors(result) == {(2, "amount")} and "formula" in result.issues[0].message
+    _, result = parsers.parse(_workbook(data[:1] + data[2:], lambda s: s.merge_cells("A2:B2")), "")
+    assert "Merged cells A2:B2" in result.issues[0].message and not result.operations
+    _, result = parsers.parse(b"PK\x03\x04 not a workbook", "")
+    assert "not a valid .xlsx" in result.issues[0].message

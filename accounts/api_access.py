@@ -72,9 +72,9 @@ class FirmScopedAPIView(FirmScopedAPIMixin, APIView):
     pass
 
 
-class FirmScopedViewSet(FirmScopedAPIMixin, viewsets.GenericViewSet):  # type: ignore[type-arg]
+class FirmScopedViewSet(FirmScopedAPIMixin, viewsets.GenericViewSet):
     pass
 
 
-class FirmScopedModelViewSet(FirmScopedAPIMixin, viewsets.ModelViewSet):  # type: ignore[type-arg]
+class FirmScopedModelViewSet(FirmScopedAPIMixin, viewsets.ModelViewSet):
     pass

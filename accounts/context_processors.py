@@ -17,4 +17,4 @@ def branding(request: HttpRequest) -> dict[str, Any]:
     if pending_step(request) is not None:
         # Until the second factor is done the layout offers nothing but signing out.
         return {"firm": user.firm, "my_right_codes": frozenset(), "two_factor_pending": True}
-    return {"firm": user.firm, "my_right_codes": frozenset(r.value for r in user_rights(user=user))}  # type: ignore[arg-type]
+    return {"firm": user.firm, "my_right_codes": frozenset(r.value for r in user_rights(user=user))}

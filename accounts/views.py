@@ -20,6 +20,7 @@ from django.views.generic import FormView, TemplateView
 from accounts import audit, services, sessions, two_factor
 from accounts.access import (
     SIGNED_IN,
+    AuthenticatedRequest,
     FirmScopedView,
     PublicView,
     firm_view,
@@ -46,7 +47,7 @@ from accounts.selectors import (
     login_history,
     user_rights,
 )
-from advisorportal.tenancy.context import firm_scope
+from advisorportal.tenancy.context import firm_scope, firm_stream
 from advisorportal.tenancy.pagination import keyset_page
 
 
@@ -70,7 +71,7 @@ class LogoutView(PublicView, auth_views.LogoutView):
     http_method_names = ["post", "options"]
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        slug = request.user.firm.slug if request.user.is_authenticated else None  # type: ignore[union-attr]
+        slug = request.user.firm.slug if request.user.is_authenticated else None
         response = super().post(request, *args, **kwargs)
         if slug:
             response["Location"] = reverse("accounts:firm-login", args=[slug])
@@ -83,12 +84,12 @@ class SettingsView(FirmScopedView, TemplateView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        user = self.request.user
-        context["my_rights"] = sorted(user_rights(user=user), key=lambda r: r.label)  # type: ignore[arg-type]
-        context["colleagues"] = firm_users(firm_id=user.firm_id)  # type: ignore[union-attr]
-        context["sign_ins"] = login_history(user=user)  # type: ignore[arg-type]
-        context["two_factor_on"] = two_factor.has_two_factor(user)  # type: ignore[arg-type]
-        context["sessions"] = sessions.live_sessions(user=user)  # type: ignore[arg-type]
+        user = self.user
+        context["my_rights"] = sorted(user_rights(user=user), key=lambda r: r.label)
+        context["colleagues"] = firm_users(firm_id=user.firm_id)
+        context["sign_ins"] = login_history(user=user)
+        context["two_factor_on"] = two_factor.has_two_factor(user)
+        context["sessions"] = sessions.live_sessions(user=user)
         context["this_session"] = self.request.session.session_key
         return context
 
@@ -141,7 +142,7 @@ class AuditTrailView(FirmScopedView, TemplateView):
 
 
 @firm_view(Right.USER_MANAGEMENT, step_up=True)
-def audit_csv(request: HttpRequest) -> HttpResponseBase:
+def audit_csv(request: AuthenticatedRequest) -> HttpResponseBase:
     """The filtered trail as CSV, streamed. The export is itself recorded."""
     form = _audit_filters(request)
     if form.is_bound and not form.is_valid():
@@ -153,14 +154,8 @@ def audit_csv(request: HttpRequest) -> HttpResponseBase:
     entries = _filtered_entries(request, form)
     audit.record_read(what="audit trail CSV export", details=dict(request.GET.items()))
 
-    firm_id = request.user.firm_id  # type: ignore[union-attr]
-
-    def rows() -> Any:
-        # Streaming runs after the view has returned, outside the request's firm scope: take it along.
-        with firm_scope(firm_id):
-            yield from _audit_rows(entries)
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    rows = firm_stream(request.user.firm_id, _audit_rows(entries))
+    response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="audit-trail.csv"'
     return response
 
@@ -204,7 +199,7 @@ class TwoFactorVerifyView(FirmScopedView, FormView):
     form_class = TwoFactorCodeForm
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if request.user.is_authenticated and not two_factor.has_two_factor(request.user):  # type: ignore[arg-type]
+        if request.user.is_authenticated and not two_factor.has_two_factor(request.user):
             return redirect(f"{reverse('accounts:two-factor-enrol')}?{urlencode({'next': _safe_next(request)})}")
         return super().dispatch(request, *args, **kwargs)
 
@@ -239,17 +234,17 @@ class TwoFactorEnrolView(FirmScopedView, FormView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        device = two_factor.start_enrolment(self.request.user)  # type: ignore[arg-type]
+        device = two_factor.start_enrolment(self.user)
         context.update(
             qr=two_factor.qr_svg_data_uri(device),
             secret=two_factor.totp_secret(device),
             next=_safe_next(self.request),
-            required=two_factor.required_for(self.request.user),  # type: ignore[arg-type]
+            required=two_factor.required_for(self.user),
         )
         return context
 
     def form_valid(self, form: TwoFactorCodeForm) -> HttpResponse:
-        device = two_factor.start_enrolment(self.request.user)  # type: ignore[arg-type]
+        device = two_factor.start_enrolment(self.user)
         codes = two_factor.confirm_enrolment(self.request, device, form.cleaned_data["code"])
         if codes is None:
             form.add_error("code", "That code does not match. Check the time on your phone and try the newest code.")
@@ -261,19 +256,19 @@ class TwoFactorEnrolView(FirmScopedView, FormView):
 
 @require_POST
 @firm_view(SIGNED_IN)
-def session_end(request: HttpRequest, pk: int) -> HttpResponseBase:
+def session_end(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
     """End one of the user's own sessions (another browser, a lost laptop)."""
     record = get_object_or_404(UserSession, pk=pk, user=request.user, ended_at__isnull=True)
-    sessions.end_sessions(user=request.user, keys=[record.session_key], reason="revoked")  # type: ignore[arg-type]
+    sessions.end_sessions(user=request.user, keys=[record.session_key], reason="revoked")
     messages.success(request, "The session was ended.")
     return redirect("accounts:settings")
 
 
 @require_POST
 @firm_view(SIGNED_IN)
-def sessions_end_others(request: HttpRequest) -> HttpResponseBase:
+def sessions_end_others(request: AuthenticatedRequest) -> HttpResponseBase:
     """Sign out everywhere else."""
-    count = sessions.end_sessions(user=request.user, reason="revoked", keep=request.session.session_key)  # type: ignore[arg-type]
+    count = sessions.end_sessions(user=request.user, reason="revoked", keep=request.session.session_key)
     messages.success(request, f"Signed out of {count} other session{'s' if count != 1 else ''}.")
     return redirect("accounts:settings")
 
@@ -290,17 +285,17 @@ class ApiTokensView(FirmScopedView, FormView):
         return request.method == "POST"
 
     def get_form_kwargs(self) -> dict[str, Any]:
-        return {**super().get_form_kwargs(), "held": user_rights(user=self.request.user)}  # type: ignore[arg-type]
+        return {**super().get_form_kwargs(), "held": user_rights(user=self.user)}
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["tokens"] = api_tokens(user=self.request.user)  # type: ignore[arg-type]
+        context["tokens"] = api_tokens(user=self.user)
         return context
 
     def form_valid(self, form: ApiTokenForm) -> HttpResponse:
         data = form.cleaned_data
         token, plain = services.api_token_create(
-            user=self.request.user,  # type: ignore[arg-type]
+            user=self.user,
             name=data["name"],
             expires_at=timezone.now() + timedelta(days=data["expires_in_days"]),
             rights=frozenset(Right(r) for r in data["rights"]),
@@ -310,9 +305,9 @@ class ApiTokensView(FirmScopedView, FormView):
 
 @require_POST
 @firm_view(SIGNED_IN)
-def api_token_revoke(request: HttpRequest, pk: int) -> HttpResponseBase:
+def api_token_revoke(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
     try:
-        token = services.api_token_revoke(user=request.user, token_id=pk)  # type: ignore[arg-type]
+        token = services.api_token_revoke(user=request.user, token_id=pk)
     except ApiToken.DoesNotExist:
         raise Http404 from None
     messages.success(request, f"Token “{token.name}” revoked.")
@@ -328,20 +323,20 @@ class UsersView(FirmScopedView, FormView):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context["people"] = firm_user_overview(firm_id=self.request.user.firm_id)  # type: ignore[union-attr]
+        context["people"] = firm_user_overview(firm_id=self.user.firm_id)
         return context
 
     def form_valid(self, form: UserInviteForm) -> HttpResponse:
-        user = services.user_invite(firm=self.request.user.firm, actor=self.request.user, **form.cleaned_data)  # type: ignore[union-attr, arg-type]
+        user = services.user_invite(firm=self.user.firm, actor=self.user, **form.cleaned_data)
         messages.success(self.request, f"Invitation sent to {user.email}.")
         return redirect("accounts:users")
 
 
 @require_POST
 @firm_view(Right.USER_MANAGEMENT, step_up=True)
-def user_two_factor_reset(request: HttpRequest, pk: int) -> HttpResponseBase:
-    person = get_scoped_or_404(firm_users(firm_id=request.user.firm_id), pk=pk)  # type: ignore[union-attr]
-    services.two_factor_reset(actor=request.user, user=person)  # type: ignore[arg-type]
+def user_two_factor_reset(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
+    person = get_scoped_or_404(firm_users(firm_id=request.user.firm_id), pk=pk)
+    services.two_factor_reset(actor=request.user, user=person)
     messages.success(request, f"Two-factor authentication of {person.full_name} was reset; they enrol again.")
     return redirect("people:user-edit", pk=pk)
 
@@ -394,7 +389,7 @@ class PasswordChangeView(FirmScopedView, auth_views.PasswordChangeView):
         response = super().form_valid(form)  # keeps this browser signed in under a new session key
         sessions.rekey(old_key=old_key, new_key=self.request.session.session_key)
         # Other browsers keep no access with the old password.
-        sessions.end_sessions(user=self.request.user, reason="password changed", keep=self.request.session.session_key)  # type: ignore[arg-type]
+        sessions.end_sessions(user=self.user, reason="password changed", keep=self.request.session.session_key)
         messages.success(self.request, "Your password was changed; your other sessions were ended.")
         return response
 

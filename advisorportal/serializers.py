@@ -77,12 +77,12 @@ class CompiledRead:
                     break
                 plan.append((field.field_name, source, field.to_representation, field))  # type: ignore[union-attr]
             cls._read_plan = plan
-        return cls.__dict__["_read_plan"]  # type: ignore[no-any-return]
+        return cls.__dict__["_read_plan"]
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         plan = self.read_plan()
         if plan is None:
-            return super().to_representation(instance)  # type: ignore[misc, no-any-return]
+            return super().to_representation(instance)  # type: ignore[misc]
         data: dict[str, Any] = {}
         for name, attribute, represent, field in plan:
             try:

@@ -62,7 +62,7 @@ class ContactViewSet(
     serializer_class = ContactSerializer
 
     @property
-    def keyset(self) -> tuple[str, ...]:  # type: ignore[override]
+    def keyset(self) -> tuple[str, ...]:
         return selectors.SORTS[self._ordering()]
 
     def _ordering(self) -> str:
@@ -107,12 +107,12 @@ class ContactViewSet(
         return super().list(request, *args, **kwargs)
 
     def perform_create(self, serializer: BaseSerializer[Contact]) -> None:
-        data = _writable(serializer.validated_data)  # type: ignore[arg-type]
+        data = _writable(serializer.validated_data)
         tax_id = data.pop("tax_id", None) or None
         serializer.instance = services.contact_create(actor=self.request.user, tax_id=tax_id, **data)
 
     def perform_update(self, serializer: BaseSerializer[Contact]) -> None:
-        data = _writable(serializer.validated_data)  # type: ignore[arg-type]
+        data = _writable(serializer.validated_data)
         tax_id = data.pop("tax_id", None)
         serializer.instance = services.contact_update(
             actor=self.request.user, contact=self.get_object(), tax_id=tax_id, **data

@@ -246,8 +246,8 @@ def positions(*, account: ClientAccount, include_closed: bool = False) -> list[P
             quantity=p.quantity,
             cost_basis=p.cost_basis,
             realized_gain=p.realized_gain,
-            price=p.price,  # type: ignore[attr-defined]
-            price_date=p.price_date,  # type: ignore[attr-defined]
+            price=p.price,
+            price_date=p.price_date,
         )
         for p in rows
     ]
@@ -594,9 +594,9 @@ def attach_accounts(contacts: Sequence[Any], *, user: Any) -> None:
             by_contact[contact_id].append((number, nav, currency))
     for contact in contacts:
         rows = by_contact.get(contact.pk, [])
-        contact.accounts = [number for number, _, _ in rows]  # type: ignore[attr-defined]
+        contact.accounts = [number for number, _, _ in rows]
         navs = [nav for _, nav, _ in rows if nav is not None]
-        contact.nav = sum(navs, Decimal(0)) if navs else None  # type: ignore[attr-defined]
+        contact.nav = sum(navs, Decimal(0)) if navs else None
 
 
 def contact_accounts(*, user: Any, contact: Any) -> list[ClientAccount]:

@@ -59,11 +59,11 @@ class _DeferredConstraint(BaseConstraint):
 class FirmIdUnique(_DeferredConstraint):
     """``UNIQUE (firm_id, id)``: what every same-firm foreign key to this table references."""
 
-    def create_sql(self, model: type[Model] | None, schema_editor: BaseDatabaseSchemaEditor | None) -> str:  # type: ignore[override]
+    def create_sql(self, model: type[Model] | None, schema_editor: BaseDatabaseSchemaEditor | None) -> str:
         assert model is not None and schema_editor is not None
         return _ensure_firm_unique_sql(model._meta.db_table, schema_editor)
 
-    def remove_sql(self, model: type[Model] | None, schema_editor: BaseDatabaseSchemaEditor | None) -> str:  # type: ignore[override]
+    def remove_sql(self, model: type[Model] | None, schema_editor: BaseDatabaseSchemaEditor | None) -> str:
         assert model is not None and schema_editor is not None
         q = schema_editor.quote_name
         return f"ALTER TABLE {q(model._meta.db_table)} DROP CONSTRAINT IF EXISTS {q(self.name)}"
@@ -75,7 +75,7 @@ class FirmIdUnique(_DeferredConstraint):
 class FirmRowLevelSecurity(_DeferredConstraint):
     """ENABLE and FORCE row-level security with a policy on the current firm."""
 
-    def create_sql(self, model: type[Model] | None, schema_editor: BaseDatabaseSchemaEditor | None) -> str:  # type: ignore[override]
+    def create_sql(self, model: type[Model] | None, schema_editor: BaseDatabaseSchemaEditor | None) -> str:
         assert model is not None and schema_editor is not None
         table = schema_editor.quote_name(model._meta.db_table)
         policy = schema_editor.quote_name(self.name)
@@ -85,7 +85,7 @@ class FirmRowLevelSecurity(_DeferredConstraint):
             f"CREATE POLICY {policy} ON {table} USING ({RLS_PREDICATE}) WITH CHECK ({RLS_PREDICATE})"
         )
 
-    def remove_sql(self, model: type[Model] | None, schema_editor: BaseDatabaseSchemaEditor | None) -> str:  # type: ignore[override]
+    def remove_sql(self, model: type[Model] | None, schema_editor: BaseDatabaseSchemaEditor | None) -> str:
         assert model is not None and schema_editor is not None
         table = schema_editor.quote_name(model._meta.db_table)
         return (
@@ -109,7 +109,7 @@ class SameFirmForeignKey(_DeferredConstraint):
         self.field = field
         super().__init__(name=name, **kwargs)
 
-    def create_sql(self, model: type[Model] | None, schema_editor: BaseDatabaseSchemaEditor | None) -> str:  # type: ignore[override]
+    def create_sql(self, model: type[Model] | None, schema_editor: BaseDatabaseSchemaEditor | None) -> str:
         assert model is not None and schema_editor is not None
         field = cast("ForeignKey[Any, Any]", model._meta.get_field(self.field))
         target = field.related_model._meta  # type: ignore[union-attr]
@@ -118,11 +118,11 @@ class SameFirmForeignKey(_DeferredConstraint):
             _ensure_firm_unique_sql(target.db_table, schema_editor) + "; "
             f"ALTER TABLE {q(model._meta.db_table)} ADD CONSTRAINT {q(self.name)} "
             f"FOREIGN KEY ({q('firm_id')}, {q(field.column)}) "
-            f"REFERENCES {q(target.db_table)} ({q('firm_id')}, {q(target.pk.column)}) "  # type: ignore[union-attr]
+            f"REFERENCES {q(target.db_table)} ({q('firm_id')}, {q(target.pk.column)}) "
             "DEFERRABLE INITIALLY DEFERRED"
         )
 
-    def remove_sql(self, model: type[Model] | None, schema_editor: BaseDatabaseSchemaEditor | None) -> str:  # type: ignore[override]
+    def remove_sql(self, model: type[Model] | None, schema_editor: BaseDatabaseSchemaEditor | None) -> str:
         assert model is not None and schema_editor is not None
         q = schema_editor.quote_name
         return f"ALTER TABLE {q(model._meta.db_table)} DROP CONSTRAINT IF EXISTS {q(self.name)}"

@@ -24,7 +24,7 @@ class FirmScopeMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = None if bears_api_token(request) else request.user
-        firm_id = user.firm_id if user is not None and user.is_authenticated and user.is_active else None  # type: ignore[union-attr]
+        firm_id = user.firm_id if user is not None and user.is_authenticated and user.is_active else None
         token = _current_firm_id.set(firm_id)
         try:
             return self.get_response(request)

@@ -20,7 +20,7 @@ from accounts import audit
 from accounts.api_access import FirmScopedAPIView, FirmScopedViewSet
 from accounts.models import User
 from accounts.rights import Right
-from advisorportal.tenancy.context import firm_scope
+from advisorportal.tenancy.context import firm_stream
 from crm.contact_io import exports, selectors, services
 from crm.contact_io.models import ContactImport, SourceKind
 from crm.contact_io.serializers import (
@@ -160,12 +160,7 @@ class ContactExportView(FirmScopedAPIView):
             return FileResponse(exports.full_workbook(contacts), as_attachment=True, filename=KINDS[kind])
         rows = exports.summary_rows(contacts) if kind == "summary" else exports.task_rows(contacts)
         firm_id = cast(User, request.user).firm_id
-
-        def scoped() -> Any:
-            with firm_scope(firm_id):
-                yield from rows
-
-        response = StreamingHttpResponse(scoped(), content_type="text/csv; charset=utf-8")
+        response = StreamingHttpResponse(firm_stream(firm_id, rows), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{KINDS[kind]}"'
         return response
 

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from accounts import audit
 from accounts.access import AuthenticatedRequest, firm_view
 from accounts.rights import Right
-from advisorportal.tenancy.context import firm_scope
+from advisorportal.tenancy.context import firm_stream
 from advisorportal.tenancy.pagination import keyset_page
 from crm.contact_io import exports, selectors, services
 from crm.contact_io.fields import COLUMNS
@@ -159,15 +159,8 @@ def _export_contacts(request: HttpRequest) -> Any:
         return HttpResponse(_errors(error), status=400, content_type="text/plain; charset=utf-8")
 
 
-def _streamed(request: HttpRequest, rows: Any, filename: str) -> StreamingHttpResponse:
-    firm_id = request.user.firm_id  # type: ignore[union-attr]
-
-    def scoped() -> Any:
-        # Streaming runs after the view has returned, outside the request's firm scope: take it along.
-        with firm_scope(firm_id):
-            yield from rows
-
-    response = StreamingHttpResponse(scoped(), content_type="text/csv; charset=utf-8")
+def _streamed(request: AuthenticatedRequest, rows: Any, filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(firm_stream(request.user.firm_id, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

@@ -1,5 +1,5 @@
 """Reads for merging: possible duplicates, the contacts of a merge request, merge records; always
-within the user's contact scope (``accounts.policy.scope_contacts``).
+within the user's contact scope (``crm.scope.scope_contacts``).
 
 The duplicates finder groups in SQL first — contacts sharing an email (``email_key``), a tax id
 (``tax_id_digest``), or a birth date and first initial — so Python only compares the names inside

@@ -31,9 +31,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction as db_transaction
+from django.db.models import Model
 
+from accounts import audit
+from accounts.models import AuditAction
 from accounts.policy import has_right
 from accounts.rights import Right
+from advisorportal import bulk
 from advisorportal.jobs import services as jobs
 from advisorportal.jobs.issues import FILE, Issue
 from advisorportal.jobs.kinds import Outcome
@@ -170,13 +174,21 @@ class _RowRefused(Exception):
 
 
 def _apply(job: ImportJob, plan: planning.Plan, progress: Progress) -> Issue | None:
-    """Everything new; the row that is refused, if any (then everything applied is rolled back)."""
+    """Everything new; the row that is refused, if any (then everything applied is rolled back).
+    Transactions and prices keep no audit entry per row (the books are append-only, their own
+    trail): one entry on the job names what it stored."""
     done = job.rows_total - len(plan.actions)
+    stored: dict[str, list[int]] = {}
     try:
         with db_transaction.atomic():
             for index, action in enumerate(plan.actions, start=1):
-                _apply_one(job, action)
+                row = _apply_one(job, action)
+                stored.setdefault(row._meta.label_lower, []).append(row.pk)
                 progress.update(done + index)
+            audit.record(
+                action=AuditAction.UPDATE, obj=job, object_repr=f"Stored by import #{job.pk} ({job.file_name})"[:200],
+                changes={label: [None, ", ".join(bulk.id_ranges(ids))] for label, ids in sorted(stored.items())},
+            )  # fmt: skip
     except _RowRefused as refused:
         return refused.issue
     return None
@@ -186,7 +198,8 @@ def _apply(job: ImportJob, plan: planning.Plan, progress: Progress) -> Issue | N
 _FIELD_TO_COLUMN = {"security": "symbol", "transaction": "amount", "__all__": "", "cost": "cost_basis"}
 
 
-def _apply_one(job: ImportJob, action: planning.Action) -> None:
+def _apply_one(job: ImportJob, action: planning.Action) -> Model:
+    """The row stored for ``action``: a price or a transaction."""
     operation = action.operation
     account = action.account
     try:
@@ -194,9 +207,10 @@ def _apply_one(job: ImportJob, action: planning.Action) -> None:
             price = SecurityPrice(security=action.security, date=operation.date, close=operation.close)
             price.full_clean(validate_unique=False)
             price.save()
-        elif isinstance(operation, PositionRow):
+            return price
+        if isinstance(operation, PositionRow):
             assert account is not None
-            portfolio_services.transaction_record(
+            return portfolio_services.transaction_record(
                 actor=job.created_by,
                 account=account,
                 kind=TransactionKind.POSITION_TRANSFER_IN,
@@ -208,22 +222,21 @@ def _apply_one(job: ImportJob, action: planning.Action) -> None:
                 description=f"Opening position from import {job.pk}",
                 external_id=action.external_id,
             )
-        elif isinstance(operation, TransactionRow):
-            assert account is not None
-            portfolio_services.transaction_record(
-                actor=job.created_by,
-                account=account,
-                kind=operation.kind,
-                trade_date=operation.trade_date,
-                settle_date=operation.settle_date,
-                amount=operation.amount,
-                quantity=operation.quantity,
-                price=operation.price,
-                security=action.security,
-                currency=action.currency,
-                description=operation.description,
-                external_id=operation.external_id,
-            )
+        assert isinstance(operation, TransactionRow) and account is not None
+        return portfolio_services.transaction_record(
+            actor=job.created_by,
+            account=account,
+            kind=operation.kind,
+            trade_date=operation.trade_date,
+            settle_date=operation.settle_date,
+            amount=operation.amount,
+            quantity=operation.quantity,
+            price=operation.price,
+            security=action.security,
+            currency=action.currency,
+            description=operation.description,
+            external_id=operation.external_id,
+        )
     except ValidationError as error:
         messages = error.message_dict if hasattr(error, "error_dict") else {"__all__": error.messages}
         field, texts = next(iter(messages.items()))

@@ -1,12 +1,20 @@
 """Sign-in by email, the session's user and API tokens. Users are under row-level security, so
-each finds its user through ``accounts.identity`` first and then loads it in its firm's scope."""
+each finds its user through ``accounts.identity`` first and then loads it in its firm's scope.
+
+A session remembers its user's firm (``SESSION_FIRM_KEY``, written by the server at sign-in from
+the user's own membership; session data is server-side, never the browser's), so loading the
+session's user is one query in that firm's scope instead of the identity lookup and then the
+user: row-level security still decides, and a firm that does not hold the user finds none."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import update_last_login
+from django.http import HttpRequest, HttpResponse
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
@@ -15,6 +23,25 @@ from accounts.models import User
 from accounts.services import api_token_authenticate
 from advisorportal.request_context import TOKEN_KEYWORDS
 from advisorportal.tenancy.context import firm_scope
+
+SESSION_FIRM_KEY = "_auth_firm_id"
+_session_firm: ContextVar[int | None] = ContextVar("session_firm", default=None)
+
+
+class SessionFirmMiddleware:
+    """Hands the session's firm to ``EmailBackend.get_user`` (Django's lazy ``request.user`` gives
+    the backend only the user id). Between the session and authentication middlewares."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        firm_id = request.session.get(SESSION_FIRM_KEY)
+        token = _session_firm.set(firm_id if isinstance(firm_id, int) else None)
+        try:
+            return self.get_response(request)
+        finally:
+            _session_firm.reset(token)
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -60,18 +87,25 @@ class EmailBackend(ModelBackend):
         return user if valid and self.user_can_authenticate(user) else None
 
     def get_user(self, user_id: Any) -> Any:
-        identity = identity_by_id(user_id)
-        if identity is None or not identity.is_active:
-            return None
-        # Every page shows the firm's brand, so the user comes with their firm.
-        user = user_of(identity)
+        firm_id = _session_firm.get()
+        if firm_id is not None:
+            # Every page shows the firm's brand, so the user comes with their firm.
+            with firm_scope(firm_id):
+                user = User.objects.select_related("firm").filter(pk=user_id).first()
+        else:  # a session from before SESSION_FIRM_KEY, or a caller without a session
+            identity = identity_by_id(user_id)
+            user = user_of(identity) if identity is not None and identity.is_active else None
         return user if user is not None and self.user_can_authenticate(user) else None
 
 
-def record_last_login(sender: Any, user: User, **kwargs: Any) -> None:
-    """Django's ``update_last_login``, in the user's firm: signing in happens before one is in scope."""
+def record_last_login(sender: Any, user: User, request: Any = None, **kwargs: Any) -> None:
+    """Django's ``update_last_login``, in the user's firm: signing in happens before one is in scope.
+    The session remembers the firm for loading its user on later requests."""
     with firm_scope(user.firm_id):
         update_last_login(sender, user, **kwargs)
+    session = getattr(request, "session", None)
+    if session is not None:
+        session[SESSION_FIRM_KEY] = user.firm_id
 
 
 def connect() -> None:

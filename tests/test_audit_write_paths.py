@@ -24,6 +24,7 @@ from crm.merge import services as merge_services
 from crm.models import Activity, ActivityKind, Contact, ContactSearchKey, Group, GroupMember, Household
 from portfolios.custodian import services as custodian_services
 from portfolios.custodian.models import ImportJob
+from portfolios.models import Transaction
 from tests.conftest import Persona
 from tests.factories import ContactFactory
 from tests.factories_portfolios import ClientAccountFactory, SecurityFactory
@@ -40,7 +41,10 @@ def entries(persona: Persona, object_type: str, **filters: Any) -> list[AuditEnt
 
 def ids_of(entry: AuditEntry) -> set[int]:
     """The ids an entry names (``"3-5, 9"``, or one id as the object id)."""
-    text = entry.changes["ids"][1] if "ids" in entry.changes else entry.object_id
+    return ids_of_text(entry.changes["ids"][1] if "ids" in entry.changes else entry.object_id)
+
+
+def ids_of_text(text: str) -> set[int]:
     found: set[int] = set()
     for part in text.split(","):
         lo, _, hi = part.strip().partition("-")
@@ -124,6 +128,10 @@ def test_custodian_import_records_the_job_and_what_it_stored(
     trail = entries(alice, "imports.importjob", object_id=str(job.pk))
     assert trail[0].action == "create"
     assert any(e.changes.get("created_count", [None, 0])[1] == 2 for e in trail)
+    [stored] = [e for e in trail if "portfolios.transaction" in e.changes]
+    with alice.scope():
+        transactions = set(Transaction.objects.filter(external_id__in=["T-1", "T-2"]).values_list("pk", flat=True))
+    assert len(transactions) == 2 and ids_of_text(stored.changes["portfolios.transaction"][1]) == transactions
     # The status is the background job's; the jobs kit records each of its transitions.
     [finished] = [
         e for e in entries(alice, "jobs.job", object_id=str(job.background_job_id)) if e.changes["status"][1] == "done"

@@ -11,7 +11,7 @@ class AccountsConfig(AppConfig):
         audit.connect()
         from advisorportal import auditing
 
-        auditing.register_recorder(audit.record)  # the floor's kits (links) record through it
+        auditing.register_recorders(single=audit.record, bulk=audit.record_bulk)  # the floor's kits record through it
         from accounts import authentication, sessions
 
         authentication.connect()

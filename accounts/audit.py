@@ -164,8 +164,6 @@ def connect() -> None:
     from django.apps import apps
     from django.contrib.auth.signals import user_logged_in, user_logged_out
 
-    bulk.register_recorder(record_bulk)
-
     user_logged_in.connect(_signed_in, dispatch_uid="audit-login")
     user_logged_out.connect(_signed_out, dispatch_uid="audit-logout")
 

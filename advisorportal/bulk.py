@@ -40,7 +40,8 @@ So:
   their reason, in ``tests/test_audit_write_paths.py``: derived tables and columns, job progress.
 
 The floor does not import ``accounts``: the recorder is registered by ``accounts`` in its
-``AppConfig.ready`` (``register_recorder``); an audited bulk write with none registered raises.
+``AppConfig.ready`` (``advisorportal.auditing.register_recorders``, the one hook through which
+the floor writes audit entries); an audited bulk write with none registered raises.
 
 ``foreign_keys_checked_at_end`` locks tables and is for building demo and bench databases only.
 """
@@ -59,9 +60,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.postgres.fields import ArrayField
-from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, models, transaction
 
+from advisorportal import auditing
 from advisorportal.tenancy.context import require_firm_id
 
 # --- The audit record of bulk writes ---------------------------------------------------------
@@ -99,15 +100,8 @@ class BulkChange:
     audit: Audit
 
 
-Recorder = Callable[[BulkChange], object]
-_recorder: list[Recorder] = []
 _described: ContextVar[Audit | None] = ContextVar("bulk_audit_described", default=None)
 _recording: ContextVar[bool] = ContextVar("bulk_audit_recording", default=False)
-
-
-def register_recorder(recorder: Recorder) -> None:
-    """Set the function that writes bulk changes into the audit trail (``accounts`` does, once)."""
-    _recorder[:] = [recorder]
 
 
 def is_audited(model: type[models.Model]) -> bool:
@@ -144,9 +138,7 @@ def record(action: str, model: type[models.Model], ids: Sequence[int], values: M
         return
     if audit is None:
         audit = _described.get() or Audit(f"{len(ids)} {model._meta.verbose_name_plural} {action}d in bulk")
-    if not _recorder:
-        raise ImproperlyConfigured("No audit recorder is registered (accounts registers it when Django starts).")
-    _recorder[0](BulkChange(action=action, model=model, ids=list(ids), values=dict(values), audit=audit))
+    auditing.record_bulk(BulkChange(action=action, model=model, ids=list(ids), values=dict(values), audit=audit))
 
 
 def _require_audit(model: type[models.Model], audit: Audit | None) -> None:

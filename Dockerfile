@@ -3,6 +3,9 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 APP_VAR_DIR=/app/var \
     UV_PROJECT_ENVIRONMENT=/opt/venv PATH=/opt/venv/bin:$PATH
 WORKDIR /app
+# WeasyPrint's libraries and the one font family every PDF uses.
+RUN apt-get update && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml uv.lock ./
 # The locked versions, without the development extra (no embedded servers, test or bench tools).
 RUN pip install --no-cache-dir uv && uv sync --frozen --no-install-project --no-cache

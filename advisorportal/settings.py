@@ -314,8 +314,8 @@ SPECTACULAR_SETTINGS = {
         "ContactStatusEnum": "crm.models.ContactStatus",
         "ActivityKindEnum": "crm.models.ActivityKind",
         "ImportKindEnum": "portfolios.custodian.models.ImportKind",
-        "ImportStatusEnum": "portfolios.custodian.models.ImportStatus",
-        "ContactImportStatusEnum": "crm.contact_io.models.ImportStatus",
+        "ImportStatusEnum": "portfolios.custodian.models.CustodianImportStatus",
+        "ContactImportStatusEnum": "crm.contact_io.models.ContactImportStatus",
     },
 }
 

@@ -21,7 +21,7 @@ from accounts.rights import Role
 from advisorportal.jobs.uploads import FileRefused
 from crm.contact_io import services
 from crm.contact_io.fields import BY_FIELD, COLUMNS
-from crm.contact_io.models import ContactImport, ImportStatus
+from crm.contact_io.models import ContactImport, ContactImportStatus
 from crm.contact_io.parsers.xlsx import read_workbook, template_workbook
 from crm.crypto import open_tax_id
 from crm.models import Contact
@@ -114,7 +114,7 @@ def test_template_import_creates_contacts_with_sealed_tax_ids(alice: Persona, ru
         {"kind": "Entity (trust, company…)", "last_name": "Lovelace Trust", "email": "trust@example.com"},
     ]  # fmt: skip
     job = run(alice, workbook(rows))
-    assert job.status == ImportStatus.DONE and job.created_count == 2, job.report
+    assert job.status == ContactImportStatus.DONE and job.created_count == 2, job.report
     with alice.scope():
         ada = Contact.objects.get(email="ada@example.com")
         assert open_tax_id(ada.tax_id_encrypted) == "123456789" and ada.tax_id_last4 == "6789"
@@ -174,7 +174,7 @@ def test_undo_deletes_created_restores_updated_and_reports_edited(alice: Persona
         cy = Contact.objects.get(email="cy@example.com")
         crm_services.contact_update(actor=alice.user, contact=cy, occupation="Edited after the import")
         job = services.import_undo(actor=alice.user, job=job)
-        assert job.status == ImportStatus.UNDONE
+        assert job.status == ContactImportStatus.UNDONE
         assert Contact.objects.get(pk=old.pk).res_city == "Paris"
         assert not Contact.objects.filter(email="bo@example.com").exists()
         assert Contact.objects.filter(pk=cy.pk).exists()
@@ -203,7 +203,7 @@ def test_undo_deletes_created_restores_updated_and_reports_edited(alice: Persona
 def test_invalid_values_are_rejected_with_row_and_column(alice: Persona, run: Any, row: dict[str, Any],
                                                          column: str, message: str) -> None:  # fmt: skip
     job = run(alice, workbook([ADA | {"email": "ok@example.com"}, {**ADA, **row}]))
-    assert job.status == ImportStatus.PREVIEWED and job.rejected_count == 1
+    assert job.status == ContactImportStatus.PREVIEWED and job.rejected_count == 1
     problem = job.report[0]
     assert (problem["row"], problem["column"]) == (3, column) and message in problem["message"], job.report
     assert services.can_apply(job) is not None
@@ -221,7 +221,7 @@ def test_invalid_values_are_rejected_with_row_and_column(alice: Persona, run: An
 )
 def test_spreadsheets_that_are_not_the_template(alice: Persona, run: Any, make: Any, message: str) -> None:
     job = run(alice, make())
-    assert job.status == ImportStatus.PREVIEWED and job.plan is None
+    assert job.status == ContactImportStatus.PREVIEWED and job.plan is None
     assert any(message in p["message"] for p in job.report), job.report
     assert _count(alice) == 0
 
@@ -494,7 +494,7 @@ def test_number_date_and_boolean_cells_read_as_their_values(alice: Persona, run:
     row = {**ADA, "phone": 2125550100, "annual_income": 250000, "net_worth": 1250000.5,
            "date_of_birth": dt.date(1980, 12, 10), "mailing_same": False, "dependents": 2}  # fmt: skip
     job = run(alice, workbook([row]))
-    assert job.status == ImportStatus.DONE, job.report
+    assert job.status == ContactImportStatus.DONE, job.report
     with alice.scope():
         ada = Contact.objects.get(email="ada@example.com")
     assert (ada.phone, ada.annual_income, ada.net_worth) == ("2125550100", Decimal("250000"), Decimal("1250000.50"))
@@ -566,7 +566,7 @@ def test_a_plan_stored_row_by_row_still_applies(alice: Persona, django_capture_o
         with django_capture_on_commit_callbacks(execute=True):
             services.import_request_apply(actor=alice.user, job=job)
         job.refresh_from_db()
-        assert job.status == ImportStatus.DONE, job.error
+        assert job.status == ContactImportStatus.DONE, job.error
         assert Contact.objects.get(pk=old.pk).res_country == "GB"
         bo = Contact.objects.get(pk__in=job.created_ids())
         assert (bo.first_name, bo.client_since is not None) == ("Bo", True)
@@ -602,7 +602,7 @@ def test_an_apply_whose_worker_died_fails_clearly_and_can_be_retried(
         response = alice.client().post(reverse("contact_io:import-retry", args=[job.pk]))
     assert response.status_code == 302
     with alice.scope():
-        assert ContactImport.objects.select_related("apply_job").get(pk=job.pk).status == ImportStatus.DONE
+        assert ContactImport.objects.select_related("apply_job").get(pk=job.pk).status == ContactImportStatus.DONE
     assert _count(alice) == 1
 
 

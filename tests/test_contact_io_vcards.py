@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from crm.contact_io import services
-from crm.contact_io.models import ContactImport, ImportStatus
+from crm.contact_io.models import ContactImport, ContactImportStatus
 from crm.contact_io.parsers.vcard import read_vcards
 from crm.models import Contact
 
@@ -45,7 +45,7 @@ def run_import(django_capture_on_commit_callbacks: Any) -> Any:
         with django_capture_on_commit_callbacks(execute=True):  # Celery runs eagerly in tests
             services.import_request_apply(actor=alice.user, job=job)
         job.refresh_from_db()
-        assert job.status == ImportStatus.DONE, job.error
+        assert job.status == ContactImportStatus.DONE, job.error
         return job
 
     return run

@@ -19,7 +19,7 @@ from accounts import services as account_services
 from accounts.models import AccountScope
 from accounts.rights import Role
 from portfolios.custodian import services
-from portfolios.custodian.models import ImportJob, ImportStatus
+from portfolios.custodian.models import CustodianImportStatus, ImportJob
 from portfolios.models import LedgerEntry, Position, SecurityPrice, Transaction
 from tests.conftest import Persona
 from tests.factories import UserFactory
@@ -79,7 +79,7 @@ def messages(job: ImportJob) -> str:
 
 def test_transactions_csv_is_applied_with_ledger(alice: Persona, world: dict[str, Any], upload: Any) -> None:
     job = upload(alice, (FIXTURES / "transactions.csv").read_bytes())
-    assert job.status == ImportStatus.DONE, job.report
+    assert job.status == CustodianImportStatus.DONE, job.report
     assert (job.kind, job.created_count, job.unchanged_count, job.conflict_count) == ("transactions_csv", 4, 0, 0)
     assert job.rows_done == job.rows_total == 4 and job.percent == 100 and len(job.sha256) == 64
     with alice.scope():
@@ -102,14 +102,14 @@ def test_reimport_changes_nothing_and_reports_unchanged(alice: Persona, world: d
     first = upload(alice, content)
     before = stored(alice)
     second = upload(alice, content, name="again.csv")
-    assert second.status == ImportStatus.DONE
+    assert second.status == CustodianImportStatus.DONE
     assert (second.created_count, second.unchanged_count, second.conflict_count) == (0, 4, 0)
     assert stored(alice) == before
     # The same rows in another file (another order, another name) are recognised too.
     lines = content.splitlines()
     shuffled = "\n".join([lines[0], lines[4], lines[2], lines[3], lines[1]]) + "\n"
     third = upload(alice, shuffled, name="reordered.csv")
-    assert (third.status, third.created_count, third.unchanged_count) == (ImportStatus.DONE, 0, 4)
+    assert (third.status, third.created_count, third.unchanged_count) == (CustodianImportStatus.DONE, 0, 4)
     assert stored(alice) == before and first.sha256 != third.sha256
 
 
@@ -121,7 +121,7 @@ def test_conflicting_row_stores_nothing_from_the_file(alice: Persona, world: dic
         "U1234567,2025-02-03,2025-02-03,deposit,,,,26000.00,USD,Wire from client,CUST-0001\n"  # other figure
     )
     job = upload(alice, changed)
-    assert job.status == ImportStatus.FAILED and job.conflict_count == 1 and job.created_count == 0
+    assert job.status == CustodianImportStatus.FAILED and job.conflict_count == 1 and job.created_count == 0
     assert report(job, "conflict") == {(3, "amount")}
     assert "25000" in messages(job) and "26000" in messages(job)
     assert stored(alice) == before
@@ -135,7 +135,7 @@ def test_a_row_refused_while_applying_rolls_back_the_whole_file(
         "U1234567,2025-03-02,,withdrawal,,,,500.00,USD,,A2\n"  # more than the cash
     )
     job = upload(alice, content)
-    assert job.status == ImportStatus.FAILED and job.created_count == 0
+    assert job.status == CustodianImportStatus.FAILED and job.created_count == 0
     assert report(job) == {(3, "amount")} and "available cash" in messages(job)
     assert stored(alice) == stored(alice) and not Transaction.objects.unscoped().exists()
 
@@ -143,7 +143,7 @@ def test_a_row_refused_while_applying_rolls_back_the_whole_file(
 def test_flex_statement_import_and_reimport(alice: Persona, world: dict[str, Any], upload: Any) -> None:
     xml = (FIXTURES / "flex_statement.xml").read_bytes()
     job = upload(alice, xml, name="statement.xml")
-    assert job.status == ImportStatus.DONE, job.report
+    assert job.status == CustodianImportStatus.DONE, job.report
     assert job.kind == "broker_xml"
     # 3 trades + 5 cash transactions; the two open positions match what the trades left.
     assert (job.created_count, job.unchanged_count, job.conflict_count) == (8, 2, 0)
@@ -158,7 +158,7 @@ def test_flex_statement_import_and_reimport(alice: Persona, world: dict[str, Any
     assert any(i["level"] == "info" and "51,377.85" in i["message"] for i in job.report)
     before = stored(alice)
     again = upload(alice, xml, name="statement.xml")
-    assert (again.status, again.created_count, again.unchanged_count) == (ImportStatus.DONE, 0, 10)
+    assert (again.status, again.created_count, again.unchanged_count) == (CustodianImportStatus.DONE, 0, 10)
     assert stored(alice) == before
 
 
@@ -167,7 +167,7 @@ def test_flex_positions_differing_from_holdings_are_conflicts(
 ) -> None:
     xml = (FIXTURES / "flex_statement.xml").read_text().replace('position="60"', 'position="61"')
     job = upload(alice, xml, name="statement.xml")
-    assert job.status == ImportStatus.FAILED and job.conflict_count == 1
+    assert job.status == CustodianImportStatus.FAILED and job.conflict_count == 1
     assert report(job, "conflict") == {(25, "position")}
     assert stored(alice)[0] == []
 
@@ -175,16 +175,16 @@ def test_flex_positions_differing_from_holdings_are_conflicts(
 def test_positions_file_opens_positions_then_is_unchanged(alice: Persona, world: dict[str, Any], upload: Any) -> None:
     content = (FIXTURES / "positions.csv").read_bytes()
     job = upload(alice, content)
-    assert (job.status, job.created_count) == (ImportStatus.DONE, 2)
+    assert (job.status, job.created_count) == (CustodianImportStatus.DONE, 2)
     with alice.scope():
         position = Position.objects.get(security=world["msft"])
         assert (position.quantity, position.cost_basis) == (Decimal("35.5"), Decimal("14200.25"))
         assert Transaction.objects.filter(kind="position_transfer_in").count() == 2
     before = stored(alice)
     again = upload(alice, content)
-    assert (again.status, again.created_count, again.unchanged_count) == (ImportStatus.DONE, 0, 2)
+    assert (again.status, again.created_count, again.unchanged_count) == (CustodianImportStatus.DONE, 0, 2)
     differing = upload(alice, "account,symbol,quantity,cost_basis,currency,as_of\nU1234567,AAPL,100,1,USD,2025-02-28\n")
-    assert differing.status == ImportStatus.FAILED and report(differing, "conflict") == {(2, "quantity")}
+    assert differing.status == CustodianImportStatus.FAILED and report(differing, "conflict") == {(2, "quantity")}
     assert "holds 120" in messages(differing)
     assert stored(alice) == before
 
@@ -217,7 +217,7 @@ def test_bad_rows_store_nothing(
         content = TX_HEADER + "U1234567,2025-01-01,,deposit,,,,50,USD,good row,G1\n" + content[len(TX_HEADER) :]
         expected = {(row + 1, column) for row, column in expected}
     job = upload(alice, content, kind=kind)
-    assert job.status == ImportStatus.FAILED and job.created_count == 0
+    assert job.status == CustodianImportStatus.FAILED and job.created_count == 0
     assert report(job) == expected
     assert stored(alice) == before
 
@@ -237,7 +237,7 @@ def test_wrong_kind_of_file_stores_nothing(
 ) -> None:
     before = stored(alice)
     job = upload(alice, content, kind=kind)
-    assert job.status == ImportStatus.FAILED and report(job) == {(0, "")}
+    assert job.status == CustodianImportStatus.FAILED and report(job) == {(0, "")}
     assert message in messages(job)
     assert stored(alice) == before
 
@@ -245,7 +245,7 @@ def test_wrong_kind_of_file_stores_nothing(
 def test_too_large_file_is_refused_unread(alice: Persona, world: dict[str, Any], upload: Any, settings: Any) -> None:
     settings.IMPORT_MAX_BYTES = 100
     job = upload(alice, (FIXTURES / "transactions.csv").read_bytes())
-    assert job.status == ImportStatus.FAILED and "the limit is 100 bytes" in messages(job)
+    assert job.status == CustodianImportStatus.FAILED and "the limit is 100 bytes" in messages(job)
     with alice.scope():
         assert bytes(ImportJob.objects.get(pk=job.pk).content) == b""
     assert stored(alice)[0] == []
@@ -254,7 +254,7 @@ def test_too_large_file_is_refused_unread(alice: Persona, world: dict[str, Any],
 def test_too_many_rows(alice: Persona, world: dict[str, Any], upload: Any, settings: Any) -> None:
     settings.IMPORT_MAX_ROWS = 2
     job = upload(alice, (FIXTURES / "transactions.csv").read_bytes())
-    assert job.status == ImportStatus.FAILED and "the limit is 2" in messages(job)
+    assert job.status == CustodianImportStatus.FAILED and "the limit is 2" in messages(job)
     assert stored(alice)[0] == []
 
 
@@ -265,7 +265,7 @@ def test_firm_user_cannot_change_or_add_prices(alice: Persona, world: dict[str, 
     SecurityPriceFactory(security=world["aapl"], date=date(2025, 1, 31), close=Decimal("230"))
     before = stored(alice)
     job = upload(alice, (FIXTURES / "prices.csv").read_bytes())
-    assert job.status == ImportStatus.FAILED and "only platform operators" in messages(job)
+    assert job.status == CustodianImportStatus.FAILED and "only platform operators" in messages(job)
     assert stored(alice) == before
     assert SecurityPrice.objects.get(security=world["aapl"]).close == Decimal("230")
 
@@ -276,11 +276,11 @@ def test_operator_adds_prices_but_never_replaces_one(
     settings.IMPORT_PRICE_OPERATORS = [alice.user.email.upper()]
     SecurityPriceFactory(security=world["aapl"], date=date(2025, 1, 31), close=Decimal("230"))
     job = upload(alice, (FIXTURES / "prices.csv").read_bytes())
-    assert job.status == ImportStatus.FAILED and report(job, "conflict") == {(2, "close")}
+    assert job.status == CustodianImportStatus.FAILED and report(job, "conflict") == {(2, "close")}
     assert not SecurityPrice.objects.filter(security=world["msft"]).exists()
     SecurityPrice.objects.filter(security=world["aapl"]).update(close=Decimal("236"))
     job = upload(alice, (FIXTURES / "prices.csv").read_bytes())
-    assert (job.status, job.created_count, job.unchanged_count) == (ImportStatus.DONE, 1, 1)
+    assert (job.status, job.created_count, job.unchanged_count) == (CustodianImportStatus.DONE, 1, 1)
     assert SecurityPrice.objects.get(security=world["msft"]).close == Decimal("415.06")
 
 
@@ -302,7 +302,7 @@ def test_progress_goes_through_the_kits_writer_row_by_row(
     monkeypatch.setattr(Progress, "update", spy)
     content = TX_HEADER + "".join(f"U1234567,2025-01-{d:02d},,deposit,,,,{d},USD,,P{d}\n" for d in range(1, 8))
     job = upload(alice, content)
-    assert job.status == ImportStatus.DONE and job.rows_done == job.rows_total == 7 and job.percent == 100
+    assert job.status == CustodianImportStatus.DONE and job.rows_done == job.rows_total == 7 and job.percent == 100
     assert [phase for _, phase in calls if phase] == ["Validating", "Applying"]
     assert [done for done, phase in calls if phase is None and done][-7:] == [1, 2, 3, 4, 5, 6, 7]
 
@@ -311,7 +311,7 @@ def test_finished_job_is_not_run_again(alice: Persona, world: dict[str, Any], up
     job = upload(alice, (FIXTURES / "transactions.csv").read_bytes())
     from advisorportal.jobs.tasks import run_job
 
-    assert run_job(alice.firm.pk, job.background_job_id) == ImportStatus.DONE
+    assert run_job(alice.firm.pk, job.background_job_id) == CustodianImportStatus.DONE
     assert stored(alice)[1] == 4
 
 
@@ -343,7 +343,7 @@ def dora(alice: Persona, world: dict[str, Any]) -> Persona:
 def test_account_outside_scope_is_an_unknown_account(dora: Persona, upload: Any) -> None:
     content = TX_HEADER + "U1234567,2025-01-02,,deposit,,,,5,USD,,\nU7654321,2025-01-02,,deposit,,,,5,USD,,\n"
     job = upload(dora, content)
-    assert job.status == ImportStatus.FAILED
+    assert job.status == CustodianImportStatus.FAILED
     assert [i["message"] for i in job.report] == ["Unknown account 'U1234567'."]
     assert stored(dora)[0] == []
 
@@ -391,7 +391,7 @@ def test_charlie_gets_404_for_alices_job_everywhere(
 
 def test_charlie_cannot_import_into_alices_accounts(charlie: Persona, world: dict[str, Any], upload: Any) -> None:
     job = upload(charlie, TX_HEADER + "U1234567,2025-01-02,,deposit,,,,5,USD,,\n")
-    assert job.status == ImportStatus.FAILED and messages(job) == "Unknown account 'U1234567'."
+    assert job.status == CustodianImportStatus.FAILED and messages(job) == "Unknown account 'U1234567'."
 
 
 # --- Pages and API ----------------------------------------------------------------------------
@@ -557,6 +557,6 @@ def test_an_excel_workbook_is_imported_like_its_csv(alice: Persona, world: dict[
     header = TX_HEADER.strip().split(",")
     rows = [["U1234567", date(2025, 3, 3), "", "deposit", "", "", "", 1500, "USD", "From Excel", "XL-1"]]
     job = upload(alice, _workbook([header, *rows]), name="deposits.xlsx")
-    assert (job.status, job.kind, job.created_count) == (ImportStatus.DONE, "transactions_csv", 1), job.report
+    assert (job.status, job.kind, job.created_count) == (CustodianImportStatus.DONE, "transactions_csv", 1), job.report
     with alice.scope():
         assert Transaction.objects.get(external_id="XL-1").amount == Decimal("1500.00")

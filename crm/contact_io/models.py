@@ -31,7 +31,7 @@ class Stage(models.TextChoices):
     UNDONE = "undone", "Undone"
 
 
-class ImportStatus(models.TextChoices):
+class ContactImportStatus(models.TextChoices):
     """What the pages and the API show: the stage, or the apply job's status once one was started."""
 
     UPLOADED = "uploaded", "Uploaded"
@@ -44,17 +44,17 @@ class ImportStatus(models.TextChoices):
 
 
 _BY_STAGE = {
-    Stage.UPLOADED: ImportStatus.UPLOADED,
-    Stage.PREVIEWED: ImportStatus.PREVIEWED,
-    Stage.APPLIED: ImportStatus.DONE,
-    Stage.UNDONE: ImportStatus.UNDONE,
+    Stage.UPLOADED: ContactImportStatus.UPLOADED,
+    Stage.PREVIEWED: ContactImportStatus.PREVIEWED,
+    Stage.APPLIED: ContactImportStatus.DONE,
+    Stage.UNDONE: ContactImportStatus.UNDONE,
 }
 _BY_JOB = {
-    JobStatus.QUEUED: ImportStatus.APPLYING,
-    JobStatus.RUNNING: ImportStatus.APPLYING,
-    JobStatus.DONE: ImportStatus.DONE,  # committed together with Stage.APPLIED
-    JobStatus.FAILED: ImportStatus.FAILED,
-    JobStatus.CANCELLED: ImportStatus.CANCELLED,
+    JobStatus.QUEUED: ContactImportStatus.APPLYING,
+    JobStatus.RUNNING: ContactImportStatus.APPLYING,
+    JobStatus.DONE: ContactImportStatus.DONE,  # committed together with Stage.APPLIED
+    JobStatus.FAILED: ContactImportStatus.FAILED,
+    JobStatus.CANCELLED: ContactImportStatus.CANCELLED,
 }
 
 
@@ -119,15 +119,15 @@ class ContactImport(FirmOwnedModel):
         return _BY_STAGE[Stage(self.stage)]
 
     def get_status_display(self) -> str:
-        return str(ImportStatus(self.status).label)
+        return str(ContactImportStatus(self.status).label)
 
     @property
     def progress(self) -> int:
         """Percent applied."""
         status = self.status
-        if status in (ImportStatus.DONE, ImportStatus.UNDONE):
+        if status in (ContactImportStatus.DONE, ContactImportStatus.UNDONE):
             return 100
-        if status == ImportStatus.APPLYING and self.apply_job is not None:
+        if status == ContactImportStatus.APPLYING and self.apply_job is not None:
             return self.apply_job.percent or 0
         return 0
 

@@ -4,12 +4,12 @@ from typing import Any
 
 from rest_framework import serializers
 
-from crm.contact_io.models import ContactImport, ImportStatus
+from crm.contact_io.models import ContactImport, ContactImportStatus
 
 
 class ContactImportSerializer(serializers.ModelSerializer[ContactImport]):
     status = serializers.ChoiceField(
-        choices=ImportStatus.choices, read_only=True,
+        choices=ContactImportStatus.choices, read_only=True,
         help_text="While applying (in the background), poll until done, failed or cancelled; failed and "
         "cancelled imports changed nothing and can be retried.",
     )  # fmt: skip

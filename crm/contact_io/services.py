@@ -38,7 +38,7 @@ from advisorportal.tenancy.context import require_firm_id
 from crm import search
 from crm.contact_io.applying import BATCH, apply_plan, runs
 from crm.contact_io.fields import BY_FIELD, TAX_ID
-from crm.contact_io.models import ContactImport, ContactImportRow, ImportStatus, RowAction, SourceKind, Stage
+from crm.contact_io.models import ContactImport, ContactImportRow, ContactImportStatus, RowAction, SourceKind, Stage
 from crm.contact_io.parsers import MAX_FILE_BYTES, ParsedFile, detect_kind
 from crm.contact_io.planning import PREVIEW_ROWS, Plan, PlanRow, build_plan, from_json, legacy_plan, to_json
 from crm.models import Contact
@@ -126,7 +126,10 @@ def import_set_mapping(*, actor: Any, job: ContactImport, mapping: dict[str, str
     from crm.contact_io.parsers.csv_file import headers, mapping_problems
 
     job = _locked(job)
-    if job.source_kind != SourceKind.CSV or job.status not in (ImportStatus.UPLOADED, ImportStatus.PREVIEWED):
+    if job.source_kind != SourceKind.CSV or job.status not in (
+        ContactImportStatus.UPLOADED,
+        ContactImportStatus.PREVIEWED,
+    ):
         raise ValidationError({"mapping": "Only a CSV import that is not applied yet has a column mapping."})
     header = headers(bytes(job.data or b""))
     clean = {str(k): str(v or "") for k, v in mapping.items() if str(k).isdigit() and int(k) < len(header)}
@@ -143,7 +146,7 @@ def import_preview(*, actor: Any, job: ContactImport) -> ContactImport:
     """The dry run: parse, validate and match every row; store counts, the first rows of each class,
     every reject and the plan. Changes no contact."""
     job = _locked(job)
-    if job.status not in (ImportStatus.UPLOADED, ImportStatus.PREVIEWED):
+    if job.status not in (ContactImportStatus.UPLOADED, ContactImportStatus.PREVIEWED):
         raise ValidationError({"status": f"This import is {job.get_status_display().lower()}; it cannot be previewed."})
     with _gc_paused():
         try:
@@ -190,19 +193,19 @@ def _preview_row(plan: PlanRow) -> dict[str, Any]:
 
 
 _NOT_APPLICABLE = {
-    ImportStatus.UPLOADED: "Preview the import first.",
-    ImportStatus.APPLYING: "This import is being applied.",
-    ImportStatus.DONE: "This import was applied.",
-    ImportStatus.UNDONE: "This import was applied and undone.",
-    ImportStatus.FAILED: "Applying this import failed and nothing was applied: retry it.",
-    ImportStatus.CANCELLED: "Applying this import was cancelled and nothing was applied: retry it.",
+    ContactImportStatus.UPLOADED: "Preview the import first.",
+    ContactImportStatus.APPLYING: "This import is being applied.",
+    ContactImportStatus.DONE: "This import was applied.",
+    ContactImportStatus.UNDONE: "This import was applied and undone.",
+    ContactImportStatus.FAILED: "Applying this import failed and nothing was applied: retry it.",
+    ContactImportStatus.CANCELLED: "Applying this import was cancelled and nothing was applied: retry it.",
 }
 
 
 def can_apply(job: ContactImport) -> str | None:
     """Why the job cannot be applied now, or None."""
-    if job.status != ImportStatus.PREVIEWED:
-        return _NOT_APPLICABLE[ImportStatus(job.status)]
+    if job.status != ContactImportStatus.PREVIEWED:
+        return _NOT_APPLICABLE[ContactImportStatus(job.status)]
     if job.rejected_count or job.plan is None:
         return "Fix the rejected rows (or remove them from the file) and upload it again: a file is applied whole."
     if not (job.created_count or job.updated_count):
@@ -230,7 +233,7 @@ def import_request_apply(*, actor: Any, job: ContactImport) -> ContactImport:
 def import_cancel(*, actor: Any, job: ContactImport) -> ContactImport:
     """Ask the apply to stop; it rolls back and the import can be applied again (retry)."""
     job = _locked(job)
-    if job.status != ImportStatus.APPLYING or job.apply_job is None:
+    if job.status != ContactImportStatus.APPLYING or job.apply_job is None:
         raise ValidationError({"status": "Only an import that is being applied can be cancelled."})
     jobs.job_cancel(actor=actor, job=job.apply_job)
     return ContactImport.objects.select_related("apply_job").get(pk=job.pk)
@@ -240,7 +243,11 @@ def import_cancel(*, actor: Any, job: ContactImport) -> ContactImport:
 def import_retry(*, actor: Any, job: ContactImport) -> ContactImport:
     """Apply again an import whose apply failed or was cancelled (nothing of it was applied)."""
     job = _locked(job)
-    if job.status not in (ImportStatus.FAILED, ImportStatus.CANCELLED) or job.apply_job is None or job.plan is None:
+    if (
+        job.status not in (ContactImportStatus.FAILED, ContactImportStatus.CANCELLED)
+        or job.apply_job is None
+        or job.plan is None
+    ):
         raise ValidationError({"status": "Only an import whose apply failed or was cancelled can be retried."})
     jobs.job_retry(actor=actor, job=job.apply_job)
     return ContactImport.objects.select_related("apply_job").get(pk=job.pk)
@@ -304,7 +311,7 @@ def import_undo(*, actor: Any, job: ContactImport) -> ContactImport:
     from crm.scope import scope_contacts
 
     job = _locked(job)
-    if job.status != ImportStatus.DONE or job.applied_at is None:
+    if job.status != ContactImportStatus.DONE or job.applied_at is None:
         raise ValidationError({"status": "Only an applied import can be undone."})
     rows = list(ContactImportRow.objects.filter(contact_import=job))
     rows += [

@@ -20,7 +20,7 @@ from advisorportal.tenancy.pagination import keyset_page
 from crm.contact_io import exports, selectors, services
 from crm.contact_io.fields import COLUMNS
 from crm.contact_io.forms import UploadForm
-from crm.contact_io.models import ContactImport, ImportStatus, SourceKind
+from crm.contact_io.models import ContactImport, ContactImportStatus, SourceKind
 from crm.contact_io.parsers.xlsx import template_workbook
 
 
@@ -72,11 +72,14 @@ def import_template(request: AuthenticatedRequest) -> HttpResponse:
 def _detail_context(request: HttpRequest, job: ContactImport) -> dict[str, Any]:
     context: dict[str, Any] = {
         "job": job,
-        "apply_blocked": services.can_apply(job) if job.status == ImportStatus.PREVIEWED else None,
+        "apply_blocked": services.can_apply(job) if job.status == ContactImportStatus.PREVIEWED else None,
         "classes": job.preview.get("classes", {}) if job.preview else {},
         "notes": job.preview.get("notes", []) if job.preview else [],
     }
-    if job.source_kind == SourceKind.CSV and job.status in (ImportStatus.UPLOADED, ImportStatus.PREVIEWED):
+    if job.source_kind == SourceKind.CSV and job.status in (
+        ContactImportStatus.UPLOADED,
+        ContactImportStatus.PREVIEWED,
+    ):
         from crm.contact_io.parsers.csv_file import headers
 
         header = headers(bytes(job.data or b""))

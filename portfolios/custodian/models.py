@@ -24,7 +24,7 @@ class ImportKind(models.TextChoices):
     BROKER_XML = "broker_xml", "Broker activity statement (Flex XML)"
 
 
-class ImportStatus(models.TextChoices):
+class CustodianImportStatus(models.TextChoices):
     """What the pages and the API show: the background job's status, and while it runs, its phase."""
 
     QUEUED = "queued", "Queued"
@@ -77,11 +77,11 @@ class ImportJob(FirmOwnedModel):
     def status(self) -> str:
         job = self.background_job
         if job.status == JobStatus.RUNNING:
-            return ImportStatus.APPLYING if job.phase == APPLYING else ImportStatus.VALIDATING
-        return ImportStatus(job.status)
+            return CustodianImportStatus.APPLYING if job.phase == APPLYING else CustodianImportStatus.VALIDATING
+        return CustodianImportStatus(job.status)
 
     def get_status_display(self) -> str:
-        return str(ImportStatus(self.status).label)
+        return str(CustodianImportStatus(self.status).label)
 
     @property
     def finished(self) -> bool:

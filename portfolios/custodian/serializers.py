@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from portfolios.custodian.models import ImportJob, ImportKind, ImportStatus
+from portfolios.custodian.models import CustodianImportStatus, ImportJob, ImportKind
 
 
 class IssueSerializer(serializers.Serializer[Any]):
@@ -16,7 +16,7 @@ class IssueSerializer(serializers.Serializer[Any]):
 
 class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
     status = serializers.ChoiceField(
-        choices=ImportStatus.choices, read_only=True,
+        choices=CustodianImportStatus.choices, read_only=True,
         help_text="Poll until done, failed or cancelled. Failed or cancelled: nothing from the file was stored.",
     )  # fmt: skip
     rows_done = serializers.IntegerField(read_only=True)

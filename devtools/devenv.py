@@ -191,14 +191,13 @@ def _up(env: dict[str, str]) -> int:
     bind = f"{full_env.get('HOST', '127.0.0.1')}:{port}"
     celery = shutil.which("celery", path=str(Path(python).parent)) or "celery"
     gunicorn = shutil.which("gunicorn", path=str(Path(python).parent)) or "gunicorn"
-    processes = {
-        "web": subprocess.Popen([gunicorn, "advisorportal.wsgi", "-b", bind, "--access-logfile", "-"],
-                                env=full_env, cwd=BASE_DIR),  # settings: gunicorn.conf.py
-        "worker": subprocess.Popen([celery, "-A", "advisorportal", "worker", "-l", "info", "-c", "2"],
-                                   env=full_env, cwd=BASE_DIR),
-        "beat": subprocess.Popen([celery, "-A", "advisorportal", "beat", "-l", "info",
-                                  "-s", str(VAR / "celerybeat-schedule")], env=full_env, cwd=BASE_DIR),
-    }  # fmt: skip
+    programs = {
+        "web": [gunicorn, "advisorportal.wsgi", "-b", bind, "--access-logfile", "-"],  # settings: gunicorn.conf.py
+        "worker": [celery, "-A", "advisorportal", "worker", "-l", "info", "-c", "2"],
+        "beat": [celery, "-A", "advisorportal", "beat", "-l", "info", "-s", str(VAR / "celerybeat-schedule")],
+    }
+    supervisor = Supervisor(programs, env=full_env, cwd=BASE_DIR)
+    supervisor.start()
     print(
         f"\n  AdvisorPortal is running at http://{bind}/\n"
         f"  Demo logins, TOTP secrets and API tokens: {VAR / 'demo-credentials.json'}\n"
@@ -213,22 +212,76 @@ def _up(env: dict[str, str]) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    code = 0
     while not stopping:
-        for name, proc in processes.items():
-            if proc.poll() is not None:
-                log(f"{name} exited with {proc.returncode}; stopping")
-                code, stopping = proc.returncode or 1, True
+        supervisor.step()
         time.sleep(0.5)
-    for proc in processes.values():
-        if proc.poll() is None:
-            proc.terminate()
-    for proc in processes.values():
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    return code
+    supervisor.stop()
+    return 0
+
+
+class Supervisor:
+    """Keeps the web server, worker and beat running: one that exits is started again after a
+    pause that doubles with each quick exit (up to ``max_backoff`` seconds) and starts over once
+    a run lasted ``stable_after`` seconds. A dead worker must not take the web server with it
+    (the probe of issue #14 killed one), and a program that cannot start must not spin."""
+
+    def __init__(
+        self,
+        programs: dict[str, list[str]],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        first_backoff: float = 1.0,
+        max_backoff: float = 30.0,
+        stable_after: float = 60.0,
+        clock: Any = time.monotonic,
+    ) -> None:
+        self.programs = programs
+        self.env, self.cwd, self.clock = env, cwd, clock
+        self.first_backoff, self.max_backoff, self.stable_after = first_backoff, max_backoff, stable_after
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.started_at: dict[str, float] = {}
+        self.backoff: dict[str, float] = {}
+        self.restart_at: dict[str, float] = {}
+        self.restarts: dict[str, int] = dict.fromkeys(programs, 0)
+
+    def start(self) -> None:
+        for name in self.programs:
+            self._spawn(name)
+
+    def _spawn(self, name: str) -> None:
+        self.processes[name] = subprocess.Popen(self.programs[name], env=self.env, cwd=self.cwd)
+        self.started_at[name] = self.clock()
+
+    def step(self) -> None:
+        """Notice exits and start again whatever is due; call it every fraction of a second."""
+        now = self.clock()
+        for name, proc in self.processes.items():
+            if name in self.restart_at:
+                if now >= self.restart_at[name]:
+                    del self.restart_at[name]
+                    self.restarts[name] += 1
+                    log(f"starting {name} again (restart {self.restarts[name]})")
+                    self._spawn(name)
+                continue
+            if proc.poll() is None:
+                continue
+            ran = now - self.started_at[name]
+            pause = self.first_backoff if ran >= self.stable_after else self.backoff.get(name, self.first_backoff)
+            self.backoff[name] = min(pause * 2, self.max_backoff)
+            self.restart_at[name] = now + pause
+            log(f"{name} exited with {proc.returncode} after {ran:.0f} s; starting it again in {pause:.0f} s")
+
+    def stop(self) -> None:
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.processes.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
 
 
 def main(argv: list[str]) -> int:

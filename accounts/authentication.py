@@ -12,8 +12,13 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
+from axes.attempts import get_cool_off_threshold
+from axes.handlers.database import AxesDatabaseHandler
+from axes.models import AccessAttempt
+from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import update_last_login
+from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
@@ -67,6 +72,33 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
 def login_username(request: Any, credentials: dict[str, Any] | None) -> str:
     """The email a sign-in attempt names, normalised as stored, for throttling and login history."""
     return str((credentials or {}).get("username") or request.POST.get("username") or "").strip().lower()
+
+
+class LoginThrottle(AxesDatabaseHandler):
+    """django-axes counts failures per email *and* address together (``AXES_LOCKOUT_PARAMETERS``):
+    one firm's user failing cannot lock out another firm's user at the same office or behind the
+    same proxy. Guessing across many emails from one address is capped separately, at the higher
+    ``LOGIN_ADDRESS_FAILURE_LIMIT``, summed over axes' own attempt records of that address in the
+    cool-off window (axes applies one limit to every parameter set, so this one is ours)."""
+
+    def is_locked(self, request: Any, credentials: dict[str, Any] | None = None) -> bool:
+        return super().is_locked(request, credentials) or self._address_exhausted(request)
+
+    def user_login_failed(self, sender: Any, credentials: dict[str, Any], request: Any = None, **kwargs: Any) -> None:
+        super().user_login_failed(sender, credentials, request, **kwargs)
+        if request is not None and not getattr(request, "axes_locked_out", False) and self._address_exhausted(request):
+            request.axes_locked_out = True  # this failure reached the limit: answer with the lockout page
+            request.axes_credentials = credentials
+
+    @staticmethod
+    def _address_exhausted(request: Any) -> bool:
+        address = getattr(request, "axes_ip_address", None)
+        if not address:
+            return False
+        failures = AccessAttempt.objects.filter(
+            ip_address=address, attempt_time__gte=get_cool_off_threshold(request)
+        ).aggregate(total=Sum("failures_since_start"))["total"]
+        return (failures or 0) >= settings.LOGIN_ADDRESS_FAILURE_LIMIT
 
 
 class EmailBackend(ModelBackend):

@@ -12,11 +12,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.sessions.backends.cached_db import KEY_PREFIX as CACHE_KEY_PREFIX
 from django.contrib.sessions.models import Session
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -61,7 +62,8 @@ def end_sessions(*, user: User, keys: list[str] | None = None, reason: str, keep
         live = live.exclude(session_key=keep)
     ended = list(live.values_list("session_key", flat=True))
     Session.objects.filter(session_key__in=ended).delete()
-    cache.delete_many([CACHE_KEY_PREFIX + key for key in ended])
+    # Best effort while Redis is unavailable: revocation rests on the UserSession rows (the middleware).
+    caches[settings.SESSION_CACHE_ALIAS].delete_many([CACHE_KEY_PREFIX + key for key in ended])
     live.update(ended_at=timezone.now(), end_reason=reason)
     return len(ended)
 

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "advisorportal.client_address.ClientAddressMiddleware",
     "advisorportal.tenancy.middleware.RequestQueryCountMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -101,6 +102,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
+    "advisorportal.unavailable.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "advisorportal.urls"
@@ -139,13 +141,29 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, Celery, cache ----------------------------------------------------------------------
 REDIS_URL = env_str("REDIS_URL")
+# A stalled Redis must not hold a request: each connect and each reply waits at most this long,
+# and after a failure a process leaves Redis alone for REDIS_RETRY_SECONDS (advisorportal/cache.py).
+REDIS_TIMEOUT_SECONDS = env_int("REDIS_TIMEOUT_MS", 500, minimum=50, maximum=10_000) / 1000
+REDIS_RETRY_SECONDS = env_int("REDIS_RETRY_SECONDS", 5, minimum=0, maximum=300)
+_cache_options = {
+    "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+    "socket_timeout": REDIS_TIMEOUT_SECONDS,
+    "RETRY_SECONDS": REDIS_RETRY_SECONDS,
+}
+_cache = {
+    "BACKEND": "advisorportal.cache.RedisCache",
+    "LOCATION": REDIS_URL,
+    "KEY_PREFIX": "ap",
+    "KEY_FUNCTION": "advisorportal.cache.make_key",
+    "OPTIONS": _cache_options,
+}
 CACHES = {
-    "default": {
-        "BACKEND": "advisorportal.cache.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": "ap",
-        "KEY_FUNCTION": "advisorportal.cache.make_key",
-    }
+    # Errors raise (the request answers 503): its users keep generation counters beside cached
+    # values, and a silently dropped bump would serve stale data once Redis is back.
+    "default": _cache,
+    # Errors are logged and answer as a miss: sessions (their rows are in PostgreSQL) and the API
+    # rate limits (which then let requests through: advisorportal/throttling.py says why).
+    "best_effort": {**_cache, "OPTIONS": {**_cache_options, "IGNORE_EXCEPTIONS": True}},
 }
 # kombu spells a Redis Unix socket "redis+socket://", redis-py "unix://".
 CELERY_BROKER_URL = env_str(
@@ -153,6 +171,11 @@ CELERY_BROKER_URL = env_str(
     "redis+socket://" + REDIS_URL[len("unix://") :] if REDIS_URL.startswith("unix://") else REDIS_URL,
 )
 CELERY_RESULT_BACKEND = None
+# Publishing a task from a request gives up within seconds when the broker stalls or is down (the
+# request answers 503); the worker's own blocking reads wait 1 s, under the socket timeout.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
@@ -202,6 +225,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # request. Revocation does not rest on the cache: SessionPolicyMiddleware checks the session's
 # UserSession row on every request, and ending sessions deletes their cache entries too.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+SESSION_CACHE_ALIAS = "best_effort"  # with Redis unavailable, sessions are read from PostgreSQL
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600, minimum=300, maximum=24 * 3600)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -286,8 +310,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "advisorportal.tenancy.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "advisorportal.throttling.AnonRateThrottle",
+        "advisorportal.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("API_RATE_ANON", "60/min"),
@@ -336,16 +360,27 @@ LOGGING = {
 
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "accounts.authentication.EmailBackend"]
 
-# Login throttling (django-axes): after AXES_FAILURE_LIMIT failures for one email address, or from
-# one client address, sign-in is refused for the cool-off period, with the same answer whether or
-# not the address belongs to an account. Failed and successful sign-ins are the login history.
+# Login throttling (django-axes, counted in PostgreSQL, so it holds while Redis is down): after
+# AXES_FAILURE_LIMIT failures for one email address from one client address, or
+# LOGIN_ADDRESS_FAILURE_LIMIT failures from one address over any emails (accounts.authentication.
+# LoginThrottle), sign-in is refused for the cool-off period, with the same answer whether or not
+# the email belongs to an account. Failed and successful sign-ins are the login history.
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=3, maximum=100)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int(
+    "LOGIN_ADDRESS_FAILURE_LIMIT", 10 * AXES_FAILURE_LIMIT, minimum=AXES_FAILURE_LIMIT, maximum=10_000
+)
 AXES_COOLOFF_TIME = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=24 * 60) / 60
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Email and address together: one firm's user failing cannot lock out another's at the same address.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "accounts.authentication.LoginThrottle"
 AXES_USERNAME_CALLABLE = "accounts.authentication.login_username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
-AXES_IPWARE_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5) or None
+# Reverse proxies in front of the app that append to X-Forwarded-For; the client's address is
+# taken from there (advisorportal/client_address.py, which also reports a count that does not
+# match the traffic, in the log and on /health). axes reads REMOTE_ADDR, which that sets.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=5)
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
 

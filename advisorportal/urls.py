@@ -49,3 +49,6 @@ urlpatterns = [
     path("api/docs/", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
 ]
+
+# A Redis or broker outage answers "try again" (503) instead of the 500 page.
+handler500 = "advisorportal.unavailable.server_error"

@@ -135,7 +135,7 @@ def test_contact_list_query_count_is_constant(alice: Persona) -> None:
 def test_health_reports_database_and_redis(client: Client) -> None:
     response = client.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok", "proxy": "ok"}
 
 
 def test_brand_css_of_unknown_firm_is_404(client: Client) -> None:

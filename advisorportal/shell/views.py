@@ -9,10 +9,13 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.generic import TemplateView
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from accounts.access import SIGNED_IN, FirmScopedView, public_view
 from accounts.policy import has_right
 from accounts.rights import Right
+from advisorportal.client_address import proxy_problem
 from crm import selectors as crm_selectors
 from portfolios import selectors as portfolio_selectors
 
@@ -46,9 +49,17 @@ def health(request: HttpRequest) -> JsonResponse:
     except Exception:  # noqa: BLE001 - any failure means unhealthy
         checks["database"] = "unavailable"
     try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2).ping()
+        redis.Redis.from_url(
+            settings.REDIS_URL, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+        ).ping()
         checks["redis"] = "ok"
     except Exception:  # noqa: BLE001
         checks["redis"] = "unavailable"
     healthy = all(v == "ok" for v in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
+    # Reported, not counted against health: a wrong TRUSTED_PROXY_COUNT misattributes addresses
+    # (see advisorportal.client_address) but must not take the site out of a load balancer.
+    proxy = proxy_problem()
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", **checks, "proxy": "ok" if proxy is None else proxy},
+        status=200 if healthy else 503,
+    )

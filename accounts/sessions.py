@@ -100,6 +100,15 @@ def rekey(*, old_key: str | None, new_key: str | None) -> None:
         UserSession.objects.filter(session_key=old_key).update(session_key=new_key)
 
 
+def cycle_key(request: HttpRequest) -> None:
+    """A new session key when the session gains privilege (the second factor verified): a key
+    seen before that step (fixed by someone else, or read off a shared screen) stops working.
+    The data and the UserSession row follow the new key."""
+    old_key = request.session.session_key
+    request.session.cycle_key()
+    rekey(old_key=old_key, new_key=request.session.session_key)
+
+
 def live_sessions(*, user: User) -> list[UserSession]:
     return list(UserSession.objects.filter(user=user, ended_at__isnull=True).order_by("-last_seen_at"))
 

@@ -212,6 +212,7 @@ class TwoFactorVerifyView(FirmScopedView, FormView):
         if not two_factor.verify(self.request, form.cleaned_data["code"]):
             form.add_error("code", "That code is not valid, or was already used. Try the next code from your app.")
             return self.form_invalid(form)
+        sessions.cycle_key(self.request)
         return redirect(_safe_next(self.request))
 
 
@@ -249,6 +250,7 @@ class TwoFactorEnrolView(FirmScopedView, FormView):
         if codes is None:
             form.add_error("code", "That code does not match. Check the time on your phone and try the newest code.")
             return self.form_invalid(form)
+        sessions.cycle_key(self.request)
         return render(
             self.request, "accounts/two_factor_codes.html", {"codes": codes, "next": _safe_next(self.request)}
         )

@@ -129,8 +129,9 @@ KINDS = {"summary": "contacts.csv", "tasks": "application-tasks.csv", "full": "c
 class ContactExportView(FirmScopedAPIView):
     """Export the contacts of your scope that match the contacts list's search (``q``), filters
     (as ``/api/v1/contacts/`` takes them) and optional selection (``ids=1,2,3``). ``summary`` and
-    ``tasks`` are CSV, ``full`` is Excel with tax ids in clear: from a browser session it needs a
-    recent 2FA confirmation; every export is audited."""
+    ``tasks`` are CSV; ``full`` is Excel with tax ids in clear, so it is served only to a signed-in
+    browser session with a recent second-factor confirmation, never to an API token (403). From a
+    browser session every export needs that confirmation; every export is audited."""
 
     required_right = Right.CRM
 
@@ -154,6 +155,13 @@ class ContactExportView(FirmScopedAPIView):
 
             if not recently_verified(request._request):
                 raise PermissionDenied("Confirm your second factor again before exporting client data.")
+        elif kind == "full":
+            # Clear tax ids leave only to a person who just confirmed their second factor; a token
+            # is a long-lived secret that a script, a log or a leak can carry.
+            raise PermissionDenied(
+                "The full client data export holds tax ids in clear: it is available only from a signed-in "
+                "browser session after confirming your second factor, never with an API token."
+            )
         contacts = exports.selected_contacts(user=request.user, query=request.query_params, request=request)
         audit.record_read(what=f"contact {kind} export (API)", details=dict(request.query_params.items()))
         if kind == "full":

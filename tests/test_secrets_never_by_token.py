@@ -1,0 +1,323 @@
+"""A clear value of an encrypted field (today: tax ids) leaves the system only to a signed-in
+browser session with a recent second factor, never to an API token.
+
+The walk below calls every operation of the OpenAPI schema (GET, body-less POST, empty PATCH)
+and every page route, with the ids of real objects of Alice's firm in the path, as a token
+carrying every right, and searches each answer — JSON, CSV, the XML inside an Excel workbook, the
+text of a PDF, the headers — for every known tax id in every way it is written. A new endpoint
+is walked without being listed here; one whose path names an object this test has no id for
+fails until it gets one, so nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pypdf
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+
+from accounts.models import AuditEntry
+from accounts.services import api_token_create
+from crm import services as crm_services
+from crm.contact_io import services as import_services
+from crm.merge import services as merge_services
+from crm.models import Contact, ContactKind
+from portfolios import services as portfolio_services
+from portfolios.custodian import services as custodian_services
+from portfolios.custodian.templates_csv import TEMPLATES as CUSTODIAN_TEMPLATES
+from tests.conftest import Persona
+from tests.factories import ContactFactory, HouseholdFactory
+from tests.factories_portfolios import ClientAccountFactory
+from tests.test_contact_io import workbook
+
+pytestmark = pytest.mark.django_db
+
+# The tax ids of Alice's firm, normalised as stored (what crm.crypto seals).
+SECRETS = {
+    "Ada's SSN": "287654321",
+    "Ivan's ITIN": "912701234",
+    "Acme Trust's EIN": "987654321",
+    "Fiona's foreign tax id": "XK12QZ34WV",
+    "the SSN a merge moved": "318274455",
+    "the SSN an import brought": "456127890",
+}
+
+
+def written_forms(value: str) -> set[str]:
+    """Every way a tax id is written: as stored, SSN/ITIN style (123-45-6789), EIN style
+    (12-3456789); spaced forms are caught by searching the text with its whitespace removed."""
+    forms = {value.lower()}
+    if value.isdigit() and len(value) == 9:
+        forms |= {f"{value[:3]}-{value[3:5]}-{value[5:]}", f"{value[:2]}-{value[2:]}"}
+    return forms
+
+
+def readable(response: Any) -> str:
+    """Everything a client receives, as searchable text: headers, body, the files inside a ZIP
+    (an xlsx is XML in a ZIP), a PDF's text and metadata."""
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    parts = [f"{name}: {value}" for name, value in response.items()]
+    parts.append(body.decode("utf-8", "replace"))
+    if body[:4] == b"PK\x03\x04":
+        with zipfile.ZipFile(io.BytesIO(body)) as archive:
+            parts += [archive.read(name).decode("utf-8", "replace") for name in archive.namelist()]
+    if body[:5] == b"%PDF-":
+        reader = pypdf.PdfReader(io.BytesIO(body))
+        parts += [page.extract_text() for page in reader.pages]
+        parts += [str(value) for value in (reader.metadata or {}).values()]
+    return "\n".join(parts)
+
+
+def secrets_in(response: Any) -> set[str]:
+    text = readable(response).lower()
+    squeezed = re.sub(r"\s+", "", text)
+    return {
+        name
+        for name, value in SECRETS.items()
+        if any(form in text or form in squeezed for form in written_forms(value))
+    }
+
+
+@dataclass
+class Firm:
+    """Ids of the objects of Alice's firm, by the path segment that names them."""
+
+    ids: dict[str, list[Any]] = field(default_factory=dict)
+    contacts: dict[str, int] = field(default_factory=dict)
+    slug: str = ""
+
+
+@pytest.fixture
+def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
+    """Alice's firm with a contact for every kind of tax id, a duplicate pair (same tax id), a
+    merge that moved a tax id, an applied contact import that brought one, a household, a group,
+    a saved view, an account with a transaction and a custodian import."""
+    actor = alice.user
+    with alice.scope():
+        ada = ContactFactory(first_name="Ada", last_name="Lovelace", tax_id_type="ssn", tax_id="287-65-4321")
+        twin = ContactFactory(first_name="Ada", last_name="Lovelace", tax_id_type="ssn", tax_id="287654321")
+        ivan = ContactFactory(first_name="Ivan", last_name="Itin", tax_id_type="itin", tax_id="912-70-1234")
+        acme = ContactFactory(
+            kind=ContactKind.ENTITY, first_name="", last_name="Acme Trust", tax_id_type="ein", tax_id="98-7654321"
+        )
+        fiona = ContactFactory(first_name="Fiona", last_name="Abroad", tax_id_type="foreign", tax_id="XK12QZ34WV")
+        gone = ContactFactory(first_name="Mo", last_name="Merge", tax_id_type="ssn", tax_id="318-27-4455")
+        kept = ContactFactory(first_name="Mo", last_name="Merge")
+        merge = merge_services.contacts_merge(
+            actor=actor, contacts=[kept, gone], survivor_id=kept.pk, choices={"tax_id": gone.pk}
+        )
+        household = HouseholdFactory(name="Lovelace household", head=ada)
+        crm_services.household_add_members(actor=actor, household=household, contacts=[ivan])
+        group = crm_services.group_create(actor=actor, name="Tax id holders")
+        crm_services.group_add_members(actor=actor, group=group, contacts=[ada, ivan, acme, fiona])
+        saved = crm_services.saved_view_save(actor=actor, name="Adas", query="q=Ada", is_shared=True)
+        account = ClientAccountFactory(number="U8000001", title="Lovelace individual", owners=[ada])
+        portfolio_services.transaction_record(
+            actor=None, account=account, kind="deposit", trade_date=date(2025, 2, 3), amount=Decimal(1000)
+        )
+        rows = [
+            {"first_name": "Nina", "last_name": "New", "email": "nina@example.com", "tax_id_type": "SSN",
+             "tax_id": "456-12-7890"},
+            {"first_name": "Ivan", "last_name": "Itin", "tax_id_type": "ITIN", "tax_id": "912 70 1234",
+             "occupation": "Mathematician"},
+        ]  # fmt: skip
+        contact_import = import_services.import_upload(actor=actor, file_name="c.xlsx", data=workbook(rows))
+        contact_import = import_services.import_preview(actor=actor, job=contact_import)
+        assert import_services.can_apply(contact_import) is None
+        with django_capture_on_commit_callbacks(execute=True):
+            import_services.import_request_apply(actor=actor, job=contact_import)
+        csv = (
+            "account,trade_date,settle_date,type,symbol,quantity,price,amount,currency,description,external_id\n"
+            "U8000001,2025-02-04,2025-02-04,deposit,,,,250.00,USD,Wire from client,CUST-1\n"
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            custodian = custodian_services.job_create(actor=actor, upload=SimpleUploadedFile("t.csv", csv.encode()))
+        contact_ids = [ada.pk, twin.pk, ivan.pk, acme.pk, fiona.pk, kept.pk]
+        nina = Contact.objects.get(email="nina@example.com")
+        contact_ids.append(nina.pk)
+        audit_ids = list(AuditEntry.objects.values_list("pk", flat=True))
+    ids = {
+        "contacts": contact_ids,
+        "households": [household.pk],
+        "groups": [group.pk],
+        "saved-views": [saved.pk],
+        "audit": audit_ids,
+        "accounts": [account.pk],
+        "contact-merges": [merge.pk],
+        "contact-imports": [contact_import.pk],
+        "imports": [custodian.pk],
+        "users": [alice.user.pk],
+        "merge": [merge.pk],
+        "import": [contact_import.pk],
+        "views": [saved.pk],
+        "templates": list(CUSTODIAN_TEMPLATES),
+        "sessions": [],  # POST-only page routes (end a session, revoke a token): nothing to read
+        "api-tokens": [],
+    }
+    return Firm(ids=ids, contacts={"ada": ada.pk, "fiona": fiona.pk, "acme": acme.pk}, slug=alice.firm.slug)
+
+
+def _fill(path: str, names: list[tuple[str, list[Any] | None]], firm: Firm) -> list[str]:
+    """``path`` once for every combination of real values of its parameters: enum values, or the
+    ids of the objects named by the segment before the parameter."""
+    urls = [path]
+    for name, enum in names:
+        if enum:
+            values: list[Any] = enum
+        elif name in ("slug", "firm_slug"):
+            values = [firm.slug]
+        else:
+            segment = path.split("{" + name + "}")[0].rstrip("/").rsplit("/", 1)[-1]
+            assert segment in firm.ids, f"{path}: no id of a {segment!r} object here; add one to the book fixture"
+            values = firm.ids[segment]
+        urls = [url.replace("{" + name + "}", str(value)) for url in urls for value in values]
+    return urls
+
+
+def api_requests(firm: Firm) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(method, url, data) for every operation of the OpenAPI schema that reads or changes
+    without a body: GET, POST without a request body (actions such as tax-id, preview, undo) and
+    PATCH with nothing to change (which answers the object)."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if method == "get" or (method == "post" and "requestBody" not in operation) or method == "patch":
+                names = [
+                    (p["name"], p.get("schema", {}).get("enum"))
+                    for p in operation.get("parameters", [])
+                    if p["in"] == "path"
+                ]
+                choices = [
+                    (p["name"], value)
+                    for p in operation.get("parameters", [])
+                    if p["in"] == "query"
+                    for value in p.get("schema", {}).get("enum") or []
+                ]
+                for url in _fill(path, names, firm):
+                    yield method, url, {}
+                    for name, value in choices:  # each documented choice of a query parameter once
+                        yield method, f"{url}?{name}={value}", {}
+
+
+def page_routes(firm: Firm) -> Iterator[str]:
+    """Every page route (outside /api/), its parameters filled like the API's."""
+
+    def walk(patterns: list[Any], prefix: str = "") -> Iterator[str]:
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                yield from walk(entry.url_patterns, prefix + str(entry.pattern))
+            elif isinstance(entry, URLPattern):
+                yield prefix + str(entry.pattern)
+
+    for route in walk(get_resolver().url_patterns):
+        if route.startswith("api/"):
+            continue
+        template = "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route)
+        names = re.findall(r"\{(\w+)\}", template)
+        if any(name in ("uidb64", "token") for name in names):
+            yield template.replace("{uidb64}", "MQ").replace("{token}", "x-y")  # emailed links: no firm data
+            continue
+        yield from _fill(template, [(name, None) for name in names], firm)
+
+
+@dataclass
+class Answer:
+    method: str
+    url: str
+    status: int
+    found: set[str]
+    after_actions: bool
+
+
+def walk_api(client: Client, firm: Firm) -> list[Answer]:
+    """GET everything, then run the body-less actions (undo an import, undo a merge…), then GET
+    everything again to read what they changed."""
+    planned = list(api_requests(firm))
+    reads = [r for r in planned if r[0] == "get"]
+    order = [(r, False) for r in reads] + [(r, True) for r in planned if r[0] != "get"] + [(r, True) for r in reads]
+    answers = []
+    for (method, url, data), after_actions in order:
+        response = getattr(client, method)(url, data, format="json") if method != "get" else client.get(url)
+        answers.append(Answer(method.upper(), url, response.status_code, secrets_in(response), after_actions))
+    return answers
+
+
+def is_public(url: str) -> bool:
+    match = resolve(url)
+    target = getattr(match.func, "view_class", None) or getattr(match.func, "cls", None) or match.func
+    return bool(getattr(target, "public_reason", None))
+
+
+def test_no_clear_tax_id_reaches_a_token_on_any_endpoint_or_page(alice: Persona, book: Firm) -> None:
+    _, raw = api_token_create(user=alice.user, name="walker")  # every right Alice holds: all of them
+    token = APIClient()
+    token.credentials(HTTP_AUTHORIZATION=f"Token {raw}")
+    answers = walk_api(token, book)
+    leaks = [f"{a.method} {a.url} ({a.status}): {', '.join(sorted(a.found))}" for a in answers if a.found]
+    assert not leaks, "clear tax ids in answers to a token:\n" + "\n".join(leaks)
+    # The walk reached the data: nothing failed, and before the actions (an undo removes what it
+    # undid) no GET was "not found", which would mean this test filled in a wrong id.
+    broken = [f"{a.method} {a.url}: {a.status}" for a in answers if a.status >= 500]
+    missed = [a.url for a in answers if a.method == "GET" and not a.after_actions and a.status == 404]
+    assert not broken and not missed, (broken, missed)
+    reached = {a.url.split("?")[0] for a in answers if a.method == "GET" and a.status == 200}
+    assert f"/api/v1/contacts/{book.contacts['ada']}/" in reached
+    assert f"/api/v1/contacts/{book.contacts['ada']}/client-information.pdf" in reached
+    assert {"/api/v1/contact-exports/summary/", "/api/v1/contact-exports/tasks/"} <= reached
+    full = [a for a in answers if a.url == "/api/v1/contact-exports/full/"]
+    assert full and all(a.status == 403 for a in full)
+
+    # Pages are for browser sessions: a token alone opens none of them, and none shows a tax id.
+    page_client = Client(HTTP_AUTHORIZATION=f"Token {raw}")
+    for url in page_routes(book):
+        response = page_client.get(url)
+        assert not secrets_in(response), f"GET {url} with a token: {secrets_in(response)}"
+        if not is_public(url):  # to the sign-in page, or refused as a GET of a POST-only action
+            signs_in = response.status_code == 302 and response["Location"].startswith("/login/")
+            assert signs_in or response.status_code == 405, f"GET {url} with a token: {response.status_code}"
+
+
+def test_the_walk_would_see_a_clear_tax_id(alice: Persona, book: Firm) -> None:
+    """The control: the same search finds the tax ids where they may appear — the full export
+    (XML inside the workbook), the tax-id endpoint (JSON) and the PDF with the full tax id (its
+    text), all for a browser session with a fresh second factor."""
+    session = APIClient()
+    session.force_login(alice.user)
+    alice.pass_two_factor(session)
+    export = session.get("/api/v1/contact-exports/full/")
+    assert export.status_code == 200
+    assert secrets_in(export) == set(SECRETS)
+    revealed = session.post(f"/api/v1/contacts/{book.contacts['acme']}/tax-id/")
+    assert revealed.status_code == 200 and secrets_in(revealed) == {"Acme Trust's EIN"}
+    pdf = session.get(f"/contacts/{book.contacts['fiona']}/client-information.pdf?tax_id=full")
+    assert pdf.status_code == 200 and secrets_in(pdf) == {"Fiona's foreign tax id"}
+
+
+def test_a_token_is_refused_the_full_export_in_the_error_shape(alice: Persona, bob: Persona, charlie: Persona) -> None:
+    for persona in (alice, bob, charlie):  # every right, CRM only, another firm
+        response = persona.api().get("/api/v1/contact-exports/full/")
+        assert response.status_code == 403
+        error = response.json()["error"]
+        assert error["code"] == "permission_denied" and "signed-in browser session" in error["message"]
+    # The CSV exports hold no tax id: a token still gets them.
+    assert alice.api().get("/api/v1/contact-exports/summary/").status_code == 200
+
+
+def test_an_outsider_session_exports_none_of_the_firms_tax_ids(charlie: Persona, book: Firm) -> None:
+    session = APIClient()
+    session.force_login(charlie.user)
+    charlie.pass_two_factor(session)
+    export = session.get("/api/v1/contact-exports/full/")
+    assert export.status_code == 200 and not secrets_in(export)

@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "advisorportal.client_address.ClientAddressMiddleware",
     "advisorportal.tenancy.middleware.RequestQueryCountMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "advisorportal.no_store.NoStoreMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -38,13 +38,6 @@ from portfolios import selectors as portfolio_selectors
 NOT_FILTERS = {"q", "ordering", "cursor", "page_size", "format"}
 
 
-def _writable(data: dict[str, Any]) -> dict[str, Any]:
-    values = dict(data)
-    if "advisor_id" in values:
-        values["advisor_id"] = values.pop("advisor_id")
-    return values
-
-
 class ContactViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -107,12 +100,12 @@ class ContactViewSet(
         return super().list(request, *args, **kwargs)
 
     def perform_create(self, serializer: BaseSerializer[Contact]) -> None:
-        data = _writable(serializer.validated_data)
+        data = dict(serializer.validated_data)
         tax_id = data.pop("tax_id", None) or None
         serializer.instance = services.contact_create(actor=self.request.user, tax_id=tax_id, **data)
 
     def perform_update(self, serializer: BaseSerializer[Contact]) -> None:
-        data = _writable(serializer.validated_data)
+        data = dict(serializer.validated_data)
         tax_id = data.pop("tax_id", None)
         serializer.instance = services.contact_update(
             actor=self.request.user, contact=self.get_object(), tax_id=tax_id, **data

@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -38,6 +38,15 @@ def PhoneField(**kwargs: Any) -> models.CharField[str, str]:
 
 def AmountField(**kwargs: Any) -> models.DecimalField[Any, Any]:
     return models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True, **kwargs)
+
+
+def not_negative(label: str) -> MinValueValidator:
+    return MinValueValidator(0, f"{label} cannot be negative.")
+
+
+# Free text people write (a contact's notes, an activity's body): long enough for any real note,
+# short enough that one row cannot weigh megabytes in every page, export and audit entry.
+FREE_TEXT_MAX = 20_000
 
 
 class TradingPermission(models.TextChoices):
@@ -173,6 +182,7 @@ class Contact(FirmOwnedModel):
     in ``last_name``); everything else fills in as the relationship develops."""
 
     audit_masked_fields = frozenset({"tax_id_encrypted", "tax_id_digest", "tax_id_last4", "picture"})
+    name_fields = frozenset({"first_name", "middle_name", "last_name", "suffix", "preferred_name", "organization"})
 
     # Contact information
     kind = models.CharField(max_length=12, choices=ContactKind.choices, default=ContactKind.INDIVIDUAL)
@@ -224,9 +234,9 @@ class Contact(FirmOwnedModel):
     occupation = models.CharField(max_length=100, blank=True)
     employer_business = models.CharField("Nature of business", max_length=100, blank=True)
     # Financial (in the firm's reporting currency, USD unless said otherwise)
-    annual_income = AmountField()
-    net_worth = AmountField()
-    liquid_net_worth = AmountField()
+    annual_income = AmountField(validators=[not_negative("Annual income")])
+    net_worth = AmountField(validators=[not_negative("Net worth")])
+    liquid_net_worth = AmountField(validators=[not_negative("Liquid net worth")])
     source_of_funds = models.CharField(max_length=16, choices=SourceOfFunds.choices, blank=True)
     # Investment objectives, risk and experience
     investment_objectives = ArrayField(
@@ -253,7 +263,7 @@ class Contact(FirmOwnedModel):
     last_contacted = models.DateField(null=True, blank=True)
     next_review = models.DateField(null=True, blank=True)
     closed_on = models.DateField(null=True, blank=True, editable=False)
-    notes = models.TextField(blank=True)
+    notes = models.TextField(max_length=FREE_TEXT_MAX, blank=True)
     picture = models.BinaryField(null=True, blank=True, editable=False)
     picture_type = models.CharField(max_length=40, blank=True, editable=False)
     created_by = models.ForeignKey(
@@ -331,6 +341,8 @@ class ContactSearchKey(FirmOwnedModel):
 
 
 class Household(FirmOwnedModel):
+    name_fields = frozenset({"name"})
+
     name = models.CharField(max_length=200)
     head = models.ForeignKey(Contact, on_delete=models.PROTECT, related_name="households_headed")
     members: models.ManyToManyField[Contact, HouseholdMember] = models.ManyToManyField(
@@ -357,6 +369,8 @@ class HouseholdMember(FirmOwnedModel):
 
 class Group(FirmOwnedModel):
     """A named set of contacts: public to the firm, or private to the user who made it."""
+
+    name_fields = frozenset({"name"})
 
     name = models.CharField(max_length=120)
     description = models.CharField(max_length=300, blank=True)
@@ -442,7 +456,7 @@ class Activity(FirmOwnedModel):
     )
     kind = models.CharField(max_length=8, choices=ActivityKind.choices, default=ActivityKind.NOTE)
     summary = models.CharField(max_length=300)
-    body = models.TextField(blank=True)
+    body = models.TextField(max_length=FREE_TEXT_MAX, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from accounts.selectors import firm_users
 from advisorportal.serializers import CompiledRead
 from crm.models import Activity, Contact, Group, Household, SavedView
 from crm.services import EDITABLE_FIELDS
@@ -17,7 +18,9 @@ class ContactSerializer(CompiledRead, serializers.ModelSerializer[Contact]):
 
     tax_id = serializers.CharField(write_only=True, required=False, allow_blank=True)
     tax_id_masked = serializers.CharField(read_only=True)
-    advisor = serializers.IntegerField(source="advisor_id", required=False, allow_null=True)
+    advisor = serializers.IntegerField(
+        source="advisor_id", required=False, allow_null=True, help_text="The id of an active user of your firm."
+    )
     accounts = serializers.ListField(child=serializers.CharField(), read_only=True, default=list)
     nav = serializers.DecimalField(max_digits=20, decimal_places=2, read_only=True, allow_null=True, default=None)
     display_name = serializers.CharField(read_only=True)
@@ -29,6 +32,9 @@ class ContactSerializer(CompiledRead, serializers.ModelSerializer[Contact]):
             "accounts", "nav", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "closed_on", "created_at", "updated_at"]
+        # The model checks that amounts are not negative (in the service's full_clean), with a
+        # message naming the field; DRF would copy the check with a message that does not.
+        extra_kwargs = {name: {"min_value": None} for name in ("annual_income", "net_worth", "liquid_net_worth")}
 
     def to_representation(self, instance: Contact) -> dict[str, Any]:
         data = super().to_representation(instance)
@@ -40,7 +46,19 @@ class ContactSerializer(CompiledRead, serializers.ModelSerializer[Contact]):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # Full validation is the service's (model full_clean); keep the ModelSerializer from
         # running model validators a second time with half the picture.
+        if "advisor_id" in attrs:
+            attrs["advisor"] = self._advisor(attrs.pop("advisor_id"))
         return attrs
+
+    def _advisor(self, pk: int | None) -> Any:
+        """The user with this id among the caller's firm's active users: another firm's user and
+        an unknown id get the same answer (users are under row-level security as well)."""
+        if pk is None:
+            return None
+        user = firm_users(firm_id=self.context["request"].user.firm_id).filter(pk=pk, is_active=True).first()
+        if user is None:
+            raise serializers.ValidationError({"advisor": ["Choose an active user of your firm."]})
+        return user
 
 
 class ActivitySerializer(serializers.ModelSerializer[Activity]):
@@ -50,6 +68,9 @@ class ActivitySerializer(serializers.ModelSerializer[Activity]):
         model = Activity
         fields = ["id", "kind", "summary", "body", "actor", "occurred_at"]
         read_only_fields = ["id", "actor", "occurred_at"]
+        # The caller says what they log (note, call, meeting or email), as on the page: the
+        # model's default would otherwise make it optional, and ``services.activity_add`` has none.
+        extra_kwargs = {"kind": {"required": True}}
 
 
 class HouseholdSerializer(serializers.ModelSerializer[Household]):

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models.expressions import RawSQL
 
-from advisorportal import bulk
+from advisorportal import bulk, text
 from advisorportal.tenancy.context import require_firm_id
 
 M = TypeVar("M", bound=models.Model)
@@ -140,6 +140,10 @@ class FirmOwnedModel(models.Model):
     # table under row-level security. Django's on_delete still removes them with their source.
     derived_index: ClassVar[bool] = False
 
+    # Fields holding a name people read and compare, which refuse invisible format characters as
+    # well (``advisorportal.text``); every text field refuses control characters.
+    name_fields: ClassVar[frozenset[str]] = frozenset()
+
     class Meta:
         abstract = True
         base_manager_name = "objects"
@@ -150,9 +154,29 @@ class FirmOwnedModel(models.Model):
         super().save(*args, **kwargs)
 
     def clean_fields(self, exclude: Any = None) -> None:
+        """Django's checks, then the floor's text check (``advisorportal.text``) on each text
+        field they passed; errors in model field order, as Django gives them."""
         if self.firm_id is None:
             self.firm_id = require_firm_id()
-        super().clean_fields(exclude=exclude)
+        errors: dict[str, list[ValidationError]] = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as error:
+            errors = error.error_dict
+        exclude = set(exclude or ())
+        found = False
+        for field in self._meta.fields:
+            if field.name in exclude or field.name in errors or field.generated:
+                continue
+            messages = text.field_errors(field, getattr(self, field.attname), name=field.name in self.name_fields)
+            if messages:
+                errors[field.name] = [ValidationError(m, code="invalid") for m in messages]
+                found = True
+        if found:
+            order = {field.name: index for index, field in enumerate(self._meta.fields)}
+            errors = dict(sorted(errors.items(), key=lambda item: order.get(item[0], len(order))))
+        if errors:
+            raise ValidationError(errors)
 
     def clean(self) -> None:
         super().clean()

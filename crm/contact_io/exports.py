@@ -8,17 +8,23 @@ outside the user's scope. Every export is recorded in the audit trail by the vie
   "pending" is derived from the lifecycle stage and the profile fields still empty.
 - Full client data Excel: every field, tax ids decrypted; written to a temporary file (openpyxl
   write-only mode) so 100k rows do not sit in memory.
+
+Every export writes what is stored, whatever it is: text is passed through ``printable`` (control
+characters that spreadsheets and XML refuse dropped), so one value stored before the floor's text
+check (``advisorportal.text``) or by a path that skipped it cannot fail the firm's export.
 """
 
 from __future__ import annotations
 
 import csv
+import re
 import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from django.db.models import QuerySet
 from openpyxl import Workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 from crm.contact_io.fields import COLUMNS, TAX_ID
 from crm.crypto import format_tax_id, open_tax_id
@@ -60,9 +66,20 @@ def selected_contacts(*, user: Any, query: Mapping[str, Any], request: Any = Non
     return contacts.order_by(*CONTACT_ORDER)
 
 
+# Not XML characters either, though openpyxl writes them (and then cannot read its own file).
+NON_CHARACTERS_RE = re.compile("[\ufffe\uffff]")
+
+
+def printable(text: str) -> str:
+    """``text`` without what an Excel cell cannot hold: openpyxl's list (every C0 control but tab,
+    line feed and carriage return) and the non-characters U+FFFE and U+FFFF."""
+    return NON_CHARACTERS_RE.sub("", ILLEGAL_CHARACTERS_RE.sub("", text))
+
+
 def csv_safe(value: Any) -> str:
-    """A cell as text, neutralised against spreadsheet formulas (CSV injection)."""
-    text = "" if value is None else str(value)
+    """A cell as text, printable and neutralised against spreadsheet formulas (CSV injection):
+    the formula check comes after dropping control characters, which could hide a leading "="."""
+    text = "" if value is None else printable(str(value))
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
@@ -106,7 +123,7 @@ def task_rows(contacts: QuerySet[Contact]) -> Iterator[str]:
 
 def _cell(value: Any) -> Any:
     if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
+        value = ", ".join(str(v) for v in value)
     if isinstance(value, str):
         return csv_safe(value)
     return value
@@ -125,7 +142,7 @@ def full_workbook(contacts: QuerySet[Contact]) -> Any:
                 clear = open_tax_id(contact.tax_id_encrypted)
                 row.append(format_tax_id(clear, contact.tax_id_type) if clear else "")
             elif column.choices and column.kind == "choice":
-                row.append(getattr(contact, f"get_{column.field}_display")())
+                row.append(printable(str(getattr(contact, f"get_{column.field}_display")())))
             else:
                 row.append(_cell(getattr(contact, column.field)))
         row += [contact.created_at.replace(tzinfo=None), contact.updated_at.replace(tzinfo=None)]

@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 from django.core.exceptions import ValidationError
 from django.db.models.expressions import RawSQL
 
+from advisorportal import text
 from crm.contact_io.fields import ACCOUNT_NUMBER, BY_FIELD, TAX_ID, CellError, read_cell
 from crm.contact_io.parsers import ParsedRow
 from crm.crypto import normalise_tax_id, seal_tax_id, tax_id_error
@@ -130,7 +131,8 @@ class Checker:
         return read
 
     def field_errors(self, name: str, value: Any) -> tuple[str, ...]:
-        """What ``clean_fields`` says about one field's value (nothing for an allowed blank)."""
+        """What ``clean_fields`` says about one field's value (nothing for an allowed blank), the
+        floor's text check included (``advisorportal.text``)."""
         field = MODEL_FIELDS[name]
         if field.blank and value in field.empty_values:
             return ()
@@ -139,7 +141,8 @@ class Checker:
         if found is None:
             try:
                 field.clean(value, None)
-                found = ()
+                # The floor's text check, as FirmOwnedModel.clean_fields runs it after the field's.
+                found = tuple(text.field_errors(field, value, name=name in Contact.name_fields))
             except ValidationError as error:
                 found = tuple(error.messages)
             self.fields[key] = found

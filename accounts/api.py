@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, cast
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -20,6 +18,7 @@ from accounts.models import ApiToken, AuditEntry, User
 from accounts.rights import Right
 from accounts.selectors import api_tokens, audit_entries, audit_object_types, firm_users
 from accounts.serializers import ApiTokenSerializer, AuditEntrySerializer, MeSerializer
+from accounts.two_factor import recently_verified
 
 
 class MeView(FirmScopedAPIView):
@@ -67,7 +66,9 @@ class AuditEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSc
 
 class ApiTokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, FirmScopedViewSet):
     """The caller's own API tokens. Creating returns the token's text once, in `token`.
-    Tokens can only be created from a signed-in browser session, not by another token;
+    Tokens can only be created from a signed-in browser session whose second factor was confirmed
+    in the last minutes (step-up), never by another token; `rights` (at least one) are a subset of
+    the caller's, and `expires_in_days` is at most the firm's longest token lifetime (its default).
     DELETE revokes."""
 
     required_right = SIGNED_IN
@@ -81,17 +82,21 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Des
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         if request.auth is not None:
             raise PermissionDenied("API tokens can only be created from a signed-in session.")
+        if not recently_verified(request._request):
+            raise PermissionDenied(
+                "Creating an API token needs a recent second-factor confirmation: confirm your second factor "
+                "again in the browser, then retry.",
+                code="step_up_required",
+            )
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        user = cast(User, request.user)
-        rights = frozenset(Right(r) for r in data["rights"]) if "rights" in data else None
         try:
             token, plain = services.api_token_create(
-                user=user,
+                user=cast(User, request.user),
                 name=data["name"],
-                expires_at=timezone.now() + timedelta(days=data["expires_in_days"]),
-                rights=rights,
+                expires_in_days=data.get("expires_in_days"),
+                rights=frozenset(Right(r) for r in data["rights"]),
             )
         except DjangoValidationError as error:
             raise ValidationError(error.message_dict) from None

@@ -7,6 +7,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
 
 from accounts.identity import identity_by_email, user_of
+from accounts.models import Firm
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -66,17 +67,44 @@ class TwoFactorCodeForm(forms.Form):
 
 
 class ApiTokenForm(forms.Form):
+    """A new token: nothing is ticked, so every right it carries was chosen; the service refuses a
+    token without rights or longer than the firm allows (``accounts.services.api_token_create``)."""
+
     name = forms.CharField(label="Name", max_length=100, help_text='What the token is for, e.g. "Reporting script".')
-    expires_in_days = forms.IntegerField(label="Expires in (days)", min_value=1, max_value=365, initial=90)
+    expires_in_days = forms.IntegerField(label="Expires in (days)", min_value=1)
     rights = forms.MultipleChoiceField(
-        label="Access rights", widget=forms.CheckboxSelectMultiple, help_text="The token can do only these."
+        label="Access rights",
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="The token can do only these. Tick at least one.",
     )
 
-    def __init__(self, *args: Any, held: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, held: Any, max_days: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choices = sorted(((r.value, r.label) for r in held), key=lambda c: c[1])
-        self.fields["rights"].choices = choices  # type: ignore[attr-defined]
-        self.fields["rights"].initial = [value for value, _ in choices]
+        self.fields["rights"].choices = sorted(((r.value, r.label) for r in held), key=lambda c: c[1])  # type: ignore[attr-defined]
+        days = self.fields["expires_in_days"]
+        days.initial = max_days
+        days.widget.attrs["max"] = max_days
+        days.help_text = f"At most {max_days} days: the longest your firm allows."
+
+
+class FirmSecurityForm(forms.ModelForm):
+    """The firm's security policy, set by its security officers (``services.firm_security_update``)."""
+
+    class Meta:
+        model = Firm
+        fields = ["two_factor_policy", "session_idle_minutes", "session_absolute_hours", "token_max_days"]
+        labels = {
+            "two_factor_policy": "Two-factor authentication",
+            "session_idle_minutes": "Sign out after idle minutes",
+            "session_absolute_hours": "Sign out after hours in any case",
+            "token_max_days": "Longest API token lifetime (days)",
+        }
+        help_texts = {
+            "session_idle_minutes": "5 to 240.",
+            "session_absolute_hours": "1 to 24.",
+            "token_max_days": "1 to 365. New tokens expire after at most this; existing tokens keep their expiry.",
+        }
 
 
 class UserInviteForm(forms.Form):

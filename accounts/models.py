@@ -42,6 +42,12 @@ class Firm(models.Model):
     session_absolute_hours = models.PositiveSmallIntegerField(
         "sign out after hours in any case", default=12, validators=[MinValueValidator(1), MaxValueValidator(24)]
     )
+    token_max_days = models.PositiveSmallIntegerField(
+        "longest API token lifetime (days)",
+        default=90,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text="A new API token expires after at most this many days.",
+    )
     slug = models.SlugField(max_length=50, unique=True)
     brand_primary = models.CharField("primary colour", max_length=7, default="#1f4e79", validators=[hex_colour])
     brand_accent = models.CharField("accent colour", max_length=7, default="#c8902b", validators=[hex_colour])

@@ -36,8 +36,12 @@ class AuditEntrySerializer(serializers.ModelSerializer[AuditEntry]):
 
 
 class ApiTokenSerializer(serializers.ModelSerializer[ApiToken]):
-    expires_in_days = serializers.IntegerField(write_only=True, min_value=1, max_value=365, default=90)
-    rights = serializers.ListField(child=serializers.ChoiceField(choices=Right.choices), required=False)
+    expires_in_days = serializers.IntegerField(
+        write_only=True, required=False, min_value=1, help_text="At most the firm's longest token lifetime (default)."
+    )
+    rights = serializers.ListField(
+        child=serializers.ChoiceField(choices=Right.choices), help_text="At least one, each a right you hold."
+    )
 
     class Meta:
         model = ApiToken

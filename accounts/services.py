@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import timedelta
 
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.exceptions import ValidationError
@@ -63,24 +63,58 @@ def user_create(
     return user
 
 
+SECURITY_FIELDS = ("two_factor_policy", "session_idle_minutes", "session_absolute_hours", "token_max_days")
+
+
+@transaction.atomic
+def firm_security_update(*, actor: User, **values: object) -> Firm:
+    """Change the actor's firm's security policy (any of ``SECURITY_FIELDS``); audited."""
+    unknown = set(values) - set(SECURITY_FIELDS)
+    if unknown:
+        raise ValidationError(f"Not a security setting: {', '.join(sorted(unknown))}.")
+    firm = Firm.objects.select_for_update().get(pk=actor.firm_id)
+    before = {name: getattr(firm, name) for name in values}
+    for name, value in values.items():
+        setattr(firm, name, value)
+    firm.full_clean()
+    changes = {name: [old, getattr(firm, name)] for name, old in before.items() if old != getattr(firm, name)}
+    if changes:
+        firm.save(update_fields=list(changes))
+        with firm_scope(firm):
+            audit.record(action="update", object_type="accounts.firm", object_id=str(firm.pk), object_repr=firm.name,
+                         changes=changes, actor_id=actor.pk)  # fmt: skip
+    return firm
+
+
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @transaction.atomic
 def api_token_create(
-    *, user: User, name: str, expires_at: datetime | None = None, rights: frozenset[Right] | None = None
+    *, user: User, name: str, expires_in_days: int | None = None, rights: frozenset[Right] | None = None
 ) -> tuple[ApiToken, str]:
-    """Create a token with ``rights`` (default: all the user's); the plain text is shown once, never stored."""
+    """Create a token with ``rights`` (default: all the user's), expiring after ``expires_in_days``
+    (default and at most: the firm's longest token lifetime); the plain text is shown once, never
+    stored. Callers that act for a person check a recent second factor first (page and API)."""
     from accounts.selectors import user_rights
 
-    with firm_scope(user.firm_id):
+    firm = Firm.objects.get(pk=user.firm_id)
+    with firm_scope(firm):
         held = user_rights(user=user)
         granted = held if rights is None else rights
+        if not granted:
+            raise ValidationError({"rights": "Choose at least one access right: a token without any can do nothing."})
         if not granted <= held:
             raise ValidationError({"rights": "A token can only carry rights its user holds."})
-        if expires_at is not None and expires_at <= timezone.now():
-            raise ValidationError({"expires_at": "The expiry must be in the future."})
+        days = firm.token_max_days if expires_in_days is None else expires_in_days
+        if days < 1:
+            raise ValidationError({"expires_in_days": "A token must be valid for at least 1 day."})
+        if days > firm.token_max_days:
+            raise ValidationError(
+                {"expires_in_days": f"{firm.name} allows API tokens of at most {firm.token_max_days} days."}
+            )
+        expires_at = timezone.now() + timedelta(days=days)
         prefix = secrets.token_hex(5)
         secret = secrets.token_urlsafe(32)
         token = ApiToken(
@@ -89,8 +123,10 @@ def api_token_create(
         )  # fmt: skip
         token.full_clean()  # checks that the user exists: in the user's firm
         token.save()
-        audit.record(action="create", object_type="accounts.apitoken", object_id=str(token.pk), object_repr=name,
-                     changes={"rights": [None, token.rights], "expires_at": [None, str(expires_at)]})  # fmt: skip
+        audit.record(
+            action="create", object_type="accounts.apitoken", object_id=str(token.pk), object_repr=name,
+            changes={"rights": [None, token.rights], "expires_at": [None, expires_at.isoformat()]},
+        )  # fmt: skip
     return token, f"{TOKEN_PREFIX}_{prefix}_{secret}"
 
 

@@ -12,6 +12,7 @@ urlpatterns = [
     path("settings/sessions/end-others/", views.sessions_end_others, name="sessions-end-others"),
     path("settings/api-tokens/", views.ApiTokensView.as_view(), name="api-tokens"),
     path("settings/users/", views.UsersView.as_view(), name="users"),
+    path("settings/security/", views.FirmSecurityView.as_view(), name="firm-security"),
     path("settings/users/<int:pk>/reset-two-factor/", views.user_two_factor_reset, name="user-two-factor-reset"),
     path("invite/<uidb64>/<token>/", views.InviteAcceptView.as_view(), name="invite-accept"),
     path("settings/password/", views.PasswordChangeView.as_view(), name="password-change"),

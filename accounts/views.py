@@ -2,16 +2,15 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
@@ -31,6 +30,7 @@ from accounts.forms import (
     ApiTokenForm,
     AuditFilterForm,
     EmailAuthenticationForm,
+    FirmSecurityForm,
     PasswordResetForm,
     TwoFactorCodeForm,
     UserInviteForm,
@@ -287,7 +287,8 @@ class ApiTokensView(FirmScopedView, FormView):
         return request.method == "POST"
 
     def get_form_kwargs(self) -> dict[str, Any]:
-        return {**super().get_form_kwargs(), "held": user_rights(user=self.user)}
+        max_days = self.user.firm.token_max_days
+        return {**super().get_form_kwargs(), "held": user_rights(user=self.user), "max_days": max_days}
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -296,13 +297,43 @@ class ApiTokensView(FirmScopedView, FormView):
 
     def form_valid(self, form: ApiTokenForm) -> HttpResponse:
         data = form.cleaned_data
-        token, plain = services.api_token_create(
-            user=self.user,
-            name=data["name"],
-            expires_at=timezone.now() + timedelta(days=data["expires_in_days"]),
-            rights=frozenset(Right(r) for r in data["rights"]),
-        )
+        try:
+            token, plain = services.api_token_create(
+                user=self.user,
+                name=data["name"],
+                expires_in_days=data["expires_in_days"],
+                rights=frozenset(Right(r) for r in data["rights"]),
+            )
+        except ValidationError as error:
+            for name, problems in error.message_dict.items():
+                form.add_error(name if name in form.fields else None, problems)
+            return self.form_invalid(form)
         return render(self.request, "accounts/api_token_created.html", {"token": token, "plain": plain})
+
+
+class FirmSecurityView(FirmScopedView, FormView):
+    """Settings → Security: the firm's two-factor policy, session limits and longest token lifetime."""
+
+    required_right = Right.USER_MANAGEMENT
+    template_name = "accounts/firm_security.html"
+    form_class = FirmSecurityForm
+
+    def needs_step_up(self, request: HttpRequest) -> bool:
+        # Weakening the firm's security policy is as sensitive as changing someone's rights.
+        return request.method == "POST"
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "instance": Firm.objects.get(pk=self.user.firm_id)}
+
+    def form_valid(self, form: FirmSecurityForm) -> HttpResponse:
+        try:
+            services.firm_security_update(actor=self.user, **form.cleaned_data)
+        except ValidationError as error:
+            for name, problems in error.message_dict.items():
+                form.add_error(name if name in form.fields else None, problems)
+            return self.form_invalid(form)
+        messages.success(self.request, "Security settings saved.")
+        return redirect("accounts:firm-security")
 
 
 @require_POST

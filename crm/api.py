@@ -127,8 +127,9 @@ class ContactViewSet(
         message = services.contacts_bulk_action(actor=request.user, contacts=contacts, **data)
         return Response({"message": message, "count": len(contacts)})
 
-    @extend_schema(request=ActivitySerializer, responses=ActivitySerializer(many=True))
-    @action(detail=True, methods=["get", "post"])
+    @extend_schema(methods=["GET"], responses={200: ActivitySerializer(many=True)})
+    @extend_schema(methods=["POST"], request=ActivitySerializer, responses={201: ActivitySerializer})
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
     def activities(self, request: Request, pk: Any = None) -> Response:
         """The contact's timeline (newest first); POST adds a note, call, meeting or email."""
         contact = self.get_object()

@@ -22,6 +22,7 @@ from crm.merge.models import ContactMerge
 from crm.merge.serializers import (
     ContactMergeSerializer,
     DuplicateClusterSerializer,
+    DuplicatePageSerializer,
     MergeRequestSerializer,
     UndoResultSerializer,
 )
@@ -71,7 +72,7 @@ class ContactMergeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Firm
 
     @extend_schema(
         parameters=[OpenApiParameter("cursor", str, description="From the previous page's `next`.")],
-        responses={200: DuplicateClusterSerializer(many=True)},
+        responses={200: DuplicatePageSerializer},
     )
     @action(detail=False, methods=["get"], pagination_class=None)
     def duplicates(self, request: Request) -> Response:

@@ -62,3 +62,8 @@ class DuplicateClusterSerializer(serializers.Serializer[Any]):
     ids = serializers.ListField(child=serializers.IntegerField())
     reasons = serializers.ListField(child=serializers.CharField())
     contacts = DuplicateContactSerializer(many=True)
+
+
+class DuplicatePageSerializer(serializers.Serializer[Any]):
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null on the last.")
+    results = DuplicateClusterSerializer(many=True)

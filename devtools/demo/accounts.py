@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -261,7 +262,9 @@ def people(seed: int, count: int) -> Iterator[DemoPerson]:
     weights = [w for _, w in STATUS_WEIGHTS]
     for n in range(count):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
-        local = f"{first}.{last}".lower().replace("'", "").replace(" ", "")
+        # As mail providers hand them out: ASCII (José Núñez -> jose.nunez), which the API documents.
+        name = unicodedata.normalize("NFKD", f"{first}.{last}").encode("ascii", "ignore").decode()
+        local = name.lower().replace("'", "").replace(" ", "")
         email = f"{local}{n}@example.com" if rng.random() < 0.9 else ""
         phone = f"+1 {rng.randint(201, 989)} 555 {rng.randint(0, 9999):04d}" if rng.random() < 0.8 else ""
         yield DemoPerson(first, last, email, phone, rng.choices(statuses, weights)[0])

@@ -15,6 +15,10 @@ class IssueSerializer(serializers.Serializer[Any]):
 
 
 class ImportJobSerializer(serializers.ModelSerializer[ImportJob]):
+    kind = serializers.ChoiceField(
+        choices=ImportKind.choices, allow_blank=True, read_only=True,
+        help_text="The kind of file as read from its content; blank until the file has been read.",
+    )  # fmt: skip
     status = serializers.ChoiceField(
         choices=CustodianImportStatus.choices, read_only=True,
         help_text="Poll until done, failed or cancelled. Failed or cancelled: nothing from the file was stored.",

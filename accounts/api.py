@@ -6,19 +6,18 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts import services
 from accounts.access import SIGNED_IN
-from accounts.api_access import FirmScopedAPIView, FirmScopedViewSet
+from accounts.api_access import FirmScopedAPIView, FirmScopedViewSet, require_stepped_up_session
 from accounts.forms import AuditFilterForm
 from accounts.models import ApiToken, AuditEntry, User
 from accounts.rights import Right
 from accounts.selectors import api_tokens, audit_entries, audit_object_types, firm_users
 from accounts.serializers import ApiTokenSerializer, AuditEntrySerializer, MeSerializer
-from accounts.two_factor import recently_verified
 
 
 class MeView(FirmScopedAPIView):
@@ -80,14 +79,7 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.Des
         return api_tokens(user=cast(User, self.request.user))
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        if request.auth is not None:
-            raise PermissionDenied("API tokens can only be created from a signed-in session.")
-        if not recently_verified(request._request):
-            raise PermissionDenied(
-                "Creating an API token needs a recent second-factor confirmation: confirm your second factor "
-                "again in the browser, then retry.",
-                code="step_up_required",
-            )
+        require_stepped_up_session(request, what="Creating an API token")
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data

@@ -7,6 +7,7 @@ from contextvars import Token
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rest_framework import permissions, viewsets
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,7 +15,7 @@ from rest_framework.views import APIView
 from accounts.access import SIGNED_IN
 from accounts.policy import has_right
 from accounts.rights import Right
-from accounts.two_factor import pending_step
+from accounts.two_factor import pending_step, recently_verified
 from advisorportal import request_context
 from advisorportal.tenancy.context import _current_firm_id
 
@@ -78,3 +79,21 @@ class FirmScopedViewSet(FirmScopedAPIMixin, viewsets.GenericViewSet):
 
 class FirmScopedModelViewSet(FirmScopedAPIMixin, viewsets.ModelViewSet):
     pass
+
+
+def require_stepped_up_session(request: Request, *, what: str) -> None:
+    """Clear secrets (a tax id, the full client data export) and new credentials (API tokens) go
+    only to a person in a signed-in browser session who confirmed their second factor within
+    ``STEP_UP_MINUTES``; never to an API token, a long-lived secret that a script, a log or a leak
+    can carry. ``what`` names the thing in the refusal ("Reading a full tax id")."""
+    if request.auth is not None:
+        raise PermissionDenied(
+            f"{what} is possible only from a signed-in browser session after confirming your second factor, "
+            "never with an API token."
+        )
+    if not recently_verified(request._request):
+        raise PermissionDenied(
+            f"{what} needs a recent second-factor confirmation: confirm your second factor again in the "
+            "browser, then retry.",
+            code="step_up_required",
+        )

@@ -12,15 +12,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from accounts import audit
-from accounts.api_access import FirmScopedViewSet
+from accounts.api_access import FirmScopedViewSet, require_stepped_up_session
 from accounts.rights import Right
-from accounts.two_factor import recently_verified
 from crm import selectors, services
 from crm.crypto import format_tax_id, open_tax_id
 from crm.models import Contact, Group, Household, SavedView
@@ -146,8 +144,7 @@ class ContactViewSet(
         """The full tax id. Needs a browser session verified with two-factor in the last minutes
         (step-up); API tokens cannot read it. Audited."""
         contact = self.get_object()
-        if request.auth is not None or not recently_verified(request._request):
-            raise PermissionDenied("Reading a full tax id needs a recent two-factor verification in the browser.")
+        require_stepped_up_session(request, what="Reading a full tax id")
         audit.record_read(what="tax id", obj=contact)
         value = format_tax_id(open_tax_id(contact.tax_id_encrypted), contact.tax_id_type)
         return Response({"tax_id_type": contact.tax_id_type, "tax_id": value}, headers={"Cache-Control": "no-store"})

@@ -96,7 +96,7 @@ def test_the_page_asks_for_the_second_factor_again_then_mints(alice: Persona) ->
 
 def test_a_token_cannot_mint_a_token(alice: Persona) -> None:
     response = mint(alice.api(), {"name": "Child", "rights": ["crm"]})
-    assert response.status_code == 403 and "signed-in session" in response.json()["error"]["message"]
+    assert response.status_code == 403 and "signed-in browser session" in response.json()["error"]["message"]
 
 
 # --- The firm's longest token lifetime ----------------------------------------------------------

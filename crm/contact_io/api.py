@@ -17,9 +17,10 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from accounts import audit
-from accounts.api_access import FirmScopedAPIView, FirmScopedViewSet
+from accounts.api_access import FirmScopedAPIView, FirmScopedViewSet, require_stepped_up_session
 from accounts.models import User
 from accounts.rights import Right
+from accounts.two_factor import recently_verified
 from advisorportal.tenancy.context import firm_stream
 from crm.contact_io import exports, selectors, services
 from crm.contact_io.models import ContactImport, SourceKind
@@ -150,18 +151,10 @@ class ContactExportView(FirmScopedAPIView):
     def get(self, request: Request, kind: str) -> Any:
         if kind not in KINDS:
             raise NotFound
-        if request.auth is None:  # a browser session: exports need a fresh second factor
-            from accounts.two_factor import recently_verified
-
-            if not recently_verified(request._request):
-                raise PermissionDenied("Confirm your second factor again before exporting client data.")
-        elif kind == "full":
-            # Clear tax ids leave only to a person who just confirmed their second factor; a token
-            # is a long-lived secret that a script, a log or a leak can carry.
-            raise PermissionDenied(
-                "The full client data export holds tax ids in clear: it is available only from a signed-in "
-                "browser session after confirming your second factor, never with an API token."
-            )
+        if kind == "full":  # tax ids in clear
+            require_stepped_up_session(request, what="The full client data export (tax ids in clear)")
+        elif request.auth is None and not recently_verified(request._request):
+            raise PermissionDenied("Confirm your second factor again before exporting client data.")
         contacts = exports.selected_contacts(user=request.user, query=request.query_params, request=request)
         audit.record_read(what=f"contact {kind} export (API)", details=dict(request.query_params.items()))
         if kind == "full":

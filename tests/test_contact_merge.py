@@ -390,3 +390,18 @@ def test_pages_need_the_crm_right(alice: Persona, book: dict[str, Any]) -> None:
     client = Persona(officer, alice.firm).client()
     assert client.get("/contacts/merge/").status_code == 403
     assert client.get("/contacts/merge/compare/", {"ids": f"{book['jane'].pk},{book['twin'].pk}"}).status_code == 403
+
+
+def test_undo_restores_a_survivor_whose_tax_id_and_type_came_from_the_merged_contact(alice: Persona) -> None:
+    with alice.scope():
+        plain = ContactFactory(first_name="Lu", last_name="Tan", email="lu@example.test")
+        firm = ContactFactory(first_name="Lu", last_name="Tan", email="LU@example.test", tax_id="12-3456789",
+                              tax_id_type="ein")  # fmt: skip
+        merge = services.contacts_merge(actor=alice.user, contacts=[plain, firm], survivor_id=plain.pk,
+                                        choices={"tax_id": firm.pk, "tax_id_type": firm.pk})  # fmt: skip
+        kept = Contact.objects.get(pk=plain.pk)
+        assert kept.tax_id_type == "ein" and kept.tax_id_last4 == "6789"
+        services.merge_undo(actor=alice.user, merge=merge)
+        kept.refresh_from_db()
+        assert kept.tax_id_type == "" and kept.tax_id_encrypted is None
+        assert crm_services.tax_id_matches(Contact.objects.get(pk=firm.pk), "123456789")

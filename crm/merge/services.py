@@ -222,6 +222,10 @@ def _apply_choice_values(contact: Contact, values: Mapping[str, Mapping[str, Any
             editable[choice] = loaded[choice]
         else:
             raw.update(loaded)
+    if "tax_id" in values and "tax_id_type" in editable:
+        # The type belongs to the sealed tax id set beside it: both as stored, together (a type
+        # changed alone is refused by contact_update, which wants the tax id typed again).
+        raw["tax_id_type"] = editable.pop("tax_id_type")
     contact = contact_update(actor=actor, contact=contact, **editable)
     if raw:
         for name, value in raw.items():

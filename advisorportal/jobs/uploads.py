@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
+
+from advisorportal.hashing import sha256_hex
 
 DELIMITERS = (",", ";", "\t", "|")
 
@@ -70,7 +71,7 @@ def read_upload(upload: UploadedFile | bytes, *, limit: int) -> Upload:
     data = b"".join(chunks)
     if not data.strip():
         raise FileRefused("The file is empty.")
-    return Upload(data=data, sha256=hashlib.sha256(data).hexdigest())
+    return Upload(data=data, sha256=sha256_hex(data))
 
 
 # --- What the file is -----------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import secrets
@@ -19,6 +18,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from advisorportal import auditing
+from advisorportal.hashing import sha256_hex
 from advisorportal.links import purposes
 from advisorportal.links.models import Link
 from advisorportal.tenancy.context import current_firm_id, firm_scope, require_firm_id
@@ -44,7 +44,7 @@ class IssuedLink:
 
 
 def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+    return sha256_hex(secret.encode())
 
 
 def _parse(token: str) -> tuple[int, str] | None:

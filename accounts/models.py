@@ -187,6 +187,11 @@ class ApiToken(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
 
+    @property
+    def right_labels(self) -> list[str]:
+        """The rights as people read them ("Account Information", not ``account_information``)."""
+        return [Right(r).label if r in Right.values else r for r in self.rights]
+
 
 class AuditAction(models.TextChoices):
     CREATE = "create", "Created"

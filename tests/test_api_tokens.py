@@ -32,7 +32,9 @@ def test_create_in_the_browser_shows_it_once_and_stores_a_digest(alice: Persona)
     raw = re.search(rb"ap_[0-9a-f]{10}_[A-Za-z0-9_-]+", page.content).group().decode()  # type: ignore[union-attr]
     token = ApiToken.objects.get(user=alice.user, name="Reports")
     assert token.rights == ["crm", "portfolio_analyst"] and raw.split("_", 2)[2] not in token.digest
-    assert raw.encode() not in client.get("/settings/api-tokens/").content
+    listed = client.get("/settings/api-tokens/").content
+    assert raw.encode() not in listed
+    assert b'<span class="tag">PortfolioAnalyst</span>' in listed and b">portfolio_analyst<" not in listed
     assert with_token(raw).get("/api/v1/contacts/").status_code == 200
     with alice.scope():
         assert AuditEntry.objects.filter(object_type="accounts.apitoken", action="create").exists()

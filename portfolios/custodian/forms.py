@@ -9,7 +9,11 @@ from portfolios.custodian.services import may_import_prices
 
 
 class UploadForm(forms.Form):
-    file = forms.FileField(label="File", help_text="CSV (UTF-8), Excel (.xlsx) or Flex XML", allow_empty_file=True)
+    file = forms.FileField(
+        label="File",
+        help_text="CSV (UTF-8, or UTF-16 with a byte-order mark), Excel (.xlsx) or Flex XML",
+        allow_empty_file=True,
+    )
     kind = forms.ChoiceField(label="Kind of file", required=False, choices=[("", "Detect from the content")])
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:

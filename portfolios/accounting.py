@@ -31,6 +31,9 @@ def round_quantity(value: Decimal) -> Decimal:
 # Kinds whose cash (or positions) cross the account's boundary: excluded from returns.
 EXTERNAL_CASH_KINDS = frozenset({"deposit", "withdrawal", "transfer_in", "transfer_out"})
 EXTERNAL_POSITION_KINDS = frozenset({"position_transfer_in", "position_transfer_out"})
+# Fees (and their refunds): not external flows of the client's account, so the net-of-fee return
+# bears them; the gross-of-fee index treats them as flows (``performance``).
+FEE_KINDS = frozenset({"fee", "fee_refund"})
 SECURITY_KINDS = frozenset({"buy", "sell", "position_transfer_in", "position_transfer_out", "corporate_action"})
 # Kinds that take cash out of the account and so may not exceed the available cash.
 CASH_OUT_KINDS = frozenset({"withdrawal", "transfer_out", "fee", "buy"})

@@ -453,6 +453,8 @@ class DailySeries(FirmOwnedModel):
     nav = ArrayField(models.FloatField())
     net_flow = ArrayField(models.FloatField())
     return_index = ArrayField(models.FloatField())
+    # The same index with fees (``accounting.FEE_KINDS``) taken as external flows: gross of fees.
+    gross_index = ArrayField(models.FloatField(), default=list)
 
     class Meta(FirmOwnedModel.Meta):
         verbose_name_plural = "daily series"
@@ -482,6 +484,7 @@ class SeriesState(FirmOwnedModel):
     as_of = models.DateField()
     nav = models.FloatField()
     return_index = models.FloatField()
+    gross_index = models.FloatField(default=1.0)
     security_ids = ArrayField(models.BigIntegerField(), default=list)
     quantities = ArrayField(models.BigIntegerField(), default=list, help_text="Millionths of a unit")
     currencies = ArrayField(models.CharField(max_length=3), default=list)
@@ -494,3 +497,55 @@ class SeriesState(FirmOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.account_id} at {self.as_of}"
+
+
+class SeriesChange(FirmOwnedModel):
+    """A change to an account's inputs dated ``from_date``: written by a trigger on the transactions
+    table (one row per account and statement, with the statement's earliest trade date) and by
+    ``performance`` for market data revised for a day already computed. ``performance`` recomputes
+    an account whose change is dated on or before its last computed day, then deletes the rows it
+    read (a row written meanwhile stays for the next run); rows dated after it only go (the
+    nightly update reads those days anyway)."""
+
+    audited = False  # derived bookkeeping of the daily values
+
+    account = models.ForeignKey(
+        ClientAccount, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    from_date = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(FirmOwnedModel.Meta):
+        indexes = [models.Index(fields=["firm", "account", "from_date"], name="portfolios_series_change_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} from {self.from_date}"
+
+
+class MarketRevision(models.Model):
+    """Closes or FX rates written for ``from_date`` and later (global reference data, like the
+    prices): one row per security or currency and statement, by triggers on the price and FX
+    tables. Each firm's daily values read the revisions after its ``SeriesWatermark`` and mark
+    the accounts that held the security or currency on a day already computed."""
+
+    security = models.ForeignKey(Security, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    currency = models.CharField(max_length=3, blank=True)
+    from_date = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.security_id or self.currency} from {self.from_date}"
+
+
+class SeriesWatermark(FirmOwnedModel):
+    """The last ``MarketRevision`` a firm's daily values have taken into account."""
+
+    audited = False
+
+    revision_id = models.BigIntegerField(default=0)
+
+    class Meta(FirmOwnedModel.Meta):
+        constraints = [models.UniqueConstraint(fields=["firm"], name="portfolios_series_watermark_uniq")]
+
+    def __str__(self) -> str:
+        return f"revision {self.revision_id}"

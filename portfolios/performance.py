@@ -37,7 +37,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -46,16 +46,20 @@ from typing import Any
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import Max, Min
 
-from advisorportal.formats import round_money
+from advisorportal.formats import minor_units, round_money
 from advisorportal.tenancy.context import require_firm_id
 from portfolios.accounting import ZERO
 from portfolios.models import (
     BenchmarkValue,
     ClientAccount,
     DailySeries,
+    MarketRevision,
     SecurityPrice,
+    SeriesChange,
+    SeriesState,
+    SeriesWatermark,
     Transaction,
 )
 from portfolios.series_store import (
@@ -67,11 +71,14 @@ from portfolios.series_store import (
     State,
     clear_values,
     currencies_of,
+    forward_fill,
     load_market,
     quarter_of,
     read_activity,
     read_states,
+    round_to,
     store_latest,
+    trade_prices,
     write_states,
 )
 from portfolios.series_store import (
@@ -88,6 +95,7 @@ INDEX_PLACES = Decimal("1e-10")
 class RecomputeResult:
     accounts: int = 0
     rows: int = 0  # account-days written
+    corrected: int = 0  # accounts recomputed for a change dated on or before their last computed day
     seconds: dict[str, float] = field(default_factory=dict)  # time per step, for logs and benchmarks
 
 
@@ -108,9 +116,145 @@ def recompute_full(*, account_ids: Sequence[int] | None = None, end: date | None
 def update_new_days(*, account_ids: Sequence[int] | None = None, end: date | None = None) -> RecomputeResult:
     """Add the days after each account's last stored value, up to ``end`` (the nightly job), starting
     from its ``SeriesState`` and reading only the transactions dated after it; an account without a
-    state is computed from its first transaction. A rerun adds nothing. Activity dated on or before
-    an account's last stored day needs ``recompute_full`` of that account."""
+    state is computed from its first transaction. A rerun adds nothing. An account with a change
+    dated on or before its last stored day (``correct_series``) is recomputed from its first
+    transaction instead."""
     return _run(account_ids=account_ids, end=end, incremental=True)
+
+
+@transaction.atomic
+def correct_series(*, account_ids: Sequence[int] | None = None) -> RecomputeResult:
+    """Recompute every account (of ``account_ids``, default: the firm) whose transactions or market
+    data changed on or before its last computed day — a back-dated or late row, a reversal, a close
+    or rate revised — up to that same day, so that the stored values equal a full recompute again.
+    Queued after such a change is committed (``tasks.daily_values_correct``); the nightly update
+    does the same before it adds the new days."""
+    firm_id = require_firm_id()
+    lock_market_data(shared=True)
+    _note_market_revisions(firm_id)
+    changes, _ = _take_changes(firm_id, account_ids)
+    states = SeriesState.objects.filter(account_id__in=list(changes)).values_list("account_id", "as_of")
+    by_day: dict[date, list[int]] = {}
+    for account, as_of in states:
+        if changes[account] <= as_of:
+            by_day.setdefault(as_of, []).append(account)
+    total = RecomputeResult()
+    for as_of, group in sorted(by_day.items()):
+        result = _run(account_ids=sorted(group), end=as_of, incremental=False)
+        total.accounts += result.accounts
+        total.rows += result.rows
+        total.corrected += len(group)
+    # Changes dated after an account's last computed day stay for the nightly update, which reads
+    # those days anyway and drops them.
+    return total
+
+
+def pending_correction(*, account: ClientAccount) -> date | None:
+    """The earliest day of a change to ``account`` that its stored values do not include yet (they
+    are being recomputed), or None (one query)."""
+    change = (
+        SeriesChange.objects.filter(account=account, from_date__lte=account.nav_date).aggregate(first=Min("from_date"))[
+            "first"
+        ]
+        if account.nav_date
+        else None
+    )
+    return change
+
+
+# Closes and FX rates are written under this lock (exclusively, by the triggers on their tables);
+# the daily values hold it shared while they run. So a firm's run sees every revision committed
+# before it, and none commits while it runs: the watermark (the last revision id taken into
+# account) never passes a revision that was still in flight.
+MARKET_DATA_LOCK = 0x50524943  # "PRIC"
+
+
+def lock_market_data(*, shared: bool = False) -> None:
+    """Take the market-data lock for the rest of the transaction. A writer of closes or rates that
+    also locks client accounts (a custodian import) takes it first, before any account lock."""
+    with connection.cursor() as cursor:
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        cursor.execute(f"SELECT {function}(%s)", [MARKET_DATA_LOCK])
+
+
+def _note_market_revisions(firm_id: int) -> None:
+    """Mark (``SeriesChange``) the firm's accounts that held a security or currency whose closes or
+    rates were written for a day they have values for, from the revisions after the firm's
+    watermark; then move the watermark past them. Called under the shared market-data lock."""
+    watermark, _ = SeriesWatermark.objects.get_or_create(firm_id=firm_id)
+    revisions = MarketRevision.objects.filter(pk__gt=watermark.revision_id)
+    top = revisions.aggregate(top=Max("pk"))["top"]
+    if top is None:
+        return
+    newest = SeriesState.objects.aggregate(newest=Max("as_of"))["newest"]
+    late = list(
+        revisions.filter(pk__lte=top, from_date__lte=newest or date.min)
+        .values_list("security_id", "currency")
+        .annotate(first=Min("from_date"))
+    )
+    securities = [(security, first) for security, _, first in late if security is not None]
+    currencies = [(currency, first) for security, currency, first in late if security is None]
+    state, change = SeriesState._meta.db_table, SeriesChange._meta.db_table
+    position, account, tx = "portfolios_position", ClientAccount._meta.db_table, Transaction._meta.db_table
+    with connection.cursor() as cursor:
+        if securities:
+            cursor.execute(
+                f"""
+                INSERT INTO {change} (firm_id, account_id, from_date, created_at)
+                SELECT s.firm_id, s.account_id, min(r.first), now()
+                FROM unnest(%s::bigint[], %s::date[]) AS r(security, first)
+                JOIN {position} p ON p.firm_id = %s AND p.security_id = r.security
+                JOIN {state} s ON s.firm_id = p.firm_id AND s.account_id = p.account_id AND s.as_of >= r.first
+                GROUP BY s.firm_id, s.account_id
+                """,  # noqa: S608 - model metadata
+                [[s for s, _ in securities], [f for _, f in securities], firm_id],
+            )
+        if currencies:
+            cursor.execute(
+                f"""
+                INSERT INTO {change} (firm_id, account_id, from_date, created_at)
+                SELECT s.firm_id, s.account_id, min(r.first), now()
+                FROM unnest(%s::text[], %s::date[]) AS r(currency, first)
+                JOIN {state} s ON s.firm_id = %s AND s.as_of >= r.first
+                JOIN {account} a ON a.firm_id = s.firm_id AND a.id = s.account_id
+                WHERE a.base_currency = r.currency OR EXISTS (
+                    SELECT 1 FROM {tx} t WHERE t.firm_id = s.firm_id AND t.account_id = s.account_id
+                        AND t.currency = r.currency)
+                GROUP BY s.firm_id, s.account_id
+                """,  # noqa: S608 - model metadata
+                [[c for c, _ in currencies], [f for _, f in currencies], firm_id],
+            )
+    watermark.revision_id = top
+    watermark.save(update_fields=["revision_id"])
+
+
+def _take_changes(firm_id: int, account_ids: Sequence[int] | np.ndarray | None) -> tuple[dict[int, date], list[int]]:
+    """The pending changes of the accounts (default: the firm's): each account's earliest changed
+    day, and the ids of the rows read (deleted by the run that includes them)."""
+    table = SeriesChange._meta.db_table
+    with connection.cursor() as cursor:
+        if account_ids is None:
+            cursor.execute(f"SELECT account_id, from_date, id FROM {table} WHERE firm_id = %s", [firm_id])  # noqa: S608
+        else:
+            cursor.execute(
+                f"SELECT account_id, from_date, id FROM {table} WHERE firm_id = %s "  # noqa: S608
+                "AND account_id = ANY(%s::bigint[])",
+                [firm_id, [int(a) for a in account_ids]],
+            )
+        rows = cursor.fetchall()
+    first: dict[int, date] = {}
+    for account, day, _ in rows:
+        first[account] = min(first.get(account, day), day)
+    return first, [row[2] for row in rows]
+
+
+def _drop_changes(firm_id: int, change_ids: list[int]) -> None:
+    if change_ids:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {SeriesChange._meta.db_table} WHERE firm_id = %s AND id = ANY(%s::bigint[])",  # noqa: S608
+                [firm_id, change_ids],
+            )
 
 
 @transaction.atomic
@@ -131,15 +275,20 @@ def forget_last_day(*, account_ids: Sequence[int] | None = None) -> int:
     by_day: dict[np.datetime64, list[int]] = {}
     for account, state in states.items():
         by_day.setdefault(state[0], []).append(account)
-    base = list(accounts.values_list("base_currency", flat=True).distinct())
-    currencies = currencies_of(base + [c for state in states.values() for c in state[5]])
+    base_of = dict(accounts.values_list("pk", "base_currency"))
+    currencies = currencies_of(sorted(set(base_of.values())) + [c for state in states.values() for c in state[5]])
     for last, group in by_day.items():
-        _forget_day(firm_id, np.array(sorted(group), dtype=np.int64), last, states, currencies)
+        _forget_day(firm_id, np.array(sorted(group), dtype=np.int64), last, states, currencies, base_of)
     return len(states)
 
 
 def _forget_day(
-    firm_id: int, ids: np.ndarray, last: np.datetime64, states: dict[int, State], currencies: list[str]
+    firm_id: int,
+    ids: np.ndarray,
+    last: np.datetime64,
+    states: dict[int, State],
+    currencies: list[str],
+    base_of: dict[int, str],
 ) -> None:
     previous = np.busday_offset(last, -1)
     table = DailySeries._meta.db_table
@@ -148,7 +297,8 @@ def _forget_day(
             f"""
             UPDATE {table} s SET nav = s.nav[1:cardinality(s.nav) - 1],
                 net_flow = s.net_flow[1:cardinality(s.net_flow) - 1],
-                return_index = s.return_index[1:cardinality(s.return_index) - 1]
+                return_index = s.return_index[1:cardinality(s.return_index) - 1],
+                gross_index = s.gross_index[1:cardinality(s.gross_index) - 1]
             WHERE s.firm_id = %s AND s.account_id = ANY(%s::bigint[]) AND s.quarter = %s
             """,  # noqa: S608 - model metadata
             [firm_id, ids.tolist(), quarter_of(np.array([last])).astype(date)[0]],
@@ -163,10 +313,10 @@ def _forget_day(
             f"""
             SELECT x.id, s.nav[cardinality(s.nav)], s.net_flow[cardinality(s.nav)], s.return_index[cardinality(s.nav)],
                 s.nav[cardinality(s.nav) - 1], s.return_index[cardinality(s.nav) - 1],
-                cardinality(s.nav), s.quarter
+                cardinality(s.nav), s.quarter, s.gross_index[cardinality(s.nav)]
             FROM unnest(%s::bigint[]) AS x(id)
             CROSS JOIN LATERAL (
-                SELECT quarter, nav, net_flow, return_index FROM {table}
+                SELECT quarter, nav, net_flow, return_index, gross_index FROM {table}
                 WHERE firm_id = %s AND account_id = x.id ORDER BY quarter DESC LIMIT 2
             ) s
             ORDER BY x.id, s.quarter DESC
@@ -183,10 +333,10 @@ def _forget_day(
     if not len(kept):
         return
     # The kept accounts' values on ``previous`` and the day before (0 and 1 if there is none).
-    nav, flow, index, prev_nav, prev_index = (np.zeros(len(kept)) for _ in range(5))
+    nav, flow, index, gross, prev_nav, prev_index = (np.zeros(len(kept)) for _ in range(6))
     for row, account in enumerate(kept.tolist()):
         latest = tails[account][0]
-        nav[row], flow[row], index[row] = latest[0], latest[1], latest[2]
+        nav[row], flow[row], index[row], gross[row] = latest[0], latest[1], latest[2], latest[7]
         if latest[5] > 1:
             prev_nav[row], prev_index[row] = latest[3], latest[4]
         elif len(tails[account]) > 1:
@@ -229,11 +379,12 @@ def _forget_day(
             c_units.append(cash[currency])
     changed = np.isin(kept, activity["account"])
     write_states(
-        firm_id, kept, previous, nav, index, changed=changed,
+        firm_id, kept, previous, nav, index, gross, changed=changed,
         holdings=(np.array(q_rows, dtype=np.int64), np.array(q_secs), np.array(q_units),
                   np.array(c_rows, dtype=np.int64), c_ccys, np.array(c_units)),
     )  # fmt: skip
-    store_latest(firm_id, kept, previous, nav, flow, index, prev_nav, prev_index)
+    places = np.array([minor_units(base_of[a]) for a in kept.tolist()], dtype=np.int64)
+    store_latest(firm_id, kept, previous, nav, flow, index, prev_nav, prev_index, places)
 
 
 class _Clock:
@@ -259,12 +410,17 @@ class _Opening:
 
     nav: np.ndarray
     index: np.ndarray
+    gross: np.ndarray
     positions: tuple[np.ndarray, np.ndarray, np.ndarray]
     cash: tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _run(*, account_ids: Sequence[int] | None, end: date | None, incremental: bool) -> RecomputeResult:
+    """The one path of every run. Changes are read before the transactions: a change committed
+    after that is left for the next run (``SeriesChange``)."""
     firm_id = require_firm_id()
+    lock_market_data(shared=True)
+    _note_market_revisions(firm_id)
     clock = _Clock()
     result = RecomputeResult(seconds=clock.seconds)
     end = end or latest_price_date() or date.today()
@@ -283,7 +439,13 @@ def _run(*, account_ids: Sequence[int] | None, end: date | None, incremental: bo
         # A chunk's activity is hash-aggregated by PostgreSQL: keep it in memory.
         cursor.execute("SET LOCAL work_mem = '64MB'")
     with clock("read states"):
+        changes, change_ids = _take_changes(firm_id, None if account_ids is None else ids)
         states = read_states(firm_id, ids) if incremental else {}
+        for account, first_changed in changes.items():
+            if account in states and np.datetime64(first_changed, "D") <= states[account][0]:
+                del states[account]  # changed before its last day: computed again from the start
+                result.corrected += 1
+    _drop_changes(firm_id, change_ids)  # in this transaction: they go only if what follows commits
     carried = np.array([a for a in ids.tolist() if a in states and states[a][0] < last], dtype=np.int64)
     fresh = np.array([a for a in ids.tolist() if a not in states], dtype=np.int64)
     with clock("first trades"):
@@ -299,7 +461,8 @@ def _run(*, account_ids: Sequence[int] | None, end: date | None, incremental: bo
     starts = {a: np.busday_offset(states[a][0], 1) for a in carried.tolist()}
     starts.update(firsts)
     with clock("market data"):
-        market = load_market(base, min(starts.values()), last)
+        # From the business day before the first day to compute: what could be valued the day before.
+        market = load_market(base, np.busday_offset(min(starts.values()), -1), last)
     base_of = dict(zip(ids.tolist(), (market.currencies.index(c) for c in base), strict=True))
     stage = SeriesStage(firm_id)
     for group, from_state in ((carried, True), (fresh, False)):
@@ -341,6 +504,7 @@ def _first_trade_days(firm_id: int, ids: np.ndarray, last: np.datetime64) -> dic
 def _opening(ids: np.ndarray, states: list[State | None], market: Market) -> _Opening:
     nav = np.array([s[1] if s else 0.0 for s in states])
     index = np.array([s[2] if s else 1.0 for s in states])
+    gross = np.array([s[7] if s else 1.0 for s in states])
     p_rows, p_secs, p_units, c_rows, c_ccys, c_units = [], [], [], [], [], []
     for row, state in enumerate(states):
         if state is None:
@@ -355,6 +519,7 @@ def _opening(ids: np.ndarray, states: list[State | None], market: Market) -> _Op
     return _Opening(
         nav=nav,
         index=index,
+        gross=gross,
         positions=(np.array(p_rows, dtype=np.int64), sec_index, np.array(p_units, dtype=np.int64)),
         cash=(np.array(c_rows, dtype=np.int64), np.array(c_ccys, dtype=np.int64), np.array(c_units, dtype=np.int64)),
     )
@@ -374,14 +539,29 @@ def _compute_chunk(
     append: bool,
 ) -> int:
     """Compute the days from ``starts`` on for ``ids`` and store them; returns the account-days written."""
-    offset = int(np.searchsorted(market.days, starts.min()))
+    offset = int(np.searchsorted(market.days, starts.min()))  # >= 1: the market starts a day earlier
     days = market.days[offset:]
-    n_days, n_acct, n_ccy = len(days), len(ids), len(market.currencies)
+    n_days, n_acct, n_ccy, n_sec = len(days), len(ids), len(market.currencies), len(market.sec_ids)
     first_idx = np.searchsorted(days, starts)  # each account's first day to write
-    prices, usd = market.prices[:, offset:], market.usd[:, offset:]
+    prices, usd = market.prices[:, offset:], market.usd[:, offset - 1 :]  # usd[:, 0] is the day before
+    places = np.array([minor_units(market.currencies[b]) for b in base_idx.tolist()], dtype=np.int64)
     with clock("compute"):
         acct = np.searchsorted(ids, activity["account"])
         day = np.minimum(np.searchsorted(days, EPOCH_2000 + activity["day"].astype(np.int64)), n_days - 1)
+
+        def trade_price_rows(keys: np.ndarray) -> np.ndarray:
+            """Before a security's first close a holding is worth its last trade price in the account."""
+            k_acct, k_sec = keys // n_sec // n_ccy, keys % n_sec
+            accounts, securities = ids[np.unique(k_acct)], market.sec_ids[np.unique(k_sec)]
+            rows = trade_prices(firm_id, accounts, securities, days[-1].astype(date))
+            out = np.full((len(keys), n_days), np.nan)
+            r_sec = np.searchsorted(market.sec_ids, rows["security"])
+            codes = (np.searchsorted(ids, rows["account"]) * n_ccy + market.sec_ccy[r_sec]) * n_sec + r_sec
+            at = np.minimum(np.searchsorted(keys, codes), len(keys) - 1)
+            r_day = np.minimum(np.searchsorted(days, EPOCH_2000 + rows["day"]), n_days - 1)
+            known = keys[at] == codes
+            out[at[known], r_day[known]] = rows["price"][known] / QUANTITY_UNITS  # the last of a day wins
+            return forward_fill(out)
 
         # Securities: one row per (account, currency, security), holdings accumulated over the days
         # and valued at the closes, summed per (account, currency).
@@ -392,6 +572,7 @@ def _compute_chunk(
         qty_keys, qty_last, sec_groups, sec_values = _securities(
             np.r_[p_acct, o_acct], np.r_[market.sec_ccy[p_sec], market.sec_ccy[o_sec]], np.r_[p_sec, o_sec],
             np.r_[p_day, first_idx[o_acct]], np.r_[activity["quantity"][held], o_units], prices, n_ccy,
+            trade_price_rows,
         )  # fmt: skip
         # Cash: one row per (account, currency).
         c_ccy = activity["currency"].astype(np.int64) - 1
@@ -405,52 +586,78 @@ def _compute_chunk(
         )  # fmt: skip
 
         # Value per (account, currency): securities at their closes plus cash, in that currency;
-        # then converted to the base currency and summed per account.
+        # then converted to the base currency and summed per account. A currency without a rate
+        # yet (none on or before the day) is left out of the NAV; the day its first rate comes,
+        # what the account holds in it enters the NAV as an external flow (its return counts from
+        # the first day it can be valued: no later rate is used for an earlier day).
         groups = np.union1d(sec_groups, cash_keys)
         in_ccy = np.zeros((len(groups), n_days))
         in_ccy[np.searchsorted(groups, sec_groups)] += sec_values
         in_ccy[np.searchsorted(groups, cash_keys)] += cash_units / MONEY_UNITS
         g_acct, g_ccy = groups // n_ccy, groups % n_ccy
         with np.errstate(invalid="ignore", divide="ignore"):
-            in_ccy *= usd[g_ccy] / usd[base_idx[g_acct]]
-        nav = _sum_rows(in_ccy, g_acct, n_acct)
-        if np.isnan(nav).any():
-            raise ValueError("An account holds cash or securities in a currency without any FX rate.")
+            rate = usd[g_ccy] / usd[base_idx[g_acct]]  # [groups, day before + days]
+        rate[g_ccy == base_idx[g_acct]] = 1.0
+        convertible = ~np.isnan(rate)
+        rate, entering = np.nan_to_num(rate[:, 1:]), convertible[:, 1:] & ~convertible[:, :-1]
+        in_base = in_ccy * rate
+        nav = _sum_rows(in_base, g_acct, n_acct)
 
-        # External flows: position transfers at market value and external cash, in the base currency.
+        # External flows: position transfers at market value (at their own price before the first
+        # close) and external cash; fees apart (flows of the gross-of-fee index only); in the base
+        # currency, none in a currency that cannot be converted yet or on the day it enters.
         moved = held & (activity["moved"] != 0)
         m_sec = np.searchsorted(market.sec_ids, activity["security"][moved])
         m_acct, m_day, m_ccy = acct[moved], day[moved], market.sec_ccy[m_sec]
-        m_worth = activity["moved"][moved] / QUANTITY_UNITS * prices[m_sec, m_day]
-        out = activity["external"] != 0
-        e_acct, e_day, e_ccy = acct[out], day[out], c_ccy[out]
-        e_worth = activity["external"][out] / MONEY_UNITS
-        f_acct, f_day, f_ccy = np.r_[m_acct, e_acct], np.r_[m_day, e_day], np.r_[m_ccy, e_ccy]
-        f_worth = np.r_[m_worth, e_worth] * (usd[f_ccy, f_day] / usd[base_idx[f_acct], f_day])
-        order = np.lexsort((f_worth, f_ccy, f_day, f_acct))  # the same order of addition in every run
-        flow = np.bincount(
-            f_acct[order] * n_days + f_day[order], weights=f_worth[order], minlength=n_acct * n_days
-        ).reshape(n_acct, n_days)
+        m_price = prices[m_sec, m_day]
+        m_price = np.where(np.isnan(m_price), activity["price"][moved] / QUANTITY_UNITS, m_price)
+        m_worth = activity["moved"][moved] / QUANTITY_UNITS * m_price
 
-        # Returns from the NAVs as stored (to the cent), chained from each account's opening NAV and
-        # index in the same order of multiplication as a full run.
-        nav, flow = np.round(nav, 2), np.round(flow, 2)
+        def flows(f_acct: np.ndarray, f_day: np.ndarray, f_ccy: np.ndarray, f_worth: np.ndarray) -> np.ndarray:
+            row = np.searchsorted(groups, f_acct * n_ccy + f_ccy)
+            f_worth = np.where(entering[row, f_day], 0.0, f_worth * rate[row, f_day])
+            order = np.lexsort((f_worth, f_ccy, f_day, f_acct))  # the same order of addition in every run
+            return np.bincount(
+                f_acct[order] * n_days + f_day[order], weights=f_worth[order], minlength=n_acct * n_days
+            ).reshape(n_acct, n_days)
+
+        out, fee = activity["external"] != 0, activity["fee"] != 0
+        flow = flows(
+            np.r_[m_acct, acct[out]], np.r_[m_day, day[out]], np.r_[m_ccy, c_ccy[out]],
+            np.r_[m_worth, activity["external"][out] / MONEY_UNITS],
+        )  # fmt: skip
+        if entering.any():
+            e_row, e_day = np.nonzero(entering)
+            flow += np.bincount(
+                g_acct[e_row] * n_days + e_day, weights=in_base[e_row, e_day], minlength=n_acct * n_days
+            ).reshape(n_acct, n_days)
+        fee_flow = flows(acct[fee], day[fee], c_ccy[fee], activity["fee"][fee] / MONEY_UNITS)
+
+        # Returns from the NAVs as stored (to the base currency's minor unit), chained from each
+        # account's opening NAV and index in the same order of multiplication as a full run. A
+        # day that loses more than the NAV (a leveraged account) ends the index at 0, never below.
+        nav, flow, fee_flow = round_to(nav, places), round_to(flow, places), round_to(fee_flow, places)
         prev = np.concatenate([np.zeros((n_acct, 1)), nav[:, :-1]], axis=1)
         prev[np.arange(n_acct), first_idx] = opening.nav
-        with np.errstate(divide="ignore", invalid="ignore"):
-            growth = np.where(prev > 0, (nav - flow) / prev, 1.0)
-        growth[np.arange(n_days)[None, :] < first_idx[:, None]] = 1.0
-        index = np.cumprod(np.concatenate([opening.index[:, None], growth], axis=1), axis=1)[:, 1:]
+        before_start = np.arange(n_days)[None, :] < first_idx[:, None]
+
+        def chain(flow: np.ndarray, opening_index: np.ndarray) -> np.ndarray:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                growth = np.maximum(np.where(prev > 0, (nav - flow) / prev, 1.0), 0.0)
+            growth[before_start] = 1.0
+            return np.cumprod(np.concatenate([opening_index[:, None], growth], axis=1), axis=1)[:, 1:]
+
+        index, gross = chain(flow, opening.index), chain(flow + fee_flow, opening.gross)
     with clock("write series"):
-        written = stage.write(ids, days, first_idx, nav, flow, index, append=append)
+        written = stage.write(ids, days, first_idx, nav, flow, index, gross, append=append)
     with clock("write states"):
         # A state's holdings change with activity; a full recompute writes them all.
         changed = np.isin(ids, activity["account"]) if append else np.ones(len(ids), dtype=bool)
-        _store_states(firm_id, ids, days[-1], nav[:, -1], index[:, -1], qty_keys, qty_last,
+        _store_states(firm_id, ids, days[-1], nav[:, -1], index[:, -1], gross[:, -1], qty_keys, qty_last,
                       cash_keys, cash_units[:, -1], market, changed)  # fmt: skip
         prev_index = index[:, -2] if n_days > 1 else opening.index
         prev_index = np.where(first_idx == n_days - 1, opening.index, prev_index)
-        store_latest(firm_id, ids, days[-1], nav[:, -1], flow[:, -1], index[:, -1], prev[:, -1], prev_index)
+        store_latest(firm_id, ids, days[-1], nav[:, -1], flow[:, -1], index[:, -1], prev[:, -1], prev_index, places)
     return written
 
 
@@ -459,12 +666,14 @@ _BLOCK_CELLS = 1 << 20  # holdings x days valued at a time: buffers of 8 MB, reu
 
 def _securities(
     acct: np.ndarray, ccy: np.ndarray, sec: np.ndarray, day: np.ndarray, units: np.ndarray,
-    prices: np.ndarray, n_ccy: int,
+    prices: np.ndarray, n_ccy: int, unquoted_prices: Callable[[np.ndarray], np.ndarray],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
     """Holdings of securities over the days, valued at the closes and summed per (account,
     currency). Returns the sorted (account, currency, security) codes, each holding's units on the
     last day, the (account, currency) codes with values and their values [groups, days] in the
-    securities' currency.
+    securities' currency. A holding on a day before its security's first close is valued at the
+    prices ``unquoted_prices(keys)`` gives for those keys (NaN: unknown, valued at 0 and reported
+    by ``portfolios.returns.valuation_gaps``).
 
     Holdings are accumulated (int64, exact) and valued a block of accounts at a time in buffers
     that are reused, so the matrices stay in cache and no memory is touched for the first time
@@ -492,6 +701,10 @@ def _securities(
             bounds.append(start)
     bounds.append(len(keys))
     widest = max(hi - lo for lo, hi in itertools.pairwise(bounds))
+    # Holdings of securities without a close on some day of the window (a new security, or one
+    # whose quotes have not arrived): their own price rows, looked up once (usually none).
+    gaps = np.flatnonzero(np.isnan(prices).any(axis=1)[keys % n_sec])
+    gap_prices = unquoted_prices(keys[gaps]) if len(gaps) else np.zeros((0, n_days))
     qty_buffer = np.empty(widest * n_days, dtype=np.int64)
     value_buffer = np.empty(widest * n_days)
     event_bounds = np.searchsorted(row, bounds)
@@ -506,6 +719,11 @@ def _securities(
         last[lo:hi] = qty[:, -1]
         value = value_buffer[: (hi - lo) * n_days].reshape(hi - lo, n_days)
         np.take(prices, keys[lo:hi] % n_sec, axis=0, out=value)
+        in_block = gaps[(gaps >= lo) & (gaps < hi)]
+        if len(in_block):
+            rows = in_block - lo
+            own = gap_prices[np.searchsorted(gaps, in_block)]
+            value[rows] = np.nan_to_num(np.where(np.isnan(value[rows]), own, value[rows]))
         np.multiply(value, qty, out=value)
         values[g_lo:g_hi] = np.add.reduceat(value, group_starts[g_lo:g_hi] - lo, axis=0)
     values /= QUANTITY_UNITS
@@ -541,6 +759,7 @@ def _store_states(
     last_day: np.datetime64,
     nav: np.ndarray,
     index: np.ndarray,
+    gross: np.ndarray,
     qty_keys: np.ndarray,
     qty_units: np.ndarray,
     cash_keys: np.ndarray,
@@ -556,7 +775,7 @@ def _store_states(
         (cash_units != 0) & changed[cash_keys // n_ccy],
     )
     write_states(
-        firm_id, ids, last_day, nav, index, changed=changed,
+        firm_id, ids, last_day, nav, index, gross, changed=changed,
         holdings=(
             qty_keys[keep] // n_sec // n_ccy, market.sec_ids[qty_keys[keep] % n_sec], qty_units[keep],
             cash_keys[keep_cash] // n_ccy, [market.currencies[c] for c in (cash_keys[keep_cash] % n_ccy).tolist()],

@@ -23,7 +23,7 @@ from django.db.models import FloatField
 from django.db.models.functions import Cast
 
 from advisorportal import bulk
-from portfolios.accounting import EXTERNAL_CASH_KINDS, EXTERNAL_POSITION_KINDS
+from portfolios.accounting import EXTERNAL_CASH_KINDS, EXTERNAL_POSITION_KINDS, FEE_KINDS
 from portfolios.models import ClientAccount, DailySeries, FxRate, Security, SecurityPrice, SeriesState, Transaction
 
 QUANTITY_UNITS = 1_000_000  # QuantityField keeps 6 places
@@ -58,15 +58,17 @@ class Market:
     usd: np.ndarray  # [currencies, days], USD per unit, carried forward
 
 
-State = tuple[np.datetime64, float, float, list[int], list[int], list[str], list[int]]
+State = tuple[np.datetime64, float, float, list[int], list[int], list[str], list[int], float]
 
 
 def read_states(firm_id: int, ids: np.ndarray) -> dict[int, State]:
-    """Each account's ``SeriesState``: (as of, NAV, index, security ids, quantities, currencies, cash)."""
+    """Each account's ``SeriesState``: (as of, NAV, index, security ids, quantities, currencies, cash,
+    gross-of-fee index)."""
     table = SeriesState._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT account_id, as_of, nav, return_index, security_ids, quantities, currencies, cash "  # noqa: S608
+            f"SELECT account_id, as_of, nav, return_index, security_ids, quantities, currencies, cash, "  # noqa: S608
+            "gross_index "
             f"FROM {table} WHERE firm_id = %s AND account_id = ANY(%s::bigint[])",
             [firm_id, ids.tolist()],
         )
@@ -116,6 +118,7 @@ def write_states(
     as_of: np.datetime64,
     nav: np.ndarray,
     index: np.ndarray,
+    gross: np.ndarray,
     *,
     changed: np.ndarray,
     holdings: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str], np.ndarray],
@@ -129,11 +132,13 @@ def write_states(
     with connection.cursor() as cursor:
         if not changed.all():
             cursor.execute(
-                f"UPDATE {table} s SET as_of = %s, nav = v.nav, return_index = v.idx "  # noqa: S608 - model metadata
-                "FROM unnest(%s::bigint[], %s::float8[], %s::float8[]) AS v(id, nav, idx) "
+                f"UPDATE {table} s SET as_of = %s, nav = v.nav, return_index = v.idx, "  # noqa: S608 - model metadata
+                "gross_index = v.gross "
+                "FROM unnest(%s::bigint[], %s::float8[], %s::float8[], %s::float8[]) AS v(id, nav, idx, gross) "
                 "WHERE s.firm_id = %s AND s.account_id = v.id",
-                [as_of.astype(date), ids[~changed].tolist(), nav[~changed].tolist(), index[~changed].tolist(), firm_id],
-            )
+                [as_of.astype(date), ids[~changed].tolist(), nav[~changed].tolist(), index[~changed].tolist(),
+                 gross[~changed].tolist(), firm_id],
+            )  # fmt: skip
         if not changed.any():
             return
         q_row, c_row = np.asarray(q_row, dtype=np.int64), np.asarray(c_row, dtype=np.int64)
@@ -145,7 +150,7 @@ def write_states(
             [c for c, k in zip(ccy, c_keep.tolist(), strict=True) if k],
             np.asarray(cash)[c_keep],
         )
-        ids, nav, index = ids[changed], nav[changed], index[changed]
+        ids, nav, index, gross = ids[changed], nav[changed], index[changed], gross[changed]
         cursor.execute(
             f"""
             WITH q AS (
@@ -159,14 +164,16 @@ def write_states(
                     WITH ORDINALITY AS u(r, ccy, units, o)
                 GROUP BY u.r
             )
-            INSERT INTO {table} AS s (firm_id, account_id, as_of, nav, return_index, security_ids, quantities,
-                currencies, cash)
-            SELECT %(firm)s, v.id, %(as_of)s, v.nav, v.idx, coalesce(q.secs, '{{}}'), coalesce(q.qtys, '{{}}'),
-                coalesce(c.ccys, '{{}}'), coalesce(c.units, '{{}}')
-            FROM unnest(%(ids)s::bigint[], %(nav)s::float8[], %(index)s::float8[]) WITH ORDINALITY AS v(id, nav, idx, r)
+            INSERT INTO {table} AS s (firm_id, account_id, as_of, nav, return_index, gross_index, security_ids,
+                quantities, currencies, cash)
+            SELECT %(firm)s, v.id, %(as_of)s, v.nav, v.idx, v.gross, coalesce(q.secs, '{{}}'),
+                coalesce(q.qtys, '{{}}'), coalesce(c.ccys, '{{}}'), coalesce(c.units, '{{}}')
+            FROM unnest(%(ids)s::bigint[], %(nav)s::float8[], %(index)s::float8[], %(gross)s::float8[])
+                WITH ORDINALITY AS v(id, nav, idx, gross, r)
             LEFT JOIN q ON q.r = v.r LEFT JOIN c ON c.r = v.r
             ON CONFLICT (firm_id, account_id) DO UPDATE SET as_of = excluded.as_of, nav = excluded.nav,
-                return_index = excluded.return_index, security_ids = excluded.security_ids,
+                return_index = excluded.return_index, gross_index = excluded.gross_index,
+                security_ids = excluded.security_ids,
                 quantities = excluded.quantities, currencies = excluded.currencies, cash = excluded.cash
             """,  # noqa: S608 - model metadata
             {
@@ -175,6 +182,7 @@ def write_states(
                 "ids": ids.tolist(),
                 "nav": nav.tolist(),
                 "index": index.tolist(),
+                "gross": gross.tolist(),
                 "q_row": (np.asarray(q_row, dtype=np.int64) + 1).tolist(),
                 "sec": np.asarray(sec, dtype=np.int64).tolist(),
                 "qty": np.asarray(qty, dtype=np.int64).tolist(),
@@ -194,10 +202,12 @@ def store_latest(
     index: np.ndarray,
     prev_nav: np.ndarray,
     prev_index: np.ndarray,
+    places: np.ndarray,
 ) -> None:
     """Keep ``ClientAccount.nav``/``nav_date``/``day_change``/``day_return`` at the last computed day.
-    ``day_change`` is the day's gain: the NAV change less the day's external flow."""
-    change = nav - prev_nav - flow
+    ``day_change`` is the day's gain: the NAV change less the day's external flow, rounded to the
+    minor unit (``places``) of each account's base currency."""
+    change = round_to(nav - prev_nav - flow, places)
     with np.errstate(divide="ignore", invalid="ignore"):
         ret = np.where(prev_index > 0, index / prev_index - 1.0, 0.0)
     with connection.cursor() as cursor:
@@ -206,13 +216,26 @@ def store_latest(
             "day_change = v.change, day_return = round(v.ret::numeric, 10) "
             "FROM unnest(%s::bigint[], %s::float8[], %s::float8[], %s::float8[]) AS v(id, nav, change, ret) "
             "WHERE a.firm_id = %s AND a.id = v.id",
-            [last_day.astype(date), ids.tolist(), nav.tolist(), np.round(change, 2).tolist(),
+            [last_day.astype(date), ids.tolist(), nav.tolist(), change.tolist(),
              np.round(ret, 10).tolist(), firm_id],
         )  # fmt: skip
 
 
+def round_to(values: np.ndarray, places: np.ndarray) -> np.ndarray:
+    """Round each row of ``values`` (or each element of a vector) to its currency's minor unit:
+    ``places`` per row, as ``np.round`` does it (scale, round half to even, unscale), so that a
+    currency with two places rounds exactly as ``np.round(values, 2)``. Floats hold the nearest
+    binary value; ``round_money`` turns it into the exact Decimal when read."""
+    scale = 10.0 ** places.astype(np.float64)
+    if values.ndim == 2:
+        scale = scale[:, None]
+    return np.round(values * scale) / scale
+
+
 # --- Reading inputs and writing series in PostgreSQL's binary COPY format ------------------------
 
+# A transaction's price, or for a position moved without one the cost per unit it moved (0: none).
+_PRICE_SQL = "coalesce(t.price, CASE WHEN t.quantity <> 0 THEN abs(t.cost_change / t.quantity) END, 0)"
 _ACTIVITY_SQL = f"""
     SELECT array_send(array_agg(t.account_id)), array_send(array_agg(coalesce(t.security_id, 0))),
            array_send(array_agg(coalesce(array_position(%(currencies)s::text[], t.currency::text), 0)::int2)),
@@ -221,8 +244,9 @@ _ACTIVITY_SQL = f"""
            array_send(array_agg((t.amount * {MONEY_UNITS})::int8)),
            array_send(array_agg(
                (CASE WHEN t.kind = ANY(%(moved)s::text[]) THEN 1 WHEN t.kind = ANY(%(external)s::text[]) THEN 2
-                ELSE 0 END)::int2
-           ))
+                WHEN t.kind = ANY(%(fees)s::text[]) THEN 3 ELSE 0 END)::int2
+           )),
+           array_send(array_agg(({_PRICE_SQL} * {QUANTITY_UNITS})::int8))
     FROM {{source}}
 """  # noqa: S608 - constants only
 _ALL_SQL = """{table} t
@@ -234,12 +258,12 @@ _AFTER_SQL = """unnest(%(ids)s::bigint[], %(after)s::date[]) AS x(id, after)
 """
 _ACTIVITY_COLUMNS = [
     ("account", ">i8"), ("security", ">i8"), ("currency", ">i2"), ("day", ">i4"), ("quantity", ">i8"),
-    ("amount", ">i8"), ("flag", ">i2"),
+    ("amount", ">i8"), ("flag", ">i2"), ("price", ">i8"),
 ]  # fmt: skip
-_MOVED, _EXTERNAL = 1, 2
+_MOVED, _EXTERNAL, _FEE = 1, 2, 3
 _ACTIVITY = np.dtype(
     [("account", "i8"), ("security", "i8"), ("currency", "i8"), ("day", "i8"), ("quantity", "i8"),
-     ("moved", "i8"), ("amount", "i8"), ("external", "i8")]
+     ("moved", "i8"), ("amount", "i8"), ("external", "i8"), ("fee", "i8"), ("price", "i8")]
 )  # fmt: skip
 
 
@@ -248,7 +272,8 @@ def read_activity(
 ) -> np.ndarray:
     """The transactions of ``ids`` up to ``end`` (only those after each account's ``after`` day, if
     given), one row each, in exact integer units: quantity and position transfers in millionths,
-    amount and external cash in ten-thousandths; ``day`` counts from 2000-01-01 and ``currency``
+    amount, external cash and fees in ten-thousandths, price (or the cost per unit of a position
+    moved without a price; 0: neither) in millionths; ``day`` counts from 2000-01-01 and ``currency``
     from 1 in ``currencies`` (0: none of them). One row per transaction rather than sums per
     account and day: a chunk's transactions hardly share a day, and numpy sums them faster than
     PostgreSQL's hash aggregate does."""
@@ -259,16 +284,39 @@ def read_activity(
         "end": end,
         "moved": sorted(EXTERNAL_POSITION_KINDS),
         "external": sorted(EXTERNAL_CASH_KINDS),
+        "fees": sorted(FEE_KINDS),
         "currencies": currencies,
     }
     source = (_ALL_SQL if after is None else _AFTER_SQL).format(table=Transaction._meta.db_table)
     columns = fetch_arrays(_ACTIVITY_SQL.format(source=source), params, [kind for _, kind in _ACTIVITY_COLUMNS])
     rows = dict(zip([name for name, _ in _ACTIVITY_COLUMNS], columns, strict=True))
     out = np.zeros(len(rows["account"]), dtype=_ACTIVITY)
-    for name in ("account", "security", "currency", "day", "quantity", "amount"):
+    for name in ("account", "security", "currency", "day", "quantity", "amount", "price"):
         out[name] = rows[name]
     out["moved"] = np.where(rows["flag"] == _MOVED, rows["quantity"], 0)
     out["external"] = np.where(rows["flag"] == _EXTERNAL, rows["amount"], 0)
+    out["fee"] = np.where(rows["flag"] == _FEE, rows["amount"], 0)
+    return out
+
+
+def trade_prices(firm_id: int, ids: np.ndarray, securities: np.ndarray, end: date) -> np.ndarray:
+    """The prices (or moved cost per unit) of ``ids``' transactions in ``securities`` up to ``end``,
+    oldest first (ties by id): what a holding is worth before its security's first close. Rows of
+    (account, security, day from 2000-01-01, price in millionths)."""
+    query = f"""
+        SELECT array_send(array_agg(t.account_id ORDER BY t.trade_date, t.id)),
+               array_send(array_agg(t.security_id ORDER BY t.trade_date, t.id)),
+               array_send(array_agg((t.trade_date - DATE '2000-01-01')::int4 ORDER BY t.trade_date, t.id)),
+               array_send(array_agg(({_PRICE_SQL} * {QUANTITY_UNITS})::int8 ORDER BY t.trade_date, t.id))
+        FROM {Transaction._meta.db_table} t
+        WHERE t.firm_id = %(firm)s AND t.account_id = ANY(%(ids)s::bigint[])
+            AND t.security_id = ANY(%(secs)s::bigint[]) AND t.trade_date <= %(end)s AND {_PRICE_SQL} > 0
+    """  # noqa: S608 - model metadata and constants
+    params = {"firm": firm_id, "ids": ids.tolist(), "secs": securities.tolist(), "end": end}
+    columns = fetch_arrays(query, params, [">i8", ">i8", ">i4", ">i8"])
+    out = np.zeros(len(columns[0]), dtype=[("account", "i8"), ("security", "i8"), ("day", "i8"), ("price", "i8")])
+    for name, column in zip(out.dtype.names or (), columns, strict=True):
+        out[name] = column
     return out
 
 
@@ -296,7 +344,7 @@ def fetch_arrays(query: str, params: dict[str, Any], kinds: list[str]) -> list[n
 
 _SERIES_COLUMNS = [
     ("account_id", "bigint"), ("quarter", "date"), ("first_date", "date"), ("nav", "float8[]"),
-    ("net_flow", "float8[]"), ("return_index", "float8[]"),
+    ("net_flow", "float8[]"), ("return_index", "float8[]"), ("gross_index", "float8[]"),
 ]  # fmt: skip
 
 
@@ -316,12 +364,20 @@ class SeriesStage:
         nav: np.ndarray,
         flow: np.ndarray,
         index: np.ndarray,
+        gross: np.ndarray,
         *,
         append: bool,
     ) -> int:
         """Rows of ``days[first_idx:]`` of each account, one per quarter; returns the account-days."""
         live = first_idx < len(days)
-        ids, first_idx, nav, flow, index = ids[live], first_idx[live], nav[live], flow[live], index[live]
+        ids, first_idx, nav, flow, index, gross = (
+            ids[live],
+            first_idx[live],
+            nav[live],
+            flow[live],
+            index[live],
+            gross[live],
+        )
         if not len(ids):
             return 0
         quarters = quarter_of(days)
@@ -335,7 +391,8 @@ class SeriesStage:
                 rows = np.flatnonzero(lo_acct == lo)
                 payload.append(
                     _encode_rows(ids[rows], quarter_day, int((days[lo] - EPOCH_2000).astype(np.int64)),
-                                 [nav[rows, lo:hi_q], flow[rows, lo:hi_q], index[rows, lo:hi_q]])
+                                 [nav[rows, lo:hi_q], flow[rows, lo:hi_q], index[rows, lo:hi_q],
+                                  gross[rows, lo:hi_q]])
                 )  # fmt: skip
                 written += len(rows) * (hi_q - lo)
         table = DailySeries._meta.db_table
@@ -345,14 +402,16 @@ class SeriesStage:
             # update stays on its page: no index entry to add, no same-firm key to check again).
             values = (
                 "nav = s.nav || excluded.nav, net_flow = s.net_flow || excluded.net_flow, "
-                "return_index = s.return_index || excluded.return_index"
+                "return_index = s.return_index || excluded.return_index, "
+                "gross_index = s.gross_index || excluded.gross_index"
                 if append
                 else "first_date = excluded.first_date, nav = excluded.nav, net_flow = excluded.net_flow, "
-                "return_index = excluded.return_index"
+                "return_index = excluded.return_index, gross_index = excluded.gross_index"
             )
             cursor.execute(
-                f"INSERT INTO {table} AS s (firm_id, account_id, quarter, first_date, nav, net_flow, return_index) "  # noqa: S608
-                f"SELECT %s, account_id, quarter, first_date, nav, net_flow, return_index FROM {staged} "
+                f"INSERT INTO {table} AS s (firm_id, account_id, quarter, first_date, nav, net_flow, return_index, "  # noqa: S608
+                f"gross_index) SELECT %s, account_id, quarter, first_date, nav, net_flow, return_index, gross_index "
+                f"FROM {staged} "
                 f"ON CONFLICT (firm_id, account_id, quarter) DO UPDATE SET {values}",
                 [self.firm_id],
             )
@@ -368,7 +427,7 @@ class SeriesStage:
 
 
 def _encode_rows(ids: np.ndarray, quarter_day: int, first_day: int, arrays: list[np.ndarray]) -> bytes:
-    """Binary COPY rows (account_id, quarter, first_date, three float8[] of equal length)."""
+    """Binary COPY rows (account_id, quarter, first_date, four float8[] of equal length)."""
     n, length = arrays[0].shape
     element = np.dtype([("len", ">i4"), ("value", ">f8")])
     array_fields = [
@@ -377,12 +436,13 @@ def _encode_rows(ids: np.ndarray, quarter_day: int, first_day: int, arrays: list
     ]  # fmt: skip
     row = np.dtype(
         [("n", ">i2"), ("l0", ">i4"), ("account", ">i8"), ("l1", ">i4"), ("quarter", ">i4"), ("l2", ">i4"),
-         ("first", ">i4"), ("nav", array_fields), ("flow", array_fields), ("index", array_fields)]
+         ("first", ">i4"), ("nav", array_fields), ("flow", array_fields), ("index", array_fields),
+         ("gross", array_fields)]
     )  # fmt: skip
     out = np.zeros(n, dtype=row)
-    out["n"], out["l0"], out["account"] = 6, 8, ids
+    out["n"], out["l0"], out["account"] = 7, 8, ids
     out["l1"], out["quarter"], out["l2"], out["first"] = 4, quarter_day, 4, first_day
-    for name, values in zip(("nav", "flow", "index"), arrays, strict=True):
+    for name, values in zip(("nav", "flow", "index", "gross"), arrays, strict=True):
         field_ = out[name]
         field_["len"] = 20 + 12 * length
         field_["ndim"], field_["oid"], field_["dim"], field_["lbound"] = 1, _FLOAT8_OID, length, 1
@@ -395,13 +455,12 @@ def _encode_rows(ids: np.ndarray, quarter_day: int, first_day: int, arrays: list
 # --- Market data --------------------------------------------------------------------------------
 
 
-def _forward_fill(matrix: np.ndarray) -> np.ndarray:
-    """Carry the last non-NaN value of each row forward; leading gaps become 0 (no quote yet)."""
+def forward_fill(matrix: np.ndarray) -> np.ndarray:
+    """Carry the last non-NaN value of each row forward; leading gaps stay NaN (no quote yet)."""
     mask = np.isnan(matrix)
     positions = np.where(~mask, np.arange(matrix.shape[1])[None, :], 0)
     np.maximum.accumulate(positions, axis=1, out=positions)
-    filled = matrix[np.arange(matrix.shape[0])[:, None], positions]
-    return np.nan_to_num(filled, nan=0.0)
+    return matrix[np.arange(matrix.shape[0])[:, None], positions]
 
 
 def _quotes(rows: list[tuple[Any, date, float]], keys: dict[Any, int], days: np.ndarray) -> np.ndarray:
@@ -413,7 +472,7 @@ def _quotes(rows: list[tuple[Any, date, float]], keys: dict[Any, int], days: np.
         k = np.array([keys[r[0]] for r in rows], dtype=np.int64)
         d = (np.array([r[1] for r in rows], dtype="datetime64[D]") - lookback).astype(np.int64)
         matrix[k, d] = np.array([r[2] for r in rows])
-    filled = _forward_fill(matrix)
+    filled = forward_fill(matrix)
     return filled[:, (days - lookback).astype(np.int64)]
 
 
@@ -427,25 +486,17 @@ def _window_rows(quotes: Any, key: str, days: np.ndarray) -> list[tuple[Any, dat
 
 
 def price_matrix(securities: list[int], days: np.ndarray) -> np.ndarray:
+    """Closes over ``days``, carried forward; NaN before a security's first close."""
     quotes = SecurityPrice.objects.filter(security_id__in=securities).annotate(value=Cast("close", FloatField()))
     return _quotes(_window_rows(quotes, "security_id", days), {s: i for i, s in enumerate(securities)}, days)
 
 
 def fx_matrix(currencies: list[str], days: np.ndarray) -> np.ndarray:
+    """USD per unit over ``days``, carried forward; NaN before a currency's first rate (never a
+    later rate: what cannot be converted yet is left out of the NAV, see ``performance``)."""
     rates = FxRate.objects.filter(currency__in=currencies).annotate(value=Cast("rate_to_usd", FloatField()))
     matrix = _quotes(_window_rows(rates, "currency", days), {c: i for i, c in enumerate(currencies)}, days)
     if "USD" in currencies:
         matrix[currencies.index("USD")] = 1.0
-    # A currency with no rate at all stays NaN: a NAV that needs it is refused, not invented.
-    matrix[matrix == 0] = np.nan
-    return _forward_fill_backwards(matrix)
-
-
-def _forward_fill_backwards(matrix: np.ndarray) -> np.ndarray:
-    """For FX only: days before a currency's first rate use its first rate (never divide by zero)."""
-    filled = matrix.copy()
-    for row in filled:
-        nan = np.isnan(row)
-        if nan.any():
-            row[nan] = row[~nan][0] if (~nan).any() else np.nan
-    return filled
+    matrix[matrix == 0] = np.nan  # a rate of 0 converts nothing
+    return matrix

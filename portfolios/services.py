@@ -33,6 +33,7 @@ from portfolios.models import (
     Transaction,
     TransactionKind,
 )
+from portfolios.tasks import daily_values_correct
 
 ZERO = Decimal(0)
 
@@ -200,7 +201,17 @@ def transaction_record(
     _post(actor, locked, legs, transaction=record, memo=description or record.get_kind_display())
     if security is not None:
         _move_position(locked, security, position, record.quantity, record.cost_change, record.realized_gain, currency)
+    _correct_values_after_commit(locked, record.trade_date)
     return record
+
+
+def _correct_values_after_commit(account: ClientAccount, trade_date: date) -> None:
+    """A row dated on or before the account's last computed day: its daily values are recomputed
+    in the background once this commits (the page says they are being updated meanwhile). The
+    nightly update would include it anyway (``performance.correct_series``); this is sooner."""
+    if account.nav_date is not None and trade_date <= account.nav_date:
+        firm_id = account.firm_id
+        db_transaction.on_commit(lambda: daily_values_correct.delay(firm_id))
 
 
 @db_transaction.atomic
@@ -219,10 +230,12 @@ def transaction_reverse(*, actor: Any, transaction: Transaction, memo: str = "")
         )
         if (held.first() or ZERO) < original.quantity:
             raise ValidationError({"transaction": "The securities it brought in are no longer all held."})
+    # Dated as the original: the two cancel out on the day it counted, and the daily values from
+    # that day on are recomputed as if it had never been (no gain from a trade that never was).
     reversal = Transaction(
         account=locked,
-        trade_date=date.today(),
-        settle_date=date.today(),
+        trade_date=original.trade_date,
+        settle_date=original.settle_date,
         kind=original.kind,
         security_id=original.security_id,
         quantity=-original.quantity,
@@ -256,6 +269,7 @@ def transaction_reverse(*, actor: Any, transaction: Transaction, memo: str = "")
             reversal.realized_gain,
             reversal.currency,
         )
+    _correct_values_after_commit(locked, reversal.trade_date)
     return reversal
 
 

@@ -24,6 +24,14 @@ def daily_values_update(firm_id: int) -> int:
 
 
 @shared_task(acks_late=True)
+@firm_task
+def daily_values_correct(firm_id: int) -> int:
+    """Recompute the accounts whose transactions or market data changed on or before their last
+    computed day (queued after such a change commits); returns the accounts recomputed."""
+    return performance.correct_series().corrected
+
+
+@shared_task(acks_late=True)
 def daily_values_nightly() -> int:
     """Celery beat, after the day's prices: one ``daily_values_update`` per firm, so each firm runs
     in its own scope (and a failing firm does not hold up the others). Returns the firms queued.

@@ -210,8 +210,23 @@ def _correct_values_after_commit(account: ClientAccount, trade_date: date) -> No
     in the background once this commits (the page says they are being updated meanwhile). The
     nightly update would include it anyway (``performance.correct_series``); this is sooner."""
     if account.nav_date is not None and trade_date <= account.nav_date:
-        firm_id = account.firm_id
-        db_transaction.on_commit(lambda: daily_values_correct.delay(firm_id))
+        queue_series_correction(account.firm_id)
+
+
+class _QueueCorrection:
+    def __init__(self, firm_id: int) -> None:
+        self.firm_id = firm_id
+
+    def __call__(self) -> None:
+        daily_values_correct.delay(self.firm_id)
+
+
+def queue_series_correction(firm_id: int) -> None:
+    """Queue ``tasks.daily_values_correct`` once this transaction commits: once per firm however
+    many rows it wrote (an import of 50,000 back-dated rows queues one task)."""
+    pending = db_transaction.get_connection().run_on_commit
+    if not any(isinstance(callback, _QueueCorrection) and callback.firm_id == firm_id for _, callback, _ in pending):
+        db_transaction.on_commit(_QueueCorrection(firm_id), robust=True)
 
 
 @db_transaction.atomic

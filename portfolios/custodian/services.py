@@ -44,6 +44,7 @@ from advisorportal.jobs.kinds import Outcome
 from advisorportal.jobs.models import Job
 from advisorportal.jobs.progress import Progress
 from advisorportal.jobs.uploads import FileRefused, read_upload
+from portfolios import performance
 from portfolios import services as portfolio_services
 from portfolios.custodian import parsers, planning
 from portfolios.custodian.models import APPLYING, VALIDATING, ImportJob, ImportKind
@@ -181,6 +182,10 @@ def _apply(job: ImportJob, plan: planning.Plan, progress: Progress) -> Issue | N
     stored: dict[str, list[int]] = {}
     try:
         with db_transaction.atomic():
+            if any(isinstance(action.operation, PriceRow) for action in plan.actions):
+                # Before any account is locked (the daily values hold it while they lock accounts).
+                performance.lock_market_data()
+                portfolio_services.queue_series_correction(job.firm_id)
             for index, action in enumerate(plan.actions, start=1):
                 row = _apply_one(job, action)
                 stored.setdefault(row._meta.label_lower, []).append(row.pk)

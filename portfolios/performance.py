@@ -46,7 +46,8 @@ from typing import Any
 
 import numpy as np
 from django.db import connection, transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Subquery, Value
+from django.db.models.functions import Coalesce
 
 from advisorportal.formats import minor_units, round_money
 from advisorportal.tenancy.context import require_firm_id
@@ -415,12 +416,30 @@ class _Opening:
     cash: tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def _run(*, account_ids: Sequence[int] | None, end: date | None, incremental: bool) -> RecomputeResult:
+def series_problems(*, limit: int = 50) -> list[str]:
+    """Every difference between the stored daily values of the firm's accounts (series, state,
+    latest values) and a full recompute from the ledger, up to each account's last stored day
+    (``check_portfolios``). Writes nothing. Up to ``limit`` messages, one per account."""
+    problems: list[str] = []
+    as_of = SeriesState.objects.aggregate(last=Max("as_of"))["last"]
+    stored_ids = set(DailySeries.objects.values_list("account_id", flat=True).distinct())
+    if as_of is None and not stored_ids:
+        return problems
+    _run(account_ids=None, end=as_of, incremental=False, problems=problems)
+    return problems[:limit]
+
+
+def _run(
+    *, account_ids: Sequence[int] | None, end: date | None, incremental: bool, problems: list[str] | None = None
+) -> RecomputeResult:
     """The one path of every run. Changes are read before the transactions: a change committed
-    after that is left for the next run (``SeriesChange``)."""
+    after that is left for the next run (``SeriesChange``). With ``problems`` it writes nothing and
+    lists where the stored values differ from what it computed."""
     firm_id = require_firm_id()
-    lock_market_data(shared=True)
-    _note_market_revisions(firm_id)
+    checking = problems is not None
+    if not checking:
+        lock_market_data(shared=True)
+        _note_market_revisions(firm_id)
     clock = _Clock()
     result = RecomputeResult(seconds=clock.seconds)
     end = end or latest_price_date() or date.today()
@@ -445,7 +464,8 @@ def _run(*, account_ids: Sequence[int] | None, end: date | None, incremental: bo
             if account in states and np.datetime64(first_changed, "D") <= states[account][0]:
                 del states[account]  # changed before its last day: computed again from the start
                 result.corrected += 1
-    _drop_changes(firm_id, change_ids)  # in this transaction: they go only if what follows commits
+    if not checking:
+        _drop_changes(firm_id, change_ids)  # in this transaction: they go only if what follows commits
     carried = np.array([a for a in ids.tolist() if a in states and states[a][0] < last], dtype=np.int64)
     fresh = np.array([a for a in ids.tolist() if a not in states], dtype=np.int64)
     with clock("first trades"):
@@ -453,7 +473,10 @@ def _run(*, account_ids: Sequence[int] | None, end: date | None, incremental: bo
     with clock("clear"):
         # Accounts with nothing to compute lose what they had; the others' rows are overwritten.
         idle = np.array([a for a in fresh.tolist() if a not in firsts], dtype=np.int64)
-        if len(idle):
+        if len(idle) and problems is not None:
+            stale = DailySeries.objects.filter(account_id__in=idle.tolist()).values_list("account__number", flat=True)
+            problems += [f"Account {n}: daily values are stored but it has no transactions." for n in set(stale)]
+        elif len(idle):
             clear_values(firm_id, idle)
     fresh = np.array([a for a in fresh.tolist() if a in firsts], dtype=np.int64)
     if not len(carried) and not len(fresh):
@@ -475,8 +498,9 @@ def _run(*, account_ids: Sequence[int] | None, end: date | None, incremental: bo
                 activity = read_activity(firm_id, chunk, market.currencies, after, last.astype(date))
             opening = _opening(chunk, [states.get(a) for a in chunk.tolist()], market)
             result.rows += _compute_chunk(
-                firm_id, chunk, base_idx, chunk_starts, opening, activity, market, stage, clock, append=from_state
-            )
+                firm_id, chunk, base_idx, chunk_starts, opening, activity, market, stage, clock, append=from_state,
+                problems=problems,
+            )  # fmt: skip
             result.accounts += len(chunk)
     logger.info(
         "daily values %s: %d accounts, %d account-days; %s",
@@ -537,8 +561,10 @@ def _compute_chunk(
     clock: _Clock,
     *,
     append: bool,
+    problems: list[str] | None = None,
 ) -> int:
-    """Compute the days from ``starts`` on for ``ids`` and store them; returns the account-days written."""
+    """Compute the days from ``starts`` on for ``ids`` and store them (or, given ``problems``,
+    compare them with what is stored); returns the account-days written."""
     offset = int(np.searchsorted(market.days, starts.min()))  # >= 1: the market starts a day earlier
     days = market.days[offset:]
     n_days, n_acct, n_ccy, n_sec = len(days), len(ids), len(market.currencies), len(market.sec_ids)
@@ -617,9 +643,11 @@ def _compute_chunk(
             row = np.searchsorted(groups, f_acct * n_ccy + f_ccy)
             f_worth = np.where(entering[row, f_day], 0.0, f_worth * rate[row, f_day])
             order = np.lexsort((f_worth, f_ccy, f_day, f_acct))  # the same order of addition in every run
-            return np.bincount(
-                f_acct[order] * n_days + f_day[order], weights=f_worth[order], minlength=n_acct * n_days
-            ).reshape(n_acct, n_days)
+            return (
+                np.bincount(f_acct[order] * n_days + f_day[order], weights=f_worth[order], minlength=n_acct * n_days)
+                .astype(np.float64)  # (an empty bincount is of integers)
+                .reshape(n_acct, n_days)
+            )
 
         out, fee = activity["external"] != 0, activity["fee"] != 0
         flow = flows(
@@ -648,6 +676,16 @@ def _compute_chunk(
             return np.cumprod(np.concatenate([opening_index[:, None], growth], axis=1), axis=1)[:, 1:]
 
         index, gross = chain(flow, opening.index), chain(flow + fee_flow, opening.gross)
+    if problems is not None:
+        cash_last = cash_units[:, -1]
+        holdings = {
+            **{("q", int(k // n_sec // n_ccy), int(market.sec_ids[k % n_sec])): int(u)
+               for k, u in zip(qty_keys.tolist(), qty_last.tolist(), strict=True) if u},
+            **{("c", int(k // n_ccy), market.currencies[k % n_ccy]): int(u)
+               for k, u in zip(cash_keys.tolist(), cash_last.tolist(), strict=True) if u},
+        }  # fmt: skip
+        problems += _compare_with_stored(firm_id, ids, days, first_idx, nav, flow, index, gross, holdings, places)
+        return 0
     with clock("write series"):
         written = stage.write(ids, days, first_idx, nav, flow, index, gross, append=append)
     with clock("write states"):
@@ -659,6 +697,72 @@ def _compute_chunk(
         prev_index = np.where(first_idx == n_days - 1, opening.index, prev_index)
         store_latest(firm_id, ids, days[-1], nav[:, -1], flow[:, -1], index[:, -1], prev[:, -1], prev_index, places)
     return written
+
+
+def _compare_with_stored(
+    firm_id: int,
+    ids: np.ndarray,
+    days: np.ndarray,
+    first_idx: np.ndarray,
+    nav: np.ndarray,
+    flow: np.ndarray,
+    index: np.ndarray,
+    gross: np.ndarray,
+    holdings: dict[tuple[str, int, Any], int],
+    places: np.ndarray,
+) -> list[str]:
+    """Where the stored series and states of ``ids`` differ from the computed ones: NAV and flows to
+    half the minor unit, indexes to 1e-9, holdings exactly."""
+    stored: dict[int, tuple[date, list[float], list[float], list[float], list[float]]] = {}
+    for account, first, *arrays in (
+        DailySeries.objects.filter(account_id__in=ids.tolist())
+        .order_by("account_id", "quarter")
+        .values_list("account_id", "first_date", "nav", "net_flow", "return_index", "gross_index")
+    ):
+        if account not in stored:
+            stored[account] = (first, [], [], [], [])
+        for into, values in zip(stored[account][1:], arrays, strict=True):
+            into.extend(values)
+    states = read_states(firm_id, ids)
+    numbers = dict(ClientAccount.objects.filter(pk__in=ids.tolist()).values_list("pk", "number"))
+    out = []
+    for row, account in enumerate(ids.tolist()):
+        lo = int(first_idx[row])
+        want_first = days[lo].astype(date)
+        computed = (nav[row, lo:], flow[row, lo:], index[row, lo:], gross[row, lo:])
+        problem = ""
+        if account not in stored:
+            problem = f"no daily values stored (from {want_first})"
+        else:
+            first, *arrays = stored[account]
+            if first != want_first or len(arrays[0]) != len(computed[0]):
+                problem = f"stored days {first} + {len(arrays[0])} differ from {want_first} + {len(computed[0])}"
+            else:
+                half_unit = 0.5 * 10.0 ** -int(places[row])
+                for name, got, want, tolerance in zip(
+                    ("NAV", "net flow", "return index", "gross index"), arrays, computed,
+                    (half_unit, half_unit, 1e-9, 1e-9), strict=True,
+                ):  # fmt: skip
+                    wrong = np.flatnonzero(np.abs(np.asarray(got) - want) > tolerance)
+                    if len(wrong):
+                        day = days[lo + wrong[0]].astype(date)
+                        problem = f"stored {name} on {day} is {got[wrong[0]]!r}, the ledger gives {want[wrong[0]]!r}"
+                        break
+        if not problem:
+            state = states.get(account)
+            held = {key: units for key, units in holdings.items() if key[1] == row}
+            if state is None:
+                problem = "no series state stored"
+            elif state[0] != days[-1]:
+                problem = f"series state is at {state[0]}, the series at {days[-1]}"
+            else:
+                kept = {("q", row, s): u for s, u in zip(state[3], state[4], strict=True) if u}
+                kept |= {("c", row, c): u for c, u in zip(state[5], state[6], strict=True) if u}
+                if kept != held:
+                    problem = "series state holdings differ from the ledger's"
+        if problem:
+            out.append(f"Account {numbers.get(account, account)}: {problem}.")
+    return out
 
 
 _BLOCK_CELLS = 1 << 20  # holdings x days valued at a time: buffers of 8 MB, reused
@@ -790,12 +894,14 @@ def _store_states(
 @dataclass(frozen=True)
 class DayValue:
     """One business day of an account: NAV and net external flow in the base currency, rounded to
-    its minor unit, and the time-weighted return index (1 on the account's first day)."""
+    its minor unit, and the time-weighted return index (1 on the account's first day), net and
+    gross of fees."""
 
     date: date
     nav: Decimal
     net_flow: Decimal
     return_index: Decimal
+    gross_index: Decimal
 
 
 @dataclass(frozen=True)
@@ -823,11 +929,11 @@ def value_history(*, account: ClientAccount, start: date | None = None, end: dat
         series = series.filter(quarter__lte=end)
     currency = account.base_currency
     out: list[DayValue] = []
-    for first, navs, flows, indexes in series.order_by("quarter").values_list(
-        "first_date", "nav", "net_flow", "return_index"
+    for first, navs, flows, indexes, grosses in series.order_by("quarter").values_list(
+        "first_date", "nav", "net_flow", "return_index", "gross_index"
     ):
         days = np.busday_offset(np.datetime64(first, "D"), np.arange(len(navs))).astype(date)
-        for day, nav, flow, index in zip(days.tolist(), navs, flows, indexes, strict=True):
+        for day, nav, flow, index, gross in zip(days.tolist(), navs, flows, indexes, grosses, strict=True):
             if (start is None or day >= start) and (end is None or day <= end):
                 out.append(
                     DayValue(
@@ -835,6 +941,7 @@ def value_history(*, account: ClientAccount, start: date | None = None, end: dat
                         nav=round_money(_decimal(nav), currency),
                         net_flow=round_money(_decimal(flow), currency),
                         return_index=_decimal(index).quantize(INDEX_PLACES),
+                        gross_index=_decimal(gross).quantize(INDEX_PLACES),
                     )
                 )
     return out
@@ -859,10 +966,12 @@ def latest_values(*, account_ids: Sequence[int]) -> dict[int, LatestValue]:
 
 def benchmark_history(*, symbol: str, start: date | None = None, end: date | None = None) -> list[tuple[date, Decimal]]:
     """Closing levels of the benchmark ``symbol`` from ``start`` to ``end`` (inclusive), oldest
-    first; empty for an unknown symbol."""
+    first, beginning with the last level on or before ``start`` (a window starting on a holiday
+    is measured from the close before it); empty for an unknown symbol."""
     values = BenchmarkValue.objects.filter(benchmark__symbol=symbol)
     if start is not None:
-        values = values.filter(date__gte=start)
+        before = BenchmarkValue.objects.filter(benchmark__symbol=symbol, date__lte=start).order_by("-date")
+        values = values.filter(date__gte=Coalesce(Subquery(before.values("date")[:1]), Value(start)))
     if end is not None:
         values = values.filter(date__lte=end)
     return list(values.order_by("date").values_list("date", "level"))

@@ -25,7 +25,7 @@ from accounts.models import GrantAccount, GrantHousehold
 from accounts.rights import Right
 from advisorportal.tenancy.pagination import KeysetPage, Row, decode_cursor, encode_cursor, keyset_page
 from crm.search import prefix_range
-from portfolios import performance
+from portfolios import performance, returns
 from portfolios.models import (
     AccountOwner,
     AccountStatus,
@@ -432,7 +432,10 @@ def value_window(*, account: ClientAccount, period: str = DEFAULT_CHART_PERIOD, 
     end = account.nav_date or timezone.localdate()
     choices = benchmark_symbols()
     symbol = pick_benchmark(choices, benchmark)
-    values = performance.value_history(account=account, start=chart_start(period, end), end=end)
+    start = chart_start(period, end)
+    # From the last value on or before the window's start: a window starting on a weekend or
+    # holiday keeps its first trading day (issue #15, defect 1).
+    values = performance.value_history(account=account, start=returns.base_day(start) if start else None, end=end)
     rebased: list[tuple[date, Decimal]] = []
     if values and symbol:
         levels = performance.benchmark_history(symbol=symbol, start=values[0].date, end=values[-1].date)

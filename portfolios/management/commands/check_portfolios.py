@@ -1,5 +1,6 @@
 """Prove that a firm's books reconcile: every ledger entry balances per currency, cash equals the
-sum of transaction amounts, and every position equals the sum of its transactions."""
+sum of transaction amounts, every position equals the sum of its transactions, and the stored
+daily values (series, states, latest values) equal a full recompute from the ledger."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Firm
 from advisorportal.tenancy.context import firm_scope
-from portfolios import selectors
+from portfolios import performance, selectors
 
 
 class Command(BaseCommand):
@@ -23,9 +24,9 @@ class Command(BaseCommand):
         if firm is None:
             raise CommandError(f"No firm with the slug {options['firm']!r}.")
         with firm_scope(firm):
-            problems = selectors.reconciliation_problems()
+            problems = selectors.reconciliation_problems() + performance.series_problems()
         for problem in problems:
             self.stdout.write(problem)
         if problems:
             raise CommandError(f"{firm.name}: the books do not reconcile ({len(problems)} problems shown).")
-        self.stdout.write(self.style.SUCCESS(f"{firm.name}: ledger, cash and positions reconcile."))
+        self.stdout.write(self.style.SUCCESS(f"{firm.name}: ledger, cash, positions and daily values reconcile."))

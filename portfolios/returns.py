@@ -1,0 +1,233 @@
+"""Returns over periods, from the stored daily values (``performance``), and what the figures lack.
+
+A period's return is measured from its **base**: the last value on or before the day before the
+period (a year to date from the last close of the year before; one year to Monday 2025-03-31 from
+Friday 2024-03-29, since 2024-03-31 was a Sunday), so that no trading day at its start is lost.
+Time-weighted: ``index_end / index_base - 1``, net of fees (``return_index``) and gross of fees
+(``gross_index``). A trailing period (1, 3, 5 years) longer than the account's history has no
+return; a period to date (month, quarter, year) that began before the account did is measured
+from its first day. Returns over more than a year are also given annualised:
+``(1 + r) ** (365.25 / days) - 1``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+import numpy as np
+from django.db.models import Min
+
+from portfolios import performance
+from portfolios.models import (
+    ClientAccount,
+    FxRate,
+    Position,
+    SecurityPrice,
+    Transaction,
+)
+
+YEAR_DAYS = 365.25
+
+
+def base_day(day: date) -> date:
+    """The last business day on or before ``day``: the close a period starting after it is measured from."""
+    return np.busday_offset(np.datetime64(day, "D"), 0, roll="backward").astype(date)  # type: ignore[no-any-return]
+
+
+def months_back(day: date, months: int) -> date:
+    """The same day ``months`` earlier (the month's last day where it has fewer days)."""
+    month_index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(month_index, 12)
+    for last in (31, 30, 29, 28):
+        try:
+            return date(year, month + 1, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+@dataclass(frozen=True)
+class Period:
+    name: str
+    label: str
+    start: date  # the close the return is measured from (before adjusting to the base day)
+    trailing: bool  # needs history from ``start`` (1Y, 3Y, 5Y) rather than starting when the account did
+
+
+def periods(end: date) -> list[Period]:
+    quarter_month = 3 * ((end.month - 1) // 3) + 1
+    return [
+        Period("MTD", "Month to date", end.replace(day=1) - timedelta(days=1), False),
+        Period("QTD", "Quarter to date", date(end.year, quarter_month, 1) - timedelta(days=1), False),
+        Period("YTD", "Year to date", date(end.year - 1, 12, 31), False),
+        Period("1Y", "1 year", months_back(end, 12), True),
+        Period("3Y", "3 years", months_back(end, 36), True),
+        Period("5Y", "5 years", months_back(end, 60), True),
+    ]
+
+
+@dataclass(frozen=True)
+class PeriodReturn:
+    name: str
+    label: str
+    base: date  # the day whose close the return is measured from
+    end: date
+    net: Decimal | None
+    gross: Decimal | None
+    benchmark: Decimal | None
+    annualised_net: Decimal | None = None  # only over more than a year
+    annualised_gross: Decimal | None = None
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.base).days
+
+
+def _ratio(end: Decimal, start: Decimal) -> Decimal | None:
+    return end / start - 1 if start > 0 else None
+
+
+def _annualised(value: Decimal | None, days: int) -> Decimal | None:
+    if value is None or days <= YEAR_DAYS or value <= -1:
+        return None
+    return Decimal(repr((1.0 + float(value)) ** (YEAR_DAYS / days) - 1.0)).quantize(Decimal("1e-10"))
+
+
+def _level_on(levels: list[tuple[date, Decimal]], day: date) -> Decimal | None:
+    """The last level on or before ``day``."""
+    found = None
+    for when, level in levels:
+        if when > day:
+            break
+        found = level
+    return found
+
+
+@dataclass(frozen=True)
+class Returns:
+    as_of: date | None
+    periods: list[PeriodReturn]
+    inception: PeriodReturn | None
+    benchmark_symbol: str
+
+
+def period_returns(*, account: ClientAccount, benchmark_symbol: str = "") -> Returns:
+    """Month, quarter and year to date, 1, 3 and 5 years and since inception, net and gross of fees,
+    beside the benchmark ``benchmark_symbol``'s change over the same days (two queries: the values,
+    the benchmark's levels)."""
+    values = performance.value_history(account=account)
+    symbol = benchmark_symbol
+    if not values:
+        return Returns(as_of=None, periods=[], inception=None, benchmark_symbol=symbol)
+    first, last = values[0], values[-1]
+    levels = performance.benchmark_history(symbol=symbol, end=last.date) if symbol else []
+    by_day = {v.date: v for v in values}
+    days = [v.date for v in values]
+
+    def measured(name: str, label: str, base: date) -> PeriodReturn:
+        start = by_day.get(base) or values[max(0, int(np.searchsorted(np.array(days), base, side="right")) - 1)]
+        start_level, end_level = _level_on(levels, start.date), _level_on(levels, last.date)
+        net = _ratio(last.return_index, start.return_index)
+        gross = _ratio(last.gross_index, start.gross_index)
+        span = (last.date - start.date).days
+        return PeriodReturn(
+            name=name,
+            label=label,
+            base=start.date,
+            end=last.date,
+            net=net,
+            gross=gross,
+            benchmark=_ratio(end_level, start_level) if start_level and end_level else None,
+            annualised_net=_annualised(net, span),
+            annualised_gross=_annualised(gross, span),
+        )
+
+    out = []
+    for period in periods(last.date):
+        base = base_day(period.start)
+        if base < first.date:
+            if period.trailing:
+                out.append(PeriodReturn(period.name, period.label, base, last.date, None, None, None))
+                continue
+            base = first.date
+        out.append(measured(period.name, period.label, base))
+    return Returns(
+        as_of=last.date,
+        periods=out,
+        inception=measured("ITD", "Since inception", first.date),
+        benchmark_symbol=symbol,
+    )
+
+
+# --- What the figures lack ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ValuationGap:
+    """A holding the daily values could not value at market: a security without a close, or a
+    currency without an FX rate, from ``since`` (its first use) until ``until`` (its first quote;
+    None: none yet)."""
+
+    kind: str  # "price" or "fx"
+    subject: str  # the security's symbol or the currency
+    since: date
+    until: date | None
+    treatment: str
+
+    @property
+    def open(self) -> bool:
+        return self.until is None
+
+    @property
+    def what(self) -> str:
+        return f"No closing price for {self.subject}" if self.kind == "price" else f"No {self.subject} exchange rate"
+
+
+def valuation_gaps(*, account: ClientAccount) -> list[ValuationGap]:
+    """Securities the account held before their first close, and currencies it used before their
+    first rate (three queries). Open gaps make the account's figures incomplete."""
+    held = (
+        Position.objects.filter(account=account)
+        .values_list("security_id", "security__symbol", "security__currency")
+        .order_by("security__symbol")
+    )
+    securities = {sid: (symbol, currency) for sid, symbol, currency in held}
+    first_use = dict(
+        Transaction.objects.filter(account=account, security_id__in=list(securities))
+        .values_list("security_id")
+        .annotate(first=Min("trade_date"))
+    )
+    first_close = dict(
+        SecurityPrice.objects.filter(security_id__in=list(securities))
+        .values_list("security_id")
+        .annotate(first=Min("date"))
+    )
+    gaps: list[ValuationGap] = []
+    for sid, (symbol, _) in securities.items():
+        since, quoted = first_use.get(sid), first_close.get(sid)
+        if since is not None and (quoted is None or quoted > since):
+            gaps.append(
+                ValuationGap("price", symbol, since, quoted, "valued at its last trade price in the account until then")
+            )
+    # Cash and trades in a currency other than the base need its rate (and the base's, unless USD).
+    currency_use = dict(
+        Transaction.objects.filter(account=account)
+        .exclude(currency=account.base_currency)
+        .values_list("currency")
+        .annotate(first=Min("trade_date"))
+    )
+    if currency_use:
+        needed = {**currency_use, account.base_currency: min(currency_use.values())}
+        needed.pop("USD", None)
+        first_rate = dict(
+            FxRate.objects.filter(currency__in=list(needed)).values_list("currency").annotate(first=Min("date"))
+        )
+        for currency, since in sorted(needed.items()):
+            rate = first_rate.get(currency)
+            if rate is None or rate > since:
+                gaps.append(
+                    ValuationGap("fx", currency, since, rate, "left out of the net asset value until its first rate")
+                )
+    return gaps

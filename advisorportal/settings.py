@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "portfolios.custodian",
     "crm.contact_io",
     "crm.merge",
+    "crm.agenda.calendar",
     "devtools",
 ]
 
@@ -262,6 +263,8 @@ CONTENT_SECURITY_POLICY = {
 # --- Internationalisation -------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# The time zone a user's calendar shows in until they choose theirs (crm/agenda/calendar).
+CALENDAR_DEFAULT_TIME_ZONE = env_str("CALENDAR_DEFAULT_TIME_ZONE", "America/New_York")
 USE_I18N = True
 USE_TZ = True
 

@@ -7,8 +7,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from portfolios import performance, returns, selectors, services
 from portfolios.models import (
@@ -378,3 +382,72 @@ def test_annualised_returns_only_over_more_than_a_year(alice: Persona) -> None:
         by_name = {p.name: p for p in result.periods}
         assert by_name["1Y"].annualised_net is None
         assert by_name["YTD"].annualised_net is None
+
+
+# --- Property: any sequence of rows, late rows, corrections and runs stores a full recompute -------
+
+DAYS = performance.business_days(date(2025, 3, 3), date(2025, 3, 14)).tolist()  # two weeks
+day_index = st.integers(min_value=0, max_value=len(DAYS) - 1)
+money = st.decimals(min_value=D("1"), max_value=D("5000"), places=2)
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.sampled_from(["deposit", "withdrawal", "dividend", "fee"]), day_index, money),
+        st.tuples(st.sampled_from(["buy", "sell"]), day_index, st.integers(min_value=1, max_value=30)),
+        st.tuples(st.just("reverse"), st.integers(min_value=0, max_value=40)),
+        st.tuples(st.just("close"), day_index, st.decimals(min_value=D("50"), max_value=D("150"), places=2)),
+        st.tuples(st.just("eur"), day_index),  # EUR cash, whose first rate may come late
+        st.tuples(st.just("run"), day_index),
+        st.tuples(
+            st.just("correct"),
+        ),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=steps)
+def test_property_stored_values_always_equal_a_full_recompute(alice: Persona, steps: list[tuple]) -> None:
+    """Deposits, trades, dividends, fees, reversals, closes revised or late, a currency whose first
+    rate comes late, rows dated before the last run, and nightly runs and corrections in any order:
+    after the last night the stored values are those of a full recompute, and the state's cash is
+    the ledger's."""
+    with alice.scope(), transaction.atomic():
+        stock = SecurityFactory(symbol="PROP")
+        SecurityPriceFactory(security=stock, date=DAYS[2], close=D(100))  # quoted from the third day
+        FxRateFactory(currency="EUR", date=DAYS[4], rate_to_usd=D("1.1"))  # the first EUR rate
+        account = ClientAccountFactory(margin_type="margin")
+        recorded: list[Transaction] = []
+        for step in steps:
+            try:
+                kind = step[0]
+                if kind in {"deposit", "withdrawal", "dividend", "fee"}:
+                    recorded.append(record(account, kind, DAYS[step[1]], amount=step[2]))
+                elif kind in {"buy", "sell"}:
+                    recorded.append(
+                        record(account, kind, DAYS[step[1]], security=stock, quantity=D(step[2]), price=D(99))
+                    )
+                elif kind == "eur":
+                    recorded.append(record(account, "deposit", DAYS[step[1]], amount=D(100), currency="EUR"))
+                elif kind == "reverse" and recorded:
+                    services.transaction_reverse(actor=None, transaction=recorded[step[1] % len(recorded)])
+                elif kind == "close":
+                    SecurityPrice.objects.update_or_create(
+                        security=stock, date=DAYS[step[1]], defaults={"close": step[2]}
+                    )
+                elif kind == "run":
+                    performance.update_new_days(end=DAYS[step[1]])
+                elif kind == "correct":
+                    performance.correct_series()
+            except ValidationError:
+                pass  # refused (not held, already reversed): changes nothing
+            account.refresh_from_db()
+        performance.update_new_days(end=DAYS[-1])
+        assert performance.series_problems() == []
+        assert_equals_full_recompute([account.pk], DAYS[-1])
+        state = SeriesState.objects.filter(account=account).first()
+        ledger = {c: v for c, v in selectors.cash_balances(account=account).items() if v}
+        held = {c: D(units) / 10000 for c, units in zip(state.currencies, state.cash, strict=True)} if state else {}
+        assert held == ledger
+        transaction.set_rollback(True)

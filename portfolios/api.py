@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from accounts.api_access import FirmScopedViewSet
 from accounts.rights import Right
 from advisorportal.tenancy.pagination import KeysetPagination
-from portfolios import performance, selectors
+from portfolios import performance, returns, selectors
 from portfolios.models import ClientAccount, Transaction
 from portfolios.serializers import (
     AccountListQuerySerializer,
@@ -24,6 +24,8 @@ from portfolios.serializers import (
     DateRangeSerializer,
     PositionSerializer,
     RealizedReportSerializer,
+    ReturnsQuerySerializer,
+    ReturnsSerializer,
     TransactionFilterSerializer,
     TransactionSerializer,
     ValueHistorySerializer,
@@ -99,6 +101,17 @@ class ClientAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fir
         values = performance.value_history(account=account, start=start, end=end)
         body = {"currency": account.base_currency, "date_from": start, "date_to": end, "values": values}
         return Response(ValueHistorySerializer(body).data)
+
+    @extend_schema(parameters=[ReturnsQuerySerializer], responses=ReturnsSerializer)
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def returns(self, request: Request, pk: str | None = None) -> Response:
+        """Month, quarter and year to date, 1, 3 and 5 years and since inception, net and gross of
+        fees, with a benchmark; missing prices and rates; whether a correction is being included."""
+        account = self.account()
+        query = ReturnsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        symbol = selectors.pick_benchmark(selectors.benchmark_symbols(), query.validated_data.get("benchmark", ""))
+        return Response(ReturnsSerializer(returns.returns_report(account, symbol)).data)
 
     @extend_schema(parameters=[AsOfSerializer], responses=RealizedReportSerializer)
     @action(detail=True, methods=["get"], url_path="realized-pnl", pagination_class=None)

@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 import numpy as np
-from django.db.models import Min
+from django.db.models import Min, OuterRef, Subquery
 
 from portfolios import performance
 from portfolios.models import (
@@ -187,47 +187,69 @@ class ValuationGap:
 
 def valuation_gaps(*, account: ClientAccount) -> list[ValuationGap]:
     """Securities the account held before their first close, and currencies it used before their
-    first rate (three queries). Open gaps make the account's figures incomplete."""
+    first rate (two queries; three for a base currency other than USD). Open gaps make the
+    account's figures incomplete."""
+    trades = Transaction.objects.filter(account=account, security=OuterRef("security")).order_by("trade_date")
+    closes = SecurityPrice.objects.filter(security=OuterRef("security")).order_by("date")
     held = (
         Position.objects.filter(account=account)
-        .values_list("security_id", "security__symbol", "security__currency")
+        .annotate(first_use=Subquery(trades.values("trade_date")[:1]), first_close=Subquery(closes.values("date")[:1]))
+        .values_list("security__symbol", "first_use", "first_close")
         .order_by("security__symbol")
     )
-    securities = {sid: (symbol, currency) for sid, symbol, currency in held}
-    first_use = dict(
-        Transaction.objects.filter(account=account, security_id__in=list(securities))
-        .values_list("security_id")
-        .annotate(first=Min("trade_date"))
-    )
-    first_close = dict(
-        SecurityPrice.objects.filter(security_id__in=list(securities))
-        .values_list("security_id")
-        .annotate(first=Min("date"))
-    )
     gaps: list[ValuationGap] = []
-    for sid, (symbol, _) in securities.items():
-        since, quoted = first_use.get(sid), first_close.get(sid)
+    for symbol, since, quoted in held:
         if since is not None and (quoted is None or quoted > since):
             gaps.append(
                 ValuationGap("price", symbol, since, quoted, "valued at its last trade price in the account until then")
             )
     # Cash and trades in a currency other than the base need its rate (and the base's, unless USD).
-    currency_use = dict(
-        Transaction.objects.filter(account=account)
+    rates = FxRate.objects.filter(currency=OuterRef("currency")).order_by("date")
+    currency_use = {
+        currency: (since, rate)
+        for currency, since, rate in Transaction.objects.filter(account=account)
         .exclude(currency=account.base_currency)
         .values_list("currency")
-        .annotate(first=Min("trade_date"))
-    )
-    if currency_use:
-        needed = {**currency_use, account.base_currency: min(currency_use.values())}
-        needed.pop("USD", None)
-        first_rate = dict(
-            FxRate.objects.filter(currency__in=list(needed)).values_list("currency").annotate(first=Min("date"))
-        )
-        for currency, since in sorted(needed.items()):
-            rate = first_rate.get(currency)
-            if rate is None or rate > since:
-                gaps.append(
-                    ValuationGap("fx", currency, since, rate, "left out of the net asset value until its first rate")
-                )
+        .annotate(first=Min("trade_date"), first_rate=Subquery(rates.values("date")[:1]))
+        .values_list("currency", "first", "first_rate")
+    }
+    if currency_use and account.base_currency != "USD":
+        base_rate = FxRate.objects.filter(currency=account.base_currency).aggregate(first=Min("date"))["first"]
+        currency_use[account.base_currency] = (min(since for since, _ in currency_use.values()), base_rate)
+    for currency, (since, rate) in sorted(currency_use.items()):
+        if currency != "USD" and (rate is None or rate > since):
+            gaps.append(
+                ValuationGap("fx", currency, since, rate, "left out of the net asset value until its first rate")
+            )
     return gaps
+
+
+@dataclass(frozen=True)
+class ReturnsReport:
+    """What the account page and ``GET /api/v1/accounts/{id}/returns/`` show of an account's returns."""
+
+    currency: str
+    as_of: date | None
+    benchmark: str
+    periods: list[PeriodReturn]
+    inception: PeriodReturn | None
+    valuation_gaps: list[ValuationGap]
+    updating_from: date | None
+
+    @property
+    def complete(self) -> bool:
+        """No holding lacks its close or rate now, and no correction is pending."""
+        return self.updating_from is None and not any(gap.open for gap in self.valuation_gaps)
+
+
+def returns_report(account: ClientAccount, benchmark_symbol: str) -> ReturnsReport:
+    result = period_returns(account=account, benchmark_symbol=benchmark_symbol)
+    return ReturnsReport(
+        currency=account.base_currency,
+        as_of=result.as_of,
+        benchmark=result.benchmark_symbol,
+        periods=result.periods,
+        inception=result.inception,
+        valuation_gaps=valuation_gaps(account=account),
+        updating_from=performance.pending_correction(account=account),
+    )

@@ -176,6 +176,52 @@ class DayValueSerializer(serializers.Serializer[Any]):
     nav = serializers.CharField(help_text="Decimal string.")
     net_flow = serializers.CharField(help_text="Decimal string.")
     return_index = serializers.DecimalField(max_digits=20, decimal_places=10)
+    gross_index = serializers.DecimalField(
+        max_digits=20, decimal_places=10, help_text="The return index gross of fees (fees taken as flows)."
+    )
+
+
+class PeriodReturnSerializer(serializers.Serializer[Any]):
+    name = serializers.CharField(help_text="MTD, QTD, YTD, 1Y, 3Y, 5Y or ITD (since inception).")
+    label = serializers.CharField()
+    base = serializers.DateField(help_text="The day whose close the return is measured from.")
+    end = serializers.DateField()
+    net = serializers.DecimalField(max_digits=20, decimal_places=10, allow_null=True, help_text="0.01 = 1 %.")
+    gross = serializers.DecimalField(max_digits=20, decimal_places=10, allow_null=True)
+    benchmark = serializers.DecimalField(max_digits=30, decimal_places=10, allow_null=True)
+    annualised_net = serializers.DecimalField(
+        max_digits=20, decimal_places=10, allow_null=True, help_text="Only over more than a year."
+    )
+    annualised_gross = serializers.DecimalField(max_digits=20, decimal_places=10, allow_null=True)
+
+
+class ValuationGapSerializer(serializers.Serializer[Any]):
+    kind = serializers.ChoiceField(choices=["price", "fx"])
+    subject = serializers.CharField(help_text="The security's symbol or the currency.")
+    since = serializers.DateField()
+    until = serializers.DateField(allow_null=True, help_text="The first close or rate; null: none yet.")
+    treatment = serializers.CharField()
+
+
+class ReturnsSerializer(serializers.Serializer[Any]):
+    """Time-weighted returns by period, net and gross of fees, beside a benchmark; what the figures
+    lack (``valuation_gaps``, ``complete``) and whether a correction is being included
+    (``updating_from``)."""
+
+    currency = serializers.CharField()
+    as_of = serializers.DateField(allow_null=True)
+    benchmark = serializers.CharField(allow_blank=True)
+    periods = PeriodReturnSerializer(many=True)
+    inception = PeriodReturnSerializer(allow_null=True)
+    complete = serializers.BooleanField()
+    valuation_gaps = ValuationGapSerializer(many=True)
+    updating_from = serializers.DateField(
+        allow_null=True, help_text="A change dated this day is being included; the figures are being updated."
+    )
+
+
+class ReturnsQuerySerializer(serializers.Serializer[Any]):
+    benchmark = serializers.CharField(required=False, max_length=32, help_text="A benchmark symbol.")
 
 
 class ValueHistorySerializer(serializers.Serializer[Any]):

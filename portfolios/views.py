@@ -13,7 +13,7 @@ from django.views.generic import TemplateView
 from accounts.access import FirmScopedView
 from accounts.rights import Right
 from advisorportal.cached_forms import rendered_once
-from portfolios import selectors
+from portfolios import returns, selectors
 from portfolios.cells import render_positions, render_rows, render_transactions
 from portfolios.forms import AccountFilterForm, ChartPeriodForm, TransactionFilterForm
 from portfolios.models import ClientAccount
@@ -200,6 +200,7 @@ class AccountDetailView(FirmScopedView, TemplateView):
                 query=_query_without(self.request, "after"),
             )
         if target == "":
+            context["returns"] = returns.returns_report(account, context["window"].benchmark_symbol)
             context["summary"] = summary = selectors.account_summary(user=user, account=account)
             context["position_rows"] = render_positions(summary.positions)
         return context

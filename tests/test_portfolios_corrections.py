@@ -451,3 +451,47 @@ def test_property_stored_values_always_equal_a_full_recompute(alice: Persona, st
         held = {c: D(units) / 10000 for c, units in zip(state.currencies, state.cash, strict=True)} if state else {}
         assert held == ledger
         transaction.set_rollback(True)
+
+
+# --- The account page and the API show it ----------------------------------------------------------
+
+
+def test_the_account_page_and_api_show_returns_gaps_and_updating(alice: Persona) -> None:
+    stock = SecurityFactory(symbol="PAGEIPO")
+    SecurityPriceFactory(security=stock, date=THU, close=D(120))
+    never = SecurityFactory(symbol="NOQUOTE")
+    with alice.scope():
+        account = ClientAccountFactory()
+        record(account, "deposit", MON, amount=D(10000))
+        record(account, "buy", TUE, security=stock, quantity=D(10), price=D(100))
+        record(account, "buy", TUE, security=never, quantity=D(1), price=D(50))
+        record(account, "fee", WED, amount=D(10))
+        performance.update_new_days(end=FRI)
+        record(account, "dividend", WED, amount=D(5))  # back-dated: pending until corrected
+    web = alice.client()
+    page = web.get(f"/accounts/{account.pk}/")
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "being updated to include a change dated" in text
+    assert "Figures incomplete. No closing price for NOQUOTE" in text
+    assert "Since inception" in text and "Gross of fees" in text
+    body = web.get(f"/api/v1/accounts/{account.pk}/returns/").json()
+    assert body["updating_from"] == "2025-03-05"
+    assert body["complete"] is False
+    assert {(g["kind"], g["subject"], g["until"]) for g in body["valuation_gaps"]} == {
+        ("price", "PAGEIPO", "2025-03-06"),
+        ("price", "NOQUOTE", None),
+    }
+    assert [p["name"] for p in body["periods"]] == ["MTD", "QTD", "YTD", "1Y", "3Y", "5Y"]
+    assert body["inception"]["gross"] != body["inception"]["net"]
+    with alice.scope():
+        performance.correct_series()
+    assert web.get(f"/api/v1/accounts/{account.pk}/returns/").json()["updating_from"] is None
+
+
+def test_returns_of_another_firms_account_are_a_404(alice: Persona, charlie: Persona) -> None:
+    with charlie.scope():
+        theirs = ClientAccountFactory()
+    web = alice.client()
+    assert web.get(f"/api/v1/accounts/{theirs.pk}/returns/").status_code == 404
+    assert web.get(f"/accounts/{theirs.pk}/").status_code == 404

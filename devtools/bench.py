@@ -681,6 +681,11 @@ SCENARIOS["returns_full_recompute"] = Scenario(
 SCENARIOS["returns_one_day"] = Scenario(
     lambda worker: _bench_returns(worker, "one_day"), in_mix=False, workers=1, requests=3, warmup=1
 )
+# One back-dated trade in the busiest account (5 years of history), recomputed by the correction job.
+SCENARIOS["recompute_after_correction"] = Scenario(
+    lambda worker: _bench_returns(worker, "correction"), in_mix=False, workers=1, requests=3, warmup=1
+)
+TARGET_SECONDS["recompute_after_correction"] = 2.0
 
 # Contacts import: 100,000 generated template rows, uploaded, parsed, validated and applied inside
 # ``manage.py bench_contact_import`` (in one transaction, rolled back after timing, so the bench firm

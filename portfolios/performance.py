@@ -756,7 +756,9 @@ def _compare_with_stored(
             elif state[0] != days[-1]:
                 problem = f"series state is at {state[0]}, the series at {days[-1]}"
             else:
-                kept = {("q", row, s): u for s, u in zip(state[3], state[4], strict=True) if u}
+                kept: dict[tuple[str, int, Any], int] = {
+                    ("q", row, s): u for s, u in zip(state[3], state[4], strict=True) if u
+                }
                 kept |= {("c", row, c): u for c, u in zip(state[5], state[6], strict=True) if u}
                 if kept != held:
                     problem = "series state holdings differ from the ledger's"

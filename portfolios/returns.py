@@ -12,6 +12,7 @@ from its first day. Returns over more than a year are also given annualised:
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -33,7 +34,8 @@ YEAR_DAYS = 365.25
 
 def base_day(day: date) -> date:
     """The last business day on or before ``day``: the close a period starting after it is measured from."""
-    return np.busday_offset(np.datetime64(day, "D"), 0, roll="backward").astype(date)  # type: ignore[no-any-return]
+    rolled: date = np.busday_offset(np.datetime64(day, "D"), 0, roll="backward").astype(date)
+    return rolled
 
 
 def months_back(day: date, months: int) -> date:
@@ -127,7 +129,7 @@ def period_returns(*, account: ClientAccount, benchmark_symbol: str = "") -> Ret
     days = [v.date for v in values]
 
     def measured(name: str, label: str, base: date) -> PeriodReturn:
-        start = by_day.get(base) or values[max(0, int(np.searchsorted(np.array(days), base, side="right")) - 1)]
+        start = by_day.get(base) or values[max(0, bisect.bisect_right(days, base) - 1)]
         start_level, end_level = _level_on(levels, start.date), _level_on(levels, last.date)
         net = _ratio(last.return_index, start.return_index)
         gross = _ratio(last.gross_index, start.gross_index)

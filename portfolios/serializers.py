@@ -183,7 +183,7 @@ class DayValueSerializer(serializers.Serializer[Any]):
 
 class PeriodReturnSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(help_text="MTD, QTD, YTD, 1Y, 3Y, 5Y or ITD (since inception).")
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
     base = serializers.DateField(help_text="The day whose close the return is measured from.")
     end = serializers.DateField()
     net = serializers.DecimalField(max_digits=20, decimal_places=10, allow_null=True, help_text="0.01 = 1 %.")

@@ -36,7 +36,7 @@ REMINDER_MAX_MINUTES = 4 * 7 * 24 * 60
 def time_zone_names() -> tuple[str, ...]:
     """The IANA time zones one may choose (sorted; the legacy aliases left out)."""
     names = zoneinfo.available_timezones()
-    return tuple(sorted(n for n in names if "/" in n and not n.startswith(("Etc/", "SystemV/", "US/"))) + ("UTC",))
+    return (*sorted(n for n in names if "/" in n and not n.startswith(("Etc/", "SystemV/", "US/"))), "UTC")
 
 
 def validate_time_zone(value: str) -> None:

@@ -9,3 +9,45 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// Confirmation before a destructive or hard-to-reverse action: a form with data-confirm="what will
+// happen" opens a modal <dialog> (focus moves into it, Escape cancels) and submits only when the
+// person confirms. data-confirm-button names the confirming button. Delegated from the document,
+// so forms that htmx swaps in are covered too.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.dataset.confirm || form.dataset.confirmed === "yes") {
+    return;
+  }
+  event.preventDefault();
+  const submitter = event.submitter;
+  const dialog = document.createElement("dialog");
+  dialog.className = "confirm-dialog";
+  dialog.setAttribute("aria-labelledby", "confirm-dialog-text");
+  const text = document.createElement("p");
+  text.id = "confirm-dialog-text";
+  text.textContent = form.dataset.confirm;
+  const actions = document.createElement("div");
+  actions.className = "confirm-actions";
+  const cancel = document.createElement("button");
+  cancel.type = "button";
+  cancel.className = "secondary";
+  cancel.textContent = "Cancel";
+  const ok = document.createElement("button");
+  ok.type = "button";
+  ok.className = "danger";
+  ok.textContent = form.dataset.confirmButton || "Confirm";
+  actions.append(cancel, ok);
+  dialog.append(text, actions);
+  document.body.append(dialog);
+  dialog.addEventListener("close", () => dialog.remove());
+  cancel.addEventListener("click", () => dialog.close());
+  ok.addEventListener("click", () => {
+    form.dataset.confirmed = "yes";
+    dialog.close();
+    form.requestSubmit(submitter || undefined);
+    delete form.dataset.confirmed;
+  });
+  dialog.showModal();
+  cancel.focus();
+});

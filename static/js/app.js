@@ -27,7 +27,8 @@ document.addEventListener("submit", (event) => {
   const text = document.createElement("p");
   text.id = "confirm-dialog-text";
   text.textContent = form.dataset.confirm;
-  const actions = document.createElement("div");
+  const article = document.createElement("article");
+  const actions = document.createElement("footer");
   actions.className = "confirm-actions";
   const cancel = document.createElement("button");
   cancel.type = "button";
@@ -38,7 +39,8 @@ document.addEventListener("submit", (event) => {
   ok.className = "danger";
   ok.textContent = form.dataset.confirmButton || "Confirm";
   actions.append(cancel, ok);
-  dialog.append(text, actions);
+  article.append(text, actions);
+  dialog.append(article);
   document.body.append(dialog);
   dialog.addEventListener("close", () => dialog.remove());
   cancel.addEventListener("click", () => dialog.close());

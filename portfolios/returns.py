@@ -12,17 +12,20 @@ from its first day. Returns over more than a year are also given annualised:
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
 import numpy as np
+from django.db import connection
 from django.db.models import Min, OuterRef, Subquery
 
 from portfolios import performance
 from portfolios.models import (
+    Benchmark,
+    BenchmarkValue,
     ClientAccount,
+    DailySeries,
     FxRate,
     Position,
     SecurityPrice,
@@ -97,16 +100,6 @@ def _annualised(value: Decimal | None, days: int) -> Decimal | None:
     return Decimal(repr((1.0 + float(value)) ** (YEAR_DAYS / days) - 1.0)).quantize(Decimal("1e-10"))
 
 
-def _level_on(levels: list[tuple[date, Decimal]], day: date) -> Decimal | None:
-    """The last level on or before ``day``."""
-    found = None
-    for when, level in levels:
-        if when > day:
-            break
-        found = level
-    return found
-
-
 @dataclass(frozen=True)
 class Returns:
     as_of: date | None
@@ -115,30 +108,71 @@ class Returns:
     benchmark_symbol: str
 
 
+def _index_points(account: ClientAccount) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The account's business days with their net and gross return indexes (one query; only the
+    two index arrays of each quarter row are read)."""
+    rows = list(
+        DailySeries.objects.filter(account=account)
+        .order_by("quarter")
+        .values_list("first_date", "return_index", "gross_index")
+    )
+    if not rows:
+        return np.array([], dtype="datetime64[D]"), np.array([]), np.array([])
+    days = np.concatenate([np.busday_offset(np.datetime64(first, "D"), np.arange(len(net))) for first, net, _ in rows])
+    return days, np.concatenate([net for _, net, _ in rows]), np.concatenate([gross for _, _, gross in rows])
+
+
+def _levels_on(symbol: str, days: list[date]) -> dict[date, Decimal]:
+    """The benchmark's last level on or before each of ``days`` (one query)."""
+    if not symbol or not days:
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT d.day, (SELECT v.level FROM {BenchmarkValue._meta.db_table} v
+                           WHERE v.benchmark_id = b.id AND v.date <= d.day ORDER BY v.date DESC LIMIT 1)
+            FROM unnest(%s::date[]) AS d(day) JOIN {Benchmark._meta.db_table} b ON b.symbol = %s
+            """,  # noqa: S608 - model metadata
+            [sorted(set(days)), symbol],
+        )
+        return {day: level for day, level in cursor.fetchall() if level is not None}
+
+
+def _index(value: float) -> Decimal:
+    return Decimal(repr(float(value))).quantize(performance.INDEX_PLACES)
+
+
 def period_returns(*, account: ClientAccount, benchmark_symbol: str = "") -> Returns:
     """Month, quarter and year to date, 1, 3 and 5 years and since inception, net and gross of fees,
-    beside the benchmark ``benchmark_symbol``'s change over the same days (two queries: the values,
-    the benchmark's levels)."""
-    values = performance.value_history(account=account)
+    beside the benchmark ``benchmark_symbol``'s change over the same days (two queries: the
+    indexes, the benchmark's levels on the days needed)."""
+    days, net_index, gross_index = _index_points(account)
     symbol = benchmark_symbol
-    if not values:
+    if not len(days):
         return Returns(as_of=None, periods=[], inception=None, benchmark_symbol=symbol)
-    first, last = values[0], values[-1]
-    levels = performance.benchmark_history(symbol=symbol, end=last.date) if symbol else []
-    by_day = {v.date: v for v in values}
-    days = [v.date for v in values]
+    first, last = days[0].astype(date), days[-1].astype(date)
+    bases: list[tuple[Period, date | None]] = []
+    for period in periods(last):
+        base = base_day(period.start)
+        if base < first:
+            bases.append((period, None if period.trailing else first))
+        else:
+            bases.append((period, base))
+    wanted = [base for _, base in bases if base is not None] + [first]
+    levels = _levels_on(symbol, [*wanted, last])
 
     def measured(name: str, label: str, base: date) -> PeriodReturn:
-        start = by_day.get(base) or values[max(0, bisect.bisect_right(days, base) - 1)]
-        start_level, end_level = _level_on(levels, start.date), _level_on(levels, last.date)
-        net = _ratio(last.return_index, start.return_index)
-        gross = _ratio(last.gross_index, start.gross_index)
-        span = (last.date - start.date).days
+        at = max(0, int(np.searchsorted(days, np.datetime64(base, "D"), side="right")) - 1)
+        start = days[at].astype(date)
+        net = _ratio(_index(net_index[-1]), _index(net_index[at]))
+        gross = _ratio(_index(gross_index[-1]), _index(gross_index[at]))
+        start_level, end_level = levels.get(base), levels.get(last)
+        span = (last - start).days
         return PeriodReturn(
             name=name,
             label=label,
-            base=start.date,
-            end=last.date,
+            base=start,
+            end=last,
             net=net,
             gross=gross,
             benchmark=_ratio(end_level, start_level) if start_level and end_level else None,
@@ -146,19 +180,16 @@ def period_returns(*, account: ClientAccount, benchmark_symbol: str = "") -> Ret
             annualised_gross=_annualised(gross, span),
         )
 
-    out = []
-    for period in periods(last.date):
-        base = base_day(period.start)
-        if base < first.date:
-            if period.trailing:
-                out.append(PeriodReturn(period.name, period.label, base, last.date, None, None, None))
-                continue
-            base = first.date
-        out.append(measured(period.name, period.label, base))
+    out = [
+        measured(period.name, period.label, base)
+        if base is not None
+        else PeriodReturn(period.name, period.label, base_day(period.start), last, None, None, None)
+        for period, base in bases
+    ]
     return Returns(
-        as_of=last.date,
+        as_of=last,
         periods=out,
-        inception=measured("ITD", "Since inception", first.date),
+        inception=measured("ITD", "Since inception", first),
         benchmark_symbol=symbol,
     )
 

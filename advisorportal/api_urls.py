@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include(router.urls)),
     path("", include("portfolios.api_urls")),
     path("", include("crm.merge.api_urls")),
+    path("", include("crm.documents.api_urls")),
     path("", include("portfolios.custodian.api_urls")),
     path("", include("crm.contact_io.api_urls")),
 ]

@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "portfolios.custodian",
     "crm.contact_io",
     "crm.merge",
+    "crm.documents",
     "crm.agenda.calendar",
     "devtools",
 ]
@@ -274,7 +275,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
-STORAGES = {
+STORAGES: dict[str, dict[str, object]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -282,6 +283,31 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+# Documents (crm/documents): the "documents" storage, never served under MEDIA_URL (every file goes
+# through a view that checks firm, scope and right, and audits the read). Local disk by default; an
+# S3-compatible store with DOCUMENTS_STORAGE=s3 (needs django-storages[s3]; docs/documents.md).
+DOCUMENT_MAX_BYTES = env_int("DOCUMENT_MAX_BYTES", 20 * 1024 * 1024, minimum=1024, maximum=1024 * 1024 * 1024)
+DOCUMENT_MAX_FILES = env_int("DOCUMENT_MAX_FILES", 20, minimum=1, maximum=100)
+DOCUMENTS_ROOT = Path(env_str("DOCUMENTS_ROOT", str(VAR_DIR / "documents")))
+if env_str("DOCUMENTS_STORAGE", "local") == "s3":
+    STORAGES["documents"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("DOCUMENTS_S3_BUCKET"),
+            "endpoint_url": env_str("DOCUMENTS_S3_ENDPOINT_URL", "") or None,
+            "region_name": env_str("DOCUMENTS_S3_REGION", "") or None,
+            "location": env_str("DOCUMENTS_S3_PREFIX", "documents"),
+            "default_acl": "private",
+            "file_overwrite": False,
+            "querystring_auth": True,
+        },
+    }
+else:
+    STORAGES["documents"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(DOCUMENTS_ROOT), "base_url": "/no-public-url/", "directory_permissions_mode": 0o700,
+                    "file_permissions_mode": 0o600},
+    }  # fmt: skip
 WHITENOISE_USE_FINDERS = DEBUG
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 

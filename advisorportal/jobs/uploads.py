@@ -94,7 +94,7 @@ _TEXT_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 @dataclass(frozen=True)
 class Sniffed:
-    kind: str  # zip, png, jpeg, gif, pdf, ole, gzip, rar, 7z, text or binary
+    kind: str  # zip, png, jpeg, gif, webp, pdf, ole, gzip, rar, 7z, text or binary (identify: xlsx, docx, html…)
     label: str  # for a message: "The file is a PDF document, not …"
 
 
@@ -103,9 +103,71 @@ def sniff(head: bytes) -> Sniffed:
     for signature, kind, label in _SIGNATURES:
         if head.startswith(signature):
             return Sniffed(kind, label)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return Sniffed("webp", "a WebP image")
     if head.startswith(_TEXT_BOMS) or b"\x00" not in head:
         return Sniffed("text", "text")
     return Sniffed("binary", "binary data")
+
+
+# The main part's content type in an Office Open XML package's ``[Content_Types].xml``.
+_OFFICE_MAIN_PARTS: tuple[tuple[bytes, str, str], ...] = (
+    (b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml", "xlsx",
+     "an Excel workbook (.xlsx)"),
+    (b"application/vnd.ms-excel.sheet.macroEnabled.main+xml", "xlsm", "a macro-enabled Excel workbook (.xlsm)"),
+    (b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml", "docx",
+     "a Word document (.docx)"),
+    (b"application/vnd.ms-word.document.macroEnabled.main+xml", "docm", "a macro-enabled Word document (.docm)"),
+    (b"application/vnd.openxmlformats-officedocument.presentationml.presentation.main+xml", "pptx",
+     "a PowerPoint presentation (.pptx)"),
+)  # fmt: skip
+# Markup that a browser would run as a page or an image with scripts, whatever the file is called.
+_MARKUP: tuple[tuple[bytes, str, str], ...] = (
+    (b"<!doctype html", "html", "an HTML page"),
+    (b"<html", "html", "an HTML page"),
+    (b"<svg", "svg", "an SVG image"),
+    (b"<?xml", "xml", "an XML file"),
+)
+_CONTENT_TYPES_LIMIT = 1024 * 1024
+
+
+def _office_kind(data: bytes) -> Sniffed:
+    """Which Office Open XML file a ZIP archive is, from its ``[Content_Types].xml`` (read with a size
+    cap, nothing else unpacked), or a plain ZIP archive."""
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        info = archive.getinfo("[Content_Types].xml")
+        if info.file_size > _CONTENT_TYPES_LIMIT:
+            return Sniffed("zip", "a ZIP archive")
+        with archive.open(info) as member:
+            types = member.read(_CONTENT_TYPES_LIMIT + 1)
+    except KeyError:
+        return Sniffed("zip", "a ZIP archive")
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError):
+        return Sniffed("zip", "a damaged ZIP archive")
+    for main, kind, label in _OFFICE_MAIN_PARTS:
+        if main in types:
+            return Sniffed(kind, label)
+    return Sniffed("zip", "a ZIP archive")
+
+
+def identify(data: bytes) -> Sniffed:
+    """``sniff`` over the whole file, told apart further where the first bytes are not enough:
+    a ZIP archive is an Excel workbook, a Word document (macro-enabled or not), a presentation or a
+    plain archive (by its declared main part); text that is HTML, SVG or XML markup says so."""
+    sniffed = sniff(data[:4096])
+    if sniffed.kind == "zip":
+        return _office_kind(data)
+    if sniffed.kind == "text":
+        start = data[:1024].lstrip(b"".join(_TEXT_BOMS) + b" \t\r\n").lower()
+        for prefix, kind, label in _MARKUP:
+            if start.startswith(prefix):
+                if kind == "xml" and b"<svg" in data[:4096].lower():
+                    return Sniffed("svg", "an SVG image")
+                return Sniffed(kind, label)
+    return sniffed
 
 
 # --- Text and CSV ---------------------------------------------------------------------------------

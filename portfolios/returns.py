@@ -18,7 +18,6 @@ from decimal import Decimal
 
 import numpy as np
 from django.db import connection
-from django.db.models import Min, OuterRef, Subquery
 
 from portfolios import performance
 from portfolios.models import (
@@ -27,7 +26,7 @@ from portfolios.models import (
     ClientAccount,
     DailySeries,
     FxRate,
-    Position,
+    Security,
     SecurityPrice,
     Transaction,
 )
@@ -218,42 +217,52 @@ class ValuationGap:
         return f"No closing price for {self.subject}" if self.kind == "price" else f"No {self.subject} exchange rate"
 
 
+_GAPS_SQL = """
+    SELECT t.security_id, s.symbol, t.currency, t.first_use,
+        (SELECT min(p.date) FROM {price} p WHERE p.security_id = t.security_id) AS first_close,
+        (SELECT min(f.date) FROM {fx} f WHERE f.currency = t.currency) AS first_rate,
+        (SELECT min(f.date) FROM {fx} f WHERE f.currency = %(base)s) AS base_rate
+    FROM (
+        SELECT security_id, currency, min(trade_date) AS first_use FROM {tx}
+        WHERE firm_id = %(firm)s AND account_id = %(account)s GROUP BY security_id, currency
+    ) t LEFT JOIN {security} s ON s.id = t.security_id
+    ORDER BY s.symbol, t.currency
+"""
+
+
 def valuation_gaps(*, account: ClientAccount) -> list[ValuationGap]:
     """Securities the account held before their first close, and currencies it used before their
-    first rate (two queries; three for a base currency other than USD). Open gaps make the
-    account's figures incomplete."""
-    trades = Transaction.objects.filter(account=account, security=OuterRef("security")).order_by("trade_date")
-    closes = SecurityPrice.objects.filter(security=OuterRef("security")).order_by("date")
-    held = (
-        Position.objects.filter(account=account)
-        .annotate(first_use=Subquery(trades.values("trade_date")[:1]), first_close=Subquery(closes.values("date")[:1]))
-        .values_list("security__symbol", "first_use", "first_close")
-        .order_by("security__symbol")
-    )
+    first rate (one query: the account's transactions grouped by security and currency, with each
+    one's first close and rate). Open gaps make the account's figures incomplete."""
+    query = _GAPS_SQL.format(
+        price=SecurityPrice._meta.db_table, fx=FxRate._meta.db_table, tx=Transaction._meta.db_table,
+        security=Security._meta.db_table,
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(query, {"base": account.base_currency, "firm": account.firm_id, "account": account.pk})
+        rows = cursor.fetchall()
     gaps: list[ValuationGap] = []
-    for symbol, since, quoted in held:
-        if since is not None and (quoted is None or quoted > since):
-            gaps.append(
-                ValuationGap("price", symbol, since, quoted, "valued at its last trade price in the account until then")
-            )
+    securities: dict[str, tuple[date, date | None]] = {}
     # Cash and trades in a currency other than the base need its rate (and the base's, unless USD).
-    rates = FxRate.objects.filter(currency=OuterRef("currency")).order_by("date")
-    currency_use = {
-        currency: (since, rate)
-        for currency, since, rate in Transaction.objects.filter(account=account)
-        .exclude(currency=account.base_currency)
-        .values_list("currency")
-        .annotate(first=Min("trade_date"), first_rate=Subquery(rates.values("date")[:1]))
-        .values_list("currency", "first", "first_rate")
-    }
-    if currency_use and account.base_currency != "USD":
-        base_rate = FxRate.objects.filter(currency=account.base_currency).aggregate(first=Min("date"))["first"]
-        currency_use[account.base_currency] = (min(since for since, _ in currency_use.values()), base_rate)
-    for currency, (since, rate) in sorted(currency_use.items()):
+    currencies: dict[str, tuple[date, date | None]] = {}
+    base_rate = rows[0][6] if rows else None
+    for security, symbol, currency, first_use, first_close, first_rate, _ in rows:
+        if security is not None:
+            since = min(first_use, securities.get(symbol, (first_use, None))[0])
+            securities[symbol] = (since, first_close)
+        if currency != account.base_currency:
+            since = min(first_use, currencies.get(currency, (first_use, None))[0])
+            currencies[currency] = (since, first_rate)
+    if currencies and account.base_currency != "USD":
+        currencies[account.base_currency] = (min(since for since, _ in currencies.values()), base_rate)
+    for symbol, (since, quoted) in securities.items():
+        if quoted is None or quoted > since:
+            treatment = "valued at its last trade price in the account until then"
+            gaps.append(ValuationGap("price", symbol, since, quoted, treatment))
+    for currency, (since, rate) in sorted(currencies.items()):
         if currency != "USD" and (rate is None or rate > since):
-            gaps.append(
-                ValuationGap("fx", currency, since, rate, "left out of the net asset value until its first rate")
-            )
+            treatment = "left out of the net asset value until its first rate"
+            gaps.append(ValuationGap("fx", currency, since, rate, treatment))
     return gaps
 
 

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "crm.contact_io",
     "crm.merge",
     "crm.documents",
+    "crm.agenda",
     "crm.agenda.calendar",
     "devtools",
 ]

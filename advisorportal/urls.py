@@ -39,6 +39,7 @@ urlpatterns = [
     path("contacts/", include("crm.merge.urls")),  # before crm: /contacts/merge/…
     path("contacts/", include("crm.contact_io.urls")),  # before crm: /contacts/import/, /contacts/export/…
     path("", include("crm.agenda.calendar.urls")),  # /calendar/… and /contacts/<pk>/events/
+    path("", include("crm.agenda.urls")),  # /agenda/… and /contacts/<pk>/agenda/
     path("contacts/", include("crm.urls")),
     path("accounts/", include("portfolios.urls")),
     path("funding/", include("funding.urls")),

@@ -23,6 +23,7 @@ from advisorportal.tenancy.context import firm_scope
 from crm.models import Contact, Group, Household, HouseholdMember
 from crm.selectors import contacts_changed
 from devtools.demo.crm import seed_contacts
+from devtools.demo.documents import seed_documents
 from devtools.demo.portfolios import delete_portfolios, seed_portfolios
 
 DEMO_FIRMS = (
@@ -79,6 +80,7 @@ class Command(BaseCommand):
                     firm=firm, accounts=options["accounts"], years=options["years"], seed=options["seed"] + index,
                     log=self.stdout.write,
                 )  # fmt: skip
+                seed_documents(firm=firm, log=self.stdout.write)
                 credentials["firms"][slug] = {"name": firm.name, "users": users}
             self.stdout.write(f"{firm.name}: {len(users)} users, {self._count(firm)} contacts")
         path = Path(options["credentials"])

@@ -19,7 +19,8 @@ from accounts.selectors import firm_branding
 from advisorportal.pdf import render_pdf
 from crm.documents import services
 from crm.documents.models import Document
-from crm.models import Contact, GroupMember
+from crm.models import Contact
+from crm.scope import scope_contacts
 
 PDFS = (
     ("Investment policy statement", [
@@ -67,10 +68,9 @@ def seed_documents(*, firm: Firm, log: Callable[[str], object] = print) -> int:
     """Documents on the firm's first contacts (call inside the firm's scope); none if it has any."""
     if Document.objects.exists():
         return 0
-    grouped = set(GroupMember.objects.values_list("contact_id", flat=True)[:200])
-    contacts = list(Contact.objects.order_by("id")[:12])
-    inside = [c for c in contacts if c.pk in grouped][:2]
-    outside = [c for c in contacts if c.pk not in grouped][:3]
+    assistant = User.objects.filter(email=f"assistant@{firm.slug}.example").first()
+    inside = list(scope_contacts(Contact.objects.order_by("id"), user=assistant)[:2]) if assistant else []
+    outside = [c for c in Contact.objects.order_by("id")[:12] if c not in inside][:3]
     chosen = inside + outside
     if not chosen:
         return 0

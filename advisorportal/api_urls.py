@@ -23,4 +23,5 @@ urlpatterns = [
     path("", include("crm.documents.api_urls")),
     path("", include("portfolios.custodian.api_urls")),
     path("", include("crm.contact_io.api_urls")),
+    path("", include("crm.agenda.api_urls")),
 ]

@@ -172,3 +172,52 @@ def test_notes_pinned_first_searchable_audited(alice: Persona, charlie: Persona)
             )
         )
     assert len(actions) >= 3
+
+
+def test_api_start_complete_tasks_notes(alice: Persona, charlie: Persona) -> None:
+    with alice.scope():
+        contact = ContactFactory()
+        tpl = template(alice)
+    api = alice.api()
+    response = api.post("/api/v1/workflows/start/", {"template": tpl.pk, "contacts": [contact.pk]}, format="json")
+    assert response.status_code == 201, response.content
+    workflow_id = response.json()["workflows"][0]
+    steps = api.get(f"/api/v1/workflows/{workflow_id}/steps/").json()
+    assert [s["status"] for s in steps][:2] == ["open", "waiting"]
+    assert api.post(f"/api/v1/workflow-steps/{steps[0]['id']}/complete/").status_code == 200
+    assert api.post(f"/api/v1/workflow-steps/{steps[0]['id']}/complete/").status_code == 400
+    assert api.get(f"/api/v1/workflows/{workflow_id}/steps/").json()[1]["status"] == "open"
+    task = api.post(
+        "/api/v1/tasks/", {"title": "Call back", "due_date": "2026-12-10", "contact": contact.pk}, format="json"
+    )
+    assert task.status_code == 201, task.content
+    assert [t["title"] for t in api.get("/api/v1/tasks/").json()["results"]] == ["Call back"]
+    assert api.post("/api/v1/tasks/", {"title": "x"}, format="json").status_code == 400
+    note = api.post(
+        "/api/v1/notes/", {"contact": contact.pk, "body": "Met at the office", "pinned": True}, format="json"
+    )
+    assert note.status_code == 201, note.content
+    assert api.get(f"/api/v1/notes/?contact={contact.pk}&q=office").json()[0]["pinned"] is True
+    assert api.get("/api/v1/workflow-templates/").status_code == 200
+    assert api.post(f"/api/v1/workflow-templates/{tpl.pk}/copy/").status_code == 201
+    outsider = charlie.api()
+    assert outsider.get(f"/api/v1/workflows/{workflow_id}/").status_code == 404
+    assert outsider.get(f"/api/v1/tasks/{task.json()['id']}/").status_code == 404
+    assert outsider.delete(f"/api/v1/notes/{note.json()['id']}/").status_code == 404
+    assert (
+        outsider.post(
+            "/api/v1/workflows/start/", {"template": tpl.pk, "contacts": [contact.pk]}, format="json"
+        ).status_code
+        == 404
+    )
+    assert outsider.post(f"/api/v1/workflow-steps/{steps[1]['id']}/complete/").status_code == 404
+
+
+def test_api_needs_the_crm_right(firm_a: Any) -> None:
+    nobody = Persona(
+        UserFactory(firm=firm_a, email="n@alpha.test", role=Role.STAFF, rights=frozenset({Right.FUNDING})), firm_a
+    )
+    api = nobody.api()
+    for url in ("/api/v1/tasks/", "/api/v1/workflows/", "/api/v1/workflow-templates/", "/api/v1/workflow-steps/"):
+        assert api.get(url).status_code == 403
+    assert nobody.client().get(reverse("agenda:home")).status_code == 403

@@ -146,7 +146,7 @@ class _Assignees:
 
 def _build(
     *, template: WorkflowTemplate, steps: Sequence[TemplateStep], contact: Contact, start_date: dt.date,
-    actor: User, assign: _Assignees,
+    actor: Any, assign: _Assignees,
 ) -> tuple[Workflow, list[WorkflowStep]]:  # fmt: skip
     workflow = Workflow(
         template=template, name=template.name, contact=contact, start_date=start_date, started_by=actor,
@@ -184,7 +184,7 @@ def _template_steps(template: WorkflowTemplate) -> list[TemplateStep]:
 
 @transaction.atomic
 def workflow_start(
-    *, actor: User, template: WorkflowTemplate, contact: Contact, start_date: dt.date | None = None
+    *, actor: Any, template: WorkflowTemplate, contact: Contact, start_date: dt.date | None = None
 ) -> Workflow:
     """Start ``template`` on one contact (the caller has checked the contact is in scope)."""
     if not template.is_active:
@@ -204,7 +204,7 @@ def workflow_start(
 
 
 def workflows_start(
-    *, actor: User, template: WorkflowTemplate, contacts: Sequence[Contact], start_date: dt.date | None = None
+    *, actor: Any, template: WorkflowTemplate, contacts: Sequence[Contact], start_date: dt.date | None = None
 ) -> Job | list[Workflow]:
     """Start ``template`` on every contact given (the caller resolved them within scope). Up to
     ``BULK_INLINE_MAX`` contacts start at once (the workflows are returned); more run as a
@@ -293,7 +293,7 @@ def _send_later(notify: Any, *, recipient_id: int, **kwargs: Any) -> None:
 
 
 @transaction.atomic
-def step_complete(*, actor: User, step: WorkflowStep) -> WorkflowStep:
+def step_complete(*, actor: Any, step: WorkflowStep) -> WorkflowStep:
     """Mark an open step done and open the steps that waited on it (due N business days from
     today, or from the workflow's start for "after start" steps). The workflow completes with its
     last step. Refuses a step that is not open."""
@@ -322,7 +322,7 @@ def step_complete(*, actor: User, step: WorkflowStep) -> WorkflowStep:
 
 
 @transaction.atomic
-def workflow_cancel(*, actor: User, workflow: Workflow) -> Workflow:
+def workflow_cancel(*, actor: Any, workflow: Workflow) -> Workflow:
     if workflow.status != WorkflowStatus.ACTIVE:
         raise ValidationError({"workflow": "Only a workflow in progress can be cancelled."})
     workflow.status = WorkflowStatus.CANCELLED
@@ -347,7 +347,7 @@ def _check_assignee(assignee: Any) -> None:
 
 
 @transaction.atomic
-def task_create(*, actor: User, title: str, assignee: User | None = None, **fields: Any) -> Task:
+def task_create(*, actor: Any, title: str, assignee: User | None = None, **fields: Any) -> Task:
     """A task, standalone or on a contact (the caller has checked the contact is in scope)."""
     unknown = set(fields) - set(TASK_FIELDS)
     if unknown:
@@ -369,7 +369,7 @@ def task_create(*, actor: User, title: str, assignee: User | None = None, **fiel
 
 
 @transaction.atomic
-def task_update(*, actor: User, task: Task, **fields: Any) -> Task:
+def task_update(*, actor: Any, task: Task, **fields: Any) -> Task:
     unknown = set(fields) - set(TASK_FIELDS)
     if unknown:
         raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be set."))
@@ -386,7 +386,7 @@ def task_update(*, actor: User, task: Task, **fields: Any) -> Task:
 
 
 @transaction.atomic
-def task_complete(*, actor: User, task: Task, done: bool = True) -> Task:
+def task_complete(*, actor: Any, task: Task, done: bool = True) -> Task:
     task.status = TaskStatus.DONE if done else TaskStatus.OPEN
     task.completed_at = timezone.now() if done else None
     task.save(update_fields=["status", "completed_at"])
@@ -394,7 +394,7 @@ def task_complete(*, actor: User, task: Task, done: bool = True) -> Task:
 
 
 @transaction.atomic
-def task_delete(*, actor: User, task: Task) -> None:
+def task_delete(*, actor: Any, task: Task) -> None:
     task.delete()
 
 
@@ -426,7 +426,7 @@ def task_reminders_send(*, today: dt.date | None = None, limit: int = 500) -> in
 
 
 @transaction.atomic
-def note_create(*, actor: User, contact: Contact, body: str, pinned: bool = False) -> Note:
+def note_create(*, actor: Any, contact: Contact, body: str, pinned: bool = False) -> Note:
     note = Note(contact=contact, body=body.strip(), pinned=pinned, author=actor)
     note.full_clean()
     note.save()
@@ -434,7 +434,7 @@ def note_create(*, actor: User, contact: Contact, body: str, pinned: bool = Fals
 
 
 @transaction.atomic
-def note_update(*, actor: User, note: Note, body: str | None = None, pinned: bool | None = None) -> Note:
+def note_update(*, actor: Any, note: Note, body: str | None = None, pinned: bool | None = None) -> Note:
     """Edit a note's text or pin it; the audit trail keeps the text before and after."""
     if body is not None:
         note.body = body.strip()
@@ -446,5 +446,5 @@ def note_update(*, actor: User, note: Note, body: str | None = None, pinned: boo
 
 
 @transaction.atomic
-def note_delete(*, actor: User, note: Note) -> None:
+def note_delete(*, actor: Any, note: Note) -> None:
     note.delete()

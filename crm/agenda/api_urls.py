@@ -1,0 +1,16 @@
+"""API routes of the agenda, included under /api/v1/."""
+
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from crm.agenda import api
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("workflow-templates", api.TemplateViewSet, basename="workflow-template")
+router.register("workflows", api.WorkflowViewSet, basename="workflow")
+router.register("workflow-steps", api.StepViewSet, basename="workflow-step")
+router.register("tasks", api.TaskViewSet, basename="task")
+router.register("notes", api.NoteViewSet, basename="note")
+
+urlpatterns = [path("", include(router.urls))]

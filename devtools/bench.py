@@ -70,8 +70,8 @@ FIRMS = ("harbor", "summit")
 SEED = 20261121
 # Demo firm sizes per scale. Each key is passed to seed_demo as ``--<key> <value>``.
 SCALES: dict[str, dict[str, int]] = {
-    "full": {"contacts": 100_000, "accounts": 20_000, "years": 5},
-    "small": {"contacts": 2_000, "accounts": 500, "years": 2},
+    "full": {"contacts": 100_000, "accounts": 20_000, "years": 5, "tasks": 10_000},
+    "small": {"contacts": 2_000, "accounts": 500, "years": 2, "tasks": 10_000},
     # The CRM at full size without the 20k-account portfolio build (for contacts_* scenarios).
     "crm": {"contacts": 100_000, "accounts": 2_000, "years": 1},
 }
@@ -87,6 +87,7 @@ GENERATOR_FILES = (
     "devtools/demo/accounts.py",
     "devtools/demo/crm.py",
     "devtools/demo/portfolios.py",
+    "devtools/demo/agenda.py",
 )
 
 # Targets of the engineering doc, printed beside the figures (never asserted).
@@ -483,6 +484,12 @@ def login(worker: Worker) -> Sample:
 @scenario("dashboard", setup=signed_in)
 def dashboard(worker: Worker) -> Sample:
     return worker.request("GET", "/", expect=200)
+
+
+@scenario("agenda_tasks", setup=signed_in, list_page=True)
+def agenda_tasks(worker: Worker) -> Sample:
+    """The user's agenda: their open tasks (10,000 open in the firm, ``--tasks``) and workflow steps."""
+    return worker.request("GET", "/agenda/", expect=200)
 
 
 @scenario("api_list", setup=api_token, list_page=True)

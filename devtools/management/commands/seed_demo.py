@@ -22,6 +22,7 @@ from accounts.rights import Right, Role
 from advisorportal.tenancy.context import firm_scope
 from crm.models import Contact, Group, Household, HouseholdMember
 from crm.selectors import contacts_changed
+from devtools.demo.agenda import seed_agenda
 from devtools.demo.crm import seed_contacts
 from devtools.demo.documents import seed_documents
 from devtools.demo.portfolios import delete_portfolios, seed_portfolios
@@ -48,6 +49,7 @@ class Command(BaseCommand):
         parser.add_argument("--contacts", type=int, default=120, help="contacts per firm (default 120)")
         parser.add_argument("--accounts", type=int, default=30, help="client accounts per firm (default 30)")
         parser.add_argument("--years", type=int, default=1, help="years of portfolio history (default 1)")
+        parser.add_argument("--tasks", type=int, default=0, help="extra open tasks per firm, for benchmarks")
         parser.add_argument("--firms", default="harbor,summit", help="comma-separated demo firm slugs to build")
         parser.add_argument(
             "--seed", type=int, default=20261121, help="random seed; the same seed builds the same data"
@@ -81,6 +83,9 @@ class Command(BaseCommand):
                     log=self.stdout.write,
                 )  # fmt: skip
                 seed_documents(firm=firm, log=self.stdout.write)
+                seed_agenda(
+                    firm=firm, extra_tasks=options["tasks"], seed=options["seed"] + index, log=self.stdout.write
+                )
                 credentials["firms"][slug] = {"name": firm.name, "users": users}
             self.stdout.write(f"{firm.name}: {len(users)} users, {self._count(firm)} contacts")
         path = Path(options["credentials"])

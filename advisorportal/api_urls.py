@@ -24,4 +24,5 @@ urlpatterns = [
     path("", include("portfolios.custodian.api_urls")),
     path("", include("crm.contact_io.api_urls")),
     path("", include("crm.agenda.api_urls")),
+    path("", include("crm.agenda.calendar.api_urls")),
 ]

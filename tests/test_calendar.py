@@ -421,3 +421,103 @@ def test_import_page_imports_and_says_how_many(alice: Persona) -> None:
     assert "Imported the calendar file: " in response.content.decode()
     with alice.scope():
         assert Event.objects.filter(owner=alice.user, source="imported").exists()
+
+
+# --- API -------------------------------------------------------------------------------------------------
+
+
+def test_api_creates_lists_updates_and_deletes_events(alice: Persona, bob: Persona) -> None:
+    with alice.scope():
+        contact = ContactFactory(first_name="Api", last_name="Person")
+    api = alice.api()
+    created = api.post("/api/v1/calendar-events/", {
+        "title": "API review", "start": "2026-12-14T10:00:00-05:00", "end": "2026-12-14T11:00:00-05:00",
+        "time_zone": "America/New_York", "contacts": [contact.pk], "attendees": [bob.user.pk], "reminder_minutes": 30,
+    }, format="json")  # fmt: skip
+    assert created.status_code == 201, created.json()
+    body = created.json()
+    assert body["contacts"] == [contact.pk] and body["attendees"] == [bob.user.pk]
+    assert body["start"].startswith("2026-12-14T") and body["start_date"] is None
+    all_day = api.post("/api/v1/calendar-events/", {
+        "title": "Conference", "all_day": True, "start_date": "2026-12-15", "end_date": "2026-12-16",
+    }, format="json")  # fmt: skip
+    assert all_day.status_code == 201, all_day.json()
+    assert (all_day.json()["start_date"], all_day.json()["end_date"]) == ("2026-12-15", "2026-12-16")
+    listed = api.get("/api/v1/calendar-events/", {"start": "2026-12-14", "end": "2026-12-16"}).json()
+    assert [e["title"] for e in listed["results"]] == ["API review", "Conference"]
+    assert (
+        api.get("/api/v1/calendar-events/", {"start": "2026-12-16", "end": "2026-12-16"}).json()["results"][0]["title"]
+        == "Conference"
+    )
+    by_contact = api.get("/api/v1/calendar-events/", {"contact": contact.pk, "start": "2026-12-01"}).json()
+    assert [e["title"] for e in by_contact["results"]] == ["API review"]
+    assert [e["title"] for e in api.get(f"/api/v1/contacts/{contact.pk}/events/").json()] == ["API review"]
+    event_id = body["id"]
+    patched = api.patch(f"/api/v1/calendar-events/{event_id}/", {"title": "API review (moved)",
+                        "start": "2026-12-14T12:00:00Z", "end": "2026-12-14T13:00:00Z"}, format="json")  # fmt: skip
+    assert patched.status_code == 200, patched.json()
+    assert patched.json()["contacts"] == [contact.pk]  # a partial update keeps the contacts
+    assert api.delete(f"/api/v1/calendar-events/{event_id}/").status_code == 204
+    with alice.scope():
+        assert not Event.objects.filter(pk=event_id).exists()
+
+
+def test_api_bad_input_is_400_and_changes_nothing(alice: Persona, charlie: Persona) -> None:
+    with charlie.scope():
+        foreign = ContactFactory()
+    api = alice.api()
+    for payload, field in [
+        ({"title": "x", "start": "2026-12-14T10:00:00Z"}, "end"),
+        ({"title": "x", "start": "2026-12-14T10:00:00Z", "end": "2026-12-14T09:00:00Z"}, "end"),
+        ({"title": "x", "all_day": True}, "start_date"),
+        ({"title": "x", "start": "2026-12-14T10:00:00Z", "end": "2026-12-14T11:00:00Z", "time_zone": "Nowhere"},
+         "time_zone"),
+        ({"title": "x", "start": "2026-12-14T10:00:00Z", "end": "2026-12-14T11:00:00Z", "contacts": [foreign.pk]},
+         "contacts"),
+    ]:  # fmt: skip
+        response = api.post("/api/v1/calendar-events/", payload, format="json")
+        assert response.status_code == 400, (payload, response.json())
+        assert field in str(response.json()), (payload, response.json())
+    assert api.get("/api/v1/calendar-events/", {"start": "2026-01-01", "end": "2028-01-01"}).status_code == 400
+    assert api.get("/api/v1/calendar-events/", {"start": "soon"}).status_code == 400
+    bad = api.post(
+        "/api/v1/calendar-events/import/", {"file": SimpleUploadedFile("x.ics", b"nope")}, format="multipart"
+    )
+    assert bad.status_code == 400 and "not an iCalendar file" in str(bad.json())
+    with alice.scope():
+        assert not Event.objects.exists()
+
+
+def test_api_outsiders_and_scope(alice: Persona, charlie: Persona, scoped: dict[str, Any], firm_a: Any) -> None:
+    outside = event(alice, title="Outside", contacts=[scoped["outside"]], attendees=[scoped["dana"].user])
+    mine = event(alice, title="Mine")
+    for persona, hidden in [(charlie, [outside, mine]), (scoped["dana"], [outside])]:
+        api = persona.api()
+        for e in hidden:
+            assert api.get(f"/api/v1/calendar-events/{e.pk}/").status_code == 404
+            assert api.patch(f"/api/v1/calendar-events/{e.pk}/", {"title": "x"}, format="json").status_code == 404
+            assert api.delete(f"/api/v1/calendar-events/{e.pk}/").status_code == 404
+        assert api.get("/api/v1/calendar-events/", {"start": "2026-12-01"}).json()["results"] == []
+    dana_api = scoped["dana"].api()
+    assert dana_api.get("/api/v1/calendar-events/", {"contact": scoped["outside"].pk}).status_code == 404
+    assert dana_api.get(f"/api/v1/contacts/{scoped['outside'].pk}/events/").status_code == 404
+    assert charlie.api().get(f"/api/v1/contacts/{scoped['inside'].pk}/events/").status_code == 404
+    with alice.scope():
+        officer = UserFactory(firm=firm_a, role=Role.SECURITY_OFFICER)
+    no_right = Persona(officer, firm_a).api()
+    assert no_right.get("/api/v1/calendar-events/").status_code == 403
+    assert no_right.post("/api/v1/calendar-feed/").status_code == 403
+    with alice.scope():
+        assert Event.objects.get(pk=mine.pk).title == "Mine"
+
+
+def test_api_feed_address_is_made_once_and_revoked(alice: Persona) -> None:
+    api = alice.api()
+    assert api.get("/api/v1/calendar-feed/").json() == {"active": False, "created_at": None}
+    made = api.post("/api/v1/calendar-feed/")
+    assert made.status_code == 201
+    url = made.json()["url"]
+    assert "url" not in api.get("/api/v1/calendar-feed/").json()
+    assert Client().get(feed_path(url)).status_code == 200
+    assert api.delete("/api/v1/calendar-feed/").status_code == 204
+    assert Client().get(feed_path(url)).status_code == 404

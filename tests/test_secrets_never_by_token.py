@@ -16,7 +16,7 @@ import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -31,8 +31,8 @@ from rest_framework.test import APIClient
 from accounts.models import AuditEntry
 from accounts.services import api_token_create
 from crm import services as crm_services
+from crm.agenda.calendar import services as calendar_services
 from crm.contact_io import services as import_services
-from crm.documents import services as document_services
 from crm.merge import services as merge_services
 from crm.models import Contact, ContactKind
 from portfolios import services as portfolio_services
@@ -124,9 +124,6 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         group = crm_services.group_create(actor=actor, name="Tax id holders")
         crm_services.group_add_members(actor=actor, group=group, contacts=[ada, ivan, acme, fiona])
         saved = crm_services.saved_view_save(actor=actor, name="Adas", query="q=Ada", is_shared=True)
-        document = document_services.document_upload(
-            actor=actor, contact=ada, files=[("ada.csv", b"name,city\nAda,London\n")]
-        )[0]
         account = ClientAccountFactory(number="U8000001", title="Lovelace individual", owners=[ada])
         portfolio_services.transaction_record(
             actor=None, account=account, kind="deposit", trade_date=date(2025, 2, 3), amount=Decimal(1000)
@@ -151,13 +148,17 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         contact_ids = [ada.pk, twin.pk, ivan.pk, acme.pk, fiona.pk, kept.pk]
         nina = Contact.objects.get(email="nina@example.com")
         contact_ids.append(nina.pk)
+        meeting = calendar_services.event_create(
+            actor=actor, title="Review with Ada", start=datetime(2026, 12, 7, 15, tzinfo=UTC),
+            end=datetime(2026, 12, 7, 16, tzinfo=UTC), contacts=[ada, acme],
+        )  # fmt: skip
+        feed_token = calendar_services.feed_issue(user=actor)
         audit_ids = list(AuditEntry.objects.values_list("pk", flat=True))
     ids = {
         "contacts": contact_ids,
         "households": [household.pk],
         "groups": [group.pk],
         "saved-views": [saved.pk],
-        "documents": [document.pk],
         "audit": audit_ids,
         "accounts": [account.pk],
         "contact-merges": [merge.pk],
@@ -170,6 +171,13 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         "templates": list(CUSTODIAN_TEMPLATES),
         "sessions": [],  # POST-only page routes (end a session, revoke a token): nothing to read
         "api-tokens": [],
+        "calendar-events": [meeting.pk],
+        "events": [meeting.pk],
+        "week": ["2026-12-07"],
+        "day": ["2026-12-07"],
+        "month": [2026],
+        "2026": [12],  # /calendar/month/2026/{month}/
+        "feed": [feed_token],
     }
     return Firm(ids=ids, contacts={"ada": ada.pk, "fiona": fiona.pk, "acme": acme.pk}, slug=alice.firm.slug)
 

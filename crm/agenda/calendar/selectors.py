@@ -99,6 +99,8 @@ def _finish(events: Iterable[Event]) -> list[Event]:
         links = list(event.contact_links.all())
         event.shown_contacts = sorted((link.contact for link in links), key=lambda c: (c.last_name, c.first_name, c.pk))  # type: ignore[attr-defined]
         event.attendees = [link.user for link in event.attendee_links.all()]  # type: ignore[attr-defined]
+        event.contact_ids = [c.pk for c in event.shown_contacts]  # type: ignore[attr-defined]
+        event.attendee_ids = [u.pk for u in event.attendees]  # type: ignore[attr-defined]
     return rows
 
 

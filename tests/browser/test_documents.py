@@ -41,6 +41,20 @@ def _flow(page: Page, e2e_server: E2EServer, screenshot_dir: Path, width: int, s
     expect(table).to_contain_text(f"Passport {suffix}.png")
     page.screenshot(path=screenshot_dir / f"documents-contact-{width}.png", full_page=True)
 
+    # Drag and drop: dropped files land in the form's own file input (upload.js).
+    dropped = page.evaluate(
+        """() => {
+            const form = document.querySelector("form[data-dropzone]");
+            const data = new DataTransfer();
+            data.items.add(new File(["%PDF-1.4"], "a.pdf", {type: "application/pdf"}));
+            data.items.add(new File(["hello"], "b.txt", {type: "text/plain"}));
+            form.dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true, cancelable: true}));
+            return form.querySelector('input[type="file"]').files.length;
+        }"""
+    )
+    assert dropped == 2
+    expect(page.locator(".drop-status")).to_have_text("2 chosen: a.pdf, b.txt")
+
     # Preview: the PDF is served inline, as a PDF, locked down.
     row = table.locator("tr", has_text=f"Signed agreement {suffix}.pdf")
     preview_href = row.get_by_role("link", name="Preview").get_attribute("href")

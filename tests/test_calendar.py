@@ -521,3 +521,18 @@ def test_api_feed_address_is_made_once_and_revoked(alice: Persona) -> None:
     assert Client().get(feed_path(url)).status_code == 200
     assert api.delete("/api/v1/calendar-feed/").status_code == 204
     assert Client().get(feed_path(url)).status_code == 404
+
+
+def test_demo_calendar_fills_today_for_each_user_and_a_rerun_rebuilds_it(firm_a: Any, alice: Persona) -> None:
+    from devtools.demo.calendar_events import seed_calendar
+
+    with alice.scope():
+        for local, role in (("owner", Role.PRIMARY), ("advisor", Role.ADVISOR), ("assistant", Role.STAFF)):
+            UserFactory(firm=firm_a, email=f"{local}@alpha.example", role=role)
+        ContactFactory.create_batch(5)
+        first = seed_calendar(firm=firm_a, seed=1, log=lambda _: None)
+        assert seed_calendar(firm=firm_a, seed=1, log=lambda _: None) == first
+        assert Event.objects.count() == first
+        for user in (u for u in selectors.attendee_choices(user=alice.user) if u.email.endswith("@alpha.example")):
+            today = selectors.today_for_user(user=user)
+            assert len(selectors.events_for_user_on(user=user, day=today)) >= 3, user.email

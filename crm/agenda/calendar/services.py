@@ -132,8 +132,10 @@ def event_create(
     reminder_minutes: int | None = None,
     contacts: Iterable[Contact | int] = (),
     attendees: Iterable[Any] = (),
+    uid: str = "",
 ) -> Event:
-    """A new event in ``actor``'s calendar. Timed: ``start``/``end`` are datetimes (naive ones are
+    """A new event in ``actor``'s calendar (``uid``: an iCalendar UID of the caller's, e.g. the
+    demo data's; by default a new one). Timed: ``start``/``end`` are datetimes (naive ones are
     in ``time_zone``). All day: dates, ``end`` being the last day (inclusive). ``time_zone``
     defaults to the actor's calendar time zone."""
     checked_contacts = _contacts_checked(actor, contacts)
@@ -141,7 +143,7 @@ def event_create(
     event = Event(
         title=title, start=start, end=end, time_zone=time_zone or selectors.user_time_zone_name(user=actor),
         all_day=all_day, location=location, description=description, reminder_minutes=reminder_minutes,
-        owner=actor, created_by=actor, uid=f"{uuid.uuid4()}@advisorportal", source=EventSource.CREATED,
+        owner=actor, created_by=actor, uid=uid or f"{uuid.uuid4()}@advisorportal", source=EventSource.CREATED,
     )  # fmt: skip
     _save(event, rearm=True)
     _set_links(event, contacts=checked_contacts, attendees=checked_attendees)

@@ -199,6 +199,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "links-expire": {"task": "advisorportal.links.tasks.links_expire_all", "schedule": crontab(minute="*/15")},
     # Background jobs whose worker died: queued again or failed, never left running (jobs.tasks).
     "jobs-sweep": {"task": "advisorportal.jobs.tasks.sweep_jobs", "schedule": 60.0},
+    # Calendar reminders that are due, emailed once each (crm/agenda/calendar; one task per firm).
+    "calendar-reminders": {"task": "crm.agenda.calendar.tasks.calendar_reminders_all", "schedule": 60.0},
 }
 
 # Emailed single-use links (advisorportal/links): how long a link stays valid unless its purpose

@@ -10,6 +10,7 @@ from typing import Any
 
 import icalendar
 import pytest
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
@@ -536,3 +537,24 @@ def test_demo_calendar_fills_today_for_each_user_and_a_rerun_rebuilds_it(firm_a:
         for user in (u for u in selectors.attendee_choices(user=alice.user) if u.email.endswith("@alpha.example")):
             today = selectors.today_for_user(user=user)
             assert len(selectors.events_for_user_on(user=user, day=today)) >= 3, user.email
+
+
+@pytest.mark.skipif(not apps.is_installed("advisorportal.mail"), reason="needs the floor's outgoing email")
+def test_a_reminder_is_emailed_once_however_often_beat_runs(
+    alice: Persona, bob: Persona, scoped: dict[str, Any]
+) -> None:
+    from advisorportal.mail.models import OutgoingEmail
+
+    soon = datetime.now(UTC) + timedelta(minutes=20)
+    created = event(alice, title="Reminder me", start=soon, end=soon + timedelta(hours=1), reminder_minutes=30,
+                    attendees=[bob.user, scoped["dana"].user], contacts=[scoped["outside"]])  # fmt: skip
+    later = event(alice, title="Later", start=soon + timedelta(days=3), end=soon + timedelta(days=3, hours=1),
+                  reminder_minutes=30)  # fmt: skip
+    with alice.scope():
+        assert services.reminders_send_due() == 1
+        assert services.reminders_send_due() == 0  # beat again: nothing more
+        sent = OutgoingEmail.objects.filter(template="agenda_calendar.reminder")
+        # The owner and Bob; not Dana, whose scope does not hold the event's contact.
+        assert sorted(sent.values_list("to", flat=True)) == sorted([alice.user.email, bob.user.email])
+        assert Event.objects.get(pk=created.pk).reminder_sent_at is not None
+        assert Event.objects.get(pk=later.pk).reminder_sent_at is None

@@ -1,4 +1,6 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
+
+REMINDER_TEMPLATE = "agenda_calendar.reminder"
 
 
 class AgendaCalendarConfig(AppConfig):
@@ -6,3 +8,15 @@ class AgendaCalendarConfig(AppConfig):
     name = "crm.agenda.calendar"
     label = "agenda_calendar"
     verbose_name = "Calendar"
+
+    def ready(self) -> None:
+        if apps.is_installed("advisorportal.mail"):
+            from advisorportal.mail import templates
+
+            templates.register(
+                REMINDER_TEMPLATE,
+                label="Calendar event reminder",
+                subject="Reminder: {{ event_title }} ({{ event_when }})",
+                html="agenda_calendar/email/reminder.html",
+                text="agenda_calendar/email/reminder.txt",
+            )

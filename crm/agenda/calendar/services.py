@@ -304,3 +304,53 @@ def calendar_settings_set(*, user: Any, time_zone: str) -> CalendarSettings:
     row.save()
     user._calendar_time_zone = time_zone
     return row
+
+
+# --- Reminders ---------------------------------------------------------------------------------------
+
+
+def _when_for(event: Event, user: Any) -> str:
+    from django.utils.formats import date_format
+
+    if event.all_day and event.first_day and event.last_day:
+        days = date_format(event.first_day)
+        return days if event.last_day == event.first_day else f"{days} \N{EN DASH} {date_format(event.last_day)}"
+    tz = selectors.user_time_zone(user=user)
+    start, end = event.start.astimezone(tz), event.end.astimezone(tz)
+    return f"{date_format(start, 'DATETIME_FORMAT')} \N{EN DASH} {date_format(end, 'TIME_FORMAT')} ({tz.key})"
+
+
+def reminders_send_due(*, now: datetime | None = None) -> int:
+    """Email the reminders of the current firm's events that are due: each event's reminder goes
+    out once, whoever runs this and however often (one conditional UPDATE of ``reminder_sent_at``
+    per event; the loser of a race sends nothing). It goes to the owner and the invited colleagues
+    who may see the event. Returns how many events were reminded."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    from advisorportal.mail.services import email_send
+    from crm.agenda.calendar.apps import REMINDER_TEMPLATE
+
+    now = now or timezone.now()
+    reminded = 0
+    for event in selectors.reminders_due(now=now):
+        with transaction.atomic():
+            won = Event.objects.filter(
+                pk=event.pk, reminder_sent_at=None, reminder_due_at=event.reminder_due_at
+            ).update(reminder_sent_at=now)
+            if won != 1:
+                continue
+            selectors.finish([event])
+            people = [event.owner, *(link.user for link in event.attendee_links.all())]
+            url = settings.SITE_URL.rstrip("/") + reverse("agenda_calendar:event-edit", args=[event.pk])
+            for user in people:
+                if not user.is_active or not selectors.may_see(user=user, event=event):
+                    continue
+                context = {
+                    "event_title": event.title, "event_when": _when_for(event, user),
+                    "event_location": event.location, "event_url": url,
+                    "event_contacts": ", ".join(c.display_name for c in event.shown_contacts),  # type: ignore[attr-defined]
+                }  # fmt: skip
+                email_send(to=user.email, template=REMINDER_TEMPLATE, context=context, category="service")
+            reminded += 1
+    return reminded

@@ -33,6 +33,7 @@ from accounts.services import api_token_create
 from crm import services as crm_services
 from crm.agenda.calendar import services as calendar_services
 from crm.contact_io import services as import_services
+from crm.documents import services as document_services
 from crm.merge import services as merge_services
 from crm.models import Contact, ContactKind
 from portfolios import services as portfolio_services
@@ -124,6 +125,9 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         group = crm_services.group_create(actor=actor, name="Tax id holders")
         crm_services.group_add_members(actor=actor, group=group, contacts=[ada, ivan, acme, fiona])
         saved = crm_services.saved_view_save(actor=actor, name="Adas", query="q=Ada", is_shared=True)
+        document = document_services.document_upload(
+            actor=actor, contact=ada, files=[("ada.csv", b"name,city\nAda,London\n")]
+        )[0]
         account = ClientAccountFactory(number="U8000001", title="Lovelace individual", owners=[ada])
         portfolio_services.transaction_record(
             actor=None, account=account, kind="deposit", trade_date=date(2025, 2, 3), amount=Decimal(1000)
@@ -159,6 +163,7 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         "households": [household.pk],
         "groups": [group.pk],
         "saved-views": [saved.pk],
+        "documents": [document.pk],
         "audit": audit_ids,
         "accounts": [account.pk],
         "contact-merges": [merge.pk],

@@ -201,6 +201,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "jobs-sweep": {"task": "advisorportal.jobs.tasks.sweep_jobs", "schedule": 60.0},
     # Calendar reminders that are due, emailed once each (crm/agenda/calendar; one task per firm).
     "calendar-reminders": {"task": "crm.agenda.calendar.tasks.calendar_reminders_all", "schedule": 60.0},
+    # Task reminders due today, emailed once each (crm/agenda; one task per firm).
+    "task-reminders": {"task": "crm.agenda.tasks.task_reminders_all", "schedule": crontab(minute="*/15")},
 }
 
 # Emailed single-use links (advisorportal/links): how long a link stays valid unless its purpose

@@ -221,3 +221,35 @@ def test_api_needs_the_crm_right(firm_a: Any) -> None:
     for url in ("/api/v1/tasks/", "/api/v1/workflows/", "/api/v1/workflow-templates/", "/api/v1/workflow-steps/"):
         assert api.get(url).status_code == 403
     assert nobody.client().get(reverse("agenda:home")).status_code == 403
+
+
+def test_bulk_start_job_starts_every_workflow(alice: Persona, monkeypatch: pytest.MonkeyPatch) -> None:
+    from advisorportal.jobs import services as job_services
+
+    monkeypatch.setattr(services, "BULK_INLINE_MAX", 2)
+    with alice.scope():
+        contacts = [ContactFactory() for _ in range(5)]
+        job = services.workflows_start(actor=alice.user, template=template(alice), contacts=contacts)
+        assert not isinstance(job, list)
+        assert job_services.job_execute(job_id=job.pk) == "done"
+        assert sorted(Workflow.objects.values_list("contact_id", flat=True)) == sorted(c.pk for c in contacts)
+        assert Workflow.objects.first().steps.filter(status="open").count() == 1  # type: ignore[union-attr]
+
+
+def test_task_reminder_is_emailed_once(alice: Persona, firm_a: Any) -> None:
+    from django.apps import apps
+
+    if not apps.is_installed("advisorportal.mail"):
+        pytest.skip("the mail kit is not installed")
+    from advisorportal.mail.models import OutgoingEmail
+
+    bob = UserFactory(firm=firm_a, email="bo@alpha.test", role=Role.STAFF, rights=frozenset({Right.CRM}))
+    with alice.scope():
+        services.task_create(actor=alice.user, title="Call Ann", assignee=bob, due_date=dt.date(2026, 12, 10),
+                             remind_days_before=1)  # fmt: skip
+        services.task_create(actor=alice.user, title="Later", assignee=bob, due_date=dt.date(2026, 12, 20),
+                             remind_days_before=1)  # fmt: skip
+        assert services.task_reminders_send(today=dt.date(2026, 12, 9)) == 1
+        assert services.task_reminders_send(today=dt.date(2026, 12, 9)) == 0
+        email = OutgoingEmail.objects.get(to="bo@alpha.test")
+        assert "Call Ann" in email.subject

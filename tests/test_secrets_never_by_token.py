@@ -31,7 +31,9 @@ from rest_framework.test import APIClient
 from accounts.models import AuditEntry
 from accounts.services import api_token_create
 from crm import services as crm_services
+from crm.agenda import services as agenda_services
 from crm.agenda.calendar import services as calendar_services
+from crm.agenda.models import WorkflowTemplate
 from crm.contact_io import services as import_services
 from crm.documents import services as document_services
 from crm.merge import services as merge_services
@@ -157,6 +159,13 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
             end=datetime(2026, 12, 7, 16, tzinfo=UTC), contacts=[ada, acme],
         )  # fmt: skip
         feed_token = calendar_services.feed_issue(user=actor)
+        agenda_template = WorkflowTemplate.objects.order_by("pk").first()
+        assert agenda_template is not None
+        workflow = agenda_services.workflow_start(actor=actor, template=agenda_template, contact=ada)
+        step = workflow.steps.order_by("position").first()
+        assert step is not None
+        task = agenda_services.task_create(actor=actor, title="Call Ada", contact=ada, due_date=date(2026, 12, 9))
+        note = agenda_services.note_create(actor=actor, contact=ada, body="Ada prefers mornings")
         audit_ids = list(AuditEntry.objects.values_list("pk", flat=True))
     ids = {
         "contacts": contact_ids,
@@ -183,6 +192,13 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         "month": [2026],
         "2026": [12],  # /calendar/month/2026/{month}/
         "feed": [feed_token],
+        "workflow-templates": [agenda_template.pk],
+        "workflows": [workflow.pk],
+        "workflow-steps": [step.pk],
+        "steps": [step.pk],
+        "tasks": [task.pk],
+        "notes": [note.pk],
+        "workflow-starts": [],
     }
     return Firm(ids=ids, contacts={"ada": ada.pk, "fiona": fiona.pk, "acme": acme.pk}, slug=alice.firm.slug)
 

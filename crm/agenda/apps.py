@@ -1,4 +1,6 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
+
+REMINDER_TEMPLATE = "agenda.task_reminder"
 
 
 class AgendaConfig(AppConfig):
@@ -16,3 +18,13 @@ class AgendaConfig(AppConfig):
 
         register(JobKind(services.BULK_START_KIND, run=services.run_bulk_start, label="Workflow start"))
         post_save.connect(services.on_firm_saved, sender=Firm, dispatch_uid="agenda-default-templates")
+        if apps.is_installed("advisorportal.mail"):
+            from advisorportal.mail import templates
+
+            templates.register(
+                REMINDER_TEMPLATE,
+                label="Task reminder",
+                subject="Reminder: {{ task_title }} (due {{ task_due }})",
+                html="agenda/email/task_reminder.html",
+                text="agenda/email/task_reminder.txt",
+            )

@@ -399,25 +399,34 @@ def task_delete(*, actor: Any, task: Task) -> None:
 
 
 def task_reminders_send(*, today: dt.date | None = None, limit: int = 500) -> int:
-    """Email each open task's assignee on its reminder day (once; this firm's, in scope). Returns
-    how many were sent. Called by beat through ``tasks.send_task_reminders`` per firm."""
-    try:
-        from advisorportal.mail.services import email_send
-    except ImportError:
+    """Email each open task's assignee on its reminder day, once (one conditional UPDATE of
+    ``reminder_sent_at`` per task, so a rerun or a second beat sends nothing again). The current
+    firm's tasks; called by beat through ``tasks.task_reminders_firm``. Returns how many were sent."""
+    from django.apps import apps
+    from django.conf import settings
+    from django.urls import reverse
+    from django.utils.formats import date_format
+
+    if not apps.is_installed("advisorportal.mail"):
         return 0
+    from advisorportal.mail.services import email_send
+    from crm.agenda.apps import REMINDER_TEMPLATE
+
     today = today or timezone.localdate()
     sent = 0
     due = Task.objects.filter(status=TaskStatus.OPEN, reminder_sent_at=None, remind_on__lte=today)
     for task in due.select_related("assignee", "contact").order_by("remind_on", "id")[:limit]:
         with transaction.atomic():
-            claimed = Task.objects.filter(pk=task.pk, reminder_sent_at=None).update(reminder_sent_at=timezone.now())
-            if not claimed or not task.assignee.is_active:
+            won = Task.objects.filter(pk=task.pk, reminder_sent_at=None).update(reminder_sent_at=timezone.now())
+            if won != 1 or not task.assignee.is_active:
                 continue
-            email_send(
-                to=task.assignee.email, template="agenda/email/task_reminder",
-                context={"task": task, "user": task.assignee}, category="service",
-                contact_id=task.contact_id, actor=None,
-            )  # fmt: skip
+            context = {
+                "task_title": task.title, "task_due": date_format(task.due_date, "DATE_FORMAT"),
+                "contact_name": task.contact.display_name if task.contact else "",
+                "agenda_url": settings.SITE_URL.rstrip("/") + reverse("agenda:home"),
+            }  # fmt: skip
+            email_send(to=task.assignee.email, template=REMINDER_TEMPLATE, context=context, category="service",
+                       contact_id=task.contact_id)  # fmt: skip
             sent += 1
     return sent
 

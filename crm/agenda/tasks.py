@@ -1,0 +1,25 @@
+"""Celery beat: email the task reminders that are due, one task per firm (each in its scope)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from accounts.models import Firm
+from advisorportal.tenancy.context import firm_task
+from crm.agenda import services
+
+
+@shared_task(acks_late=True)
+@firm_task
+def task_reminders_firm(firm_id: int) -> int:
+    """The firm's due task reminders; a rerun sends none of them again."""
+    return services.task_reminders_send()
+
+
+@shared_task(acks_late=True)
+def task_reminders_all() -> int:
+    """Celery beat: one ``task_reminders_firm`` per firm; returns the firms queued."""
+    firm_ids = list(Firm.objects.order_by("pk").values_list("pk", flat=True))
+    for firm_id in firm_ids:
+        task_reminders_firm.delay(firm_id)
+    return len(firm_ids)

@@ -316,6 +316,16 @@ def test_feed_token_of_one_firm_does_not_open_another_firms_feed(alice: Persona,
     assert Client().get(f"/calendar/feed/{charlie.firm.pk}.{secret}.ics").status_code == 404
     # Signed in to another firm, the address is refused too.
     assert charlie.client().get(f"/calendar/feed/{token}.ics").status_code == 404
+    # Without the CRM right any more, the address serves nothing.
+    with alice.scope():
+        account_services.user_update(
+            actor=alice.user,
+            user=alice.user,
+            role=Role.PRIMARY,
+            is_active=True,
+            rights=frozenset({Right.USER_MANAGEMENT}),
+        )
+    assert Client().get(f"/calendar/feed/{token}.ics").status_code == 404
 
 
 # --- Import ---------------------------------------------------------------------------------------------

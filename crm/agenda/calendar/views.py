@@ -21,6 +21,7 @@ from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.access import FirmScopedView, PublicView
+from accounts.policy import has_right
 from accounts.rights import Right
 from advisorportal.jobs.uploads import FileRefused, read_upload
 from advisorportal.tenancy.context import current_firm_id, firm_scope
@@ -373,7 +374,7 @@ class FeedView(PublicView):
             raise Http404("No such calendar.")
         with firm_scope(firm_id):
             feed = selectors.feed_by_token_hash(token_hash=services.feed_token_hash(match[2]))
-            if feed is None or not feed.user.is_active:
+            if feed is None or not feed.user.is_active or not has_right(feed.user, Right.CRM):
                 raise Http404("No such calendar.")
             user = feed.user
             events = selectors.feed_events(user=user, now=timezone.now())

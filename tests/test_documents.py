@@ -370,3 +370,17 @@ def test_schema_lists_the_endpoints(alice: Persona) -> None:
 )  # fmt: skip
 def test_identify(data: bytes, kind: str) -> None:
     assert uploads.identify(data).kind == kind
+
+
+def test_a_merge_moves_documents_to_the_survivor_and_undo_moves_them_back(alice: Persona) -> None:
+    from crm.merge import services as merge_services
+
+    with alice.scope():
+        kept = ContactFactory(first_name="Mo", last_name="Merge")
+        gone = ContactFactory(first_name="Mo", last_name="Merge")
+    doc = make(alice, gone, "gone's statement.pdf")
+    with alice.scope():
+        merge = merge_services.contacts_merge(actor=alice.user, contacts=[kept, gone], survivor_id=kept.pk, choices={})
+        assert Document.objects.get(pk=doc.pk).contact_id == kept.pk
+        merge_services.merge_undo(actor=alice.user, merge=merge)
+        assert Document.objects.get(pk=doc.pk).contact_id == gone.pk

@@ -18,7 +18,8 @@ from tests.browser.conftest import E2EServer
 pytestmark = pytest.mark.xdist_group("browser")
 
 ALL_SECTIONS = [
-    "Dashboard", "Contacts", "Calendar", "Accounts", "Funding", "Onboarding", "Billing", "Reports", "Settings",
+    "Dashboard", "Contacts", "Agenda", "Calendar", "Accounts", "Funding", "Onboarding", "Billing", "Reports",
+    "Settings",
 ]  # fmt: skip
 HARBOR_PRIMARY = "rgb(31, 78, 121)"  # #1f4e79
 SUMMIT_PRIMARY = "rgb(46, 94, 78)"  # #2e5e4e

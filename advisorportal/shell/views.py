@@ -8,16 +8,15 @@ import redis
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
+from django.template.loader import render_to_string
 from django.views.generic import TemplateView
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from accounts.access import SIGNED_IN, FirmScopedView, public_view
-from accounts.policy import has_right
-from accounts.rights import Right
 from advisorportal.client_address import proxy_problem
-from crm import selectors as crm_selectors
-from portfolios import selectors as portfolio_selectors
+from advisorportal.shell import dashboard_panels  # noqa: F401 - registers the panels
+from advisorportal.shell.panels import panels_for
 
 
 class DashboardView(FirmScopedView, TemplateView):
@@ -29,13 +28,10 @@ class DashboardView(FirmScopedView, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         user = self.user
-        if has_right(user, Right.CRM):
-            counts = crm_selectors.contact_status_counts(user=user)
-            context["contact_counts"] = counts
-            context["contact_total"] = sum(n for _, _, n in counts)
-            context["recent_contacts"] = crm_selectors.contact_recent(user=user, limit=5)
-        if has_right(user, Right.ACCOUNT_INFORMATION):
-            context["assets"] = portfolio_selectors.assets_in_scope(user=user)
+        context["panels"] = [
+            (panel, render_to_string(panel.template, {"panel": panel, **panel.context(user)}, request=self.request))
+            for panel in panels_for(user)
+        ]
         return context
 
 

@@ -1,0 +1,64 @@
+"""The panels of the dashboard, registered by the shell over each app's selectors.
+
+Each panel reads only through its app's selectors, which take the user and apply their account
+scope. A capability that is not built yet has no panel here: a panel is never a placeholder.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from accounts.rights import Right
+from advisorportal.shell.panels import Panel, register
+from crm import selectors as crm_selectors
+from crm.agenda import selectors as agenda_selectors
+from crm.agenda.calendar import selectors as calendar_selectors
+from crm.documents import selectors as document_selectors
+from portfolios import selectors as portfolio_selectors
+
+
+def _contacts(user: Any) -> dict[str, Any]:
+    counts = crm_selectors.contact_status_counts(user=user)
+    return {"contact_counts": counts, "contact_total": sum(n for _, _, n in counts)}
+
+
+def _recent_contacts(user: Any) -> dict[str, Any]:
+    return {"recent_contacts": crm_selectors.contact_recent(user=user, limit=5)}
+
+
+def _assets(user: Any) -> dict[str, Any]:
+    return {"assets": portfolio_selectors.assets_in_scope(user=user)}
+
+
+def _work(user: Any) -> dict[str, Any]:
+    return {
+        "steps": agenda_selectors.open_steps_for_user(user=user, limit=8),
+        "tasks": agenda_selectors.open_tasks_for_user(user=user, limit=8),
+    }
+
+
+def _workflows(user: Any) -> dict[str, Any]:
+    return {"workflows": agenda_selectors.workflow_progress(user=user, limit=8)}
+
+
+def _notes(user: Any) -> dict[str, Any]:
+    return {"notes": agenda_selectors.recent_notes(user=user, limit=6)}
+
+
+def _calendar(user: Any) -> dict[str, Any]:
+    day = calendar_selectors.today_for_user(user=user)
+    return {"day": day, "events": calendar_selectors.events_for_user_on(user=user, day=day)}
+
+
+def _documents(user: Any) -> dict[str, Any]:
+    return {"documents": document_selectors.recent_documents(user=user, days=10, limit=8)}
+
+
+register(Panel("work", "Your tasks and steps", "dashboard/_work.html", _work, (Right.CRM,)))
+register(Panel("calendar", "Today's calendar", "dashboard/_calendar.html", _calendar, (Right.CRM,)))
+register(Panel("assets", "Client accounts", "dashboard/_assets.html", _assets, (Right.ACCOUNT_INFORMATION,)))
+register(Panel("workflows", "Workflows", "dashboard/_workflows.html", _workflows, (Right.CRM,)))
+register(Panel("contacts", "Contacts", "dashboard/_contacts.html", _contacts, (Right.CRM,)))
+register(Panel("recent-contacts", "Recently added", "dashboard/_recent_contacts.html", _recent_contacts, (Right.CRM,)))
+register(Panel("notes", "Notes", "dashboard/_notes.html", _notes, (Right.CRM,)))
+register(Panel("documents", "Documents", "dashboard/_documents.html", _documents, (Right.CRM,)))

@@ -1,0 +1,96 @@
+"""The dashboard's panel registry: each panel shows only with its right, inside the user's scope,
+and the home page's query count does not grow with the data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from accounts import services as account_services
+from accounts.models import AccountScope
+from accounts.rights import Right, Role
+from advisorportal.shell.panels import Panel, panels_for, registered
+from crm import services as crm_services
+from crm.agenda import services as agenda_services
+from tests.conftest import Persona
+from tests.factories import ContactFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+DUE = dt.date.today() + dt.timedelta(days=3)
+
+
+@pytest.fixture
+def book(firm_a: Any, alice: Persona) -> dict[str, Any]:
+    with alice.scope():
+        inside = ContactFactory(first_name="Ina", last_name="Inside")
+        outside = ContactFactory(first_name="Otto", last_name="Outside")
+        group = crm_services.group_create(actor=alice.user, name="Dana's clients")
+        crm_services.group_add_members(actor=alice.user, group=group, contacts=[inside])
+        dana = UserFactory(firm=firm_a, email="dana@alpha.test", full_name="Dana Diaz", role=Role.STAFF,
+                           rights=frozenset({Right.CRM}))  # fmt: skip
+        account_services.account_scope_set(
+            actor=alice.user, user=dana, scope=AccountScope.SELECTED, group_ids=frozenset({group.pk})
+        )
+        for contact, word in ((inside, "Insider"), (outside, "Outsider")):
+            agenda_services.note_create(actor=alice.user, contact=contact, body=f"{word} note")
+            agenda_services.task_create(actor=alice.user, title=f"{word} task", assignee=dana, contact=contact,
+                                        due_date=DUE)  # fmt: skip
+    return {"dana": Persona(dana, firm_a), "inside": inside, "outside": outside}
+
+
+def test_every_panel_needs_a_right_and_renders_for_the_primary_user(alice: Persona, book: dict[str, Any]) -> None:
+    page = alice.client().get("/").content.decode()
+    for panel in registered():
+        assert panel.rights, panel.key
+        assert f'data-panel="{panel.key}"' in page
+    assert "Insider note" in page and "Outsider note" in page
+
+
+def test_the_group_scoped_assistant_sees_only_its_groups_work(book: dict[str, Any]) -> None:
+    page = book["dana"].client().get("/").content.decode()
+    assert "Insider task" in page and "Insider note" in page
+    assert "Outsider" not in page
+    # Without Account Information, the accounts panel is not shown at all.
+    assert 'data-panel="assets"' not in page
+
+
+def test_a_user_without_crm_sees_no_crm_panel(firm_a: Any, alice: Persona, book: dict[str, Any]) -> None:
+    with alice.scope():
+        viewer = UserFactory(firm=firm_a, email="ivy@alpha.test", full_name="Ivy Info", role=Role.STAFF,
+                             rights=frozenset({Right.ACCOUNT_INFORMATION}))  # fmt: skip
+        assert [p.key for p in panels_for(viewer)] == ["assets"]
+    page = Persona(viewer, firm_a).client().get("/").content.decode()
+    assert 'data-panel="assets"' in page and 'data-panel="notes"' not in page and "Insider" not in page
+
+
+def test_another_firms_user_sees_none_of_this_firms_items(charlie: Persona, book: dict[str, Any]) -> None:
+    page = charlie.client().get("/").content.decode()
+    assert "Insider" not in page and "Outsider" not in page
+
+
+def test_a_panel_key_registers_once() -> None:
+    from advisorportal.shell import panels
+
+    existing = registered()[0]
+    with pytest.raises(ValueError, match="already registered"):
+        panels.register(Panel(existing.key, "Other", "x.html", lambda user: {}, (Right.CRM,)))
+
+
+def test_the_home_page_query_count_does_not_grow_with_the_data(alice: Persona, book: dict[str, Any]) -> None:
+    client = alice.client()
+    client.get("/")
+    with CaptureQueriesContext(connection) as before:
+        assert client.get("/").status_code == 200
+    with alice.scope():
+        for n in range(15):
+            contact = ContactFactory(first_name=f"More{n}", last_name="Clients")
+            agenda_services.note_create(actor=alice.user, contact=contact, body=f"Note {n}")
+            agenda_services.task_create(actor=alice.user, title=f"Task {n}", contact=contact, due_date=DUE)
+    with CaptureQueriesContext(connection) as after:
+        assert client.get("/").status_code == 200
+    assert len(after) == len(before), [q["sql"] for q in after.captured_queries]

@@ -253,3 +253,19 @@ def test_task_reminder_is_emailed_once(alice: Persona, firm_a: Any) -> None:
         assert services.task_reminders_send(today=dt.date(2026, 12, 9)) == 0
         email = OutgoingEmail.objects.get(to="bo@alpha.test")
         assert "Call Ann" in email.subject
+
+
+def test_start_on_a_saved_view_and_nothing_chosen(alice: Persona) -> None:
+    with alice.scope():
+        ContactFactory(first_name="Zed", last_name="Viewmatch")
+        ContactFactory(first_name="Other", last_name="Person")
+        view = crm_services.saved_view_save(actor=alice.user, name="Zeds", query="q=Viewmatch")
+        tpl = template(alice)
+    client = alice.client()
+    url = reverse("agenda:workflow-start")
+    response = client.post(url, {"template": tpl.pk}, follow=True)
+    assert "Choose a group or a saved view" in response.content.decode()
+    assert client.post(url, {"template": tpl.pk, "saved_view": view.pk}).status_code == 302
+    with alice.scope():
+        assert [w.contact.last_name for w in Workflow.objects.select_related("contact")] == ["Viewmatch"]
+    assert client.get(reverse("agenda:templates")).status_code == 200

@@ -1,6 +1,7 @@
 from django.apps import AppConfig, apps
 
 REMINDER_TEMPLATE = "agenda.task_reminder"
+NOTIFY_CATEGORY = "agenda.task"
 
 
 class AgendaConfig(AppConfig):
@@ -18,6 +19,10 @@ class AgendaConfig(AppConfig):
 
         register(JobKind(services.BULK_START_KIND, run=services.run_bulk_start, label="Workflow start"))
         post_save.connect(services.on_firm_saved, sender=Firm, dispatch_uid="agenda-default-templates")
+        if apps.is_installed("advisorportal.notifications"):
+            from advisorportal.notifications import categories
+
+            categories.register(NOTIFY_CATEGORY, "Task or workflow step")
         if apps.is_installed("advisorportal.mail"):
             from advisorportal.mail import templates
 

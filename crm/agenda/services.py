@@ -267,9 +267,13 @@ def _notify_assigned(steps: Iterable[WorkflowStep], *, actor: Any) -> None:
     for step in steps:
         if step.assignee_id and step.assignee_id != getattr(actor, "pk", None):
             _send_later(
-                notify, recipient_id=step.assignee_id, category="task", title=f"Workflow step for you: {step.name}",
-                url=f"/agenda/workflows/{step.workflow_id}/", contact_id=step.contact_id,
+                notify, recipient_id=step.assignee_id, category=NOTIFY_CATEGORY,
+                title=f"Workflow step for you: {step.name}", url=f"/agenda/workflows/{step.workflow_id}/",
+                contact_id=step.contact_id,
             )  # fmt: skip
+
+
+NOTIFY_CATEGORY = "agenda.task"  # registered with its label in AgendaConfig.ready
 
 
 def _notifier() -> Any:
@@ -362,7 +366,7 @@ def task_create(*, actor: Any, title: str, assignee: User | None = None, **field
         notify = _notifier()
         if notify is not None:
             _send_later(
-                notify, recipient_id=assignee.pk, category="task", title=f"Task for you: {task.title}",
+                notify, recipient_id=assignee.pk, category=NOTIFY_CATEGORY, title=f"Task for you: {task.title}",
                 url="/agenda/", contact_id=task.contact_id,
             )  # fmt: skip
     return task

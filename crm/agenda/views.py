@@ -144,8 +144,8 @@ class WorkflowStartView(AgendaPage):
     def post(self, request: HttpRequest) -> HttpResponseBase:
         data = request.POST
         template = self.get_or_404(lambda user, pk: selectors.template_get(pk=pk), data.get("template"))
-        contacts = self.contacts(data)
         try:
+            contacts = self.contacts(data)
             start = _date(data["start_date"], "start_date") if data.get("start_date") else None
             result = services.workflows_start(actor=self.user, template=template, contacts=contacts, start_date=start)
         except ValidationError as error:
@@ -178,6 +178,8 @@ class WorkflowStartView(AgendaPage):
             except ValidationError:
                 raise Http404("This saved view no longer applies.") from None
         wanted = {v for v in data.getlist("contact") if v}
+        if not wanted and not data.get("group") and not data.get("saved_view"):
+            raise ValidationError({"contacts": "Choose a group or a saved view."})
         if not wanted or not all(v.isdigit() for v in wanted):
             raise Http404("No such contact.")
         found = crm_selectors.contacts_by_ids(user=self.user, ids=wanted)
@@ -199,7 +201,16 @@ class BatchView(AgendaPage):
 
 class TemplateListView(AgendaPage):
     def get(self, request: HttpRequest) -> HttpResponseBase:
-        return render(request, "agenda/templates.html", {"templates": selectors.template_progress(user=self.user)})
+        return render(
+            request,
+            "agenda/templates.html",
+            {
+                "templates": selectors.template_progress(user=self.user),
+                "groups": crm_selectors.group_list(user=self.user),
+                "saved_views": crm_selectors.saved_views(user=self.user),
+                "today": selectors.today(),
+            },
+        )
 
 
 class TemplateEditView(AgendaPage):

@@ -65,3 +65,6 @@ def test_workflow_task_and_note_on_a_contact(page: Page, e2e_server: E2EServer, 
     page.screenshot(path=screenshot_dir / "agenda-phone.png", full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
     page.screenshot(path=screenshot_dir / "agenda.png", full_page=True)
+    page.goto("/agenda/workflow-templates/")
+    expect(page.get_by_role("heading", name="Workflow templates")).to_be_visible()
+    page.screenshot(path=screenshot_dir / "agenda-templates.png", full_page=True)

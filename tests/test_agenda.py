@@ -223,7 +223,9 @@ def test_api_needs_the_crm_right(firm_a: Any) -> None:
     assert nobody.client().get(reverse("agenda:home")).status_code == 403
 
 
-def test_bulk_start_job_starts_every_workflow(alice: Persona, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bulk_start_job_starts_every_workflow(
+    alice: Persona, charlie: Persona, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from advisorportal.jobs import services as job_services
 
     monkeypatch.setattr(services, "BULK_INLINE_MAX", 2)
@@ -231,9 +233,17 @@ def test_bulk_start_job_starts_every_workflow(alice: Persona, monkeypatch: pytes
         contacts = [ContactFactory() for _ in range(5)]
         job = services.workflows_start(actor=alice.user, template=template(alice), contacts=contacts)
         assert not isinstance(job, list)
+        page = alice.client().get(reverse("agenda:batch", args=[job.pk]))
+        assert page.status_code == 200 and b"workflow-start-progress" in page.content
         assert job_services.job_execute(job_id=job.pk) == "done"
         assert sorted(Workflow.objects.values_list("contact_id", flat=True)) == sorted(c.pk for c in contacts)
         assert Workflow.objects.first().steps.filter(status="open").count() == 1  # type: ignore[union-attr]
+    assert charlie.client().get(reverse("agenda:batch", args=[job.pk])).status_code == 404
+    panel = alice.client().get(reverse("agenda:batch", args=[job.pk]), HTTP_HX_REQUEST="true")
+    assert (
+        panel.content.decode().lstrip().startswith('<div id="workflow-start">')
+        and b"Every workflow started" in panel.content
+    )
 
 
 def test_task_reminder_is_emailed_once(alice: Persona, firm_a: Any) -> None:

@@ -196,7 +196,8 @@ class BatchView(AgendaPage):
             job = Job.objects.get(pk=pk, kind=services.BULK_START_KIND, created_by=self.user)
         except Job.DoesNotExist:
             raise Http404 from None
-        return render(request, "agenda/batch.html", {"job": job})
+        template = "agenda/_batch_panel.html" if request.headers.get("HX-Request") else "agenda/batch.html"
+        return render(request, template, {"job": job})
 
 
 class TemplateListView(AgendaPage):

@@ -97,7 +97,7 @@ def _bench_tasks(count: int, *, owner: User, others: list[User], today: dt.date,
         batch.append(
             Task(
                 title=f"{BENCH_TITLES[i % len(BENCH_TITLES)]} #{i + 1}",
-                assignee=owner if i % 2 == 0 else others[i % len(others)],
+                assignee=owner if i % 2 == 0 else others[(i // 2) % len(others)],
                 created_by=owner,
                 contact_id=rng.choice(contact_ids) if contact_ids and i % 5 else None,
                 priority=Priority.NORMAL,

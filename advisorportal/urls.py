@@ -3,7 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts.views import brand_css
 from advisorportal.shell import people
-from advisorportal.shell.views import DashboardView, health
+from advisorportal.shell.views import DashboardView, PendingItemsView, health
 
 
 class SchemaView(SpectacularAPIView):
@@ -20,6 +20,7 @@ class RedocView(SpectacularRedocView):
 
 urlpatterns = [
     path("", DashboardView.as_view(), name="dashboard"),
+    path("pending/", PendingItemsView.as_view(), name="pending-items"),
     path("health", health, name="health"),
     path("brand/<slug:slug>.css", brand_css, name="brand-css"),
     path("", include("accounts.urls")),

@@ -94,3 +94,50 @@ def test_the_home_page_query_count_does_not_grow_with_the_data(alice: Persona, b
     with CaptureQueriesContext(connection) as after:
         assert client.get("/").status_code == 200
     assert len(after) == len(before), [q["sql"] for q in after.captured_queries]
+
+
+# --- Pending items -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def test_kind() -> Any:
+    """A kind registered only for the test, as a later capability would register its own."""
+    from advisorportal.shell import pending
+
+    def items(user: Any, *, q: str, status: str, limit: int | None) -> list[pending.PendingItem]:
+        item = pending.PendingItem(
+            kind="test", kind_label="Test item", date=dt.date.today(), title="Test Trust", number="U7000001",
+            subject="Approve the test", status="Awaiting client", waits_on="The client", due=None,
+        )  # fmt: skip
+        return [item] if (not q or q in item.number) and status in ("", "waiting") else []
+
+    kind = pending.register(pending.ItemKind("test", "Test items", items, (Right.CRM,), (("waiting", "Waiting"),)))
+    yield kind
+    pending.unregister("test")
+
+
+def test_pending_items_page_lists_every_kind_with_filters(book: dict[str, Any], test_kind: Any) -> None:
+    client = book["dana"].client()
+    page = client.get("/pending/").content.decode()
+    assert "Insider task" in page and "Approve the test" in page and "Outsider" not in page
+    page = client.get("/pending/", {"kind": "test"}).content.decode()
+    assert "Approve the test" in page and "Insider task" not in page
+    page = client.get("/pending/", {"q": "U7000001"}).content.decode()
+    assert "Approve the test" in page and "Insider task" not in page
+    page = client.get("/pending/", {"status": "overdue"}).content.decode()
+    assert "Nothing is waiting on you that matches these filters" in page
+    # Unknown filter values are ignored, not errors.
+    assert client.get("/pending/", {"kind": "nope", "status": "nope", "page": "x"}).status_code == 200
+
+
+def test_pending_items_need_the_kinds_right(firm_a: Any, alice: Persona, book: dict[str, Any], test_kind: Any) -> None:
+    with alice.scope():
+        viewer = UserFactory(firm=firm_a, email="ivy@alpha.test", full_name="Ivy Info", role=Role.STAFF,
+                             rights=frozenset({Right.ACCOUNT_INFORMATION}))  # fmt: skip
+    page = Persona(viewer, firm_a).client().get("/pending/").content.decode()
+    assert "Approve the test" not in page and "Insider" not in page
+
+
+def test_the_dashboard_panel_shows_pending_items(book: dict[str, Any], test_kind: Any) -> None:
+    page = book["dana"].client().get("/").content.decode()
+    assert 'data-panel="pending"' in page and "Approve the test" in page and "All pending items" in page

@@ -6,15 +6,19 @@ scope. A capability that is not built yet has no panel here: a panel is never a 
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from accounts.rights import Right
 from advisorportal.shell.panels import Panel, register
+from advisorportal.shell.pending import pending_items
 from crm import selectors as crm_selectors
 from crm.agenda import selectors as agenda_selectors
 from crm.agenda.calendar import selectors as calendar_selectors
 from crm.documents import selectors as document_selectors
 from portfolios import selectors as portfolio_selectors
+
+PENDING_DAYS = 10  # as in the seed: items of the last ten days, and whatever is due by today
 
 
 def _contacts(user: Any) -> dict[str, Any]:
@@ -30,11 +34,9 @@ def _assets(user: Any) -> dict[str, Any]:
     return {"assets": portfolio_selectors.assets_in_scope(user=user)}
 
 
-def _work(user: Any) -> dict[str, Any]:
-    return {
-        "steps": agenda_selectors.open_steps_for_user(user=user, limit=8),
-        "tasks": agenda_selectors.open_tasks_for_user(user=user, limit=8),
-    }
+def _pending(user: Any) -> dict[str, Any]:
+    since = dt.date.today() - dt.timedelta(days=PENDING_DAYS)
+    return {"items": pending_items(user=user, since=since, limit=10), "days": PENDING_DAYS}
 
 
 def _workflows(user: Any) -> dict[str, Any]:
@@ -54,7 +56,7 @@ def _documents(user: Any) -> dict[str, Any]:
     return {"documents": document_selectors.recent_documents(user=user, days=10, limit=8)}
 
 
-register(Panel("work", "Your tasks and steps", "dashboard/_work.html", _work, (Right.CRM,)))
+register(Panel("pending", "Pending items", "dashboard/_pending.html", _pending, (Right.CRM,)))
 register(Panel("calendar", "Today's calendar", "dashboard/_calendar.html", _calendar, (Right.CRM,)))
 register(Panel("assets", "Client accounts", "dashboard/_assets.html", _assets, (Right.ACCOUNT_INFORMATION,)))
 register(Panel("workflows", "Workflows", "dashboard/_workflows.html", _workflows, (Right.CRM,)))

@@ -6,6 +6,7 @@ from typing import Any
 
 import redis
 from django.conf import settings
+from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.template.loader import render_to_string
@@ -15,8 +16,12 @@ from redis.retry import Retry
 
 from accounts.access import SIGNED_IN, FirmScopedView, public_view
 from advisorportal.client_address import proxy_problem
-from advisorportal.shell import dashboard_panels  # noqa: F401 - registers the panels
+from advisorportal.shell import (
+    dashboard_panels,  # noqa: F401 - registers the panels
+    pending_kinds,  # noqa: F401 - registers the pending-item kinds
+)
 from advisorportal.shell.panels import panels_for
+from advisorportal.shell.pending import kinds_for, pending_items
 
 
 class DashboardView(FirmScopedView, TemplateView):
@@ -32,6 +37,32 @@ class DashboardView(FirmScopedView, TemplateView):
             (panel, render_to_string(panel.template, {"panel": panel, **panel.context(user)}, request=self.request))
             for panel in panels_for(user)
         ]
+        return context
+
+
+class PendingItemsView(FirmScopedView, TemplateView):
+    """Everything waiting on the user, of every kind their rights allow, with filters and pages."""
+
+    required_right = SIGNED_IN
+    template_name = "pending_items.html"
+    page_size = 25
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        kinds = kinds_for(self.user)
+        params = self.request.GET
+        kind = params.get("kind", "")
+        if kind not in {k.key for k in kinds}:
+            kind = ""
+        statuses = dict(s for k in kinds for s in k.statuses)
+        status = params.get("status", "")
+        if status not in statuses:
+            status = ""
+        q = params.get("q", "")[:100]
+        rows = pending_items(user=self.user, kind=kind, status=status, q=q)
+        page = Paginator(rows, self.page_size).get_page(params.get("page"))
+        query = {k: v for k, v in (("kind", kind), ("status", status), ("q", q)) if v}
+        context.update(kinds=kinds, statuses=statuses, kind=kind, status=status, q=q, page=page, query=query)
         return context
 
 

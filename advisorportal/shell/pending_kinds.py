@@ -1,0 +1,69 @@
+"""The pending-item kinds the shell registers over each app's selectors: workflow steps and tasks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+
+from accounts.rights import Right
+from advisorportal.shell.pending import Action, ItemKind, PendingItem, register
+from crm.agenda import selectors as agenda_selectors
+
+STATUSES = (("open", "Open"), ("overdue", "Overdue"))
+
+
+def _matches(item: PendingItem, q: str, status: str) -> bool:
+    if status == "overdue" and not item.overdue:
+        return False
+    return not q or q.lower() in f"{item.title} {item.number} {item.subject}".lower()
+
+
+def _steps(user: Any, *, q: str, status: str, limit: int | None) -> list[PendingItem]:
+    fetch = None if (q or status) else limit
+    rows = []
+    for step in agenda_selectors.open_steps_for_user(user=user, limit=fetch):
+        overdue = bool(getattr(step, "is_overdue", False))  # set by the agenda's selector
+        item = PendingItem(
+            kind="workflow-step",
+            kind_label="Workflow step",
+            date=step.workflow.start_date,
+            title=str(step.contact),
+            number="",
+            subject=f"{step.workflow.name}: {step.name}",
+            status="Overdue" if overdue else "Open",
+            waits_on=user.full_name,
+            due=step.due_date,
+            overdue=overdue,
+            actions=(Action("Open workflow", reverse("agenda:workflow", args=[step.workflow_id])),),
+        )
+        if _matches(item, q, status):
+            rows.append(item)
+    return rows[:limit] if limit else rows
+
+
+def _tasks(user: Any, *, q: str, status: str, limit: int | None) -> list[PendingItem]:
+    fetch = None if (q or status) else limit
+    rows = []
+    for task in agenda_selectors.open_tasks_for_user(user=user, limit=fetch):
+        overdue = bool(getattr(task, "is_overdue", False))  # set by the agenda's selector
+        item = PendingItem(
+            kind="task",
+            kind_label="Task",
+            date=task.created_at.date(),
+            title=str(task.contact) if task.contact else "",
+            number="",
+            subject=task.title,
+            status="Overdue" if overdue else "Open",
+            waits_on=user.full_name,
+            due=task.due_date,
+            overdue=overdue,
+            actions=(Action("Agenda", reverse("agenda:home")),),
+        )
+        if _matches(item, q, status):
+            rows.append(item)
+    return rows[:limit] if limit else rows
+
+
+register(ItemKind("workflow-step", "Workflow steps", _steps, (Right.CRM,), STATUSES))
+register(ItemKind("task", "Tasks", _tasks, (Right.CRM,), STATUSES))

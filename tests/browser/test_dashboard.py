@@ -27,6 +27,7 @@ def test_owner_dashboard_at_desktop_and_phone(page: Page, e2e_server: E2EServer,
     page.screenshot(path=screenshot_dir / "dashboard-360.png", full_page=True)
     page.get_by_role("link", name="All pending items").click()
     expect(page.get_by_role("heading", name="Pending items", level=1)).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360
     page.screenshot(path=screenshot_dir / "pending-360.png", full_page=True)
 
 

@@ -49,7 +49,8 @@ def _notes(user: Any) -> dict[str, Any]:
 
 def _calendar(user: Any) -> dict[str, Any]:
     day = calendar_selectors.today_for_user(user=user)
-    return {"day": day, "events": calendar_selectors.events_for_user_on(user=user, day=day)}
+    events = calendar_selectors.events_for_user_on(user=user, day=day)
+    return {"day": day, "events": events, "tz": calendar_selectors.user_time_zone_name(user=user)}
 
 
 def _documents(user: Any) -> dict[str, Any]:

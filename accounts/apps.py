@@ -12,6 +12,12 @@ class AccountsConfig(AppConfig):
         from advisorportal import auditing
 
         auditing.register_recorders(single=audit.record, bulk=audit.record_bulk)  # the floor's kits record through it
+        from accounts import selectors
+        from accounts.models import Firm
+        from advisorportal.mail import branding
+
+        # Emails are white-branded without the floor importing identity.
+        branding.register(lambda firm_id: selectors.firm_branding(firm=Firm.objects.get(pk=firm_id)))
         from accounts import authentication, sessions
 
         authentication.connect()

@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "advisorportal.jobs",
     "advisorportal.links",
     "advisorportal.idempotency",
+    "advisorportal.mail",
+    "advisorportal.notifications",
     "accounts",
     "crm",
     "portfolios",
@@ -331,6 +333,8 @@ else:
 SITE_URL = env_str("SITE_URL") if PRODUCTION else env_str("SITE_URL", "http://127.0.0.1:8000")
 PASSWORD_RESET_TIMEOUT = env_int("INVITE_LINK_DAYS", 3, minimum=1, maximum=14) * 86400
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "AdvisorPortal <no-reply@advisorportal.localhost>")
+# Emails one firm may hand to the backend per minute (advisorportal/mail/rate.py); 0: no limit.
+MAIL_RATE_PER_MINUTE = env_int("MAIL_RATE_PER_MINUTE", 600, minimum=0, maximum=1_000_000)
 
 # --- API --------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

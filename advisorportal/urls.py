@@ -48,6 +48,7 @@ urlpatterns = [
     path("billing/", include("billing.urls")),
     path("reports/", include("reports.urls")),
     path("imports/", include("portfolios.custodian.urls")),
+    path("mail/", include("advisorportal.mail.urls")),  # /mail/unsubscribe/<token>/ (no sign-in)
     path("api/v1/", include(("advisorportal.api_urls", "api"), namespace="api")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -1,0 +1,33 @@
+"""The per-firm sending rate: a counter per firm and minute in Redis (the ``best_effort`` cache).
+With Redis unavailable the limit lets mail through (fail open, logged by the cache) rather than
+holding every message: short timeouts, never a hang."""
+
+from __future__ import annotations
+
+import time
+from typing import cast
+
+from django.conf import settings
+from django.core.cache import BaseCache, caches
+from django.utils.connection import ConnectionProxy
+
+_cache = cast(BaseCache, ConnectionProxy(caches, "best_effort"))
+
+
+def wait_seconds(firm_id: int, *, now: float | None = None) -> float:
+    """Take one message from the firm's allowance for this minute: 0 if it may go now, else the
+    seconds until the next minute starts (the message is then not counted)."""
+    limit = int(settings.MAIL_RATE_PER_MINUTE)
+    if limit <= 0:
+        return 0.0
+    now = time.time() if now is None else now
+    minute = int(now // 60)
+    key = f"mail-rate:{firm_id}:{minute}"
+    _cache.add(key, 0, 120)
+    try:
+        count = _cache.incr(key)
+    except ValueError:  # the key vanished between add and incr
+        return 0.0
+    if count is None or count <= limit:  # None: Redis unavailable
+        return 0.0
+    return (minute + 1) * 60 - now

@@ -1,0 +1,65 @@
+"""Every write of notifications: create one (``notify``), mark read or unread, archive."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from advisorportal.notifications.models import Notification
+from advisorportal.tenancy.context import require_firm_id
+
+
+def _check_url(url: str) -> str:
+    url = (url or "").strip()
+    # Our own pages only: a relative path, never a scheme or another host.
+    if url and (not url.startswith("/") or url.startswith("//") or "\\" in url):
+        raise ValidationError({"url": "A notification links to one of our pages: a path starting with /."})
+    return url
+
+
+@transaction.atomic
+def notify(*, recipient: Any, category: str, title: str, url: str = "", contact_id: int | None = None) -> Notification:
+    """Tell ``recipient`` (a user of the firm in scope) something. ``url`` is a path of ours."""
+    firm_id = require_firm_id()
+    if getattr(recipient, "firm_id", None) != firm_id:
+        raise ValidationError({"recipient": "The recipient is not a user of this firm."})
+    notification = Notification(
+        recipient=recipient,
+        category=(category or "").strip(),
+        title=" ".join((title or "").split())[:300],
+        url=_check_url(url),
+        contact_id=contact_id,
+    )
+    notification.full_clean()
+    notification.save()
+    return notification
+
+
+def _own(user: Any, ids: list[int] | None) -> QuerySet[Notification]:
+    rows = Notification.objects.filter(recipient_id=user.pk)
+    return rows if ids is None else rows.filter(pk__in=ids)
+
+
+@transaction.atomic
+def notifications_mark_read(*, user: Any, ids: list[int] | None = None, read: bool = True) -> int:
+    """Mark the user's notifications ``ids`` (all, when None) read, or unread. Returns how many changed."""
+    rows = _own(user, ids)
+    if read:
+        return rows.filter(read_at=None).update(read_at=timezone.now())
+    return rows.exclude(read_at=None).update(read_at=None)
+
+
+@transaction.atomic
+def notifications_archive(*, user: Any, ids: list[int], archived: bool = True) -> int:
+    """Archive (or restore) the user's notifications ``ids``; archiving also marks them read."""
+    rows = _own(user, ids)
+    if archived:
+        now = timezone.now()
+        changed = rows.filter(archived_at=None).update(archived_at=now)
+        rows.filter(read_at=None).update(read_at=now)
+        return changed
+    return rows.exclude(archived_at=None).update(archived_at=None)

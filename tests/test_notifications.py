@@ -1,0 +1,53 @@
+"""Notifications (advisorportal/notifications): notify, read/unread, archive, outsiders."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from advisorportal.notifications import selectors, services
+from advisorportal.notifications.models import Notification
+from tests.conftest import Persona
+
+
+@pytest.mark.django_db
+def test_notify_and_unread_count(alice: Persona, bob: Persona) -> None:
+    with alice.scope():
+        first = services.notify(
+            recipient=bob.user, category="agenda.task_assigned", title="Call Cora", url="/contacts/1/"
+        )
+        services.notify(recipient=bob.user, category="imports.finished", title="Import finished", contact_id=7)
+        assert selectors.unread_count(user=bob.user) == 2
+        assert selectors.unread_count(user=alice.user) == 0
+        assert services.notifications_mark_read(user=bob.user, ids=[first.pk]) == 1
+        assert selectors.unread_count(user=bob.user) == 1
+        assert services.notifications_mark_read(user=bob.user, ids=[first.pk], read=False) == 1
+        assert services.notifications_mark_read(user=bob.user) == 2
+        assert services.notifications_archive(user=bob.user, ids=[first.pk]) == 1
+        assert [n.pk for n in selectors.notifications_for(user=bob.user, archived=True)] == [first.pk]
+        assert first.pk not in [n.pk for n in selectors.notifications_for(user=bob.user)]
+        # Alice cannot mark Bob's.
+        assert services.notifications_archive(user=alice.user, ids=[first.pk], archived=False) == 0
+
+
+@pytest.mark.django_db
+def test_notify_refuses_bad_input(alice: Persona, charlie: Persona) -> None:
+    with alice.scope():
+        with pytest.raises(ValidationError, match="not a user of this firm"):
+            services.notify(recipient=charlie.user, category="x", title="Leak")
+        with pytest.raises(ValidationError, match="our pages"):
+            services.notify(recipient=alice.user, category="x", title="Phish", url="https://evil.example/")
+        with pytest.raises(ValidationError, match="our pages"):
+            services.notify(recipient=alice.user, category="x", title="Phish", url="//evil.example/")
+        with pytest.raises(ValidationError):
+            services.notify(recipient=alice.user, category="", title="")
+        assert not Notification.objects.exists()
+
+
+@pytest.mark.django_db
+def test_outsider_sees_none(alice: Persona, charlie: Persona) -> None:
+    with alice.scope():
+        services.notify(recipient=alice.user, category="x", title="Mine")
+    with charlie.scope():
+        assert not Notification.objects.exists()
+        assert selectors.unread_count(user=alice.user) == 0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.template import Context, Engine, Template, TemplateSyntaxError, Variable, VariableDoesNotExist
 from django.template.base import VariableNode
@@ -41,11 +41,12 @@ _PLAIN_ENGINE = Engine(autoescape=False, libraries={}, builtins=["django.templat
 
 
 def _variables(template: Template) -> Iterable[str]:
-    loop_names = {name for node in template.nodelist.get_nodes_by_type(ForNode) for name in node.loopvars}
-    for node in template.nodelist.get_nodes_by_type(VariableNode):
+    loops = cast(list[ForNode], template.nodelist.get_nodes_by_type(ForNode))
+    loop_names = {name for node in loops for name in node.loopvars}
+    for node in cast(list[VariableNode], template.nodelist.get_nodes_by_type(VariableNode)):
         var = node.filter_expression.var
         if isinstance(var, Variable) and var.lookups is not None and var.lookups[0] not in loop_names:
-            yield var.var
+            yield str(var.var)
 
 
 def check_fields(compiled: Iterable[Template], context: Mapping[str, Any]) -> None:

@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('accounts', '0012_firm_two_factor_everyone'),
+        ('accounts', '0011_firm_token_max_days'),
         ('crm', '0008_saved_view_labels'),
         ('jobs', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0011_firm_token_max_days'),
-        ('crm', '0008_saved_view_labels'),
+        ('crm', '0007_text_limits_and_amounts_not_negative'),
         ('jobs', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

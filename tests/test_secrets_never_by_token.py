@@ -203,6 +203,10 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
     return Firm(ids=ids, contacts={"ada": ada.pk, "fiona": fiona.pk, "acme": acme.pk}, slug=alice.firm.slug)
 
 
+# Calendar routes name a day by its parts.
+DATE_PARTS = {"year": 2026, "month": 12, "day": 4}
+
+
 def _fill(path: str, names: list[tuple[str, list[Any] | None]], firm: Firm) -> list[str]:
     """``path`` once for every combination of real values of its parameters: enum values, or the
     ids of the objects named by the segment before the parameter."""
@@ -212,6 +216,8 @@ def _fill(path: str, names: list[tuple[str, list[Any] | None]], firm: Firm) -> l
             values: list[Any] = enum
         elif name in ("slug", "firm_slug"):
             values = [firm.slug]
+        elif name in DATE_PARTS:
+            values = [DATE_PARTS[name]]
         else:
             segment = path.split("{" + name + "}")[0].rstrip("/").rsplit("/", 1)[-1]
             assert segment in firm.ids, f"{path}: no id of a {segment!r} object here; add one to the book fixture"

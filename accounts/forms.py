@@ -116,7 +116,8 @@ class UserInviteForm(forms.Form):
         super().__init__(*args, **kwargs)
         from accounts.rights import Role
 
-        self.fields["role"].choices = Role.choices  # type: ignore[attr-defined]
+        # No role is preselected: the person inviting chooses one (the least privilege is not guessed).
+        self.fields["role"].choices = [("", "Choose a role"), *Role.choices]  # type: ignore[attr-defined]
 
     def clean_email(self) -> str:
         email = str(self.cleaned_data["email"]).strip().lower()

@@ -34,7 +34,7 @@ class Firm(models.Model):
 
     name = models.CharField(max_length=200)
     two_factor_policy = models.CharField(
-        "two-factor policy", max_length=10, choices=TwoFactorPolicy.choices, default=TwoFactorPolicy.OFFICERS
+        "two-factor policy", max_length=10, choices=TwoFactorPolicy.choices, default=TwoFactorPolicy.EVERYONE
     )
     session_idle_minutes = models.PositiveSmallIntegerField(
         "sign out after idle minutes", default=30, validators=[MinValueValidator(5), MaxValueValidator(240)]

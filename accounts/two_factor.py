@@ -120,17 +120,17 @@ def confirm_enrolment(request: HttpRequest, device: TOTPDevice, code: str) -> li
     return codes
 
 
-def replace_backup_codes(user: User) -> list[str]:
+def replace_backup_codes(user: User, count: int = BACKUP_CODES) -> list[str]:
     static, _ = StaticDevice.objects.get_or_create(user=user, name="Backup codes", defaults={"confirmed": True})
     static.token_set.all().delete()
-    codes = [secrets.token_hex(5) for _ in range(BACKUP_CODES)]
+    codes = [secrets.token_hex(5) for _ in range(count)]
     StaticToken.objects.bulk_create([StaticToken(device=static, token=code) for code in codes])
     return codes
 
 
 @transaction.atomic
-def enrol_with_secret(user: User, secret: bytes) -> list[str]:
+def enrol_with_secret(user: User, secret: bytes, backup_codes: int = BACKUP_CODES) -> list[str]:
     """Give a user a confirmed authenticator with a known secret (demo data only)."""
     TOTPDevice.objects.filter(user=user).delete()
     TOTPDevice.objects.create(user=user, name="Authenticator app", key=secret.hex(), confirmed=True)
-    return replace_backup_codes(user)
+    return replace_backup_codes(user, backup_codes)

@@ -412,10 +412,13 @@ class GroupMember(FirmOwnedModel):
 class SavedView(FirmOwnedModel):
     """A named contacts-table query (filters, sort, columns), private or shared with the firm."""
 
-    name = models.CharField(max_length=120)
+    name = models.CharField("view name", max_length=120)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     is_shared = models.BooleanField(default=False)
-    query = models.CharField(max_length=2000, help_text="The contacts page's query string.")
+    # Blank is the whole list (in the user's scope) with the default sort: a view worth saving too.
+    query = models.CharField(
+        "search and filters", max_length=2000, blank=True, help_text="The contacts page's query string."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta(FirmOwnedModel.Meta):

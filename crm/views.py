@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
+from django.db import models, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -101,13 +101,15 @@ class ContactListView(FirmScopedView, TemplateView):
             filter_errors = error.message_dict
         if page is not None:
             render_rows(page.rows, bar["columns"])
+        counts = selectors.contact_status_counts(user=user)
         base: dict[str, Any] = {"q": q, "sort": sort if sort != "name" else "", "size": size if size != 50 else ""}
         base = {k: v for k, v in {**base, **{k: filters.getlist(k) for k in filters}}.items() if v not in ("", [])}
         context.update(
             q=q, sort=sort, size=size, sizes=PAGE_SIZES, page=page, filter_errors=filter_errors, view=view,
             filter_grid=None if self.results_only() else _filter_grid(filters.urlencode()),
             active=[(k, filters.getlist(k)) for k in filters], active_status=filters.get("status"),
-            statuses=ContactStatus.choices, counts=selectors.contact_status_counts(user=user),
+            statuses=ContactStatus.choices, counts=counts, counts_total=sum(n for _, _, n in counts),
+            results_only=self.results_only(),
             columns=[COLUMNS[k] for k in bar["columns"]], saved_views=bar["saved_views"],
             query_string=urlencode(base, doseq=True),
             query_without_sort=urlencode({k: v for k, v in base.items() if k != "sort"}, doseq=True),
@@ -161,12 +163,23 @@ def saved_view_save(request: AuthenticatedRequest) -> HttpResponseBase:
             actor=request.user, name=name, query=query, is_shared=request.POST.get("shared") == "on"
         )
     except ValidationError as error:
-        messages.error(
-            request, "The view was not saved: " + "; ".join(" ".join(v) for v in error.message_dict.values())
-        )
+        messages.error(request, "The view was not saved: " + _field_messages(SavedView, error))
         return redirect(f"{reverse('crm:contact-list')}?{query}")
     messages.success(request, f"Saved the view “{view.name}”.")
     return redirect(f"{reverse('crm:contact-list')}?view={view.pk}")
+
+
+def _field_messages(model: type[models.Model], error: ValidationError) -> str:
+    """ "View name: This field cannot be blank." — each message led by the label of its field."""
+    parts = []
+    for field, errors in error.message_dict.items():
+        try:
+            label = str(model._meta.get_field(field).verbose_name)
+        except FieldDoesNotExist:
+            label = ""
+        text = " ".join(errors)
+        parts.append(f"{label[:1].upper()}{label[1:]}: {text}" if label and field != NON_FIELD_ERRORS else text)
+    return "; ".join(parts)
 
 
 @require_POST

@@ -40,7 +40,7 @@ def mint(client: APIClient, body: dict[str, Any]) -> Any:
 
 
 POLICY = {
-    "two_factor_policy": "officers",
+    "two_factor_policy": "everyone",
     "session_idle_minutes": 30,
     "session_absolute_hours": 12,
     "token_max_days": 90,
@@ -71,8 +71,9 @@ def test_the_api_refuses_a_token_after_the_step_up_window(alice: Persona) -> Non
 
 
 def test_the_api_refuses_a_session_that_never_confirmed_a_second_factor(bob: Persona) -> None:
+    Firm.objects.filter(pk=bob.firm.pk).update(two_factor_policy="officers")
     client = APIClient()
-    client.force_login(bob.user)  # Bob's firm does not require 2FA of staff; he has none
+    client.force_login(bob.user)  # Bob's firm (relaxed) does not require 2FA of staff; he has none
     response = mint(client, {"name": "No 2FA", "rights": ["crm"]})
     assert response.status_code == 403 and response.json()["error"]["code"] == "step_up_required"
     assert not ApiToken.objects.filter(user=bob.user).exists()
@@ -210,7 +211,7 @@ def test_bad_security_settings_name_the_field_and_change_nothing(officer: Person
     response = officer.client().post("/settings/security/", data)
     assert response.status_code == 200 and field in response.context["form"].errors
     firm = Firm.objects.get(pk=officer.firm.pk)
-    assert (firm.token_max_days, firm.session_idle_minutes, firm.two_factor_policy) == (90, 30, "officers")
+    assert (firm.token_max_days, firm.session_idle_minutes, firm.two_factor_policy) == (90, 30, "everyone")
 
 
 def test_saving_security_settings_needs_a_fresh_second_factor(officer: Persona) -> None:

@@ -90,11 +90,12 @@ def test_verify_refuses_an_offsite_next(alice: Persona) -> None:
     assert response["Location"] == "/"
 
 
-def test_staff_need_no_2fa_unless_the_firm_requires_it(bob: Persona) -> None:
-    assert password_login(bob).get("/contacts/").status_code == 200
-    bob.firm.two_factor_policy = TwoFactorPolicy.EVERYONE
-    bob.firm.save()
+def test_new_firms_require_2fa_of_everyone_and_may_relax_it(bob: Persona) -> None:
+    assert bob.firm.two_factor_policy == TwoFactorPolicy.EVERYONE
     assert password_login(bob).get("/contacts/")["Location"].startswith("/settings/two-factor/")
+    bob.firm.two_factor_policy = TwoFactorPolicy.OFFICERS
+    bob.firm.save()
+    assert password_login(bob).get("/contacts/").status_code == 200
 
 
 def test_api_tokens_are_not_held_back_by_the_session_step(alice: Persona) -> None:

@@ -43,6 +43,15 @@ def test_find_compare_merge_and_undo(page: Page, e2e_server: E2EServer, screensh
     page.get_by_role("radio", name="Engineer").check()
     page.screenshot(path=str(screenshot_dir / "contact-merge-compare.png"), full_page=True)
     page.get_by_role("button", name="Merge into the contact kept").click()
+    # A merge asks first: the dialog says what happens; Cancel keeps the page as it is.
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Merge these contacts?")
+    page.screenshot(path=str(screenshot_dir / "contact-merge-confirm.png"), full_page=True)
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Compare and merge")).to_be_visible()
+    page.get_by_role("button", name="Merge into the contact kept").click()
+    page.get_by_role("dialog").get_by_role("button", name="Merge contacts").click()
 
     expect(page.get_by_role("heading", name="Merge into Merle Dupont")).to_be_visible()
     expect(page.get_by_role("status")).to_contain_text("Merged Merle Dupont into Merle Dupont")
@@ -51,6 +60,7 @@ def test_find_compare_merge_and_undo(page: Page, e2e_server: E2EServer, screensh
     assert (kept["occupation"], kept["mobile_phone"]) == ("Engineer", "+1 617 555 0142")
 
     page.get_by_role("button", name="Undo this merge").click()
+    page.get_by_role("dialog").get_by_role("button", name="Undo merge").click()
     expect(page.get_by_role("status")).to_contain_text("Merge undone: Merle Dupont restored.")
     expect(page.get_by_role("button", name="Undo this merge")).to_have_count(0)
     page.screenshot(path=str(screenshot_dir / "contact-merge-undone.png"), full_page=True)

@@ -35,7 +35,7 @@ DEMO_FIRMS = (
 DEMO_USERS = (
     ("owner", "Primary user", Role.PRIMARY, None),
     ("advisor", "Advisor", Role.ADVISOR, None),
-    ("assistant", "Assistant", Role.STAFF, frozenset({Right.CRM})),
+    ("assistant", "Staff", Role.STAFF, frozenset({Right.CRM})),
 )
 PERSON_NAMES = {
     "harbor": ("Helen Harper", "Adam Reyes", "Ivy Chen"),
@@ -55,6 +55,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--seed", type=int, default=20261121, help="random seed; the same seed builds the same data"
         )
+        parser.add_argument(
+            "--backup-codes", type=int, default=two_factor.BACKUP_CODES,
+            help=f"backup codes per demo user (default {two_factor.BACKUP_CODES}; the browser tests sign in more often)",
+        )  # fmt: skip
         parser.add_argument("--reset", action="store_true", help="delete and rebuild the demo firms' data")
         parser.add_argument("--credentials", default=str(settings.VAR_DIR / "demo-credentials.json"))
 
@@ -67,6 +71,9 @@ class Command(BaseCommand):
             raise CommandError("--accounts must be between 0 and 1000000.")
         if not 1 <= options["years"] <= 30:
             raise CommandError("--years must be between 1 and 30.")
+        if not 1 <= options["backup_codes"] <= 100:
+            raise CommandError("--backup-codes must be between 1 and 100.")
+        self.backup_codes = options["backup_codes"]
         wanted = [f for f in DEMO_FIRMS if f[0] in options["firms"].split(",")]
         credentials: dict[str, Any] = {"firms": {}}
         for index, (slug, name, primary, accent) in enumerate(wanted):
@@ -118,7 +125,7 @@ class Command(BaseCommand):
             ApiToken.objects.filter(user=user, name="demo").delete()
             _, token = services.api_token_create(user=user, name="demo")
             secret = secrets.token_bytes(20)
-            backup_codes = two_factor.enrol_with_secret(user, secret)
+            backup_codes = two_factor.enrol_with_secret(user, secret, self.backup_codes)
             out.append({
                 "email": email, "password": password, "role": title, "api_token": token,
                 "totp_secret": base64.b32encode(secret).decode(), "backup_codes": backup_codes,

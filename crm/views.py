@@ -174,7 +174,7 @@ def _field_messages(model: type[models.Model], error: ValidationError) -> str:
     parts = []
     for field, errors in error.message_dict.items():
         try:
-            label = str(model._meta.get_field(field).verbose_name)
+            label = str(getattr(model._meta.get_field(field), "verbose_name", ""))
         except FieldDoesNotExist:
             label = ""
         text = " ".join(errors)

@@ -14,14 +14,19 @@ from rest_framework.response import Response
 from accounts.api_access import FirmScopedViewSet
 from accounts.rights import Right
 from advisorportal.tenancy.pagination import KeysetPagination
-from portfolios import performance, returns, selectors
-from portfolios.models import ClientAccount, Transaction
+from portfolios import performance, returns, selectors, services
+from portfolios.models import CashHold, ClientAccount, Transaction
 from portfolios.serializers import (
     AccountListQuerySerializer,
     AsOfSerializer,
+    CashHoldSerializer,
+    CashQuerySerializer,
+    CashSerializer,
     ClientAccountDetailSerializer,
     ClientAccountSerializer,
     DateRangeSerializer,
+    HoldPlaceSerializer,
+    HoldReleaseSerializer,
     PositionSerializer,
     RealizedReportSerializer,
     ReturnsQuerySerializer,
@@ -113,6 +118,19 @@ class ClientAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fir
         symbol = selectors.pick_benchmark(selectors.benchmark_symbols(), query.validated_data.get("benchmark", ""))
         return Response(ReturnsSerializer(returns.returns_report(account, symbol)).data)
 
+    @extend_schema(parameters=[CashQuerySerializer], responses=CashSerializer)
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def cash(self, request: Request, pk: str | None = None) -> Response:
+        """Cash per currency: the ledger's total, pending settlement, settled, on hold and available
+        (settled less open holds: what a withdrawal or transfer out may take); the open holds."""
+        account = self.account()
+        query = CashQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        today = timezone.localdate()
+        holds = selectors.hold_list(account=account, include_released=query.validated_data["include_released"])
+        body = {"as_of": today, "currencies": selectors.cash_summary(account=account, today=today), "holds": holds}
+        return Response(CashSerializer(body).data)
+
     @extend_schema(parameters=[AsOfSerializer], responses=RealizedReportSerializer)
     @action(detail=True, methods=["get"], url_path="realized-pnl", pagination_class=None)
     def realized_pnl(self, request: Request, pk: str | None = None) -> Response:
@@ -145,3 +163,45 @@ class AccountTransactionViewSet(mixins.ListModelMixin, FirmScopedViewSet):
         filters = TransactionFilterSerializer(data=self.request.query_params)
         filters.is_valid(raise_exception=True)
         return selectors.transaction_list(user=self.request.user, account=account, **filters.validated_data)
+
+
+class AccountHoldViewSet(FirmScopedViewSet):
+    """Holds on one account's cash (Funding right): place one (``reference`` makes it idempotent)
+    or release one. Reading them is ``GET /accounts/{id}/cash/``."""
+
+    required_right = Right.FUNDING
+    serializer_class = CashHoldSerializer
+    pagination_class = None
+
+    def account(self) -> ClientAccount:
+        try:
+            return selectors.account_get(user=self.request.user, pk=self.kwargs["account_pk"])
+        except (ClientAccount.DoesNotExist, ValueError):
+            raise Http404 from None
+
+    @extend_schema(request=HoldPlaceSerializer, responses={201: CashHoldSerializer, 200: CashHoldSerializer})
+    def create(self, request: Request, account_pk: str) -> Response:
+        """Reserve an amount of the account's available cash. 201 with the new hold; 200 with the
+        first one when the same reference is sent again with the same content."""
+        account = self.account()
+        data = HoldPlaceSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        known = set(CashHold.objects.filter(account=account).values_list("pk", flat=True))
+        hold = services.hold_place(actor=request.user, account=account, **data.validated_data)
+        status = 200 if hold.pk in known else 201
+        return Response(CashHoldSerializer(hold).data, status=status)
+
+    @extend_schema(request=HoldReleaseSerializer, responses=CashHoldSerializer)
+    @action(detail=True, methods=["post"])
+    def release(self, request: Request, account_pk: str, pk: str) -> Response:
+        """Release an open hold: its cash is available again. A retry with the same reason answers
+        the released hold; another reason for a released hold is refused (422)."""
+        account = self.account()
+        data = HoldReleaseSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            hold = CashHold.objects.get(account=account, pk=int(pk))
+        except (CashHold.DoesNotExist, ValueError):
+            raise Http404 from None
+        released = services.hold_release(actor=request.user, hold=hold, reason=data.validated_data["reason"])
+        return Response(CashHoldSerializer(released).data)

@@ -57,3 +57,21 @@ class TransactionFilterForm(forms.Form):
             return {}
         self.is_valid()
         return {k: v for k, v in getattr(self, "cleaned_data", {}).items() if v not in (None, "")}
+
+
+class HoldForm(forms.Form):
+    """Place a hold on the account's cash (the service checks the amount against available cash)."""
+
+    currency = forms.CharField(label="Currency", max_length=3, min_length=3)
+    amount = forms.DecimalField(label="Amount", max_digits=20, decimal_places=3, min_value=0)
+    reason = forms.CharField(label="Reason", max_length=200)
+    reference = forms.CharField(
+        label="Reference", max_length=100, help_text="What the hold is for, e.g. a withdrawal request's number."
+    )
+
+    def clean_currency(self) -> str:
+        return str(self.cleaned_data["currency"]).strip().upper()
+
+
+class HoldReleaseForm(forms.Form):
+    reason = forms.CharField(label="Why release it", max_length=200)

@@ -18,7 +18,7 @@ child table for each parent row deleted.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import RegexValidator
@@ -257,6 +257,11 @@ class TransactionKind(models.TextChoices):
     POSITION_TRANSFER_IN = "position_transfer_in", "Position transfer in"
     POSITION_TRANSFER_OUT = "position_transfer_out", "Position transfer out"
     CORPORATE_ACTION = "corporate_action", "Corporate action"
+    # One side of a paired posting between two of the firm's accounts (``AccountTransfer``).
+    FEE_INCOME = "fee_income", "Fee income"
+    FEE_REFUND = "fee_refund", "Fee refund"
+    INTERNAL_TRANSFER_IN = "internal_transfer_in", "Internal transfer in"
+    INTERNAL_TRANSFER_OUT = "internal_transfer_out", "Internal transfer out"
 
 
 class Transaction(FirmOwnedModel):
@@ -308,10 +313,123 @@ class Transaction(FirmOwnedModel):
         ]
         indexes = [
             models.Index(fields=["firm", "account", "trade_date", "id"], name="portfolios_tx_account_date_idx"),
+            # Cash pending settlement (settle date after today) is a short range of this index:
+            # only rows that settle after their trade date are in it.
+            models.Index(
+                fields=["firm", "account", "settle_date"],
+                include=["currency", "amount"],
+                condition=models.Q(settle_date__gt=models.F("trade_date")),
+                name="portfolios_tx_settle_idx",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.trade_date} {self.kind} {self.amount} {self.currency}"
+
+
+class TransferKind(models.TextChoices):
+    """What a paired posting between two accounts is; each pairs a debit kind with a credit kind
+    (``accounting.TRANSFER_PAIRS``)."""
+
+    FEE = "fee", "Fee charged (client to master account)"
+    FEE_REFUND = "fee_refund", "Fee refund (master to client account)"
+    INTERNAL = "internal_transfer", "Internal transfer (client to client account)"
+
+
+class AccountTransfer(FirmOwnedModel):
+    """A paired posting: cash debited from one of the firm's accounts and credited to another in
+    one database transaction (``services.transfer_between_accounts``). Each side is an ordinary
+    transaction of its account with its own balanced ledger entry; this row ties the two together.
+    Append-only, like the transactions it names."""
+
+    append_only = True
+
+    kind = models.CharField(max_length=20, choices=TransferKind.choices)
+    debit_account = models.ForeignKey(
+        ClientAccount, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    credit_account = models.ForeignKey(
+        ClientAccount, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    amount = MoneyField()
+    currency = CurrencyField()
+    trade_date = models.DateField()
+    memo = models.CharField(max_length=300, blank=True)
+    debit_transaction = models.ForeignKey(
+        Transaction, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    credit_transaction = models.ForeignKey(
+        Transaction, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    idempotency_key = models.CharField(max_length=255)
+    created_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(FirmOwnedModel.Meta):
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="portfolios_transfer_amount_positive"),
+            models.CheckConstraint(
+                condition=~models.Q(debit_account=models.F("credit_account")), name="portfolios_transfer_two_accounts"
+            ),
+            models.UniqueConstraint(fields=["firm", "debit_transaction"], name="portfolios_transfer_debit_uniq"),
+            models.UniqueConstraint(fields=["firm", "credit_transaction"], name="portfolios_transfer_credit_uniq"),
+        ]
+        indexes = [
+            models.Index(fields=["firm", "debit_account"], name="portfolios_transfer_debit_idx"),
+            models.Index(fields=["firm", "credit_account"], name="portfolios_transfer_credit_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} {self.currency}"
+
+
+class CashHold(FirmOwnedModel):
+    """An amount of an account's cash reserved for a reason (a withdrawal awaiting approval, a fee
+    to be collected): open until released. Available cash is settled cash less the open holds
+    (``selectors.cash_summary``). Placed and released by ``services.hold_place`` and
+    ``services.hold_release`` under the account's row lock; audited."""
+
+    account = models.ForeignKey(
+        ClientAccount, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
+    currency = CurrencyField()
+    amount = MoneyField()
+    reason = models.CharField(max_length=200)
+    reference = models.CharField(max_length=100, help_text="What the hold is for, e.g. a withdrawal request's number")
+    created_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    release_reason = models.CharField(max_length=200, blank=True)
+
+    name_fields: ClassVar[frozenset[str]] = frozenset({"reason", "reference", "release_reason"})
+
+    class Meta(FirmOwnedModel.Meta):
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="portfolios_hold_amount_positive"),
+            models.CheckConstraint(
+                condition=models.Q(released_at__isnull=True, release_reason="", released_by__isnull=True)
+                | (models.Q(released_at__isnull=False) & ~models.Q(release_reason="")),
+                name="portfolios_hold_release_complete",
+            ),
+            models.UniqueConstraint(fields=["firm", "account", "reference"], name="portfolios_hold_reference_uniq"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["firm", "account", "currency"],
+                include=["amount"],
+                condition=models.Q(released_at__isnull=True),
+                name="portfolios_hold_open_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Hold of {self.amount} {self.currency}: {self.reason}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.released_at is None
 
 
 # --- Double-entry cash ledger --------------------------------------------------------------------

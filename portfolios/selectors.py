@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts.models import GrantAccount, GrantHousehold
 from accounts.rights import Right
+from advisorportal.formats import round_money
 from advisorportal.tenancy.pagination import KeysetPage, Row, decode_cursor, encode_cursor, keyset_page
 from crm.search import prefix_range
 from portfolios import performance, returns
@@ -31,6 +32,7 @@ from portfolios.models import (
     AccountStatus,
     AccountType,
     Benchmark,
+    CashHold,
     ClientAccount,
     LedgerEntry,
     LedgerPosting,
@@ -207,6 +209,85 @@ def cash_balances(*, account: ClientAccount) -> dict[str, Decimal]:
 
 
 @dataclass(frozen=True)
+class CashRow:
+    """An account's cash in one currency. ``total`` is the ledger's cash; ``pending`` the part of
+    it whose settle date is after today (a sale's proceeds, a deposit in transit; negative for a
+    purchase not yet paid); ``settled`` the rest; ``held`` the open holds; ``available`` what may
+    leave the account: settled cash less holds."""
+
+    currency: str
+    total: Decimal = ZERO
+    pending: Decimal = ZERO
+    held: Decimal = ZERO
+
+    @property
+    def settled(self) -> Decimal:
+        return self.total - self.pending
+
+    @property
+    def available(self) -> Decimal:
+        return self.settled - self.held
+
+
+def _pending_settlement(account: ClientAccount, today: date) -> QuerySet[Transaction]:
+    # Settling after today. The first branch is a range of the partial index on settle dates
+    # (rows settling after their trade date); the second, rows dated in the future.
+    return Transaction.objects.filter(
+        Q(settle_date__gt=today) & (Q(settle_date__gt=F("trade_date")) | Q(trade_date__gt=today)), account=account
+    )
+
+
+def cash_summary(
+    *, account: ClientAccount, today: date | None = None, total: dict[str, Decimal] | None = None
+) -> list[CashRow]:
+    """The account's cash per currency (those with cash, pending cash or a hold), by currency:
+    total, settled and pending settlement as of ``today``, held, available (three aggregates:
+    the ledger's cash, unless ``total`` gives it, e.g. from ``account_summary``; the
+    transactions settling after today; the open holds)."""
+    today = today or timezone.localdate()
+    total = cash_balances(account=account) if total is None else total
+    pending = dict(
+        _pending_settlement(account, today).values_list("currency").annotate(t=Sum("amount")).order_by("currency")
+    )
+    held = dict(
+        CashHold.objects.filter(account=account, released_at__isnull=True)
+        .values_list("currency")
+        .annotate(t=Sum("amount"))
+        .order_by("currency")
+    )
+    return [
+        CashRow(
+            currency=currency,
+            total=total.get(currency, ZERO),
+            pending=pending.get(currency, ZERO),
+            held=held.get(currency, ZERO),
+        )
+        for currency in sorted(set(total) | set(pending) | set(held))
+    ]
+
+
+def cash_position(*, account: ClientAccount, currency: str, today: date | None = None) -> CashRow:
+    """The account's cash in one currency (as in ``cash_summary``). Money-moving services call it
+    under the account's row lock, which every posting and hold takes first, so the figures cannot
+    change before their write."""
+    today = today or timezone.localdate()
+    total = LedgerPosting.objects.filter(account=account, ledger_account="cash", currency=currency).aggregate(
+        t=Sum("amount")
+    )["t"]
+    pending = _pending_settlement(account, today).filter(currency=currency).aggregate(t=Sum("amount"))["t"]
+    held = CashHold.objects.filter(account=account, currency=currency, released_at__isnull=True).aggregate(
+        t=Sum("amount")
+    )["t"]
+    return CashRow(currency=currency, total=total or ZERO, pending=pending or ZERO, held=held or ZERO)
+
+
+def hold_list(*, account: ClientAccount, include_released: bool = False) -> QuerySet[CashHold]:
+    """The account's holds, newest first; open ones only unless ``include_released``."""
+    holds = CashHold.objects.filter(account=account).select_related("created_by", "released_by")
+    return holds if include_released else holds.filter(released_at__isnull=True)
+
+
+@dataclass(frozen=True)
 class PositionRow:
     symbol: str
     name: str
@@ -220,7 +301,8 @@ class PositionRow:
 
     @property
     def market_value(self) -> Decimal | None:
-        return None if self.price is None else (self.quantity * self.price).quantize(Decimal("0.01"))
+        # In the minor unit of the position's currency (JPY 0 places, BHD 3), like all money.
+        return None if self.price is None else round_money(self.quantity * self.price, self.currency)
 
     @property
     def unrealized_gain(self) -> Decimal | None:

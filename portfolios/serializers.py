@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from advisorportal.formats import round_money
 from portfolios import selectors
-from portfolios.models import AccountStatus, AccountType, ClientAccount, Transaction, TransactionKind
+from portfolios.models import AccountStatus, AccountType, CashHold, ClientAccount, Transaction, TransactionKind
 
 
 def money(value: Decimal | None, currency: str) -> str | None:
@@ -289,3 +289,97 @@ class TransactionFilterSerializer(serializers.Serializer[Any]):
         if attrs.get("date_from") and attrs.get("date_to") and attrs["date_from"] > attrs["date_to"]:
             raise serializers.ValidationError({"date_to": "The end date is before the start date."})
         return attrs
+
+
+# --- Cash and holds ---------------------------------------------------------------------------------
+
+
+def _money_field() -> serializers.DecimalField:
+    """How the schema describes an amount given as a string in its currency's minor unit."""
+    return serializers.DecimalField(max_digits=20, decimal_places=3)
+
+
+class CashRowSerializer(serializers.Serializer[Any]):
+    """The account's cash in one currency (amounts in its minor unit): ``total`` is the ledger's
+    cash; ``pending`` what settles after ``as_of``; ``settled`` = total - pending; ``held`` the open
+    holds; ``available`` = settled - held, what a withdrawal or transfer out may take."""
+
+    currency = serializers.CharField()
+    total = serializers.SerializerMethodField()
+    pending = serializers.SerializerMethodField()
+    settled = serializers.SerializerMethodField()
+    held = serializers.SerializerMethodField()
+    available = serializers.SerializerMethodField()
+
+    @extend_schema_field(_money_field())
+    def get_total(self, row: selectors.CashRow) -> str | None:
+        return money(row.total, row.currency)
+
+    @extend_schema_field(_money_field())
+    def get_pending(self, row: selectors.CashRow) -> str | None:
+        return money(row.pending, row.currency)
+
+    @extend_schema_field(_money_field())
+    def get_settled(self, row: selectors.CashRow) -> str | None:
+        return money(row.settled, row.currency)
+
+    @extend_schema_field(_money_field())
+    def get_held(self, row: selectors.CashRow) -> str | None:
+        return money(row.held, row.currency)
+
+    @extend_schema_field(_money_field())
+    def get_available(self, row: selectors.CashRow) -> str | None:
+        return money(row.available, row.currency)
+
+
+class CashHoldSerializer(serializers.ModelSerializer[CashHold]):
+    amount = serializers.SerializerMethodField()
+    is_open = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = CashHold
+        fields = [
+            "id",
+            "account",
+            "currency",
+            "amount",
+            "reason",
+            "reference",
+            "is_open",
+            "created_at",
+            "created_by",
+            "released_at",
+            "released_by",
+            "release_reason",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(_money_field())
+    def get_amount(self, hold: CashHold) -> str | None:
+        return money(hold.amount, hold.currency)
+
+
+class CashSerializer(serializers.Serializer[Any]):
+    as_of = serializers.DateField(help_text="Cash settling after this day is pending.")
+    currencies = CashRowSerializer(many=True)
+    holds = CashHoldSerializer(many=True, help_text="Open holds, newest first (all with include_released).")
+
+
+class CashQuerySerializer(serializers.Serializer[Any]):
+    include_released = serializers.BooleanField(required=False, default=False, help_text="Released holds too.")
+
+
+class HoldPlaceSerializer(serializers.Serializer[Any]):
+    currency = serializers.CharField(max_length=3, help_text="ISO 4217 code, e.g. USD.")
+    amount = serializers.DecimalField(max_digits=20, decimal_places=3, help_text="A positive amount.")
+    reason = serializers.CharField(max_length=200)
+    reference = serializers.CharField(
+        max_length=100,
+        help_text="What the hold is for, e.g. a withdrawal request's number; unique per account. The same "
+        "reference with the same currency, amount and reason returns the first hold (200); with other "
+        "content it is refused (422 idempotency_key_reused).",
+    )
+
+
+class HoldReleaseSerializer(serializers.Serializer[Any]):
+    reason = serializers.CharField(max_length=200, help_text="Why the hold is released.")

@@ -8,21 +8,28 @@ raced. Transactions, entries and postings are append-only; ``transaction_reverse
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction as db_transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from advisorportal import formats
+from advisorportal.hashing import sha256_hex
+from advisorportal.idempotency.services import Attempt, IdempotencyKeyInvalid, IdempotencyKeyReused, idempotent
 from crm.models import Contact, Household
 from portfolios import accounting, selectors
 from portfolios.models import (
     AccountOwner,
     AccountStatus,
+    AccountTransfer,
     AccountType,
+    CashHold,
     ClientAccount,
     LedgerEntry,
     LedgerPosting,
@@ -32,10 +39,15 @@ from portfolios.models import (
     Security,
     Transaction,
     TransactionKind,
+    TransferKind,
+    currency_code,
 )
 from portfolios.tasks import daily_values_correct
 
 ZERO = Decimal(0)
+# The code of the error for an idempotency key (an external id, a reference) reused with other
+# content; the API answers it 422 ``idempotency_key_reused``, as the floor's idempotency kit does.
+IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
 
 
 def _user_or_none(actor: Any) -> Any:
@@ -121,17 +133,19 @@ def transaction_record(
     Quantities and amounts are given as positive magnitudes; the kind decides the sign (a
     ``corporate_action`` takes them signed). ``amount`` of a buy or sell defaults to quantity *
     price. ``cost`` is the cost basis a position transfer brings in (or a corporate action moves).
-    With ``external_id`` the call is idempotent: a repeat returns the first transaction.
+    With ``external_id`` the call is idempotent: a repeat with the same figures returns the first
+    transaction; a repeat with other figures is refused (``ValidationError`` on ``external_id``,
+    code ``idempotency_key_reused``), nothing written. The kinds of paired postings
+    (``accounting.PAIRED_KINDS``) are recorded only by ``transfer_between_accounts``.
     """
     locked = ClientAccount.objects.select_for_update().get(pk=account.pk)
-    if external_id:
-        first = Transaction.objects.filter(account=locked, external_id=external_id).first()
-        if first is not None:
-            return first
     if kind not in TransactionKind.values:
         raise ValidationError({"kind": f"Unknown transaction type {kind!r}."})
-    if locked.status == AccountStatus.CLOSED:
-        raise ValidationError({"account": "The account is closed."})
+    if kind in accounting.PAIRED_KINDS:
+        label = TransactionKind(kind).label.lower()
+        raise ValidationError(
+            {"kind": f"A {label} is one side of a transfer between two accounts; post both sides together."}
+        )
     if kind in accounting.SECURITY_KINDS and security is None:
         raise ValidationError({"security": "Choose the security."})
     currency = currency or (security.currency if security is not None else locked.base_currency)
@@ -156,33 +170,97 @@ def transaction_record(
         signed_amount = amount_sign * formats.round_money(_positive(amount, "amount", "amount"), currency)  # type: ignore[operator]
         if signed_amount == 0:
             raise ValidationError({"amount": "The amount rounds to zero."})
-
-    position = Position.objects.filter(account=locked, security=security).first() if security is not None else None
-    state = accounting.PositionState(
-        quantity=position.quantity if position else ZERO, cost_basis=position.cost_basis if position else ZERO
-    )
-    if signed_quantity < 0 and kind != TransactionKind.CORPORATE_ACTION and -signed_quantity > state.quantity:
-        raise ValidationError({"quantity": f"The account holds only {state.quantity.normalize():f} of {security}."})
-    _refuse_overdraft(locked, kind=kind, currency=currency, change=signed_amount)
     if cost is None and kind == TransactionKind.POSITION_TRANSFER_IN and price is not None:
         cost = signed_quantity * Decimal(price)
-    effect = accounting.cost_effect(
+    if external_id:
+        first = Transaction.objects.filter(account=locked, external_id=external_id).first()
+        if first is not None:
+            wanted = {
+                "kind": kind,
+                "trade_date": trade_date,
+                "settle_date": settle_date or trade_date,
+                "security_id": security.pk if security is not None else None,
+                "quantity": signed_quantity,
+                "price": None if price is None else Decimal(price),
+                "amount": signed_amount,
+                "currency": currency,
+                "cost_change": formats.round_money(Decimal(cost or 0), currency),
+            }
+            return _replay(first, wanted)
+    if locked.status == AccountStatus.CLOSED:
+        raise ValidationError({"account": "The account is closed."})
+    return _record_locked(
+        actor,
+        locked,
         kind=kind,
-        state=state,
-        quantity=signed_quantity,
-        amount=signed_amount,
-        currency=currency,
-        transfer_cost=Decimal(cost or 0),
-    )
-    record = Transaction(
-        account=locked,
         trade_date=trade_date,
         settle_date=settle_date or trade_date,
-        kind=kind,
         security=security,
         quantity=signed_quantity,
         price=price,
         amount=signed_amount,
+        currency=currency,
+        cost=Decimal(cost or 0),
+        description=description,
+        external_id=external_id,
+    )
+
+
+def _replay(first: Transaction, wanted: dict[str, Any]) -> Transaction:
+    """The transaction first recorded with this external id, if ``wanted`` has its figures."""
+    stored = {name: getattr(first, name) for name in (*accounting.COMPARED_FIELDS, "cost_change")}
+    differences = accounting.transaction_differences(stored, wanted)
+    if differences:
+        detail = "; ".join(text for _, text in differences)
+        raise ValidationError(
+            {
+                "external_id": ValidationError(
+                    f"The external id {first.external_id!r} was already recorded with other figures ({detail}). "
+                    "Send the same figures to get the first transaction, or a new external id for a new one.",
+                    code=IDEMPOTENCY_KEY_REUSED,
+                )
+            }
+        )
+    return first
+
+
+def _record_locked(
+    actor: Any,
+    locked: ClientAccount,
+    *,
+    kind: str,
+    trade_date: date,
+    settle_date: date,
+    security: Security | None,
+    quantity: Decimal,
+    price: Decimal | None,
+    amount: Decimal,
+    currency: str,
+    cost: Decimal = ZERO,
+    description: str = "",
+    external_id: str = "",
+) -> Transaction:
+    """One transaction with signed figures on ``locked`` (the account, locked by the caller): the
+    holding and available-cash checks, the row, its balanced ledger entry and the position."""
+    position = Position.objects.filter(account=locked, security=security).first() if security is not None else None
+    state = accounting.PositionState(
+        quantity=position.quantity if position else ZERO, cost_basis=position.cost_basis if position else ZERO
+    )
+    if quantity < 0 and kind != TransactionKind.CORPORATE_ACTION and -quantity > state.quantity:
+        raise ValidationError({"quantity": f"The account holds only {state.quantity.normalize():f} of {security}."})
+    _refuse_overdraft(locked, kind=kind, currency=currency, change=amount)
+    effect = accounting.cost_effect(
+        kind=kind, state=state, quantity=quantity, amount=amount, currency=currency, transfer_cost=cost
+    )
+    record = Transaction(
+        account=locked,
+        trade_date=trade_date,
+        settle_date=settle_date,
+        kind=kind,
+        security=security,
+        quantity=quantity,
+        price=price,
+        amount=amount,
         cost_change=effect.cost_change,
         realized_gain=effect.realized_gain,
         currency=currency,
@@ -194,7 +272,7 @@ def transaction_record(
     legs = accounting.ledger_legs(
         kind=kind,
         currency=currency,
-        amount=signed_amount,
+        amount=amount,
         cost_change=effect.cost_change,
         realized_gain=effect.realized_gain,
     )
@@ -238,6 +316,11 @@ def transaction_reverse(*, actor: Any, transaction: Transaction, memo: str = "")
         raise ValidationError({"transaction": "A reversal cannot be reversed; record the transaction again."})
     if Transaction.objects.filter(reverses=original).exists():
         raise ValidationError({"transaction": "This transaction has already been reversed."})
+    paired = Q(debit_transaction=original) | Q(credit_transaction=original)
+    if original.kind in accounting.PAIRED_KINDS or AccountTransfer.objects.filter(paired).exists():
+        raise ValidationError(
+            {"transaction": "This is one side of a transfer between two accounts; post the opposite transfer instead."}
+        )
     _refuse_overdraft(locked, kind="reversal", currency=original.currency, change=-original.amount)
     if original.security_id is not None and original.quantity > 0:
         held = Position.objects.filter(account=locked, security_id=original.security_id).values_list(
@@ -289,20 +372,36 @@ def transaction_reverse(*, actor: Any, transaction: Transaction, memo: str = "")
 
 
 def _refuse_overdraft(account: ClientAccount, *, kind: str, currency: str, change: Decimal) -> None:
-    """Cash may not go below zero: never by a withdrawal or transfer out, and in a cash account
-    not by a buy, a fee or a reversal either. Called under the account's row lock."""
+    """Cash leaving the account may not exceed what it may spend, read under the account's row
+    lock (which every caller holds, so no concurrent posting or hold can race the check):
+
+    - withdrawals and transfers out (``accounting.ALWAYS_COVERED_KINDS``) in any account, and fees
+      in a cash account: the *available* cash, settled cash less open holds;
+    - buys and reversals in a cash account: the cash less open holds (unsettled proceeds of a sale
+      may buy, as at a broker; held cash may not).
+
+    A margin account may borrow for everything but the first group."""
     if change >= 0:
         return
-    always = kind in {TransactionKind.WITHDRAWAL, TransactionKind.TRANSFER_OUT}
+    always = kind in accounting.ALWAYS_COVERED_KINDS
     if not always and account.margin_type != MarginType.CASH:
         return
-    available = selectors.cash_balances(account=account).get(currency, ZERO)
-    if available + change < 0:
+    cash = selectors.cash_position(account=account, currency=currency)
+    settled_only = always or kind in accounting.FEE_KINDS or kind == TransactionKind.FEE_INCOME
+    limit = cash.available if settled_only else cash.total - cash.held
+    if limit + change < 0:
         field = "transaction" if kind == "reversal" else "amount"
+        what = "available cash" if settled_only else "cash not on hold"
+        detail = []
+        if settled_only and cash.pending:
+            detail.append(f"{formats.round_money(cash.pending, currency):f} {currency} pending settlement")
+        if cash.held:
+            detail.append(f"{formats.round_money(cash.held, currency):f} {currency} on hold")
+        suffix = f" ({', '.join(detail)})" if detail else ""
         raise ValidationError(
             {
-                field: f"{-change:f} {currency} is more than the available cash of "
-                f"{formats.round_money(available, currency):f} {currency}."
+                field: f"{-change:f} {currency} is more than the {what} of "
+                f"{formats.round_money(limit, currency):f} {currency}{suffix}."
             }
         )
 
@@ -351,3 +450,290 @@ def _move_position(
     position.cost_basis += cost_change
     position.realized_gain += realized_gain
     position.save()
+
+
+# --- Idempotency, holds and paired postings ---------------------------------------------------------
+
+
+@contextmanager
+def _once(*, scope: str, key: str, payload: Any, actor: Any, field: str, name: str) -> Iterator[Attempt]:
+    """The floor's idempotency kit (``advisorportal.idempotency.idempotent``: the key stored with
+    the first result in this transaction, the same key with other content refused), with its
+    refusals as a ``ValidationError`` on ``field`` like any bad input: code
+    ``idempotency_key_reused`` for a key reused with other content (the API answers it 422, as
+    it answers a reused ``Idempotency-Key`` header), a plain field error for a malformed key."""
+    try:
+        with idempotent(scope=scope, key=key, payload=payload, actor=_user_or_none(actor), name=name) as attempt:
+            yield attempt
+    except IdempotencyKeyReused as refused:
+        raise ValidationError({field: ValidationError(str(refused.detail), code=IDEMPOTENCY_KEY_REUSED)}) from None
+    except IdempotencyKeyInvalid as refused:
+        raise ValidationError({field: str(refused.detail)}) from None
+
+
+def _lock(account: ClientAccount | int) -> ClientAccount:
+    pk = account if isinstance(account, int) else account.pk
+    return ClientAccount.objects.select_for_update().get(pk=pk)
+
+
+def _money(value: Any, currency: str, field: str = "amount") -> Decimal:
+    """A positive amount rounded to the currency's minor unit (refused if it rounds to zero)."""
+    rounded = formats.round_money(_positive(value, field, field.replace("_", " ")), currency)
+    if rounded == 0:
+        raise ValidationError({field: f"The {field.replace('_', ' ')} rounds to zero in {currency}."})
+    return rounded
+
+
+def _currency(currency: str) -> str:
+    try:
+        currency_code(currency)
+    except ValidationError as error:
+        raise ValidationError({"currency": error.messages}) from None
+    return currency
+
+
+@db_transaction.atomic
+def hold_place(
+    *, actor: Any, account: ClientAccount, currency: str, amount: Decimal | str, reason: str, reference: str
+) -> CashHold:
+    """Reserve ``amount`` of the account's available cash in ``currency`` (settled cash less open
+    holds) for ``reason``, under the account's row lock. Idempotent by ``reference`` (per account):
+    the same reference with the same currency, amount and reason returns the first hold (open or
+    since released); with other content it is refused (``reference``, code
+    ``idempotency_key_reused``). Audited (the hold is an audited model)."""
+    locked = _lock(account)
+    currency = _currency(currency)
+    value = _money(amount, currency)
+    reason, reference = (reason or "").strip(), (reference or "").strip()
+    if not reference:
+        raise ValidationError({"reference": "Enter a reference: what the hold is for (e.g. a request number)."})
+    payload = {"currency": currency, "amount": value, "reason": reason}
+    key = f"{locked.pk}:{sha256_hex(reference.encode())}"  # any text; the kit's keys are visible ASCII
+    with _once(
+        scope="portfolios.hold_place", key=key, payload=payload, actor=actor, field="reference", name="reference"
+    ) as attempt:
+        if attempt.replayed:
+            return CashHold.objects.get(pk=attempt.body["id"])
+        if locked.status == AccountStatus.CLOSED:
+            raise ValidationError({"account": "The account is closed."})
+        hold = CashHold(
+            account=locked,
+            currency=currency,
+            amount=value,
+            reason=reason,
+            reference=reference,
+            created_by=_user_or_none(actor),
+        )
+        hold.full_clean()
+        cash = selectors.cash_position(account=locked, currency=currency)
+        if value > cash.available:
+            raise ValidationError(
+                {
+                    "amount": f"{value:f} {currency} is more than the available cash of "
+                    f"{formats.round_money(cash.available, currency):f} {currency}."
+                }
+            )
+        hold.save()
+        attempt.store({"id": hold.pk})
+    return hold
+
+
+@db_transaction.atomic
+def hold_release(*, actor: Any, hold: CashHold, reason: str) -> CashHold:
+    """Release an open hold (its cash is available again), under the account's row lock. A retry
+    with the same reason returns the released hold; releasing it again for another reason is
+    refused. Audited."""
+    _lock(hold.account_id)
+    current = CashHold.objects.select_for_update().get(pk=hold.pk)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"release_reason": "Say why the hold is released."})
+    if current.released_at is not None:
+        if current.release_reason == reason:
+            return current
+        when = timezone.localtime(current.released_at).strftime("%Y-%m-%d %H:%M")
+        raise ValidationError(
+            {
+                "hold": ValidationError(
+                    f"This hold was already released on {when} ({current.release_reason}).",
+                    code=IDEMPOTENCY_KEY_REUSED,
+                )
+            }
+        )
+    current.released_at = timezone.now()
+    current.released_by = _user_or_none(actor)
+    current.release_reason = reason
+    current.full_clean()
+    current.save()
+    return current
+
+
+@db_transaction.atomic
+def transfer_between_accounts(
+    *,
+    actor: Any,
+    debit_account: ClientAccount,
+    credit_account: ClientAccount,
+    amount: Decimal | str,
+    currency: str,
+    kind: str,
+    trade_date: date,
+    idempotency_key: str,
+    memo: str = "",
+) -> AccountTransfer:
+    """A paired posting: ``amount`` of ``currency`` out of ``debit_account`` and into
+    ``credit_account``, as one transaction on each (kinds from ``accounting.TRANSFER_PAIRS``:
+    a fee from a client to the master account, a fee refund back, an internal transfer between
+    two client accounts), each with its balanced ledger entry, and the ``AccountTransfer`` that
+    ties them, in one database transaction. Both accounts are locked in the order of their ids,
+    so two transfers between the same accounts in opposite directions wait for each other
+    instead of deadlocking. The debit is held to the available-cash rule of its kind.
+    Idempotent: the same ``idempotency_key`` with the same request returns the first transfer;
+    with another request it is refused (code ``idempotency_key_reused``), nothing written."""
+    if kind not in TransferKind.values:
+        raise ValidationError(
+            {"kind": f"Unknown transfer type {kind!r}; use one of: {', '.join(TransferKind.values)}."}
+        )
+    if debit_account.pk == credit_account.pk:
+        raise ValidationError({"credit_account": "A transfer needs two different accounts."})
+    locked = {pk: _lock(pk) for pk in sorted((debit_account.pk, credit_account.pk))}
+    debit, credit = locked[debit_account.pk], locked[credit_account.pk]
+    currency = _currency(currency)
+    value = _money(amount, currency)
+    memo = (memo or "").strip()
+    payload = {
+        "kind": kind,
+        "debit_account": debit.pk,
+        "credit_account": credit.pk,
+        "amount": value,
+        "currency": currency,
+        "trade_date": trade_date,
+        "memo": memo,
+    }
+    with _once(
+        scope="portfolios.transfer_between_accounts",
+        key=idempotency_key or "",
+        payload=payload,
+        actor=actor,
+        field="idempotency_key",
+        name="idempotency key",
+    ) as attempt:
+        if attempt.replayed:
+            return AccountTransfer.objects.get(pk=attempt.body["id"])
+        _check_transfer_accounts(kind, debit, credit)
+        debit_kind, credit_kind = accounting.TRANSFER_PAIRS[kind]
+        label = TransferKind(kind).label
+        sides = {}
+        for side, account, side_kind, signed in (
+            ("debit", debit, debit_kind, -value),
+            ("credit", credit, credit_kind, value),
+        ):
+            other = credit if side == "debit" else debit
+            sides[side] = _record_locked(
+                actor,
+                account,
+                kind=side_kind,
+                trade_date=trade_date,
+                settle_date=trade_date,
+                security=None,
+                quantity=ZERO,
+                price=None,
+                amount=signed,
+                currency=currency,
+                description=(memo or f"{label.split(' (')[0]} {'to' if side == 'debit' else 'from'} {other.number}")[
+                    :300
+                ],
+            )
+        transfer = AccountTransfer(
+            kind=kind,
+            debit_account=debit,
+            credit_account=credit,
+            amount=value,
+            currency=currency,
+            trade_date=trade_date,
+            memo=memo,
+            debit_transaction=sides["debit"],
+            credit_transaction=sides["credit"],
+            idempotency_key=idempotency_key,
+            created_by=_user_or_none(actor),
+        )
+        transfer.full_clean()
+        transfer.save()
+        attempt.store({"id": transfer.pk})
+    return transfer
+
+
+def _check_transfer_accounts(kind: str, debit: ClientAccount, credit: ClientAccount) -> None:
+    if kind == TransferKind.FEE and (debit.is_master or not credit.is_master):
+        raise ValidationError({"credit_account": "A fee goes from a client account to the firm's master account."})
+    if kind == TransferKind.FEE_REFUND and (not debit.is_master or credit.is_master):
+        raise ValidationError(
+            {"debit_account": "A fee refund goes from the firm's master account to a client account."}
+        )
+    if kind == TransferKind.INTERNAL and (debit.is_master or credit.is_master):
+        raise ValidationError({"debit_account": "An internal transfer goes between two client accounts."})
+    for field, account in (("debit_account", debit), ("credit_account", credit)):
+        if account.status == AccountStatus.CLOSED:
+            raise ValidationError({field: f"The account {account.number} is closed."})
+
+
+def _master_account() -> ClientAccount:
+    master = ClientAccount.objects.filter(is_master=True).first()
+    if master is None:
+        raise ValidationError({"account": "The firm has no master account to take fees into."})
+    return master
+
+
+def fee_charge(
+    *,
+    actor: Any,
+    account: ClientAccount,
+    amount: Decimal | str,
+    currency: str,
+    trade_date: date,
+    idempotency_key: str,
+    memo: str = "",
+) -> AccountTransfer:
+    """Charge a fee: the client's account debited (``fee``), the firm's master account credited
+    (``fee_income``), one paired posting."""
+    return transfer_between_accounts(
+        actor=actor, debit_account=account, credit_account=_master_account(), amount=amount, currency=currency,
+        kind=TransferKind.FEE, trade_date=trade_date, idempotency_key=idempotency_key, memo=memo,
+    )  # fmt: skip
+
+
+def fee_refund(
+    *,
+    actor: Any,
+    account: ClientAccount,
+    amount: Decimal | str,
+    currency: str,
+    trade_date: date,
+    idempotency_key: str,
+    memo: str = "",
+) -> AccountTransfer:
+    """Refund a fee: the master account debited (negative ``fee_income``: its income falls), the
+    client's account credited (``fee_refund``, a fee kind: the client's net return gets it back)."""
+    return transfer_between_accounts(
+        actor=actor, debit_account=_master_account(), credit_account=account, amount=amount, currency=currency,
+        kind=TransferKind.FEE_REFUND, trade_date=trade_date, idempotency_key=idempotency_key, memo=memo,
+    )  # fmt: skip
+
+
+def internal_transfer(
+    *,
+    actor: Any,
+    from_account: ClientAccount,
+    to_account: ClientAccount,
+    amount: Decimal | str,
+    currency: str,
+    trade_date: date,
+    idempotency_key: str,
+    memo: str = "",
+) -> AccountTransfer:
+    """Move cash between two client accounts of the firm (``internal_transfer_out`` of one,
+    ``internal_transfer_in`` of the other): an external flow of both, with opposite signs."""
+    return transfer_between_accounts(
+        actor=actor, debit_account=from_account, credit_account=to_account, amount=amount, currency=currency,
+        kind=TransferKind.INTERNAL, trade_date=trade_date, idempotency_key=idempotency_key, memo=memo,
+    )  # fmt: skip

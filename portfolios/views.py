@@ -6,17 +6,24 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
-from django.http import Http404, QueryDict
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.forms import Form
+from django.http import Http404, HttpRequest, HttpResponseBase, QueryDict
+from django.shortcuts import redirect
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 
-from accounts.access import FirmScopedView
+from accounts.access import FirmScopedView, firm_view
+from accounts.policy import has_right
 from accounts.rights import Right
+from advisorportal import formats
 from advisorportal.cached_forms import rendered_once
-from portfolios import returns, selectors
+from portfolios import returns, selectors, services
 from portfolios.cells import render_positions, render_rows, render_transactions
-from portfolios.forms import AccountFilterForm, ChartPeriodForm, TransactionFilterForm
-from portfolios.models import ClientAccount
+from portfolios.forms import AccountFilterForm, ChartPeriodForm, HoldForm, HoldReleaseForm, TransactionFilterForm
+from portfolios.models import CashHold, ClientAccount
 
 PAGE_SIZE = 50
 CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 600, 180, 6
@@ -203,7 +210,75 @@ class AccountDetailView(FirmScopedView, TemplateView):
             context["returns"] = returns.returns_report(account, context["window"].benchmark_symbol)
             context["summary"] = summary = selectors.account_summary(user=user, account=account)
             context["position_rows"] = render_positions(summary.positions)
+            context["cash_rows"] = selectors.cash_summary(account=account, total=summary.cash)
+            context["holds"] = list(selectors.hold_list(account=account))
+            if has_right(user, Right.FUNDING):
+                context["hold_form"] = HoldForm(initial={"currency": account.base_currency})
         return context
+
+
+# --- Holds (Funding right) ----------------------------------------------------------------------------
+
+FIELD_LABELS = {"amount": "Amount", "currency": "Currency", "reason": "Reason", "reference": "Reference",
+                "release_reason": "Why release it", "account": "Account", "hold": "Hold"}  # fmt: skip
+
+
+def _errors(error: ValidationError | Form) -> str:
+    """ "Amount: 500.00 USD is more than the available cash …" — each message led by its field's label."""
+    items = error.errors.items() if isinstance(error, Form) else error.message_dict.items()
+    return "; ".join(
+        f"{FIELD_LABELS[name]}: {' '.join(map(str, texts))}" if name in FIELD_LABELS else " ".join(map(str, texts))
+        for name, texts in items
+    )
+
+
+def _account_or_404(request: HttpRequest, pk: int) -> ClientAccount:
+    try:
+        return selectors.account_get(user=request.user, pk=pk)
+    except ClientAccount.DoesNotExist:
+        raise Http404 from None
+
+
+def _cash_section(account: ClientAccount) -> str:
+    return reverse("portfolios:account-detail", args=[account.pk]) + "#cash-heading"
+
+
+@require_POST
+@firm_view(Right.FUNDING)
+def hold_place(request: HttpRequest, pk: int) -> HttpResponseBase:
+    account = _account_or_404(request, pk)
+    form = HoldForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The hold was not placed: " + _errors(form))
+        return redirect(_cash_section(account))
+    try:
+        hold = services.hold_place(actor=request.user, account=account, **form.cleaned_data)
+    except ValidationError as error:
+        messages.error(request, "The hold was not placed: " + _errors(error))
+        return redirect(_cash_section(account))
+    amount = formats.round_money(hold.amount, hold.currency)
+    messages.success(request, f"Placed a hold of {amount:,f} {hold.currency} ({hold.reference}).")
+    return redirect(_cash_section(account))
+
+
+@require_POST
+@firm_view(Right.FUNDING)
+def hold_release(request: HttpRequest, pk: int, hold_pk: int) -> HttpResponseBase:
+    account = _account_or_404(request, pk)
+    hold = CashHold.objects.filter(account=account, pk=hold_pk).first()
+    if hold is None:
+        raise Http404
+    form = HoldReleaseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The hold was not released: " + _errors(form))
+        return redirect(_cash_section(account))
+    try:
+        services.hold_release(actor=request.user, hold=hold, reason=form.cleaned_data["reason"])
+    except ValidationError as error:
+        messages.error(request, "The hold was not released: " + _errors(error))
+        return redirect(_cash_section(account))
+    messages.success(request, f"Released the hold {hold.reference}: its cash is available again.")
+    return redirect(_cash_section(account))
 
 
 @rendered_once("portfolios/_transaction_filters.html", maxsize=256)

@@ -211,11 +211,39 @@ def test_bad_input_names_the_field_and_writes_nothing(
 def test_same_external_id_returns_the_first_transaction(account: ClientAccount, alice: Persona) -> None:
     with alice.scope():
         first = deposit(account, "250", external_id="CUST-1")
-        again = deposit(account, "999", external_id="CUST-1")
+        again = deposit(account, "250.00", external_id="CUST-1", description="words are not figures")
         assert again.pk == first.pk and again.amount == D(250)
         assert Transaction.objects.filter(account=account).count() == 1
         other = ClientAccountFactory()
         assert deposit(other, "1", external_id="CUST-1").pk != first.pk  # unique per account
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"amount": D("999")}, "amount 250, not 999"),
+        ({"currency": "EUR"}, "currency USD, not EUR"),
+        ({"trade_date": date(2025, 3, 4)}, "trade date 2025-03-03, not 2025-03-04"),
+        ({"settle_date": date(2025, 3, 5)}, "settle date 2025-03-03, not 2025-03-05"),
+        ({"kind": "dividend"}, "type deposit, not dividend"),
+    ],
+    ids=["amount", "currency", "trade date", "settle date", "kind"],
+)
+def test_same_external_id_with_other_figures_is_refused(
+    account: ClientAccount, alice: Persona, change: dict[str, object], named: str
+) -> None:
+    """Defect 8: a retry with another amount used to return the first transaction as success."""
+    with alice.scope():
+        deposit(account, "250", external_id="CUST-1")
+        before = counts()
+        arguments: dict[str, object] = {"kind": "deposit", "trade_date": DAY, "amount": D(250), "currency": "USD"}
+        with pytest.raises(ValidationError) as error:
+            services.transaction_record(actor=None, account=account, external_id="CUST-1", **{**arguments, **change})  # type: ignore[arg-type]
+        assert list(error.value.message_dict) == ["external_id"]
+        assert named in error.value.message_dict["external_id"][0]
+        assert error.value.error_dict["external_id"][0].code == "idempotency_key_reused"
+        assert counts() == before
+        assert selectors.cash_balances(account=account) == {"USD": D(250)}
 
 
 def test_reversal_restores_cash_and_position_and_cannot_repeat(

@@ -189,8 +189,6 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         "events": [meeting.pk],
         "week": ["2026-12-07"],
         "day": ["2026-12-07"],
-        "month": [2026],
-        "2026": [12],  # /calendar/month/2026/{month}/
         "feed": [feed_token],
         "workflow-templates": [agenda_template.pk],
         "workflows": [workflow.pk],
@@ -199,12 +197,13 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         "tasks": [task.pk],
         "notes": [note.pk],
         "workflow-starts": [],
+        "holds": [],  # POST-only (release a hold)
     }
     return Firm(ids=ids, contacts={"ada": ada.pk, "fiona": fiona.pk, "acme": acme.pk}, slug=alice.firm.slug)
 
 
-# Calendar routes name a day by its parts.
-DATE_PARTS = {"year": 2026, "month": 12, "day": 4}
+# Calendar routes name a month by its parts (/calendar/month/{year}/{month}/).
+DATE_PARTS = {"year": 2026, "month": 12}
 
 
 def _fill(path: str, names: list[tuple[str, list[Any] | None]], firm: Firm) -> list[str]:

@@ -207,6 +207,10 @@ def signed_figures(op: TransactionRow, currency: str) -> tuple[Decimal, Decimal]
     return quantity, amount
 
 
+# A stored transaction's field -> the row's column a conflict is reported on.
+_CONFLICT_COLUMNS = {"security_id": "symbol", "currency": "amount"}
+
+
 def _plan_transactions(
     result: Plan, rows: list[tuple[TransactionRow, ClientAccount, Security | None, str]]
 ) -> dict[tuple[int, int], Decimal]:
@@ -218,7 +222,7 @@ def _plan_transactions(
     for account_id, ids in by_account.items():
         for chunk in _chunks(ids):
             for values in Transaction.objects.filter(account_id=account_id, external_id__in=chunk).values(
-                "account_id", "external_id", "kind", "trade_date", "security_id", "quantity", "amount", "currency"
+                "account_id", "external_id", *accounting.COMPARED_FIELDS
             ):
                 stored[(values["account_id"], values["external_id"])] = values
     pending: dict[tuple[int, int], Decimal] = defaultdict(Decimal)
@@ -230,25 +234,23 @@ def _plan_transactions(
             if security is not None:
                 pending[(account.pk, security.pk)] += quantity
             continue
-        differences = []
-        if existing["kind"] != op.kind:
-            differences.append(("kind", f"type {existing['kind']}, not {op.kind}"))
-        if existing["trade_date"] != op.trade_date:
-            differences.append(("trade_date", f"trade date {existing['trade_date']}, not {op.trade_date}"))
-        if existing["security_id"] != (security.pk if security else None):
-            differences.append(("symbol", "another security"))
-        if existing["quantity"] != quantity:
-            differences.append(("quantity", f"quantity {_fmt(existing['quantity'])}, not {_fmt(quantity)}"))
-        if existing["amount"] != amount or existing["currency"] != currency:
-            differences.append(
-                (
-                    "amount",
-                    f"amount {_fmt(existing['amount'])} {existing['currency']}, not {_fmt(amount)} {currency}",
-                )
-            )
+        wanted = {
+            "kind": op.kind,
+            "trade_date": op.trade_date,
+            "settle_date": op.settle_date or op.trade_date,
+            "security_id": security.pk if security else None,
+            "quantity": quantity,
+            "price": op.price,
+            "amount": amount,
+            "currency": currency,
+        }
+        # The figures ``transaction_record`` compares on a retry (``accounting.COMPARED_FIELDS``),
+        # but the cost basis, which a file's transaction row does not give.
+        differences = accounting.transaction_differences(existing, wanted, with_cost=False)
         if differences:
             detail = "; ".join(text for _, text in differences)
-            result.conflict(op, differences[0][0], f"Already stored as {op.external_id!r} with {detail}.")
+            column = _CONFLICT_COLUMNS.get(differences[0][0], differences[0][0])
+            result.conflict(op, column, f"Already stored as {op.external_id!r} with {detail}.")
         else:
             result.unchanged += 1
     return pending

@@ -250,7 +250,17 @@ def e2e_server(chromium_executable: str, tmp_path_factory: pytest.TempPathFactor
         if collectstatic.wait(timeout=120) != 0:
             raise RuntimeError(f"collectstatic failed:\n{(tmp / 'collectstatic.log').read_text(errors='replace')}")
         _run(
-            [python, "manage.py", "seed_demo", "--contacts", "40", "--backup-codes", "60", "--credentials", str(credentials_file)],
+            [
+                python,
+                "manage.py",
+                "seed_demo",
+                "--contacts",
+                "40",
+                "--backup-codes",
+                "60",
+                "--credentials",
+                str(credentials_file),
+            ],
             env,
             log,
         )

@@ -57,7 +57,7 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--backup-codes", type=int, default=two_factor.BACKUP_CODES,
-            help=f"backup codes per demo user (default {two_factor.BACKUP_CODES}; the browser tests sign in more often)",
+            help=f"backup codes per demo user (default {two_factor.BACKUP_CODES}; browser tests sign in often)",
         )  # fmt: skip
         parser.add_argument("--reset", action="store_true", help="delete and rebuild the demo firms' data")
         parser.add_argument("--credentials", default=str(settings.VAR_DIR / "demo-credentials.json"))

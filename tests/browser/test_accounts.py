@@ -91,3 +91,59 @@ def test_find_sort_and_open_an_account_then_switch_the_chart_period(
         Path(EXTRA_SCREENSHOT_DIR).mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, Path(EXTRA_SCREENSHOT_DIR) / shot.name)
     assert not [p for p in problems if "Content Security Policy" in p or "Refused" in p], problems
+
+
+@pytest.mark.parametrize("width", [1280, 360])
+def test_place_and_release_a_hold_on_an_accounts_cash(
+    page: Page, e2e_server: E2EServer, screenshot_dir: Path, width: int
+) -> None:
+    """The Cash section: settled, pending, held and available cash; a hold placed from the page
+    lowers available cash, a hold beyond it is refused with the reason, and a release asks first."""
+    page.set_viewport_size({"width": width, "height": 900})
+    owner = e2e_server.user("harbor", "owner")
+    log_in(page, owner, e2e_server.backup_code(owner))
+    page.goto("/accounts/?ordering=-nav")
+    page.locator("#account-results tbody tr td:first-child a").first.click()
+    cash = page.locator("section", has=page.get_by_role("heading", name="Cash", exact=True))
+    expect(cash.get_by_role("columnheader", name="Available")).to_be_visible()
+    usd = cash.locator("tbody tr", has=page.get_by_role("rowheader", name="USD"))
+
+    def available() -> float:
+        return float(usd.locator("td").nth(4).inner_text().split()[0].replace(",", ""))
+
+    before = available()
+    assert before > 100, before
+    reference = f"WR-{width}"
+    cash.get_by_text("Place a hold").click()
+    cash.get_by_label("Currency").fill("USD")
+    cash.get_by_label("Amount").fill("100")
+    cash.get_by_label("Reason").fill("Withdrawal awaiting approval")
+    cash.get_by_label("Reference").fill(reference)
+    cash.get_by_role("button", name="Place hold").click()
+    expect(page.locator(".flash").first).to_contain_text(f"Placed a hold of 100.00 USD ({reference}).")
+    assert round(available(), 2) == round(before - 100, 2)
+    expect(cash.get_by_role("cell", name=reference, exact=True)).to_be_visible()
+    page.screenshot(path=str(screenshot_dir / f"accounts-cash-hold-{width}.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+    # More than what is available: refused, with the figure, and nothing placed.
+    cash.get_by_text("Place a hold").click()
+    cash.get_by_label("Amount").fill(f"{before * 10:.2f}")
+    cash.get_by_label("Reason").fill("Too much")
+    cash.get_by_label("Reference").fill(f"{reference}-big")
+    cash.get_by_role("button", name="Place hold").click()
+    expect(page.locator(".flash-error")).to_contain_text("The hold was not placed: Amount:")
+    expect(page.locator(".flash-error")).to_contain_text("is more than the available cash of")
+
+    # Release it: the dialog says what happens; Cancel keeps the hold.
+    row = cash.locator("tbody tr", has=page.get_by_role("cell", name=reference, exact=True))
+    row.get_by_label(f"Why release the hold {reference}").fill("Request withdrawn by the client")
+    row.get_by_role("button", name="Release").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(f"Release the hold {reference} of 100.00 USD?")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(row).to_be_visible()
+    row.get_by_role("button", name="Release").click()
+    page.get_by_role("dialog").get_by_role("button", name="Release hold").click()
+    expect(page.locator(".flash").first).to_contain_text(f"Released the hold {reference}")
+    assert round(available(), 2) == round(before, 2)

@@ -396,6 +396,8 @@ steps = st.lists(
         st.tuples(st.just("reverse"), st.integers(min_value=0, max_value=40)),
         st.tuples(st.just("close"), day_index, st.decimals(min_value=D("50"), max_value=D("150"), places=2)),
         st.tuples(st.just("eur"), day_index),  # EUR cash, whose first rate may come late
+        # Paired postings: a fee to the master account, a refund back, cash to and from another account.
+        st.tuples(st.sampled_from(["fee_pair", "refund", "move_out", "move_in"]), day_index, money),
         st.tuples(st.just("run"), day_index),
         st.tuples(
             st.just("correct"),
@@ -410,19 +412,29 @@ steps = st.lists(
 @given(steps=steps)
 def test_property_stored_values_always_equal_a_full_recompute(alice: Persona, steps: list[tuple]) -> None:
     """Deposits, trades, dividends, fees, reversals, closes revised or late, a currency whose first
-    rate comes late, rows dated before the last run, and nightly runs and corrections in any order:
-    after the last night the stored values are those of a full recompute, and the state's cash is
-    the ledger's."""
+    rate comes late, rows dated before the last run, paired postings with the master account and
+    another account (each retried once with its key), and nightly runs and corrections in any
+    order: after the last night the stored values of every account are those of a full
+    recompute, and each state's cash is the ledger's."""
     with alice.scope(), transaction.atomic():
         stock = SecurityFactory(symbol="PROP")
         SecurityPriceFactory(security=stock, date=DAYS[2], close=D(100))  # quoted from the third day
         FxRateFactory(currency="EUR", date=DAYS[4], rate_to_usd=D("1.1"))  # the first EUR rate
         account = ClientAccountFactory(margin_type="margin")
+        master = ClientAccountFactory(is_master=True, margin_type="margin")
+        other = ClientAccountFactory()
+        record(other, "deposit", DAYS[0], amount=D(3000))
         recorded: list[Transaction] = []
-        for step in steps:
+        for number, step in enumerate(steps):
             try:
                 kind = step[0]
-                if kind in {"deposit", "withdrawal", "dividend", "fee"}:
+                if kind in PAIRS:
+                    call, arguments = PAIRS[kind](account, other)
+                    details = {"amount": step[2], "currency": "USD", "trade_date": DAYS[step[1]], **arguments}
+                    first = call(actor=None, idempotency_key=f"key-{number}", **details)
+                    again = call(actor=None, idempotency_key=f"key-{number}", **details)  # a retry posts nothing
+                    assert again.pk == first.pk
+                elif kind in {"deposit", "withdrawal", "dividend", "fee"}:
                     recorded.append(record(account, kind, DAYS[step[1]], amount=step[2]))
                 elif kind in {"buy", "sell"}:
                     recorded.append(
@@ -445,12 +457,22 @@ def test_property_stored_values_always_equal_a_full_recompute(alice: Persona, st
             account.refresh_from_db()
         performance.update_new_days(end=DAYS[-1])
         assert performance.series_problems() == []
-        assert_equals_full_recompute([account.pk], DAYS[-1])
-        state = SeriesState.objects.filter(account=account).first()
-        ledger = {c: v for c, v in selectors.cash_balances(account=account).items() if v}
-        held = {c: D(units) / 10000 for c, units in zip(state.currencies, state.cash, strict=True)} if state else {}
-        assert held == ledger
+        assert_equals_full_recompute([account.pk, master.pk, other.pk], DAYS[-1])
+        for each in (account, master, other):
+            state = SeriesState.objects.filter(account=each).first()
+            ledger = {c: v for c, v in selectors.cash_balances(account=each).items() if v}
+            kept = {c: D(u) / 10000 for c, u in zip(state.currencies, state.cash, strict=True)} if state else {}
+            assert kept == ledger
+        assert selectors.cash_position(account=other, currency="USD").available >= 0  # a cash account
         transaction.set_rollback(True)
+
+
+PAIRS = {
+    "fee_pair": lambda account, other: (services.fee_charge, {"account": account}),
+    "refund": lambda account, other: (services.fee_refund, {"account": account}),
+    "move_out": lambda account, other: (services.internal_transfer, {"from_account": account, "to_account": other}),
+    "move_in": lambda account, other: (services.internal_transfer, {"from_account": other, "to_account": account}),
+}
 
 
 # --- The account page and the API show it ----------------------------------------------------------

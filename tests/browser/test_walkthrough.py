@@ -1,0 +1,31 @@
+"""Issue #13 in a real browser: what a new user hit, tried again (screenshots in var/screenshots)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import E2EServer
+from tests.browser.test_shell import log_in
+
+pytestmark = pytest.mark.xdist_group("browser")
+
+
+def test_contact_form_checkbox_groups_are_fieldsets(page: Page, e2e_server: E2EServer, screenshot_dir: Path) -> None:
+    """Point 8: each checkbox group is a group named by its legend, not a label over the next group."""
+    log_in(page, (u := e2e_server.user("harbor", "advisor")), e2e_server.backup_code(u))
+    page.goto("/contacts/new/")
+    for name in ("Investment objectives", "Trading permissions"):
+        group = page.get_by_role("group", name=name)
+        expect(group).to_be_visible()
+        assert group.get_by_role("checkbox").count() >= 2
+    objectives = page.get_by_role("group", name="Investment objectives")
+    objectives.get_by_role("checkbox").first.check()
+    expect(objectives.get_by_role("checkbox").first).to_be_checked()
+    objectives.scroll_into_view_if_needed()
+    page.screenshot(path=screenshot_dir / "walkthrough-8-contact-form.png")
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.get_by_role("group", name="Trading permissions").scroll_into_view_if_needed()
+    page.screenshot(path=screenshot_dir / "walkthrough-8-contact-form-360.png")

@@ -127,18 +127,27 @@ def update_new_days(*, account_ids: Sequence[int] | None = None, end: date | Non
 def correct_series(*, account_ids: Sequence[int] | None = None) -> RecomputeResult:
     """Recompute every account (of ``account_ids``, default: the firm) whose transactions or market
     data changed on or before its last computed day — a back-dated or late row, a reversal, a close
-    or rate revised — up to that same day, so that the stored values equal a full recompute again.
+    or rate revised — up to that same day, so that the stored values equal a full recompute again;
+    and every account whose first rows are dated on or before the firm's last computed day.
     Queued after such a change is committed (``tasks.daily_values_correct``); the nightly update
     does the same before it adds the new days."""
     firm_id = require_firm_id()
     lock_market_data(shared=True)
     _note_market_revisions(firm_id)
     changes, _ = _take_changes(firm_id, account_ids)
-    states = SeriesState.objects.filter(account_id__in=list(changes)).values_list("account_id", "as_of")
+    states = dict(SeriesState.objects.filter(account_id__in=list(changes)).values_list("account_id", "as_of"))
     by_day: dict[date, list[int]] = {}
-    for account, as_of in states:
+    for account, as_of in states.items():
         if changes[account] <= as_of:
             by_day.setdefault(as_of, []).append(account)
+    # An account without values yet (its first rows, e.g. a master account's first fee income,
+    # dated on or before the firm's last computed day) is computed to that day now, not at night.
+    unstarted = [account for account in changes if account not in states]
+    if unstarted:
+        firm_last = SeriesState.objects.aggregate(last=Max("as_of"))["last"]
+        for account in unstarted:
+            if firm_last is not None and changes[account] <= firm_last:
+                by_day.setdefault(firm_last, []).append(account)
     total = RecomputeResult()
     for as_of, group in sorted(by_day.items()):
         result = _run(account_ids=sorted(group), end=as_of, incremental=False)

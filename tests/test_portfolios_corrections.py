@@ -384,6 +384,24 @@ def test_annualised_returns_only_over_more_than_a_year(alice: Persona) -> None:
         assert by_name["YTD"].annualised_net is None
 
 
+def test_an_account_whose_first_rows_are_back_dated_is_computed_by_the_correction(alice: Persona) -> None:
+    """The firm's master account has no values until its first fee income; a fee dated before the
+    last computed day gives it values at once (with the correction), not only at night."""
+    with alice.scope():
+        client = ClientAccountFactory()
+        master = ClientAccountFactory(is_master=True)
+        record(client, "deposit", MON, amount=D(1000))
+        performance.update_new_days(end=FRI)
+        services.fee_charge(actor=None, account=client, amount="10", currency="USD", trade_date=TUE,
+                            idempotency_key="fee-tue")  # fmt: skip
+        assert performance.series_problems() != []  # both differ until the correction runs
+        performance.correct_series()
+        assert performance.series_problems() == []
+        values = performance.value_history(account=master)
+        assert (values[0].date, values[0].nav, values[-1].date) == (TUE, D(10), FRI)
+        assert_equals_full_recompute([client.pk, master.pk], FRI)
+
+
 # --- Property: any sequence of rows, late rows, corrections and runs stores a full recompute -------
 
 DAYS = performance.business_days(date(2025, 3, 3), date(2025, 3, 14)).tolist()  # two weeks

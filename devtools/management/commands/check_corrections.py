@@ -5,8 +5,9 @@ stored daily values equal a full recompute (``performance.series_problems``, wha
     python manage.py check_corrections harbor 200
 
 The batch: back-dated deposits, dividends and fees on random accounts and days of their history,
-reversals of random earlier transactions, and revised closes of random securities on computed
-days. Prints one JSON line: what was applied, the seconds of ``correct_series`` and of the check,
+back-dated paired postings (fees into the master account, internal transfers between two
+accounts), reversals of random earlier transactions, and revised closes of random securities on
+computed days. Prints one JSON line: what was applied, the seconds of ``correct_series`` and of the check,
 and the problems found (none expected).
 """
 
@@ -47,11 +48,29 @@ class Command(BaseCommand):
             accounts = list(ClientAccount.objects.filter(nav_date__isnull=False).values_list("pk", flat=True))
             if not accounts:
                 raise CommandError("The firm has no daily values yet.")
-            applied = {"back_dated": 0, "reversals": 0, "revised_closes": 0, "refused": 0}
-            for _ in range(options["count"]):
+            applied = {"back_dated": 0, "paired": 0, "reversals": 0, "revised_closes": 0, "refused": 0}
+            master = ClientAccount.objects.filter(is_master=True).first()
+            for number in range(options["count"]):
                 choice = rng.random()
                 try:
-                    if choice < 0.5:
+                    if choice < 0.15:
+                        first, second = (ClientAccount.objects.get(pk=pk) for pk in rng.sample(accounts, 2))
+                        assert first.nav_date is not None
+                        day = max(first.inception_date, second.inception_date) + timedelta(days=rng.randrange(1, 60))
+                        amount = Decimal(rng.randrange(100, 100000)) / 100
+                        key = f"check_corrections-{options['seed']}-{number}"
+                        if master is not None and master.pk not in (first.pk, second.pk) and rng.random() < 0.5:
+                            services.fee_charge(
+                                actor=None, account=first, amount=amount, currency=first.base_currency,
+                                trade_date=day, idempotency_key=key,
+                            )  # fmt: skip
+                        else:
+                            services.internal_transfer(
+                                actor=None, from_account=first, to_account=second, amount=amount,
+                                currency=first.base_currency, trade_date=day, idempotency_key=key,
+                            )  # fmt: skip
+                        applied["paired"] += 1
+                    elif choice < 0.5:
                         account = ClientAccount.objects.get(pk=rng.choice(accounts))
                         assert account.nav_date is not None
                         day = account.inception_date + timedelta(

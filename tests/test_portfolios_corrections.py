@@ -324,6 +324,20 @@ def test_values_keep_the_minor_unit_of_the_base_currency(alice: Persona) -> None
         assert series(yen)[0][1] == D("1184")  # 1000 + 1.23 / 0.0067 = 1183.58..., to the yen
 
 
+def test_position_values_keep_the_minor_unit_of_their_currency(alice: Persona) -> None:
+    """A yen holding is valued to the yen and a dinar holding to the fils (they were all 0.01)."""
+    toyota = SecurityFactory(symbol="7203", currency="JPY")
+    bank = SecurityFactory(symbol="BBK", currency="BHD")
+    SecurityPriceFactory(security=toyota, date=MON, close=D("2850.5"))
+    SecurityPriceFactory(security=bank, date=MON, close=D("0.5125"))
+    with alice.scope():
+        account = ClientAccountFactory(margin_type="margin")
+        record(account, "buy", MON, security=toyota, quantity=D(3), price=D(2850))
+        record(account, "buy", MON, security=bank, quantity=D(7), price=D("0.51"))
+        values = {row.symbol: row.market_value for row in selectors.positions(account=account)}
+    assert values == {"7203": D("8552"), "BBK": D("3.588")}  # 8551.5 and 3.5875, half up
+
+
 # --- 7. A loss larger than the NAV -----------------------------------------------------------------
 
 

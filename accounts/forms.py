@@ -42,13 +42,13 @@ class AuditFilterForm(forms.Form):
     date_from = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
-    def __init__(self, *args: Any, users: Any, object_types: list[str], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, users: Any, object_types: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         from accounts.models import AuditAction
 
         self.fields["actor"].choices = [("", "Anyone"), *((u.pk, f"{u.full_name} <{u.email}>") for u in users)]  # type: ignore[attr-defined]
         self.fields["action"].choices = [("", "Any action"), *AuditAction.choices]  # type: ignore[attr-defined]
-        self.fields["object_type"].choices = [("", "Any object"), *((t, t) for t in object_types)]  # type: ignore[attr-defined]
+        self.fields["object_type"].choices = [("", "Any object"), *object_types]  # type: ignore[attr-defined]
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -229,6 +229,12 @@ class AuditEntry(FirmOwnedModel):
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.object_type} {self.object_id}"
 
+    @property
+    def object_type_label(self) -> str:
+        from accounts.selectors import audit_object_type_label
+
+        return audit_object_type_label(self.object_type)
+
 
 class UserSession(models.Model):
     """A signed-in browser session, so people can see and end their sessions.

@@ -63,13 +63,28 @@ def audit_entries(
     return entries.order_by("-id")
 
 
-def audit_object_types(*, user: User) -> list[str]:
-    """The kinds of object the firm's trail mentions, for the filter menu."""
+def audit_object_types(*, user: User) -> list[tuple[str, str]]:
+    """The kinds of object the firm's trail mentions, for the filter menu: (``crm.contact``, "Contact")."""
     from django.apps import apps
 
     from advisorportal.tenancy.models import FirmOwnedModel
 
-    return sorted(m._meta.label_lower for m in apps.get_models() if issubclass(m, FirmOwnedModel) and m.audited)
+    types = [m._meta.label_lower for m in apps.get_models() if issubclass(m, FirmOwnedModel) and m.audited]
+    return sorted(((t, audit_object_type_label(t)) for t in types), key=lambda c: c[1])
+
+
+def audit_object_type_label(object_type: str) -> str:
+    """An audit entry's object type as people read it ("Contact", not ``crm.contact``)."""
+    from django.apps import apps
+
+    if not object_type:
+        return ""
+    try:
+        model = apps.get_model(object_type)
+    except (LookupError, ValueError):
+        return object_type
+    name = str(model._meta.verbose_name)
+    return name[:1].upper() + name[1:]
 
 
 @dataclass(frozen=True)

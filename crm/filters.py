@@ -58,7 +58,9 @@ class ContactFilter(df.FilterSet):
     prospect_account_type = _multi(ProspectAccountType.choices, "Account type")
     priority = _multi(Priority.choices, "Priority")
     marketing_source = _multi(MarketingSource.choices, "Marketing source")
-    advisor = df.NumberFilter(field_name="advisor_id", label="Advisor (user id)")
+    # A user id; the page offers the firm's people by name (crm/contact_list.html), since the
+    # cached filter grid may hold no firm-specific choices.
+    advisor = df.NumberFilter(field_name="advisor_id", label="Advisor")
     # Demographics
     gender = _multi(Gender.choices, "Gender")
     marital_status = _multi(MaritalStatus.choices, "Marital status")

@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce
 
 from accounts.models import AccountScope
 from accounts.rights import Right
-from accounts.selectors import user_grants
+from accounts.selectors import firm_users, user_grants
 from advisorportal.tenancy.context import require_firm_id
 from advisorportal.tenancy.pagination import KeysetPage, keyset_page
 from crm import search
@@ -187,6 +187,10 @@ def toolbar(*, user: Any) -> dict[str, Any]:
                 for v in saved_views(user=user)
             ],
             "groups": [{"pk": pk, "name": name} for pk, name in group_list(user=user).values_list("pk", "name")],
+            # The advisor filter's choices: the people of the user's own firm, by name.
+            "advisors": [
+                {"pk": pk, "name": name} for pk, name in firm_users(firm_id=firm_id).values_list("pk", "full_name")
+            ],
         }
         cache.set(key, found, timeout=STATUS_COUNTS_TTL)
     return found

@@ -114,17 +114,27 @@ class ContactListView(FirmScopedView, TemplateView):
             query_string=urlencode(base, doseq=True),
             query_without_sort=urlencode({k: v for k, v in base.items() if k != "sort"}, doseq=True),
             query_without_status=urlencode({k: v for k, v in base.items() if k != "status"}, doseq=True),
-            groups=bar["groups"], bulk_form=BulkForm(), bulk_fields=services.BULK_FIELDS,
+            groups=bar["groups"], bulk_form=BulkForm(),
+            bulk_fields=[(f, _field_label(f)) for f in services.BULK_FIELDS],
+            advisors=bar.get("advisors", []), active_advisor=filters.get("advisor", ""),
             all_columns=list(COLUMNS.values()),
         )  # fmt: skip
         return context
+
+
+def _field_label(name: str) -> str:
+    field: Any = Contact._meta.get_field(name)
+    label = str(field.verbose_name)
+    return label[:1].upper() + label[1:]
 
 
 @rendered_once("crm/_filter_grid.html", maxsize=512)
 def _filter_grid(query: str) -> forms.Form:
     """The filter panel for these filter values: the same for every user (its choices are fixed),
     and its 45 widgets took longer to render than the rest of the page, so kept per process."""
-    return ContactFilter(data=QueryDict(query), queryset=Contact.objects.none()).form
+    form = ContactFilter(data=QueryDict(query), queryset=Contact.objects.none()).form
+    form.fields.pop("advisor", None)  # a choice of the firm's people, rendered per firm by the page
+    return form
 
 
 @require_POST

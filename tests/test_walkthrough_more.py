@@ -56,3 +56,47 @@ def test_no_page_nests_labels(alice: Persona, book: list) -> None:
     for url in ("/settings/api-tokens/", f"/settings/users/{alice.user.pk}/", "/contacts/", "/contacts/new/"):
         html = client.get(url).content.decode()
         assert _nested_labels(html) == [], url
+
+
+# --- 9: labels, never internal names ----------------------------------------------------------------------
+
+
+def test_bulk_edit_field_choices_are_labels(alice: Persona, book: list) -> None:
+    html = alice.client().get("/contacts/").content.decode()
+    select = re.search(r'<select name="field"[^>]*>(.*?)</select>', html, re.S)
+    assert select is not None
+    assert '<option value="risk_tolerance">Risk tolerance</option>' in select.group(1)
+    assert ">risk_tolerance<" not in select.group(1) and ">prospect_account_type<" not in select.group(1)
+
+
+def test_the_advisor_filter_is_a_choice_of_the_firms_people(alice: Persona, charlie: Persona, book: list) -> None:
+    html = alice.client().get("/contacts/", {"advisor": alice.user.pk}).content.decode()
+    assert "Advisor (user id)" not in html
+    select = re.search(r'<select name="advisor" id="id_advisor">(.*?)</select>', html, re.S)
+    assert select is not None
+    assert f'<option value="{alice.user.pk}" selected>{alice.user.full_name}</option>' in select.group(1)
+    assert f'value="{charlie.user.pk}"' not in select.group(1)  # only users of the same firm
+    assert html.count('name="advisor"') == 1
+
+
+def test_the_audit_trail_names_object_types_by_label(alice: Persona, book: list) -> None:
+    html = alice.client().get("/settings/audit/").content.decode()
+    assert '<option value="crm.contact">Contact</option>' in html
+    rows = re.search(r"<tbody>(.*?)</tbody>", html, re.S)
+    assert rows is not None and "crm.contact" not in rows.group(1)
+
+
+def test_api_token_rights_are_labels(alice: Persona) -> None:
+    client = alice.client()
+    client.post("/settings/api-tokens/", {"name": "ci", "rights": ["crm"], "expires_in_days": 30})
+    html = client.get("/settings/api-tokens/").content.decode()
+    rows = re.search(r"<tbody>(.*?)</tbody>", html, re.S)
+    assert rows is not None and "CRM" in rows.group(1)
+
+
+def test_import_preview_shows_choice_labels() -> None:
+    from crm.contact_io.services import _shown
+
+    assert _shown("status", "prospect") == "Prospect"
+    assert _shown("investment_objectives", ["growth", "income"]) == "Growth, Income"
+    assert _shown("first_name", "Ada") == "Ada"

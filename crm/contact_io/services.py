@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import transaction
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -180,8 +180,22 @@ def import_preview(*, actor: Any, job: ContactImport) -> ContactImport:
     return job
 
 
+def _shown(name: str, value: Any) -> str:
+    """A value as people read it: a choice by its label ("Prospect", not ``prospect``)."""
+    try:
+        field: Any = Contact._meta.get_field(name)
+    except FieldDoesNotExist:
+        return str(value)
+    choices = dict(field.flatchoices or getattr(getattr(field, "base_field", None), "flatchoices", None) or ())
+    if not choices:
+        return str(value)
+    if isinstance(value, list | tuple):
+        return ", ".join(str(choices.get(v, v)) for v in value)
+    return str(choices.get(value, value))
+
+
 def _preview_row(plan: PlanRow) -> dict[str, Any]:
-    shown = {BY_FIELD[n].label: str(v) for n, v in plan.fields.items() if n in BY_FIELD}
+    shown = {BY_FIELD[n].label: _shown(n, v) for n, v in plan.fields.items() if n in BY_FIELD}
     return {
         "row": plan.row,
         "name": plan.name,

@@ -29,3 +29,20 @@ def test_contact_form_checkbox_groups_are_fieldsets(page: Page, e2e_server: E2ES
     page.set_viewport_size({"width": 360, "height": 800})
     page.get_by_role("group", name="Trading permissions").scroll_into_view_if_needed()
     page.screenshot(path=screenshot_dir / "walkthrough-8-contact-form-360.png")
+
+
+def test_advisor_filter_and_bulk_fields_show_labels(page: Page, e2e_server: E2EServer, screenshot_dir: Path) -> None:
+    """Point 9: the advisor filter offers the firm's people by name; bulk "Edit a field" lists labels."""
+    log_in(page, (u := e2e_server.user("harbor", "owner")), e2e_server.backup_code(u))
+    page.goto("/contacts/")
+    page.get_by_text("Filters", exact=True).click()
+    advisor = page.locator("select#id_advisor")
+    expect(advisor).to_be_visible()
+    names = advisor.locator("option").all_inner_texts()
+    assert "Any advisor" in names and len(names) >= 3
+    assert "Risk tolerance" in page.locator('select[name="field"] option').all_inner_texts()
+    advisor.scroll_into_view_if_needed()
+    page.screenshot(path=screenshot_dir / "walkthrough-9-filters.png")
+    page.set_viewport_size({"width": 360, "height": 800})
+    advisor.scroll_into_view_if_needed()
+    page.screenshot(path=screenshot_dir / "walkthrough-9-filters-360.png")

@@ -97,6 +97,16 @@ def contacts_by_ids(*, user: Any, ids: Iterable[Any]) -> list[Contact]:
     return list(scope_contacts(Contact.objects.filter(pk__in=clean), user=user).order_by(*CONTACT_ORDER))
 
 
+def contacts_with_email(*, user: Any, email: str, limit: int = 5) -> list[Contact]:
+    """The contacts in the user's scope already holding this email (either address), for the
+    warning before another contact is added with it."""
+    email = (email or "").strip()
+    if not email:
+        return []
+    same = Q(email__iexact=email) | Q(email_alt__iexact=email)
+    return list(scope_contacts(Contact.objects.filter(same), user=user).order_by(*CONTACT_ORDER)[:limit])
+
+
 def contact_recent(*, user: Any, limit: int = 5) -> list[Contact]:
     return list(scope_contacts(Contact.objects.all(), user=user).order_by("-created_at", "-id")[:limit])
 

@@ -13,7 +13,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, Validati
 from django.db import models, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, QueryDict
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 
@@ -228,6 +228,16 @@ def table_columns(request: AuthenticatedRequest) -> HttpResponseBase:
     return render(request, "crm/columns.html", {"rows": rows, "error": error})
 
 
+def _merge_offer(duplicates: list[Contact], contact: Contact) -> str:
+    """The merge comparison of the new contact with those holding its email (its record when the
+    merge feature is not installed)."""
+    try:
+        compare = reverse("contact_merge:compare")
+    except NoReverseMatch:
+        return reverse("crm:contact-detail", args=[contact.pk])
+    return f"{compare}?ids={','.join(str(c.pk) for c in [*duplicates, contact])}"
+
+
 class ContactFormView(FirmScopedView, TemplateView):
     required_right = Right.CRM
     template_name = "crm/contact_form.html"
@@ -248,10 +258,21 @@ class ContactFormView(FirmScopedView, TemplateView):
         if form.is_valid():
             values = form.changed_values()
             tax_id = form.cleaned_data.get("tax_id") or None
+            duplicates = (
+                selectors.contacts_with_email(user=self.user, email=values.get("email") or "")
+                if contact is None
+                else []
+            )
+            if duplicates and not request.POST.get("add_anyway"):
+                # Nothing is saved yet: say who already has this email, link there, let the person decide.
+                context = self.get_context_data(form=form, contact=None, duplicates=duplicates)
+                return self.render_to_response(context)
             try:
                 if contact is None:
                     contact = services.contact_create(actor=request.user, tax_id=tax_id, **values)
                     messages.success(request, f"Added {contact}.")
+                    if duplicates:
+                        return redirect(_merge_offer(duplicates, contact))
                 else:
                     contact = services.contact_update(actor=request.user, contact=contact, tax_id=tax_id, **values)
                     messages.success(request, f"Saved {contact}.")

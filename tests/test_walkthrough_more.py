@@ -100,3 +100,37 @@ def test_import_preview_shows_choice_labels() -> None:
     assert _shown("status", "prospect") == "Prospect"
     assert _shown("investment_objectives", ["growth", "income"]) == "Growth, Income"
     assert _shown("first_name", "Ada") == "Ada"
+
+
+# --- 13: adding a contact whose email already exists ---------------------------------------------------------
+
+
+def test_adding_a_contact_with_an_existing_email_warns_links_and_offers_the_merge(alice: Persona, book: list) -> None:
+    client = alice.client()
+    data = {"kind": "individual", "status": "prospect", "first_name": "Janet", "last_name": "Smith",
+            "email": "JANE@example.com", "priority": "normal"}  # fmt: skip
+    warned = client.post("/contacts/new/", data)
+    html = warned.content.decode()
+    assert warned.status_code == 200
+    assert "This email already belongs to a contact" in html
+    assert f'href="/contacts/{book[0].pk}/"' in html
+    assert 'name="add_anyway"' in html
+    with alice.scope():
+        assert Contact.objects.filter(first_name="Janet").count() == 0  # nothing saved yet
+    added = client.post("/contacts/new/", {**data, "add_anyway": "1"})
+    with alice.scope():
+        new = Contact.objects.get(first_name="Janet")
+    assert added.status_code == 302
+    assert added["Location"] == f"/contacts/merge/compare/?ids={book[0].pk},{new.pk}"
+
+
+def test_a_contact_with_a_new_email_is_added_without_a_warning(alice: Persona, book: list) -> None:
+    data = {"kind": "individual", "status": "prospect", "first_name": "Ann", "last_name": "Lee",
+            "email": "ann@example.com", "priority": "normal"}  # fmt: skip
+    assert alice.client().post("/contacts/new/", data).status_code == 302
+
+
+def test_the_duplicate_warning_only_names_contacts_in_the_users_scope(charlie: Persona, book: list) -> None:
+    data = {"kind": "individual", "status": "prospect", "first_name": "Jane", "last_name": "Other",
+            "email": "jane@example.com", "priority": "normal"}  # fmt: skip
+    assert charlie.client().post("/contacts/new/", data).status_code == 302  # another firm's contact: no warning

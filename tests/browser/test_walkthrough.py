@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,24 @@ def test_advisor_filter_and_bulk_fields_show_labels(page: Page, e2e_server: E2ES
     page.set_viewport_size({"width": 360, "height": 800})
     advisor.scroll_into_view_if_needed()
     page.screenshot(path=screenshot_dir / "walkthrough-9-filters-360.png")
+
+
+def test_adding_a_contact_with_an_existing_email_warns(page: Page, e2e_server: E2EServer, screenshot_dir: Path) -> None:
+    """Point 13: the existing contact is named and linked; "Add anyway and merge" opens the merge."""
+    log_in(page, (u := e2e_server.user("harbor", "owner")), e2e_server.backup_code(u))
+    page.goto("/contacts/?has_email=yes")
+    page.locator("#results table tbody tr a").first.click()
+    email = page.locator("a[href^='mailto:']").first.inner_text().strip()
+    page.goto("/contacts/new/")
+    page.get_by_label("First name", exact=True).fill("Dupli")
+    page.get_by_label("Last name", exact=True).fill("Cate")
+    page.get_by_label("Email", exact=True).fill(email)
+    page.get_by_role("button", name="Add contact").click()
+    warning = page.get_by_role("alert").filter(has_text="This email already belongs")
+    expect(warning).to_be_visible()
+    page.screenshot(path=screenshot_dir / "walkthrough-13-duplicate-email.png")
+    page.set_viewport_size({"width": 360, "height": 800})
+    page.screenshot(path=screenshot_dir / "walkthrough-13-duplicate-email-360.png")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    warning.get_by_role("button", name="Add anyway and merge").click()
+    expect(page).to_have_url(re.compile(r"/contacts/merge/compare/\?ids="))

@@ -68,3 +68,39 @@ def test_adding_a_contact_with_an_existing_email_warns(page: Page, e2e_server: E
     page.set_viewport_size({"width": 1280, "height": 800})
     warning.get_by_role("button", name="Add anyway and merge").click()
     expect(page).to_have_url(re.compile(r"/contacts/merge/compare/\?ids="))
+
+
+MAIN_PAGES = [
+    "/", "/pending/", "/contacts/", "/contacts/?status=prospect&has_email=yes", "/contacts/new/",
+    "/contacts/groups/", "/contacts/households/", "/contacts/merge/", "/contacts/import/", "/agenda/",
+    "/calendar/", "/accounts/", "/funding/", "/onboarding/", "/billing/", "/reports/", "/settings/",
+    "/settings/audit/", "/settings/api-tokens/", "/settings/users/", "/settings/security/",
+]  # fmt: skip
+
+
+def _main_pages(page: Page) -> list[str]:
+    """The fixed main pages, and one contact's and one household's page from the demo book."""
+    pages = list(MAIN_PAGES)
+    page.goto("/contacts/")
+    pages.append(str(page.locator("#results table tbody tr a").first.get_attribute("href")))
+    page.goto("/contacts/households/")
+    household = page.locator("main a[href^='/contacts/households/']").first
+    if household.count():
+        pages.append(str(household.get_attribute("href")))
+    return pages
+
+
+def test_no_main_page_scrolls_sideways_at_360_px(page: Page, e2e_server: E2EServer, screenshot_dir: Path) -> None:
+    """Point 12: at 360 px only wide tables scroll, inside their own box; the page itself never does."""
+    log_in(page, (u := e2e_server.user("harbor", "owner")), e2e_server.backup_code(u))
+    pages = _main_pages(page)
+    page.set_viewport_size({"width": 360, "height": 800})
+    overflowing = {}
+    for url in pages:
+        page.goto(url)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 360:
+            overflowing[url] = width
+            slug = re.sub(r"\W+", "-", url).strip("-") or "dashboard"
+            page.screenshot(path=screenshot_dir / f"walkthrough-12-overflow-{slug}.png", full_page=True)
+    assert overflowing == {}

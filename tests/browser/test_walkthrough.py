@@ -104,3 +104,24 @@ def test_no_main_page_scrolls_sideways_at_360_px(page: Page, e2e_server: E2EServ
             slug = re.sub(r"\W+", "-", url).strip("-") or "dashboard"
             page.screenshot(path=screenshot_dir / f"walkthrough-12-overflow-{slug}.png", full_page=True)
     assert overflowing == {}
+
+
+AXE = "/static/vendor/axe-core-4.14.1/axe.min.js"
+
+
+def test_no_main_page_has_serious_accessibility_violations(page: Page, e2e_server: E2EServer) -> None:
+    """axe-core (vendored) on every main page: no serious or critical violation."""
+    log_in(page, (u := e2e_server.user("harbor", "owner")), e2e_server.backup_code(u))
+    found = {}
+    for url in _main_pages(page):
+        page.goto(url)
+        page.add_script_tag(url=AXE)
+        violations = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
+        bad = [
+            f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+            for v in violations
+            if v["impact"] in ("serious", "critical")
+        ]
+        if bad:
+            found[url] = bad
+    assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())

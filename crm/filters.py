@@ -43,6 +43,11 @@ def _multi(choices: Any, label: str) -> df.MultipleChoiceFilter:
     return df.MultipleChoiceFilter(choices=choices, label=label, distinct=False)
 
 
+def _dates(**kwargs: Any) -> df.DateFromToRangeFilter:
+    # The browser's date picker for both ends of the range.
+    return df.DateFromToRangeFilter(widget=df.widgets.DateRangeWidget(attrs={"type": "date"}), **kwargs)
+
+
 def _text(field: str, label: str) -> df.CharFilter:
     return df.CharFilter(field_name=field, lookup_expr="iexact", label=label)
 
@@ -64,7 +69,7 @@ class ContactFilter(df.FilterSet):
     # Demographics
     gender = _multi(Gender.choices, "Gender")
     marital_status = _multi(MaritalStatus.choices, "Marital status")
-    date_of_birth = df.DateFromToRangeFilter(label="Born between")
+    date_of_birth = _dates(label="Born between")
     citizenship = _text("citizenship", "Citizenship")
     language = _text("language", "Language")
     res_city = _text("res_city", "City")
@@ -89,10 +94,10 @@ class ContactFilter(df.FilterSet):
     trading_permission = _contains("trading_permissions", TradingPermission.choices, "Trading permission")
     # Engagement
     tag = df.CharFilter(field_name="tags", label="Tag", method="_array_contains")
-    created = df.DateFromToRangeFilter(field_name="created_at", label="Created between")
-    client_since = df.DateFromToRangeFilter(label="Client since")
-    last_contacted = df.DateFromToRangeFilter(label="Last contacted")
-    next_review = df.DateFromToRangeFilter(label="Next review")
+    created = _dates(field_name="created_at", label="Created between")
+    client_since = _dates(label="Client since")
+    last_contacted = _dates(label="Last contacted")
+    next_review = _dates(label="Next review")
     group = df.NumberFilter(method="_group", label="Group (id)")
     household = df.NumberFilter(method="_household", label="Household (id)")
     has_email = df.ChoiceFilter(choices=YES_NO, method="_has", field_name="email", label="Has email")

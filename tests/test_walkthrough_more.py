@@ -134,3 +134,12 @@ def test_the_duplicate_warning_only_names_contacts_in_the_users_scope(charlie: P
     data = {"kind": "individual", "status": "prospect", "first_name": "Jane", "last_name": "Other",
             "email": "jane@example.com", "priority": "normal"}  # fmt: skip
     assert charlie.client().post("/contacts/new/", data).status_code == 302  # another firm's contact: no warning
+
+
+# --- 3 (in part): the filter panel ---------------------------------------------------------------------------
+
+
+def test_date_filters_use_the_date_picker(alice: Persona, book: list) -> None:
+    html = alice.client().get("/contacts/").content.decode()
+    for name in ("date_of_birth_after", "date_of_birth_before", "next_review_after", "created_before"):
+        assert re.search(rf'<input type="date" name="{name}"', html), name

@@ -4,6 +4,7 @@ from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from accounts.api import ApiTokenViewSet, AuditEntryViewSet, MeView
+from advisorportal.shell.api import DashboardPanelsAPIView
 from crm.api import ContactViewSet, GroupViewSet, HouseholdViewSet, SavedViewViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -17,6 +18,7 @@ router.register("tokens", ApiTokenViewSet, basename="token")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),
+    path("dashboard/panels/", DashboardPanelsAPIView.as_view(), name="dashboard-panels"),
     path("", include(router.urls)),
     path("", include("portfolios.api_urls")),
     path("", include("crm.merge.api_urls")),

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "advisorportal.idempotency",
     "advisorportal.mail",
     "advisorportal.notifications",
+    "advisorportal.shell",
     "accounts",
     "crm",
     "portfolios",

@@ -3,7 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts.views import brand_css
 from advisorportal.shell import people
-from advisorportal.shell.views import DashboardView, PendingItemsView, health
+from advisorportal.shell.views import DashboardPanelsView, DashboardView, PendingItemsView, health
 
 
 class SchemaView(SpectacularAPIView):
@@ -20,6 +20,7 @@ class RedocView(SpectacularRedocView):
 
 urlpatterns = [
     path("", DashboardView.as_view(), name="dashboard"),
+    path("dashboard/panels/", DashboardPanelsView.as_view(), name="dashboard-panels"),
     path("pending/", PendingItemsView.as_view(), name="pending-items"),
     path("health", health, name="health"),
     path("brand/<slug:slug>.css", brand_css, name="brand-css"),

@@ -6,9 +6,12 @@ from typing import Any
 
 import redis
 from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
 from django.template.loader import render_to_string
 from django.views.generic import TemplateView
 from redis.backoff import NoBackoff
@@ -20,7 +23,7 @@ from advisorportal.shell import (
     dashboard_panels,  # noqa: F401 - registers the panels
     pending_kinds,  # noqa: F401 - registers the pending-item kinds
 )
-from advisorportal.shell.panels import panels_for
+from advisorportal.shell.panels import arrange, arrangement, arrangement_reset
 from advisorportal.shell.pending import kinds_for, pending_items
 
 
@@ -33,11 +36,56 @@ class DashboardView(FirmScopedView, TemplateView):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         user = self.user
+        placed = arrangement(user)
         context["panels"] = [
-            (panel, render_to_string(panel.template, {"panel": panel, **panel.context(user)}, request=self.request))
-            for panel in panels_for(user)
+            (
+                p.panel,
+                render_to_string(p.panel.template, {"panel": p.panel, **p.panel.context(user)}, request=self.request),
+            )
+            for p in placed
+            if p.shown
         ]
+        context["panels_allowed"] = len(placed)
         return context
+
+
+class DashboardPanelsView(FirmScopedView, TemplateView):
+    """Add/Edit panels: each user shows, hides and reorders the panels their rights allow. Plain
+    forms: every button posts the whole list (order and ticks), so it works without script and by
+    keyboard, and a move keeps the ticks not saved yet."""
+
+    required_right = SIGNED_IN
+    template_name = "dashboard_panels.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["placed"] = arrangement(self.user)
+        return context
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if "reset" in request.POST:
+            arrangement_reset(self.user)
+            messages.success(request, "The dashboard shows every panel in the default order again.")
+            return redirect("dashboard-panels")
+        order = request.POST.getlist("order")[:60]
+        shown = set(request.POST.getlist("shown")[:60])
+        move = request.POST.get("move", "")
+        key, _, direction = move.rpartition(":")
+        if key in order and direction in {"up", "down"}:
+            i = order.index(key)
+            j = i - 1 if direction == "up" else i + 1
+            if 0 <= j < len(order):
+                order[i], order[j] = order[j], order[i]
+        try:
+            arrange(self.user, order=order, shown=shown)
+        except ValidationError as error:
+            messages.error(request, f"The panels were not saved: {' '.join(error.messages)}")
+            return redirect("dashboard-panels")
+        if move:
+            messages.success(request, "Moved. The dashboard uses this order.")
+            return redirect(f"{request.path}#move-{key}-{direction}")
+        messages.success(request, "Saved. The dashboard shows the ticked panels in this order.")
+        return redirect("dashboard")
 
 
 class PendingItemsView(FirmScopedView, TemplateView):

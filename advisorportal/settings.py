@@ -370,6 +370,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every operation's error answers, in the one error shape (advisorportal/api_schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "advisorportal.api_schema.add_error_responses",
+    ],
     # Several models have a "kind" or "status" with their own choices: name each enum.
     "ENUM_NAME_OVERRIDES": {
         "AccountStatusEnum": "portfolios.models.AccountStatus",

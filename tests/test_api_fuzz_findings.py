@@ -1,0 +1,62 @@
+"""What the schema fuzzer (tests/test_api_fuzz.py) found, each as an ordinary API test (issue #14):
+error answers documented in the one error shape, and the endpoints whose answers did not match
+their schema or failed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rest_framework.test import APIClient
+
+from tests.conftest import Persona
+from tests.factories import ContactFactory
+from tests.test_api_schema_conformance import _check
+
+pytestmark = pytest.mark.django_db
+
+
+def _schema(persona: Persona) -> dict[str, Any]:
+    return persona.api().get("/api/schema/", {"format": "json"}).json()
+
+
+def test_every_operation_documents_its_error_answers_in_the_error_shape(alice: Persona) -> None:
+    schema = _schema(alice)
+    assert schema["components"]["schemas"]["Error"]["required"] == ["error"]
+    missing = []
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            expected = {"401", "403", "429"}
+            if "{" in path:
+                expected.add("404")
+            if method in ("post", "put", "patch", "delete"):
+                expected.add("400")
+            for code in sorted(expected - set(responses)):
+                missing.append(f"{method.upper()} {path}: {code}")
+            for code in expected & set(responses):
+                content = responses[code]["content"]["application/json"]["schema"]
+                if content != {"$ref": "#/components/schemas/Error"}:
+                    missing.append(f"{method.upper()} {path}: {code} is not the Error shape")
+    assert not missing, missing
+
+
+def test_a_reused_reference_is_documented_where_the_body_is_the_key(alice: Persona) -> None:
+    holds = _schema(alice)["paths"]["/api/v1/accounts/{account_pk}/holds/"]["post"]["responses"]
+    assert {"409", "422"} <= set(holds)
+    contacts = _schema(alice)["paths"]["/api/v1/contacts/"]["post"]["responses"]
+    assert "422" not in contacts
+
+
+def test_real_error_answers_match_the_documented_error_shape(alice: Persona) -> None:
+    with alice.scope():
+        contact = ContactFactory()
+    not_found = alice.api().get("/api/v1/contacts/999999999/")
+    assert not_found.status_code == 404
+    _check(alice, not_found, "/api/v1/contacts/{id}/", "get")
+    refused = alice.api().patch(f"/api/v1/contacts/{contact.pk}/", {"email": "not an email"}, format="json")
+    assert refused.status_code == 400 and "email" in refused.json()["error"]["fields"]
+    _check(alice, refused, "/api/v1/contacts/{id}/", "patch")
+    anonymous = APIClient().get("/api/v1/contacts/")
+    assert anonymous.status_code in (401, 403)
+    _check(alice, anonymous, "/api/v1/contacts/", "get")

@@ -69,7 +69,7 @@ def _views(generator: Any) -> dict[tuple[str, str], Any]:
 
 
 def _is_authenticated(operation: dict[str, Any]) -> bool:
-    security = operation.get("security")
+    security = operation.get("security") or []
     return bool(security) and {} not in security
 
 

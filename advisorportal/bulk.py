@@ -316,8 +316,11 @@ def column_values(field: models.Field[Any, Any], values: Sequence[Any], connecti
 
 
 def insert(model: type[models.Model], count: int, columns: Mapping[str, list[Any] | Same], *,
-           audit: Audit | None, using: str = "default") -> list[int]:  # fmt: skip
-    """Insert ``count`` rows; a column not named gets its field's default. Returns the new ids."""
+           audit: Audit | None, using: str = "default", ignore_conflicts: bool = False) -> list[int]:  # fmt: skip
+    """Insert ``count`` rows; a column not named gets its field's default. Returns the new ids.
+    With ``ignore_conflicts``, rows that a unique constraint already holds are left out (``ON
+    CONFLICT DO NOTHING``: two writers of the same rows insert each once) and the ids returned
+    are those inserted."""
     _require_audit(model, audit)
     if not count:
         return []
@@ -350,6 +353,9 @@ def insert(model: type[models.Model], count: int, columns: Mapping[str, list[Any
         selects.append(alias if native else f"{alias}::{cast}")
     given_ids = columns.get("id")
     returning = "" if isinstance(given_ids, list) or not is_audited(model) else " RETURNING id"
+    if ignore_conflicts:
+        assert not isinstance(given_ids, list), "ids given: the rows inserted would not be known"
+        returning = " ON CONFLICT DO NOTHING RETURNING id"
     with transaction.atomic(using=using, savepoint=False), connection.cursor() as cursor:
         table = stage(cursor, staged, text_rows(values))
         cursor.execute(

@@ -1,7 +1,12 @@
 """The kinds of job, each registered once (in its app's ``AppConfig.ready``) with the function that
 runs it. The runner (``services.job_execute``) calls ``run(job, progress)`` inside ONE database
 transaction and marks the job done in that same transaction, so a job's work and its "done" are
-committed together or not at all."""
+committed together or not at all.
+
+A kind registered with ``atomic=False`` (bulk email: what was handed to the mail server cannot be
+rolled back) commits its own work step by step instead. Its ``run`` must then be resumable: after a
+worker stops, a cancel or a failure, the job may run again (the sweeper, Retry) and must carry on
+from what is committed, never redo it. The kit's messages then do not say "nothing was applied"."""
 
 from __future__ import annotations
 
@@ -40,6 +45,7 @@ class JobKind:
     name: str
     run: Run
     label: str  # for people: "Contact import"
+    atomic: bool = True  # False: ``run`` commits step by step and resumes (see the module's doc)
 
 
 _KINDS: dict[str, JobKind] = {}

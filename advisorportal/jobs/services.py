@@ -35,6 +35,23 @@ WORKER_STOPPED = "The worker stopped while this job was running; nothing was app
 CANCELLED = "Cancelled; nothing was applied."
 CANCELLED_BEFORE_START = "Cancelled before it started; nothing was applied."
 UNEXPECTED = "The job stopped on an unexpected error; nothing was applied. Retry, or report job #{id}."
+# The same for kinds that commit step by step (``JobKind.atomic=False``): what they did is kept.
+STEPWISE = {
+    WORKER_STOPPED: "The worker stopped while this job was running; what it finished is kept. Retry to carry on.",
+    CANCELLED: "Cancelled; what was done before the cancel is kept.",
+    CANCELLED_BEFORE_START: "Cancelled while waiting for a worker; what was done before is kept.",
+    UNEXPECTED: "The job stopped on an unexpected error; what it finished is kept. Retry to carry on, or report "
+    "job #{id}.",
+}
+
+
+def _say(message: str, kind: str) -> str:
+    """The kit's message for a job of ``kind`` (stepwise kinds keep their work)."""
+    try:
+        atomic = kinds.get(kind).atomic
+    except LookupError:
+        atomic = True
+    return message if atomic else STEPWISE.get(message, message)
 
 
 def max_attempts() -> int:
@@ -116,7 +133,7 @@ def _held(job: Job) -> Any:
 def _message(error: Exception, job: Job) -> str:
     if isinstance(error, ValidationError):
         return " ".join(error.messages)[:2000]
-    return UNEXPECTED.format(id=job.pk)
+    return _say(UNEXPECTED, job.kind).format(id=job.pk)
 
 
 def job_execute(*, job_id: int) -> str:
@@ -130,13 +147,19 @@ def job_execute(*, job_id: int) -> str:
     context = request_context.RequestContext(actor_id=job.created_by_id)
     with request_context.acting(context):
         try:
-            run = kinds.get(job.kind).run
-            with transaction.atomic():
-                outcome = run(job, progress) or kinds.Outcome()
+            kind = kinds.get(job.kind)
+            if kind.atomic:
+                with transaction.atomic():
+                    outcome = kind.run(job, progress) or kinds.Outcome()
+                    progress.close()
+                    _finish(job, outcome, progress)
+            else:  # the run commits its own steps; only the result is one transaction here
+                outcome = kind.run(job, progress) or kinds.Outcome()
                 progress.close()
-                _finish(job, outcome, progress)
+                with transaction.atomic():
+                    _finish(job, outcome, progress)
         except JobCancelled:
-            _end(job, JobStatus.CANCELLED, CANCELLED, retryable=True)
+            _end(job, JobStatus.CANCELLED, _say(CANCELLED, job.kind), retryable=True)
         except JobLost:
             logger.warning("Job %s (attempt %s) was taken from this worker; its work was rolled back.",
                            job.pk, job.attempts)  # fmt: skip
@@ -187,7 +210,7 @@ def job_cancel(*, actor: Any, job: Job) -> Job:
     job = Job.objects.select_for_update().get(pk=job.pk)
     if job.status == JobStatus.QUEUED:
         job.status, job.error, job.retryable, job.finished_at = (
-            JobStatus.CANCELLED, CANCELLED_BEFORE_START, True, timezone.now(),
+            JobStatus.CANCELLED, _say(CANCELLED_BEFORE_START, job.kind), True, timezone.now(),
         )  # fmt: skip
         job.save(update_fields=["status", "error", "retryable", "finished_at"])
         _audit(job, JobStatus.QUEUED, JobStatus.CANCELLED, actor=actor)
@@ -245,17 +268,17 @@ def jobs_sweep_firm() -> dict[str, int]:
         stale = _held(job).filter(lease_expires_at__lt=Now())
         ended = {"phase": "", "finished_at": Now(), "lease_expires_at": None, "retryable": True}
         if job.cancel_requested_at is not None:
-            if stale.update(status=JobStatus.CANCELLED, error=CANCELLED, **ended):
+            if stale.update(status=JobStatus.CANCELLED, error=_say(CANCELLED, job.kind), **ended):
                 counts["cancelled"] += 1
-                _audit(job, JobStatus.RUNNING, JobStatus.CANCELLED, error=CANCELLED)
+                _audit(job, JobStatus.RUNNING, JobStatus.CANCELLED, error=_say(CANCELLED, job.kind))
         elif job.attempts < max_attempts():
             if stale.update(status=JobStatus.QUEUED, phase="", queued_at=Now(), lease_expires_at=None, claim=None):
                 counts["requeued"] += 1
                 _audit(job, JobStatus.RUNNING, JobStatus.QUEUED, reason="the worker stopped (its lease ran out)")
                 _send(job)
-        elif stale.update(status=JobStatus.FAILED, error=WORKER_STOPPED, **ended):
+        elif stale.update(status=JobStatus.FAILED, error=_say(WORKER_STOPPED, job.kind), **ended):
             counts["failed"] += 1
-            _audit(job, JobStatus.RUNNING, JobStatus.FAILED, error=WORKER_STOPPED)
+            _audit(job, JobStatus.RUNNING, JobStatus.FAILED, error=_say(WORKER_STOPPED, job.kind))
     waited = Now() - _lease()
     for job in Job.objects.filter(status=JobStatus.QUEUED, queued_at__lt=waited).only("pk", "firm_id", "queued_at"):
         if Job.objects.filter(Q(pk=job.pk, status=JobStatus.QUEUED, queued_at=job.queued_at)).update(queued_at=Now()):

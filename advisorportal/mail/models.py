@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from advisorportal.tenancy.models import FirmOwnedModel
@@ -90,6 +91,11 @@ class BulkEmail(FirmOwnedModel):
     skipped_no_address = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The recipients as chosen (resolved within the creator's scope when it was created), the
+    # selection's name for people, and how far the job staged them (resume point; mail/bulk.py).
+    contact_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    source = models.CharField(max_length=200, blank=True)
+    staged_through = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"Bulk email {self.subject}"

@@ -3,6 +3,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from accounts.views import brand_css
 from advisorportal.shell import people
+from advisorportal.shell.message_centre import MessageCentreView, NotificationOpenView
 from advisorportal.shell.views import DashboardPanelsView, DashboardView, PendingItemsView, health
 
 
@@ -22,6 +23,8 @@ urlpatterns = [
     path("", DashboardView.as_view(), name="dashboard"),
     path("dashboard/panels/", DashboardPanelsView.as_view(), name="dashboard-panels"),
     path("pending/", PendingItemsView.as_view(), name="pending-items"),
+    path("messages/", MessageCentreView.as_view(), name="message-centre"),
+    path("messages/<int:pk>/open/", NotificationOpenView.as_view(), name="notification-open"),
     path("health", health, name="health"),
     path("brand/<slug:slug>.css", brand_css, name="brand-css"),
     path("", include("accounts.urls")),

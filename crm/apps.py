@@ -6,4 +6,6 @@ class CrmConfig(AppConfig):
     verbose_name = "CRM"
 
     def ready(self) -> None:
-        from crm import signals  # noqa: F401 - connects the receivers
+        from crm import notifications, signals  # noqa: F401 - connects the receivers
+
+        notifications.register()  # contacts' scope and names for the notifications, category labels

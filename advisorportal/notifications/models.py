@@ -24,6 +24,8 @@ class Notification(FirmOwnedModel):
     created_at = models.DateTimeField(auto_now_add=True)
     read_at = models.DateTimeField(null=True, blank=True)
     archived_at = models.DateTimeField(null=True, blank=True)
+    # Set by emitters that must not tell the same thing twice (``agenda.task_due:<task>:<date>``).
+    key = models.CharField(max_length=120, blank=True, default="")
 
     class Meta(FirmOwnedModel.Meta):
         indexes = [
@@ -34,6 +36,11 @@ class Notification(FirmOwnedModel):
                 condition=models.Q(read_at=None, archived_at=None),
             ),
             models.Index(fields=["firm", "contact_id"], name="notif_contact_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["firm", "recipient", "key"], condition=~models.Q(key=""), name="notif_key_uniq"
+            ),
         ]
 
     def __str__(self) -> str:

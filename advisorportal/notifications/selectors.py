@@ -1,25 +1,61 @@
-"""Every read of notifications: a user sees only their own."""
+"""Every read of notifications: a user sees only their own, and of those only the ones about
+contacts still in their scope (or about no contact)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
+from advisorportal.notifications import contacts
 from advisorportal.notifications.models import Notification
 
 
-def notifications_for(*, user: Any, archived: bool = False, unread_only: bool = False) -> QuerySet[Notification]:
-    rows = Notification.objects.filter(recipient_id=user.pk, archived_at__isnull=not archived)
+def _own(user: Any) -> QuerySet[Notification]:
+    rows = Notification.objects.filter(recipient_id=user.pk)
+    visible = contacts.visible_ids(user)
+    if visible is not None:
+        rows = rows.filter(Q(contact_id=None) | Q(contact_id__in=visible))
+    return rows
+
+
+def notifications_for(
+    *,
+    user: Any,
+    archived: bool = False,
+    unread_only: bool = False,
+    category: str = "",
+    contact_id: int | None = None,
+) -> QuerySet[Notification]:
+    """The user's notifications, newest first: the inbox (``archived=False``) or the archive."""
+    rows = _own(user).filter(archived_at__isnull=not archived)
     if unread_only:
         rows = rows.filter(read_at=None)
+    if category:
+        rows = rows.filter(category=category)
+    if contact_id is not None:
+        rows = rows.filter(contact_id=contact_id)
     return rows.order_by("-created_at", "-pk")
 
 
 def unread_count(*, user: Any) -> int:
     """One cheap count on a partial index."""
-    return Notification.objects.filter(recipient_id=user.pk, read_at=None, archived_at=None).count()
+    return _own(user).filter(read_at=None, archived_at=None).count()
 
 
 def notifications_for_contact(*, user: Any, contact_id: int) -> QuerySet[Notification]:
-    return notifications_for(user=user).filter(contact_id=contact_id)
+    return notifications_for(user=user, contact_id=contact_id)
+
+
+def category_counts(*, user: Any, archived: bool = False) -> list[dict[str, Any]]:
+    """``[{"category", "total", "unread"}]`` of the inbox (or the archive), most unread first. One query."""
+    rows = _own(user).filter(archived_at__isnull=not archived).values("category")
+    counted = rows.annotate(total=Count("pk"), unread=Count("pk", filter=Q(read_at=None)))
+    return [dict(row) for row in counted.order_by("-unread", "-total", "category")]
+
+
+def contact_counts(*, user: Any, archived: bool = False, limit: int = 50) -> list[dict[str, Any]]:
+    """``[{"contact_id", "total", "unread"}]`` (``contact_id`` None: about no contact), most unread first."""
+    rows = _own(user).filter(archived_at__isnull=not archived).values("contact_id")
+    counted = rows.annotate(total=Count("pk"), unread=Count("pk", filter=Q(read_at=None)))
+    return [dict(row) for row in counted.order_by("-unread", "-total", "contact_id")[:limit]]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from advisorportal.notifications import contacts
 from advisorportal.notifications.models import Notification
 from advisorportal.tenancy.context import require_firm_id
 
@@ -22,8 +23,20 @@ def _check_url(url: str) -> str:
 
 
 @transaction.atomic
-def notify(*, recipient: Any, category: str, title: str, url: str = "", contact_id: int | None = None) -> Notification:
-    """Tell ``recipient`` (a user of the firm in scope) something. ``url`` is a path of ours."""
+def notify(
+    *,
+    recipient: Any,
+    category: str,
+    title: str,
+    url: str = "",
+    contact_id: int | None = None,
+    key: str = "",
+) -> Notification | None:
+    """Tell ``recipient`` (a user of the firm in scope) something; ``url`` is a path of ours.
+
+    Returns None, creating nothing, when the notification is about a contact outside the
+    recipient's scope (a user never hears of a client they may not see), or when ``key`` was
+    used for this recipient before (an emitter that runs again tells nobody twice)."""
     firm_id = require_firm_id()
     if getattr(recipient, "firm_id", None) != firm_id:
         raise ValidationError({"recipient": "The recipient is not a user of this firm."})
@@ -33,8 +46,18 @@ def notify(*, recipient: Any, category: str, title: str, url: str = "", contact_
         title=" ".join((title or "").split())[:300],
         url=_check_url(url),
         contact_id=contact_id,
+        key=(key or "").strip(),
     )
-    notification.full_clean()
+    notification.full_clean(validate_constraints=False)
+    if contact_id is not None and not contacts.in_scope(recipient, contact_id):
+        return None
+    if notification.key:
+        try:
+            with transaction.atomic():
+                notification.save()
+        except IntegrityError:
+            return None  # told before: the unique (firm, recipient, key) refused it
+        return notification
     notification.save()
     return notification
 

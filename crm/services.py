@@ -280,7 +280,7 @@ def group_delete(*, actor: Any, group: Group) -> None:
 
 
 @transaction.atomic
-def saved_view_save(*, actor: Any, name: str, query: str, is_shared: bool = False) -> SavedView:
+def saved_view_save(*, actor: Any, name: str, query: str = "", is_shared: bool = False) -> SavedView:
     view = SavedView.objects.filter(owner=actor, name=name.strip()).first() or SavedView(owner=actor, name=name.strip())
     view.query, view.is_shared = query.lstrip("?"), is_shared
     view.full_clean()

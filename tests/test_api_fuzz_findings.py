@@ -60,3 +60,10 @@ def test_real_error_answers_match_the_documented_error_shape(alice: Persona) -> 
     anonymous = APIClient().get("/api/v1/contacts/")
     assert anonymous.status_code in (401, 403)
     _check(alice, anonymous, "/api/v1/contacts/", "get")
+
+
+def test_a_saved_view_with_only_a_name_is_saved_with_an_empty_query(alice: Persona) -> None:
+    response = alice.api().post("/api/v1/saved-views/", {"name": "Everyone"}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["query"] == "" and response.json()["name"] == "Everyone"
+    _check(alice, response, "/api/v1/saved-views/", "post")

@@ -4,12 +4,14 @@ found (``crm.scope.scope_contacts``)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.http import QueryDict
 
 from accounts.models import AccountScope
 from accounts.rights import Right
@@ -95,6 +97,53 @@ def contacts_by_ids(*, user: Any, ids: Iterable[Any]) -> list[Contact]:
     """The contacts with these ids that the user may see (others are silently left out)."""
     clean = {int(i) for i in ids if str(i).isdigit()}
     return list(scope_contacts(Contact.objects.filter(pk__in=clean), user=user).order_by(*CONTACT_ORDER))
+
+
+# Query parameters of a saved view that are not filters (the contacts table's, and its columns).
+VIEW_NOT_FILTERS = frozenset({"q", "sort", "after", "size", "view", "columns"})
+
+
+@dataclass(frozen=True)
+class ContactSelection:
+    contacts: QuerySet[Contact]  # in the user's scope, ordered by id
+    label: str  # for people: "Group “Golfers”", "Saved view “Zeds”", "3 selected contacts"
+
+
+def contact_selection(
+    *, user: Any, contacts: Iterable[Any] = (), group: Any = None, saved_view: Any = None
+) -> ContactSelection:
+    """The contacts a bulk action names (start a workflow, email them), within the user's scope:
+    a group's members, a saved view's results, or the contacts given by id. A group or view the
+    user may not use, or any id that is not one of their contacts (missing, another firm's, out of
+    scope, not a number) raises ``ObjectDoesNotExist`` (the caller's 404: nothing is done);
+    nothing chosen, or a saved view whose filters no longer apply, ``ValidationError``."""
+    if group not in (None, ""):
+        found = group_get(user=user, pk=int(group))
+        members = contact_list(user=user).filter(group_memberships__group=found)
+        return ContactSelection(members.order_by("id"), f"Group “{found.name}”")
+    if saved_view not in (None, ""):
+        view = saved_view_get(user=user, pk=int(saved_view))
+        query = QueryDict(view.query)
+        filters = QueryDict(mutable=True)
+        for key in query:
+            values = [v for v in query.getlist(key) if v.strip()]
+            if key not in VIEW_NOT_FILTERS and values:
+                filters.setlist(key, values)
+        try:
+            matching = contact_list(user=user, q=query.get("q", ""), filters=filters)
+        except ValidationError as error:
+            raise ValidationError({"saved_view": f"The saved view “{view.name}” no longer applies: {error}"}) from None
+        return ContactSelection(matching.order_by("id"), f"Saved view “{view.name}”")
+    wanted = {str(v).strip() for v in contacts if str(v).strip()}
+    if not wanted:
+        raise ValidationError({"contacts": "Choose a group or a saved view (or select contacts)."})
+    if not all(v.isdigit() for v in wanted):
+        raise Contact.DoesNotExist
+    chosen = scope_contacts(Contact.objects.filter(pk__in={int(v) for v in wanted}), user=user)
+    if chosen.count() != len(wanted):
+        raise Contact.DoesNotExist
+    n = len(wanted)
+    return ContactSelection(chosen.order_by("id"), f"{n:,} selected contact{'s' if n != 1 else ''}")
 
 
 def contacts_with_email(*, user: Any, email: str, limit: int = 5) -> list[Contact]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db.models import QuerySet
-from django.http import Http404, QueryDict
+from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
@@ -139,19 +139,12 @@ class WorkflowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
         data = body.validated_data
         user = request.user
         template = _or_404(selectors.template_get, pk=data["template"])
-        if data["group"] is not None:
-            group = _or_404(crm_selectors.group_get, user=user, pk=data["group"])
-            contacts = list(crm_selectors.contact_list(user=user).filter(group_memberships__group=group).order_by("id"))
-        elif data["saved_view"] is not None:
-            view = _or_404(crm_selectors.saved_view_get, user=user, pk=data["saved_view"])
-            query = QueryDict(view.query)
-            filters = {k: v for k, v in query.items() if k not in {"q", "sort", "after", "columns"}}
-            contacts = list(crm_selectors.contact_list(user=user, q=query.get("q", ""), filters=filters).order_by("id"))
-        else:
-            wanted = set(data["contacts"])
-            contacts = crm_selectors.contacts_by_ids(user=user, ids=wanted)
-            if not wanted or len(contacts) != len(wanted):
-                raise Http404
+        contacts = list(
+            _or_404(
+                crm_selectors.contact_selection, user=user, contacts=data["contacts"], group=data["group"],
+                saved_view=data["saved_view"],
+            ).contacts
+        )  # fmt: skip
         result = services.workflows_start(
             actor=user, template=template, contacts=contacts, start_date=data["start_date"]
         )

@@ -162,30 +162,14 @@ class WorkflowStartView(AgendaPage):
         return redirect(reverse("agenda:batch", args=[result.pk]))
 
     def contacts(self, data: QueryDict) -> list[Contact]:
-        if data.get("group"):
-            group = self.get_or_404(crm_selectors.group_get, data["group"])
-            return list(
-                crm_selectors.contact_list(user=self.user).filter(group_memberships__group=group).order_by("id")
-            )
-        if data.get("saved_view"):
-            view = self.get_or_404(crm_selectors.saved_view_get, data["saved_view"])
-            query = QueryDict(view.query)
-            filters = {k: v for k, v in query.items() if k not in {"q", "sort", "after", "columns"}}
-            try:
-                return list(
-                    crm_selectors.contact_list(user=self.user, q=query.get("q", ""), filters=filters).order_by("id")
-                )
-            except ValidationError:
-                raise Http404("This saved view no longer applies.") from None
-        wanted = {v for v in data.getlist("contact") if v}
-        if not wanted and not data.get("group") and not data.get("saved_view"):
-            raise ValidationError({"contacts": "Choose a group or a saved view."})
-        if not wanted or not all(v.isdigit() for v in wanted):
-            raise Http404("No such contact.")
-        found = crm_selectors.contacts_by_ids(user=self.user, ids=wanted)
-        if len(found) != len(wanted):
-            raise Http404("No such contact.")
-        return found
+        try:
+            selection = crm_selectors.contact_selection(
+                user=self.user, contacts=data.getlist("contact"), group=data.get("group"),
+                saved_view=data.get("saved_view"),
+            )  # fmt: skip
+            return list(selection.contacts)
+        except (ObjectDoesNotExist, ValueError):
+            raise Http404("No such contact.") from None
 
 
 class BatchView(AgendaPage):

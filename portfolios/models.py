@@ -667,3 +667,26 @@ class SeriesWatermark(FirmOwnedModel):
 
     def __str__(self) -> str:
         return f"revision {self.revision_id}"
+
+
+class AumDay(FirmOwnedModel):
+    """The firm's assets under management on one business day in one base currency: the sum of
+    every account's ``DailySeries`` value and net external flow that day. Derived, written only by
+    ``portfolios.aum.refresh`` (in the background after each daily-values run), so the dashboard
+    of a user who sees every account reads a year in ~260 rows instead of summing ~5 million
+    account-days; a user with a selected scope gets the same sum computed over their accounts."""
+
+    audited = False  # derived data, recomputed in bulk
+
+    currency = models.CharField(max_length=3)
+    date = models.DateField()
+    nav = models.FloatField()
+    net_flow = models.FloatField()
+
+    class Meta(FirmOwnedModel.Meta):
+        constraints = [
+            models.UniqueConstraint(fields=["firm", "currency", "date"], name="portfolios_aum_day_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.date}"

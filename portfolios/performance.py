@@ -488,6 +488,11 @@ def _run(
         elif len(idle):
             clear_values(firm_id, idle)
     fresh = np.array([a for a in fresh.tolist() if a in firsts], dtype=np.int64)
+    if not checking and (len(idle) or len(carried) or len(fresh)):
+        # The firm's AUM sums follow in the background: from the first day written, or all of
+        # them when an account's values were cleared (its old first day is gone).
+        written = [np.busday_offset(states[a][0], 1) for a in carried.tolist()] + [firsts[a] for a in fresh.tolist()]
+        _refresh_aum_after_commit(firm_id, None if len(idle) else min(written).astype(date))
     if not len(carried) and not len(fresh):
         return result
     starts = {a: np.busday_offset(states[a][0], 1) for a in carried.tolist()}
@@ -519,6 +524,13 @@ def _run(
         ", ".join(f"{name} {seconds:.1f} s" for name, seconds in clock.seconds.items()),
     )
     return result
+
+
+def _refresh_aum_after_commit(firm_id: int, start: date | None) -> None:
+    from portfolios.tasks import aum_refresh  # tasks import this module
+
+    day = start.isoformat() if start else None
+    transaction.on_commit(lambda: aum_refresh.delay(firm_id, day), robust=True)
 
 
 def _first_trade_days(firm_id: int, ids: np.ndarray, last: np.datetime64) -> dict[int, np.datetime64]:

@@ -628,6 +628,17 @@ def assets_in_scope(*, user: Any) -> list[tuple[str, int, Decimal]]:
     return [(r["base_currency"], r["n"], r["total"] or ZERO) for r in rows]
 
 
+def master_accounts(*, user: Any, right: Right) -> QuerySet[ClientAccount]:
+    """The master accounts in the user's scope for ``right``, with their own latest value (not
+    their sub-accounts'), for the dashboard's Master account balance."""
+    masters = ClientAccount.objects.filter(is_master=True).exclude(status=AccountStatus.CLOSED)
+    return (
+        scope_accounts(masters, user=user, right=right)
+        .only("pk", "number", "title", "base_currency", "nav", "nav_date", "day_change")
+        .order_by("number")[:5]
+    )
+
+
 # --- For the CRM (crm uses portfolios only through these) ----------------------------------------
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from celery import shared_task
 
 from accounts.models import Firm
 from advisorportal.tenancy.context import firm_task
-from portfolios import performance
+from portfolios import aum, performance
 
 
 @shared_task(acks_late=True)
@@ -29,6 +31,14 @@ def daily_values_correct(firm_id: int) -> int:
     """Recompute the accounts whose transactions or market data changed on or before their last
     computed day (queued after such a change commits); returns the accounts recomputed."""
     return performance.correct_series().corrected
+
+
+@shared_task(acks_late=True)
+@firm_task
+def aum_refresh(firm_id: int, start: str | None = None) -> int:
+    """Rewrite the firm's AUM sums (``AumDay``) from ``start`` (ISO date; None: all) after a
+    daily-values run; a rerun writes the same rows. Returns the rows written."""
+    return aum.refresh(start=date.fromisoformat(start) if start else None)
 
 
 @shared_task(acks_late=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from accounts.policy import has_right
 from accounts.rights import Right
 from advisorportal.shell.panels import Panel, register
 from advisorportal.shell.pending import pending_items
@@ -16,6 +17,7 @@ from crm import selectors as crm_selectors
 from crm.agenda import selectors as agenda_selectors
 from crm.agenda.calendar import selectors as calendar_selectors
 from crm.documents import selectors as document_selectors
+from portfolios import aum
 from portfolios import selectors as portfolio_selectors
 
 PENDING_DAYS = 10  # as in the seed: items of the last ten days, and whatever is due by today
@@ -32,6 +34,24 @@ def _recent_contacts(user: Any) -> dict[str, Any]:
 
 def _assets(user: Any) -> dict[str, Any]:
     return {"assets": portfolio_selectors.assets_in_scope(user=user)}
+
+
+# The seed's rights table: the AUM chart and the master account balance need Activity Statements
+# or PortfolioAnalyst, within the user's account scope for whichever of the two they hold.
+STATEMENT_RIGHTS = (Right.ACTIVITY_STATEMENTS, Right.PORTFOLIO_ANALYST)
+
+
+def _statement_right(user: Any) -> Right:
+    return next((right for right in STATEMENT_RIGHTS if has_right(user, right)), STATEMENT_RIGHTS[0])
+
+
+def _aum(user: Any) -> dict[str, Any]:
+    history = aum.history(user=user, right=_statement_right(user))
+    return {"aum": history, "chart": aum.chart(history) if history else None}
+
+
+def _master(user: Any) -> dict[str, Any]:
+    return {"masters": list(portfolio_selectors.master_accounts(user=user, right=_statement_right(user)))}
 
 
 def _pending(user: Any) -> dict[str, Any]:
@@ -60,6 +80,8 @@ def _documents(user: Any) -> dict[str, Any]:
 register(Panel("pending", "Pending items", "dashboard/_pending.html", _pending, (Right.CRM,)))
 register(Panel("calendar", "Today's calendar", "dashboard/_calendar.html", _calendar, (Right.CRM,)))
 register(Panel("assets", "Client accounts", "dashboard/_assets.html", _assets, (Right.ACCOUNT_INFORMATION,)))
+register(Panel("aum", "Assets under management", "dashboard/_aum.html", _aum, any_of=STATEMENT_RIGHTS))
+register(Panel("master", "Master account balance", "dashboard/_master.html", _master, any_of=STATEMENT_RIGHTS))
 register(Panel("workflows", "Workflows", "dashboard/_workflows.html", _workflows, (Right.CRM,)))
 register(Panel("contacts", "Contacts", "dashboard/_contacts.html", _contacts, (Right.CRM,)))
 register(Panel("recent-contacts", "Recently added", "dashboard/_recent_contacts.html", _recent_contacts, (Right.CRM,)))

@@ -28,9 +28,12 @@ class Panel:
     template: str
     context: Callable[[Any], dict[str, Any]]
     rights: tuple[Right, ...] = ()  # every one of them is needed; empty: any signed-in user
+    any_of: tuple[Right, ...] = ()  # and, when given, one of these (the seed's "A or B")
 
     def visible_to(self, user: Any) -> bool:
-        return all(has_right(user, right) for right in self.rights)
+        return all(has_right(user, right) for right in self.rights) and (
+            not self.any_of or any(has_right(user, right) for right in self.any_of)
+        )
 
 
 _PANELS: dict[str, Panel] = {}

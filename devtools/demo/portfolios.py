@@ -32,7 +32,7 @@ from advisorportal import formats
 from advisorportal.bulk import foreign_keys_checked_at_end, next_ids, stage
 from advisorportal.tenancy.context import require_firm_id
 from crm.models import Contact
-from portfolios import performance
+from portfolios import aum, performance
 from portfolios.models import (
     AccountOwner,
     AccountStatus,
@@ -614,6 +614,9 @@ def _seed(
     result = performance.recompute_full(account_ids=account_ids.tolist(), end=end)
     steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.seconds.items())
     say(f"daily values computed in {time.perf_counter() - phase:.1f} s with COMMIT ({steps})")
+    phase = time.perf_counter()
+    days_summed = aum.refresh()  # what the task queued after the recompute does, here at once
+    say(f"AUM sums: {days_summed} days in {time.perf_counter() - phase:.1f} s")
     say(f"portfolios seeded in {time.perf_counter() - clock:.1f} s")
     return accounts + 1
 

@@ -253,6 +253,53 @@ def email_deliver(*, email_id: int, connection: Any = None, brand: Branding | No
     return True
 
 
+def _claim_many(email_ids: list[int]) -> list[int]:
+    """``_claim`` for a batch: the rows still queued, locked (rows another worker is claiming are
+    skipped) and moved to sending in one transaction."""
+    with transaction.atomic():
+        queued = OutgoingEmail.objects.select_for_update(skip_locked=True).filter(
+            pk__in=email_ids, status=EmailStatus.QUEUED
+        )
+        ids = list(queued.values_list("pk", flat=True))
+        OutgoingEmail.objects.filter(pk__in=ids).update(status=EmailStatus.SENDING, attempts=models.F("attempts") + 1)
+    return ids
+
+
+def email_deliver_many(
+    *, email_ids: list[int], connection: Any = None, brand: Branding | None = None
+) -> tuple[int, int]:
+    """Send queued emails over one backend connection (a bulk email's batch), each claimed as
+    ``email_deliver`` claims one (handed to the backend at most once). A message that fails goes
+    back to the queue with its error. Returns (sent, failed)."""
+    ids = _claim_many(email_ids)
+    if not ids:
+        return 0, 0
+    emails = list(OutgoingEmail.objects.filter(pk__in=ids).order_by("pk"))
+    brand = brand or branding.for_firm(emails[0].firm_id)
+    connection = connection or delivery_connection()
+    sent: list[int] = []
+    failed: dict[int, str] = {}
+    connection.open()
+    try:
+        for email in emails:
+            try:
+                connection.send_messages([build_message(email, brand, connection)])
+            except Exception as exc:  # noqa: BLE001 - one refused message must not stop the batch
+                failed[email.pk] = f"{type(exc).__name__}: {exc}"[:2000]
+            else:
+                sent.append(email.pk)
+    finally:
+        connection.close()
+        OutgoingEmail.objects.filter(pk__in=sent, status=EmailStatus.SENDING).update(
+            status=EmailStatus.SENT, sent_at=timezone.now(), error=""
+        )
+        for pk, error in failed.items():
+            OutgoingEmail.objects.filter(pk=pk, status=EmailStatus.SENDING).update(
+                status=EmailStatus.QUEUED, error=error
+            )
+    return len(sent), len(failed)
+
+
 def email_fail(*, email_id: int) -> None:
     """The retries are spent: the email is failed (its last error kept)."""
     OutgoingEmail.objects.filter(pk=email_id, status__in=[EmailStatus.QUEUED, EmailStatus.SENDING]).update(

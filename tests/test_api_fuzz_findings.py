@@ -67,3 +67,20 @@ def test_a_saved_view_with_only_a_name_is_saved_with_an_empty_query(alice: Perso
     assert response.status_code == 201, response.content
     assert response.json()["query"] == "" and response.json()["name"] == "Everyone"
     _check(alice, response, "/api/v1/saved-views/", "post")
+
+
+def test_a_merge_that_stands_has_no_undone_by_as_documented(alice: Persona) -> None:
+    from crm.merge import services as merge_services
+
+    with alice.scope():
+        kept, gone = ContactFactory(first_name="Mo"), ContactFactory(first_name="Mo")
+        merge = merge_services.contacts_merge(actor=alice.user, contacts=[kept, gone], survivor_id=kept.pk, choices={})
+    response = alice.api().get(f"/api/v1/contact-merges/{merge.pk}/")
+    assert response.status_code == 200 and response.json()["undone_by"] is None
+    _check(alice, response, "/api/v1/contact-merges/{id}/", "get")
+    _check(alice, alice.api().get("/api/v1/contact-merges/"), "/api/v1/contact-merges/", "get")
+    undone = alice.api().post(f"/api/v1/contact-merges/{merge.pk}/undo/")
+    assert undone.status_code == 200, undone.content
+    again = alice.api().get(f"/api/v1/contact-merges/{merge.pk}/")
+    assert again.json()["undone_by"] == "Alice Able"
+    _check(alice, again, "/api/v1/contact-merges/{id}/", "get")

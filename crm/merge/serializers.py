@@ -19,8 +19,9 @@ class MergeRequestSerializer(serializers.Serializer[Any]):
 
 class ContactMergeSerializer(serializers.ModelSerializer[ContactMerge]):
     survivor = serializers.IntegerField(source="survivor_id", read_only=True, allow_null=True)
-    actor = serializers.CharField(source="actor.full_name", read_only=True, default=None)
-    undone_by = serializers.CharField(source="undone_by.full_name", read_only=True, default=None)
+    # Who merged (none for a system merge) and who undid it (none while it stands).
+    actor = serializers.CharField(source="actor.full_name", read_only=True, default=None, allow_null=True)
+    undone_by = serializers.CharField(source="undone_by.full_name", read_only=True, default=None, allow_null=True)
     changed_fields = serializers.SerializerMethodField()
     moved = serializers.SerializerMethodField()
 

@@ -84,3 +84,26 @@ def test_a_merge_that_stands_has_no_undone_by_as_documented(alice: Persona) -> N
     again = alice.api().get(f"/api/v1/contact-merges/{merge.pk}/")
     assert again.json()["undone_by"] == "Alice Able"
     _check(alice, again, "/api/v1/contact-merges/{id}/", "get")
+
+
+def test_documents_upload_and_download_are_documented_as_answered(alice: Persona) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.test_documents import PDF
+
+    with alice.scope():
+        contact = ContactFactory()
+    api = alice.api()
+    uploaded = api.post(
+        f"/api/v1/contacts/{contact.pk}/documents/",
+        {"files": [SimpleUploadedFile("a.pdf", PDF), SimpleUploadedFile("b.csv", b"name\nAda\n")]},
+        format="multipart",
+    )
+    assert uploaded.status_code == 201 and isinstance(uploaded.json(), list) and len(uploaded.json()) == 2
+    _check(alice, uploaded, "/api/v1/contacts/{contact_pk}/documents/", "post")
+    documented = _schema(alice)["paths"]["/api/v1/documents/{id}/download/"]["get"]["responses"]["200"]["content"]
+    for document in uploaded.json():
+        download = api.get(f"/api/v1/documents/{document['id']}/download/")
+        assert download.status_code == 200
+        assert download["Content-Type"].split(";")[0] in documented
+    assert {"application/pdf", "text/csv", "image/png"} <= set(documented)

@@ -23,6 +23,7 @@ from accounts.api_access import FirmScopedViewSet
 from accounts.rights import Right
 from crm import selectors as crm_selectors
 from crm.documents import selectors, services
+from crm.documents.filetypes import TYPES
 from crm.documents.models import Document
 from crm.documents.responses import file_response
 from crm.documents.serializers import DocumentSerializer, DocumentUploadSerializer
@@ -61,7 +62,7 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.D
 
     @extend_schema(
         summary="The document's file, as an attachment (audited).",
-        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        responses={(200, file_type.content_type): OpenApiTypes.BINARY for file_type in TYPES.values()},
     )
     @action(detail=True, methods=["get"])
     def download(self, request: Request, pk: str) -> FileResponse:
@@ -73,7 +74,9 @@ class DocumentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.D
     create=extend_schema(
         summary="Upload one or more files to a contact (multipart field `files`, repeated).",
         request={"multipart/form-data": DocumentUploadSerializer},
-        responses={201: DocumentSerializer(many=True)},
+        # The stored documents as a plain array: a serializer with many=True would be documented
+        # as this list view's paginated page.
+        responses={201: {"type": "array", "items": {"$ref": "#/components/schemas/Document"}}},
     ),
 )
 class ContactDocumentViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, FirmScopedViewSet):

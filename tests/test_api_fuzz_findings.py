@@ -107,3 +107,38 @@ def test_documents_upload_and_download_are_documented_as_answered(alice: Persona
         assert download.status_code == 200
         assert download["Content-Type"].split(";")[0] in documented
     assert {"application/pdf", "text/csv", "image/png"} <= set(documented)
+
+
+def test_a_task_is_overdue_when_open_and_due_before_today(alice: Persona) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    api = alice.api()
+    today = timezone.localdate()
+    late = api.post("/api/v1/tasks/", {"title": "Late", "due_date": str(today - timedelta(days=1))}, format="json")
+    soon = api.post("/api/v1/tasks/", {"title": "Today", "due_date": str(today)}, format="json")
+    assert late.status_code == soon.status_code == 201, late.content
+    assert late.json()["is_overdue"] is True and soon.json()["is_overdue"] is False
+    _check(alice, late, "/api/v1/tasks/", "post")
+    late_id = late.json()["id"]
+    listed = {t["id"]: t["is_overdue"] for t in api.get("/api/v1/tasks/").json()["results"]}
+    assert listed[late_id] is True and listed[soon.json()["id"]] is False
+    assert api.get(f"/api/v1/tasks/{late_id}/").json()["is_overdue"] is True
+    done = api.patch(f"/api/v1/tasks/{late_id}/", {"status": "done"}, format="json")
+    assert done.status_code == 200 and done.json()["is_overdue"] is False
+    _check(alice, done, "/api/v1/tasks/{id}/", "patch")
+
+
+def test_a_workflows_steps_are_the_documented_plain_array(alice: Persona) -> None:
+    from crm.agenda import services as agenda_services
+    from crm.agenda.models import WorkflowTemplate
+
+    with alice.scope():
+        contact = ContactFactory()
+        template = WorkflowTemplate.objects.order_by("pk").first()
+        assert template is not None
+        workflow = agenda_services.workflow_start(actor=alice.user, template=template, contact=contact)
+    response = alice.api().get(f"/api/v1/workflows/{workflow.pk}/steps/")
+    assert response.status_code == 200 and isinstance(response.json(), list) and response.json()
+    _check(alice, response, "/api/v1/workflows/{id}/steps/", "get")

@@ -124,7 +124,7 @@ class WorkflowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
         return super().list(request, *args, **kwargs)
 
     @extend_schema(responses={200: WorkflowStepSerializer(many=True)})
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)  # every step at once, a plain array
     def steps(self, request: Request, pk: Any = None) -> Response:
         return Response(WorkflowStepSerializer(selectors.workflow_steps(workflow=self.get_object()), many=True).data)
 

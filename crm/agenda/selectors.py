@@ -107,7 +107,7 @@ def template_progress(*, user: Any) -> list[WorkflowTemplate]:
 def _mark_overdue(rows: list[Any]) -> list[Any]:
     day = today()
     for row in rows:
-        row.is_overdue = row.due_date is not None and row.due_date < day
+        row.is_overdue = row.status == StepStatus.OPEN and row.due_date is not None and row.due_date < day
     return rows
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from crm.agenda import selectors
 from crm.agenda.models import DueFrom, Note, Priority, StepStatus, Task, TaskStatus, WorkflowStatus
 
 
@@ -80,9 +81,13 @@ class TaskSerializer(serializers.Serializer):
     remind_days_before = serializers.IntegerField(
         min_value=0, max_value=30, required=False, allow_null=True, default=None
     )
-    is_overdue = serializers.BooleanField(read_only=True, default=False)
+    is_overdue = serializers.SerializerMethodField(help_text="Open and due before today (the firm's date).")
     created_at = serializers.DateTimeField(read_only=True)
     completed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+    def get_is_overdue(self, task: Task) -> bool:
+        # Computed here, not annotated by the selector: a task just created or changed is answered too.
+        return task.status == TaskStatus.OPEN and task.due_date is not None and task.due_date < selectors.today()
 
 
 class NoteSerializer(serializers.Serializer):

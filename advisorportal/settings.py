@@ -206,6 +206,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "calendar-reminders": {"task": "crm.agenda.calendar.tasks.calendar_reminders_all", "schedule": 60.0},
     # Task reminders due today, emailed once each (crm/agenda; one task per firm).
     "task-reminders": {"task": "crm.agenda.tasks.task_reminders_all", "schedule": crontab(minute="*/15")},
+    # Tasks that fell due: each assignee notified once in the app (crm/agenda/due.py; one task per firm).
+    "task-due-notifications": {
+        "task": "crm.agenda.tasks.task_due_notifications_all",
+        "schedule": crontab(minute="*/15"),
+    },
 }
 
 # Emailed single-use links (advisorportal/links): how long a link stays valid unless its purpose

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -60,6 +61,21 @@ def notify(
         return notification
     notification.save()
     return notification
+
+
+def notify_after_commit(*, recipient_id: int | None, **kwargs: Any) -> None:
+    """``notify`` the user ``recipient_id`` once the current transaction commits (nothing if it
+    rolls back, and a failing notification never undoes the work it tells of). An inactive or
+    missing recipient is told nothing."""
+    if recipient_id is None:
+        return
+
+    def send() -> None:
+        recipient = get_user_model().objects.filter(pk=recipient_id, is_active=True).first()
+        if recipient is not None:
+            notify(recipient=recipient, **kwargs)
+
+    transaction.on_commit(send, robust=True)
 
 
 def _own(user: Any, ids: list[int] | None) -> QuerySet[Notification]:

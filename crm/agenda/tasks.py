@@ -23,3 +23,21 @@ def task_reminders_all() -> int:
     for firm_id in firm_ids:
         task_reminders_firm.delay(firm_id)
     return len(firm_ids)
+
+
+@shared_task(acks_late=True)
+@firm_task
+def task_due_notifications_firm(firm_id: int) -> int:
+    """Tell the assignees of the firm's tasks that fell due; a rerun tells nobody again."""
+    from crm.agenda.due import task_due_notifications_send
+
+    return task_due_notifications_send()
+
+
+@shared_task(acks_late=True)
+def task_due_notifications_all() -> int:
+    """Celery beat: one ``task_due_notifications_firm`` per firm; returns the firms queued."""
+    firm_ids = list(Firm.objects.order_by("pk").values_list("pk", flat=True))
+    for firm_id in firm_ids:
+        task_due_notifications_firm.delay(firm_id)
+    return len(firm_ids)

@@ -26,6 +26,7 @@ from typing import Any
 from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db import transaction
 from django.db.models.expressions import RawSQL
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts import audit
@@ -34,6 +35,7 @@ from advisorportal.jobs import services as jobs
 from advisorportal.jobs.models import Job
 from advisorportal.jobs.progress import Progress
 from advisorportal.jobs.uploads import FileRefused, read_upload
+from advisorportal.notifications.services import notify_after_commit
 from advisorportal.tenancy.context import require_firm_id
 from crm import search
 from crm.contact_io.applying import BATCH, apply_plan, runs
@@ -42,6 +44,7 @@ from crm.contact_io.models import ContactImport, ContactImportRow, ContactImport
 from crm.contact_io.parsers import MAX_FILE_BYTES, ParsedFile, detect_kind
 from crm.contact_io.planning import PREVIEW_ROWS, Plan, PlanRow, build_plan, from_json, legacy_plan, to_json
 from crm.models import Contact
+from crm.notifications import IMPORT_FINISHED
 from crm.selectors import contacts_changed
 from portfolios import selectors as portfolio_selectors
 
@@ -301,6 +304,13 @@ def run_apply(background: Job, progress: Progress) -> None:
     job.save()
     firm_id = job.firm_id
     transaction.on_commit(lambda: contacts_changed(firm_id=firm_id))
+    notify_after_commit(
+        recipient_id=actor_id,
+        category=IMPORT_FINISHED,
+        url=reverse("contact_io:import-detail", args=[job.pk]),
+        title=f"Contact import finished: {job.file_name}: {len(applied.created_ids):,} added, "
+        f"{len(applied.changes):,} updated",
+    )
 
 
 def _ranges(ids: list[int]) -> list[str]:

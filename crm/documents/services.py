@@ -21,13 +21,16 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.urls import reverse
 
 from accounts import audit
 from advisorportal.jobs.uploads import FileRefused, read_upload
+from advisorportal.notifications.services import notify_after_commit
 from advisorportal.tenancy.context import require_firm_id
 from crm.documents.filetypes import classify, clean_name
 from crm.documents.models import Document
 from crm.models import Contact
+from crm.notifications import DOCUMENT_UPLOADED
 
 
 def documents_storage() -> Storage:
@@ -118,7 +121,21 @@ def document_upload(
     except BaseException:
         _remove(storage, [s.key for s in stored])
         raise
+    _tell_the_advisor(actor=actor, contact=contact, documents=documents)
     return documents
+
+
+def _tell_the_advisor(*, actor: Any, contact: Contact, documents: list[Document]) -> None:
+    """The contact's advisor hears of documents someone else uploaded (if the contact is in their scope)."""
+    if not documents or contact.advisor_id is None or contact.advisor_id == getattr(actor, "pk", None):
+        return
+    first = documents[0].name
+    what = first if len(documents) == 1 else f"{first} and {len(documents) - 1} more"
+    notify_after_commit(
+        recipient_id=contact.advisor_id, category=DOCUMENT_UPLOADED, contact_id=contact.pk,
+        url=reverse("documents:contact-documents", args=[contact.pk]),
+        title=f"Document{'s' if len(documents) > 1 else ''} uploaded for {contact.display_name}: {what}",
+    )  # fmt: skip
 
 
 @transaction.atomic

@@ -32,6 +32,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction as db_transaction
 from django.db.models import Model
+from django.urls import reverse
 
 from accounts import audit
 from accounts.models import AuditAction
@@ -44,12 +45,15 @@ from advisorportal.jobs.kinds import Outcome
 from advisorportal.jobs.models import Job
 from advisorportal.jobs.progress import Progress
 from advisorportal.jobs.uploads import FileRefused, read_upload
+from advisorportal.notifications.services import notify_after_commit
 from portfolios import performance
 from portfolios import services as portfolio_services
 from portfolios.custodian import parsers, planning
 from portfolios.custodian.models import APPLYING, VALIDATING, ImportJob, ImportKind
 from portfolios.custodian.parsers.base import PositionRow, PriceRow, TransactionRow
 from portfolios.models import SecurityPrice, TransactionKind
+
+IMPORT_FINISHED = "imports.finished"  # labelled by the notifications app
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +167,16 @@ def _result(job: ImportJob, issues: list[Issue], *, applied: bool = False) -> Ou
     job.save(update_fields=[
         "kind", "rows_total", "created_count", "unchanged_count", "conflict_count", "error_count",
     ])  # fmt: skip
-    if applied and not errors and not job.conflict_count:
+    ok = applied and not errors and not job.conflict_count
+    notify_after_commit(
+        recipient_id=job.created_by_id,
+        category=IMPORT_FINISHED,
+        url=reverse("imports:job-detail", args=[job.pk]),
+        title=f"Custodian import finished: {job.file_name}: {job.created_count:,} rows stored"
+        if ok
+        else f"Custodian import stopped: {job.file_name}: nothing stored, see the report",
+    )
+    if ok:
         return Outcome(issues=issues)
     return Outcome.failure(_NOTHING_STORED, issues)
 

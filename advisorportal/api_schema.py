@@ -40,7 +40,8 @@ DESCRIPTIONS = {
     "400": "The request is not valid: nothing was changed (the fields name what to fix).",
     "401": "No credential, or a token that is unknown, expired or revoked.",
     "403": "Signed in, but without the right this operation needs (or a second factor it needs).",
-    "404": "No such object in your firm and scope (another firm's object answers the same).",
+    "404": "No such object (in the path or, for a write, the body) in your firm and scope; another firm's "
+    "object answers the same.",
     "409": "The same idempotency key is still being used by another request.",
     "422": "The idempotency key was used before with another request: nothing was run.",
     "429": "Too many requests: wait for the time in Retry-After.",
@@ -106,7 +107,8 @@ def error_codes(operation: dict[str, Any], method: str, view: Any, components: d
         codes.append("400")
     if _is_authenticated(operation):
         codes += ["401", "403"]
-    if any(p.get("in") == "path" for p in parameters):
+    # A path id, or an id in a write's body, of an object outside the caller's firm or scope.
+    if method in WRITES or any(p.get("in") == "path" for p in parameters):
         codes.append("404")
     if method in WRITES and _takes_idempotency_key(operation, components):
         codes += ["409", "422"]

@@ -142,3 +142,19 @@ def test_a_workflows_steps_are_the_documented_plain_array(alice: Persona) -> Non
     response = alice.api().get(f"/api/v1/workflows/{workflow.pk}/steps/")
     assert response.status_code == 200 and isinstance(response.json(), list) and response.json()
     _check(alice, response, "/api/v1/workflows/{id}/steps/", "get")
+
+
+@pytest.mark.parametrize("size", ["0", "-1", "abc", "501", "1.5", "²"])
+def test_a_page_size_out_of_range_is_refused_naming_the_parameter(alice: Persona, size: str) -> None:
+    response = alice.api().get(f"/api/v1/contacts/?page_size={size}")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid" and "from 1 to 500" in error["fields"]["page_size"][0]
+
+
+@pytest.mark.parametrize("size", ["1", "500", ""])
+def test_a_page_size_in_range_or_none_is_used(alice: Persona, size: str) -> None:
+    with alice.scope():
+        ContactFactory.create_batch(2)
+    body = alice.api().get(f"/api/v1/contacts/?page_size={size}").json()
+    assert len(body["results"]) == (1 if size == "1" else 2)

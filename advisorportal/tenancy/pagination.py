@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.lookups import GreaterThan, LessThan
+from rest_framework import exceptions
 from rest_framework.pagination import BasePagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -98,12 +99,17 @@ class KeysetPagination(BasePagination):
         return page.rows
 
     def _size(self, request: Request) -> int:
-        default = api_settings.PAGE_SIZE or 50
-        try:
-            size = int(request.query_params.get(self.page_size_query_param, default))
-        except ValueError:
-            return default
-        return max(1, min(size, self.max_page_size))
+        """The page size asked for; anything but a whole number from 1 to the maximum is refused
+        (400 naming ``page_size``) rather than silently replaced, so a client learns its mistake."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None or raw == "":
+            return api_settings.PAGE_SIZE or 50
+        size = int(raw) if raw.strip().isdecimal() and raw.isascii() else 0
+        if not 1 <= size <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [f"Ask for a whole number of rows from 1 to {self.max_page_size}."]}
+            )
+        return size
 
     def get_next_link(self) -> str | None:
         if self.next_cursor is None:
@@ -141,6 +147,6 @@ class KeysetPagination(BasePagination):
                 "required": False,
                 "in": "query",
                 "description": f"Rows per page, 1 to {self.max_page_size} (default {api_settings.PAGE_SIZE}).",
-                "schema": {"type": "integer"},
+                "schema": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
             },
         ]

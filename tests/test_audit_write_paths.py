@@ -235,6 +235,7 @@ RAW_WRITES: dict[str, str] = {
     "crm/search.py": "search keys, derived from the audited contacts",
     "portfolios/series_store.py": "daily series, states and the accounts' latest NAV: derived from the books",
     "portfolios/performance.py": "daily series: derived from the books",
+    "portfolios/aum.py": "the firm's assets under management by day: summed from the accounts' daily values",
     "portfolios/custodian/services.py": "a job's progress counter",
     "advisorportal/jobs/progress.py": "a job's progress counter, written beside the job's transaction",
     "advisorportal/idempotency/services.py": "an idempotency key: the stored first answer to a request",

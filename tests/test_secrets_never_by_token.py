@@ -30,6 +30,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import AuditEntry
 from accounts.services import api_token_create
+from advisorportal.notifications import services as notification_services
+from advisorportal.shell.panels import registered
 from crm import services as crm_services
 from crm.agenda import services as agenda_services
 from crm.agenda.calendar import services as calendar_services
@@ -166,6 +168,11 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         assert step is not None
         task = agenda_services.task_create(actor=actor, title="Call Ada", contact=ada, due_date=date(2026, 12, 9))
         note = agenda_services.note_create(actor=actor, contact=ada, body="Ada prefers mornings")
+        told = notification_services.notify(
+            recipient=actor, category="documents", title="A document for Ada Lovelace",
+            url=f"/crm/contacts/{ada.pk}/", contact_id=ada.pk,
+        )  # fmt: skip
+        assert told is not None
         audit_ids = list(AuditEntry.objects.values_list("pk", flat=True))
     ids = {
         "contacts": contact_ids,
@@ -198,6 +205,10 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         "notes": [note.pk],
         "workflow-starts": [],
         "holds": [],  # POST-only (release a hold)
+        "messages": [told.pk],
+        "notifications": [told.pk],
+        "bulk-emails": [],  # TODO(bulk email): a bulk email of the book's
+        "panels": [panel.key for panel in registered()],
     }
     return Firm(ids=ids, contacts={"ada": ada.pk, "fiona": fiona.pk, "acme": acme.pk}, slug=alice.firm.slug)
 

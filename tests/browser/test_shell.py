@@ -214,9 +214,9 @@ def test_phone_viewport_shows_navigation_without_horizontal_scroll(
     # On a phone the sections fold behind a menu button, so the page starts near the top.
     expect(menu).to_have_attribute("aria-expanded", "false")
     expect(nav.get_by_role("link", name="Contacts", exact=True)).to_be_hidden()
+    page.screenshot(path=screenshot_dir / "dashboard-phone.png", full_page=True)
     header_height = page.evaluate("document.querySelector('.app-header').getBoundingClientRect().height")
     assert header_height < 120, f"the folded header is {header_height}px tall"
-    page.screenshot(path=screenshot_dir / "dashboard-phone.png", full_page=True)
     menu.click()
     expect(menu).to_have_attribute("aria-expanded", "true")
     for section in ALL_SECTIONS:

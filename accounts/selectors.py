@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import QuerySet
 
-from accounts.models import AccessGrant, ApiToken, AuditEntry, Firm, User
+from accounts.models import AccessGrant, ApiToken, AuditAction, AuditEntry, Firm, User
 from accounts.rights import Right
 from advisorportal.pdf import Branding
 
@@ -61,6 +62,20 @@ def audit_entries(
     if date_to is not None:
         entries = entries.filter(created_at__date__lte=date_to)
     return entries.order_by("-id")
+
+
+def recent_changes(
+    *, object_type: str, object_ids: QuerySet[Any], since: datetime.datetime, field: str = "", limit: int = 50
+) -> QuerySet[AuditEntry]:
+    """Changes to objects of ``object_type`` among ``object_ids`` (a subquery of ids as text: the
+    caller's scope) since ``since``, newest first; with ``field``, only those that changed it. For
+    the dashboard's Recent activity (not the audit trail page, which needs User Management)."""
+    entries = AuditEntry.objects.filter(
+        object_type=object_type, action=AuditAction.UPDATE, created_at__gte=since, object_id__in=object_ids
+    )
+    if field:
+        entries = entries.filter(changes__has_key=field)
+    return entries.select_related("actor").order_by("-id")[:limit]
 
 
 def audit_object_types(*, user: User) -> list[tuple[str, str]]:

@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from accounts.views import brand_css
 from advisorportal.shell import people
 from advisorportal.shell.message_centre import MessageCentreView, NotificationOpenView
-from advisorportal.shell.views import DashboardPanelsView, DashboardView, PendingItemsView, health
+from advisorportal.shell.views import DashboardPanelsView, DashboardPanelView, DashboardView, PendingItemsView, health
 
 
 class SchemaView(SpectacularAPIView):
@@ -22,6 +22,7 @@ class RedocView(SpectacularRedocView):
 urlpatterns = [
     path("", DashboardView.as_view(), name="dashboard"),
     path("dashboard/panels/", DashboardPanelsView.as_view(), name="dashboard-panels"),
+    path("dashboard/panels/<slug:key>/", DashboardPanelView.as_view(), name="dashboard-panel"),
     path("pending/", PendingItemsView.as_view(), name="pending-items"),
     path("messages/", MessageCentreView.as_view(), name="message-centre"),
     path("messages/<int:pk>/open/", NotificationOpenView.as_view(), name="notification-open"),

@@ -9,10 +9,12 @@ from typing import Any
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import CharField, Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Cast, Coalesce
 from django.http import QueryDict
+from django.urls import reverse
 
+from accounts import selectors as account_selectors
 from accounts.models import AccountScope
 from accounts.rights import Right
 from accounts.selectors import firm_users, user_grants
@@ -352,3 +354,28 @@ def contact_households(*, contact: Contact) -> list[Household]:
     """The households of a contact the user can see (so they are the user's too: a household
     with a member in scope is visible)."""
     return list(Household.objects.filter(householdmember__contact=contact).order_by("name", "id"))
+
+
+def profile_changes(*, user: Any, since: Any, limit: int = 50) -> list[portfolio_selectors.Activity]:
+    """Contacts in the user's CRM scope whose profile was changed since ``since``, newest first,
+    naming the fields that changed (from the audit trail; two queries)."""
+    ids = scope_contacts(Contact.objects.all(), user=user).annotate(text_id=Cast("pk", CharField())).values("text_id")
+    entries = account_selectors.recent_changes(
+        object_type=Contact._meta.label_lower, object_ids=ids, since=since, limit=limit
+    )
+    labels = {
+        f.attname: str(f.verbose_name)
+        for f in Contact._meta.concrete_fields
+        if f.editable and not f.generated and f.attname not in {"created_at", "updated_at"}
+    }
+    rows = []
+    for entry in entries:
+        fields = [labels.get(name, name).capitalize() for name in entry.changes if name in labels]
+        what = "Profile changed" + (f": {', '.join(fields[:4])}{' …' if len(fields) > 4 else ''}" if fields else "")
+        rows.append(
+            portfolio_selectors.Activity(
+                entry.created_at, entry.object_repr, "", reverse("crm:contact-detail", args=[int(entry.object_id)]),
+                entry.actor.full_name if entry.actor else "", what,
+            )
+        )  # fmt: skip
+    return rows

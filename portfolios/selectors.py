@@ -16,11 +16,26 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import Count, DecimalField, Exists, F, Model, OuterRef, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    CharField,
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    Model,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce
 from django.db.models.lookups import GreaterThan, LessThan
+from django.urls import reverse
 from django.utils import timezone
 
+from accounts import selectors as account_selectors
 from accounts.models import GrantAccount, GrantHousehold
 from accounts.rights import Right
 from advisorportal.formats import round_money
@@ -626,6 +641,52 @@ def assets_in_scope(*, user: Any) -> list[tuple[str, int, Decimal]]:
     )
     rows = accounts.values("base_currency").annotate(n=Count("*"), total=Sum("nav")).order_by("base_currency")
     return [(r["base_currency"], r["n"], r["total"] or ZERO) for r in rows]
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One line of the dashboard's Recent activity."""
+
+    at: Any  # datetime
+    title: str
+    number: str
+    url: str
+    user: str
+    what: str
+
+
+def account_activity(*, user: Any, since: Any, limit: int = 50) -> list[Activity]:
+    """Accounts opened, and accounts whose status changed (closed, restricted, reopened), since
+    ``since`` within the user's scope for Account Information; newest first (three queries)."""
+    scoped = scope_accounts(ClientAccount.objects.all(), user=user, right=Right.ACCOUNT_INFORMATION)
+    opened = scoped.filter(created_at__gte=since).only("pk", "number", "title", "created_at").order_by("-created_at")
+    rows = [
+        Activity(
+            a.created_at, a.title, a.number, reverse("portfolios:account-detail", args=[a.pk]), "", "Account opened"
+        )
+        for a in opened[:limit]
+    ]
+    ids = scoped.annotate(text_id=Cast("pk", CharField())).values("text_id")
+    changes = list(
+        account_selectors.recent_changes(
+            object_type=ClientAccount._meta.label_lower, object_ids=ids, since=since, field="status", limit=limit
+        )
+    )
+    changed = ClientAccount.objects.filter(pk__in=[int(e.object_id) for e in changes]).only("pk", "number", "title")
+    accounts = {a.pk: a for a in changed} if changes else {}
+    for entry in changes:
+        after = entry.changes["status"][1]
+        label = AccountStatus(after).label if after in AccountStatus.values else str(after)
+        what = "Account closed" if after == AccountStatus.CLOSED else f"Account status: {label}"
+        account = accounts.get(int(entry.object_id))
+        rows.append(
+            Activity(
+                entry.created_at, account.title if account else entry.object_repr, account.number if account else "",
+                reverse("portfolios:account-detail", args=[int(entry.object_id)]),
+                entry.actor.full_name if entry.actor else "", what,
+            )
+        )  # fmt: skip
+    return sorted(rows, key=lambda r: r.at, reverse=True)[:limit]
 
 
 def master_accounts(*, user: Any, right: Right) -> QuerySet[ClientAccount]:

@@ -11,6 +11,9 @@ from typing import Any
 
 from accounts.policy import has_right
 from accounts.rights import Right
+from advisorportal.notifications import categories as notification_categories
+from advisorportal.notifications import selectors as notification_selectors
+from advisorportal.shell import activity
 from advisorportal.shell.panels import Panel, register
 from advisorportal.shell.pending import pending_items
 from crm import selectors as crm_selectors
@@ -77,7 +80,42 @@ def _documents(user: Any) -> dict[str, Any]:
     return {"documents": document_selectors.recent_documents(user=user, days=10, limit=8)}
 
 
+ACTIVITY_COLUMNS = (
+    ("date", "Date"),
+    ("title", "Item"),
+    ("number", "Number"),
+    ("user", "By"),
+    ("what", "What happened"),
+)
+
+
+def _activity(user: Any, activity_sort: str = "") -> dict[str, Any]:
+    """Sorted by ``activity_sort`` (a column, ``-`` first for descending; newest first by default).
+    A column's link flips the current order, or starts a new column newest or A to Z first."""
+    sort = activity_sort if activity_sort.lstrip("-") in activity.SORTS else "-date"
+    key, descending = sort.lstrip("-"), sort.startswith("-")
+    columns = []
+    for name, label in ACTIVITY_COLUMNS:
+        first = f"-{name}" if name == "date" else name  # a new column: dates newest first, text A to Z
+        following = (name if descending else f"-{name}") if name == key else first
+        columns.append((name, label, following, name == key))
+    rows = activity.recent_activity(user=user, sort=sort)
+    return {"rows": rows, "days": activity.DAYS, "columns": columns, "descending": descending}
+
+
+def _notifications(user: Any) -> dict[str, Any]:
+    rows: list[Any] = list(notification_selectors.notifications_for(user=user)[:8])  # each given a label below
+    for row in rows:
+        row.category_label = notification_categories.label(row.category)
+    return {"notifications": rows, "unread": notification_selectors.unread_count(user=user)}
+
+
 register(Panel("pending", "Pending items", "dashboard/_pending.html", _pending, (Right.CRM,)))
+register(
+    Panel("activity", "Recent activity", "dashboard/_activity.html", _activity,
+          any_of=(Right.ACCOUNT_INFORMATION, Right.CRM), params=("activity_sort",))
+)  # fmt: skip
+register(Panel("notifications", "Notifications", "dashboard/_notifications.html", _notifications))
 register(Panel("calendar", "Today's calendar", "dashboard/_calendar.html", _calendar, (Right.CRM,)))
 register(Panel("assets", "Client accounts", "dashboard/_assets.html", _assets, (Right.ACCOUNT_INFORMATION,)))
 register(Panel("aum", "Assets under management", "dashboard/_aum.html", _aum, any_of=STATEMENT_RIGHTS))

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.template.loader import render_to_string
 
 from accounts.policy import has_right
 from accounts.rights import Right
@@ -29,6 +30,7 @@ class Panel:
     context: Callable[[Any], dict[str, Any]]
     rights: tuple[Right, ...] = ()  # every one of them is needed; empty: any signed-in user
     any_of: tuple[Right, ...] = ()  # and, when given, one of these (the seed's "A or B")
+    params: tuple[str, ...] = ()  # query parameters ``context`` takes as keyword arguments (a sort)
 
     def visible_to(self, user: Any) -> bool:
         return all(has_right(user, right) for right in self.rights) and (
@@ -49,6 +51,13 @@ def register(panel: Panel) -> Panel:
 def registered() -> list[Panel]:
     """Every registered panel, in the default order (the order of registration)."""
     return list(_PANELS.values())
+
+
+def render(panel: Panel, request: Any) -> str:
+    """The panel's fragment for the request's user, with the query parameters it takes."""
+    params = {name: str(request.GET.get(name, ""))[:40] for name in panel.params}
+    context = panel.context(request.user, **params)
+    return render_to_string(panel.template, {"panel": panel, **context}, request=request)
 
 
 def panels_for(user: Any) -> list[Panel]:

@@ -10,10 +10,9 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
-from django.template.loader import render_to_string
-from django.views.generic import TemplateView
+from django.views.generic import TemplateView, View
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
@@ -23,7 +22,7 @@ from advisorportal.shell import (
     dashboard_panels,  # noqa: F401 - registers the panels
     pending_kinds,  # noqa: F401 - registers the pending-item kinds
 )
-from advisorportal.shell.panels import arrange, arrangement, arrangement_reset
+from advisorportal.shell.panels import arrange, arrangement, arrangement_reset, panels_for, render
 from advisorportal.shell.pending import kinds_for, pending_items
 
 
@@ -37,16 +36,22 @@ class DashboardView(FirmScopedView, TemplateView):
         context = super().get_context_data(**kwargs)
         user = self.user
         placed = arrangement(user)
-        context["panels"] = [
-            (
-                p.panel,
-                render_to_string(p.panel.template, {"panel": p.panel, **p.panel.context(user)}, request=self.request),
-            )
-            for p in placed
-            if p.shown
-        ]
+        context["panels"] = [(p.panel, render(p.panel, self.request)) for p in placed if p.shown]
         context["panels_allowed"] = len(placed)
         return context
+
+
+class DashboardPanelView(FirmScopedView, View):
+    """One panel's fragment, for htmx (a sort of Recent activity; without script the column links
+    reload the dashboard); a panel the user may not see is a 404."""
+
+    required_right = SIGNED_IN
+
+    def get(self, request: HttpRequest, key: str) -> HttpResponse:
+        panel = next((p for p in panels_for(self.user) if p.key == key), None)
+        if panel is None:
+            raise Http404("No such panel.")
+        return HttpResponse(render(panel, request))
 
 
 class DashboardPanelsView(FirmScopedView, TemplateView):

@@ -5,6 +5,7 @@ from rest_framework.routers import DefaultRouter
 
 from accounts.api import ApiTokenViewSet, AuditEntryViewSet, MeView
 from advisorportal.shell.api import DashboardPanelsAPIView
+from advisorportal.shell.notifications_api import NotificationViewSet
 from crm.api import ContactViewSet, GroupViewSet, HouseholdViewSet, SavedViewViewSet
 
 router = DefaultRouter(trailing_slash=True)
@@ -15,6 +16,7 @@ router.register("groups", GroupViewSet, basename="group")
 router.register("saved-views", SavedViewViewSet, basename="saved-view")
 router.register("audit", AuditEntryViewSet, basename="audit")
 router.register("tokens", ApiTokenViewSet, basename="token")
+router.register("notifications", NotificationViewSet, basename="notification")
 
 urlpatterns = [
     path("me/", MeView.as_view(), name="me"),

@@ -38,7 +38,8 @@ class ContactSerializer(CompiledRead, serializers.ModelSerializer[Contact]):
 
     def to_representation(self, instance: Contact) -> dict[str, Any]:
         data = super().to_representation(instance)
-        data["accounts"] = getattr(instance, "accounts", [])
+        # None (not []) when the caller has no account right: the subquery of an empty scope.
+        data["accounts"] = getattr(instance, "accounts", None) or []
         nav = getattr(instance, "nav", None)
         data["nav"] = None if nav is None else f"{nav:.2f}"
         return data

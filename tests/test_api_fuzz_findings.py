@@ -158,3 +158,18 @@ def test_a_page_size_in_range_or_none_is_used(alice: Persona, size: str) -> None
         ContactFactory.create_batch(2)
     body = alice.api().get(f"/api/v1/contacts/?page_size={size}").json()
     assert len(body["results"]) == (1 if size == "1" else 2)
+
+
+def test_a_crm_only_user_reads_contacts_with_an_empty_list_of_accounts(alice: Persona, bob: Persona) -> None:
+    from tests.factories_portfolios import ClientAccountFactory
+
+    with alice.scope():
+        contact = ContactFactory()
+        ClientAccountFactory(number="U7000001", owners=[contact])
+    listed = bob.api().get("/api/v1/contacts/")
+    assert listed.status_code == 200
+    assert [c["accounts"] for c in listed.json()["results"] if c["id"] == contact.pk] == [[]]
+    _check(bob, listed, "/api/v1/contacts/", "get")
+    one = bob.api().get(f"/api/v1/contacts/{contact.pk}/")
+    assert one.status_code == 200 and one.json()["accounts"] == []
+    assert alice.api().get(f"/api/v1/contacts/{contact.pk}/").json()["accounts"] == ["U7000001"]

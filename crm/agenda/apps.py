@@ -18,6 +18,10 @@ class AgendaConfig(AppConfig):
         from crm.agenda import services
 
         register(JobKind(services.BULK_START_KIND, run=services.run_bulk_start, label="Workflow start"))
+        if apps.is_installed("advisorportal.mail"):
+            from crm.agenda import bulk_email
+
+            register(JobKind(bulk_email.KIND, run=bulk_email.run_job, label="Bulk email", atomic=False))
         post_save.connect(services.on_firm_saved, sender=Firm, dispatch_uid="agenda-default-templates")
         if apps.is_installed("advisorportal.notifications"):
             from advisorportal.notifications import categories

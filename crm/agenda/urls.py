@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from crm.agenda import views
+from crm.agenda import bulk_email_views, views
 
 app_name = "agenda"
 urlpatterns = [
@@ -16,6 +16,12 @@ urlpatterns = [
     path("agenda/workflow-templates/", views.TemplateListView.as_view(), name="templates"),
     path("agenda/workflow-templates/<int:pk>/", views.TemplateEditView.as_view(), name="template"),
     path("agenda/notes/<int:pk>/", views.NoteEditView.as_view(), name="note-edit"),
+    path("agenda/bulk-emails/", bulk_email_views.BulkEmailListView.as_view(), name="bulk-emails"),
+    path("agenda/bulk-emails/new/", bulk_email_views.BulkEmailNewView.as_view(), name="bulk-email-new"),
+    path("agenda/bulk-emails/<int:pk>/", bulk_email_views.BulkEmailDetailView.as_view(), name="bulk-email"),
+    path(
+        "agenda/bulk-emails/<int:pk>/cancel/", bulk_email_views.BulkEmailCancelView.as_view(), name="bulk-email-cancel"
+    ),
     path("contacts/<int:pk>/agenda/", views.ContactAgendaView.as_view(), name="contact"),
     path("contacts/<int:pk>/agenda/notes/", views.NoteCreateView.as_view(), name="note-new"),
 ]

@@ -1,0 +1,288 @@
+"""Bulk email (advisorportal/mail/bulk.py and crm/agenda/bulk_email*.py): the plan (who is left
+out and why), scope, the job sending each address once (run twice, resumed after a stop), cancel,
+the rate limit, bad input, the API and the pages. Emails go to Django's locmem backend."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from typing import Any
+
+import pytest
+from django.core import mail as django_mail
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.urls import reverse
+
+from accounts import services as account_services
+from accounts.models import AccountScope
+from accounts.rights import Right, Role
+from advisorportal.jobs import services as job_services
+from advisorportal.jobs.models import Job, JobStatus
+from advisorportal.mail import bulk as mail_bulk
+from advisorportal.mail import rate, services
+from advisorportal.mail.models import BulkEmail, BulkStatus, EmailStatus, MessageTemplate, OutgoingEmail, Unsubscribe
+from advisorportal.tenancy.context import firm_scope
+from crm import selectors as crm_selectors
+from crm import services as crm_services
+from crm.agenda import bulk_email
+from tests.conftest import Persona
+from tests.factories import ContactFactory, FirmFactory, UserFactory
+
+WAIT = 30
+
+
+@pytest.fixture(autouse=True)
+def _locmem(settings: Any) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    django_mail.outbox = []
+
+
+def _template(category: str = "marketing", subject: str = "News for {{ contact.first_name }}") -> MessageTemplate:
+    template = MessageTemplate(
+        name=f"Newsletter {category} {subject[:20]}", category=category, subject=subject,
+        body="Dear {{ contact.first_name }},\n\nOur quarterly letter.\n\n{{ advisor.name }}",
+    )  # fmt: skip
+    template.full_clean()
+    template.save()
+    return template
+
+
+def _selection(persona: Persona, contacts: list[Any]) -> crm_selectors.ContactSelection:
+    return crm_selectors.contact_selection(user=persona.user, contacts=[c.pk for c in contacts])
+
+
+def _start(persona: Persona, template: MessageTemplate, contacts: list[Any]) -> BulkEmail:
+    return bulk_email.bulk_email_start(actor=persona.user, template=template, selection=_selection(persona, contacts))
+
+
+def _run(email: BulkEmail) -> str:
+    return job_services.job_execute(job_id=email.job_id)
+
+
+def _sent_to() -> list[str]:
+    return sorted(address for message in django_mail.outbox for address in message.to)
+
+
+@pytest.fixture
+def book(alice: Persona) -> dict[str, Any]:
+    """Five contacts: two with addresses, one without, one sharing an address (another case), one
+    unsubscribed from marketing."""
+    with alice.scope():
+        ann = ContactFactory(first_name="Ann", email="ann@example.test")
+        ben = ContactFactory(first_name="Ben", email="ben@example.test")
+        nobody = ContactFactory(first_name="Nia", email="")
+        twin = ContactFactory(first_name="Anna", email="ANN@example.test")
+        gone = ContactFactory(first_name="Gus", email="gus@example.test")
+        services.unsubscribe(firm_id=alice.firm.pk, email="gus@example.test")
+        template = _template()
+    return {"contacts": [ann, ben, nobody, twin, gone], "template": template, "ann": ann}
+
+
+# --- The plan and the job ------------------------------------------------------------------------
+
+
+def test_plan_counts_who_receives_and_who_is_left_out(alice: Persona, book: dict[str, Any]) -> None:
+    with alice.scope():
+        plan = bulk_email.plan(
+            actor=alice.user, template=book["template"], selection=_selection(alice, book["contacts"])
+        )
+        assert (plan.contacts, plan.recipients, plan.no_address, plan.unsubscribed, plan.duplicates) == (5, 2, 1, 1, 1)
+        assert plan.first == book["ann"] and plan.preview is not None
+        assert plan.preview.subject == "News for Ann" and "Alice Able" in plan.preview.text
+        service = _template("service", "Notice")
+        plan = bulk_email.plan(actor=alice.user, template=service, selection=_selection(alice, book["contacts"]))
+        assert (plan.recipients, plan.unsubscribed) == (3, 0)  # an opt-out of marketing only
+
+
+def test_the_job_sends_each_address_once_and_leaves_out_the_rest(alice: Persona, book: dict[str, Any]) -> None:
+    with alice.scope():
+        email = _start(alice, book["template"], book["contacts"])
+        assert not OutgoingEmail.objects.filter(bulk=email).exists()  # the job prepares them
+        assert _run(email) == JobStatus.DONE
+        assert _sent_to() == ["ann@example.test", "ben@example.test"]
+        assert django_mail.outbox[0].subject == "News for Ann"
+        assert "List-Unsubscribe" in django_mail.outbox[0].extra_headers
+        email.refresh_from_db()
+        assert email.status == BulkStatus.DONE
+        counts = mail_bulk.counts(email)
+        assert (counts["sent"], counts["queued"], counts["skipped_no_address"]) == (2, 0, 1)
+        assert (counts["skipped_unsubscribed"], counts["skipped_duplicate"]) == (1, 1)
+        # A message delivered twice, or the job run again: nothing is sent again.
+        assert _run(email) == JobStatus.DONE
+        Job.objects.filter(pk=email.job_id).update(status=JobStatus.QUEUED)
+        assert _run(email) == JobStatus.DONE
+        assert len(django_mail.outbox) == 2
+        assert OutgoingEmail.objects.filter(bulk=email).count() == 2
+
+
+def test_a_contact_outside_the_users_scope_never_receives(firm_a: Any, alice: Persona) -> None:
+    with alice.scope():
+        inside = ContactFactory(email="in@example.test")
+        outside = ContactFactory(email="out@example.test")
+        group = crm_services.group_create(actor=alice.user, name="Dana's clients")
+        crm_services.group_add_members(actor=alice.user, group=group, contacts=[inside])
+        dana_user = UserFactory(firm=firm_a, email="dana@alpha.test", full_name="Dana Diaz", role=Role.STAFF,
+                                rights=frozenset({Right.CRM}))  # fmt: skip
+        account_services.account_scope_set(
+            actor=alice.user, user=dana_user, scope=AccountScope.SELECTED, group_ids=frozenset({group.pk})
+        )
+        dana = Persona(dana_user, firm_a)
+        template = _template("service", "Hello")
+        with pytest.raises(outside.DoesNotExist):
+            crm_selectors.contact_selection(user=dana.user, contacts=[inside.pk, outside.pk])
+        # A saved view or "all" can only ever name contacts in scope; the group gives the one inside.
+        selection = crm_selectors.contact_selection(user=dana.user, group=group.pk)
+        email = bulk_email.bulk_email_start(actor=dana.user, template=template, selection=selection)
+        assert email.contact_ids == [inside.pk]
+        assert _run(email) == JobStatus.DONE
+    assert _sent_to() == ["in@example.test"]
+
+
+def test_a_job_resumed_after_a_stop_sends_nobody_twice(
+    alice: Persona, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.MAIL_RATE_PER_MINUTE = 2
+    monkeypatch.setattr(mail_bulk, "BATCH", 2)
+
+    class Stopped(Exception):
+        pass
+
+    def stop(seconds: float, progress: Any) -> None:
+        raise Stopped  # the worker dies while waiting for the next minute
+
+    monkeypatch.setattr(mail_bulk, "_wait", stop)
+    with alice.scope():
+        contacts = [ContactFactory(email=f"c{i}@example.test") for i in range(6)]
+        email = _start(alice, _template("service", "Hi"), contacts)
+        assert _run(email) == JobStatus.FAILED
+        assert len(django_mail.outbox) == 2
+        # A second worker had claimed a batch and stopped while handing it over.
+        interrupted = list(OutgoingEmail.objects.filter(bulk=email, status=EmailStatus.QUEUED).order_by("id"))[:1]
+        OutgoingEmail.objects.filter(pk=interrupted[0].pk).update(status=EmailStatus.SENDING)
+        settings.MAIL_RATE_PER_MINUTE = 0  # no limit for the rest
+        job_services.job_retry(actor=alice.user, job=Job.objects.get(pk=email.job_id))
+        assert _run(email) == JobStatus.DONE
+        interrupted[0].refresh_from_db()
+        assert (interrupted[0].status, interrupted[0].error) == (EmailStatus.FAILED, mail_bulk.INTERRUPTED)
+        sent = _sent_to()
+        assert len(sent) == len(set(sent)) == 5 and interrupted[0].to not in sent
+        email.refresh_from_db()
+        assert email.status == BulkStatus.DONE and email.recipients == 6
+        assert mail_bulk.counts(email)["failed"] == 1
+
+
+def test_the_rate_limit_is_respected(alice: Persona, monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+    settings.MAIL_RATE_PER_MINUTE = 2
+    clock = [60.0 * secrets.randbelow(10**9) + 10]  # 10 s into a minute no other run counted in
+    real_take = rate.take
+    waits: list[tuple[float, int]] = []
+    monkeypatch.setattr(mail_bulk.rate, "take", lambda firm_id, wanted: real_take(firm_id, wanted, now=clock[0]))
+
+    def wait(seconds: float, progress: Any) -> None:
+        waits.append((seconds, len(django_mail.outbox)))
+        clock[0] += seconds
+
+    monkeypatch.setattr(mail_bulk, "_wait", wait)
+    with alice.scope():
+        contacts = [ContactFactory(email=f"r{i}@example.test") for i in range(5)]
+        email = _start(alice, _template("service", "Hi"), contacts)
+        assert _run(email) == JobStatus.DONE
+    assert waits == [(50.0, 2), (60.0, 4)]  # two a minute: 2, wait, 2, wait, 1
+    assert len(django_mail.outbox) == 5
+
+
+def test_a_queued_bulk_email_cancelled_sends_nothing(alice: Persona, book: dict[str, Any]) -> None:
+    with alice.scope():
+        email = _start(alice, book["template"], book["contacts"])
+        bulk_email.bulk_email_cancel(actor=alice.user, email=email)
+        email.refresh_from_db()
+        assert email.status == BulkStatus.CANCELLED
+        assert _run(email) == JobStatus.CANCELLED
+        with pytest.raises(ValidationError, match="nothing to cancel"):
+            bulk_email.bulk_email_cancel(actor=alice.user, email=email)
+    assert django_mail.outbox == []
+
+
+@pytest.fixture
+def committed(committed_db: None) -> Persona:
+    firm = FirmFactory(name="Gamma", slug="bulk-email-gamma")
+    user = UserFactory(firm=firm, email="gina@gamma.test", full_name="Gina Gray", role=Role.PRIMARY)
+    return Persona(user, firm)
+
+
+def test_cancel_while_sending_stops_the_queued_rows(
+    committed: Persona, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    settings.MAIL_RATE_PER_MINUTE = 2
+    monkeypatch.setattr(mail_bulk, "BATCH", 2)
+    waiting, asked = threading.Event(), threading.Event()
+
+    def wait(seconds: float, progress: Any) -> None:
+        waiting.set()
+        assert asked.wait(WAIT)
+        progress.update(phase="Waiting for the sending limit", force=True)  # sees the cancel
+
+    monkeypatch.setattr(mail_bulk, "_wait", wait)
+    with firm_scope(committed.firm):
+        contacts = [ContactFactory(email=f"k{i}@example.test") for i in range(5)]
+        template = _template("service", "Hi")
+    result: list[Any] = []
+
+    def work() -> None:  # a worker: the job runs here once the bulk email commits (Celery eager in tests)
+        try:
+            with firm_scope(committed.firm):
+                email = _start(committed, template, contacts)
+                result.append(Job.objects.get(pk=email.job_id).status)
+        except BaseException as error:  # noqa: BLE001 - handed to the test
+            result.append(error)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    try:
+        assert waiting.wait(WAIT)
+        with firm_scope(committed.firm):
+            bulk_email.bulk_email_cancel(actor=committed.user, email=BulkEmail.objects.get())
+    finally:
+        asked.set()
+    worker.join(WAIT)
+    assert result == [JobStatus.CANCELLED]
+    with firm_scope(committed.firm):
+        email = BulkEmail.objects.get()
+        counts = mail_bulk.counts(email)
+        assert email.status == BulkStatus.CANCELLED
+        assert (counts["sent"], counts["cancelled"], counts["queued"]) == (2, 3, 0)
+    assert len(django_mail.outbox) == 2
+
+
+# --- Bad input ---------------------------------------------------------------------------------
+
+
+def test_bad_input_is_refused_naming_the_field_and_creates_nothing(alice: Persona, book: dict[str, Any]) -> None:
+    with alice.scope():
+        with pytest.raises(ValidationError) as refused:
+            crm_selectors.contact_selection(user=alice.user, contacts=[])
+        assert "contacts" in refused.value.message_dict
+        with pytest.raises(ValidationError) as refused:
+            mail_bulk.bulk_email_create(actor=alice.user, template=book["template"], contact_ids=[], source="none",
+                                        kind=bulk_email.KIND, sample=bulk_email.SAMPLE)  # fmt: skip
+        assert "contacts" in refused.value.message_dict
+        typo = _template("service", "Hello {{ contact.frist_name }}")
+        with pytest.raises(ValidationError) as refused:
+            _start(alice, typo, book["contacts"])
+        assert "contact.frist_name" in refused.value.message_dict["template"][0]
+        odd = _template("service", "Odd")
+        MessageTemplate.objects.filter(pk=odd.pk).update(category="newsletter")
+        odd.refresh_from_db()
+        with pytest.raises(ValidationError) as refused:
+            _start(alice, odd, book["contacts"])
+        assert "category" in refused.value.message_dict["template"][0]
+        assert not BulkEmail.objects.exists() and not Job.objects.exists()
+    response = alice.client().post(
+        reverse("agenda:bulk-email-new"), {"action": "send", "ids": [c.pk for c in book["contacts"]]}
+    )
+    assert response.status_code == 400 and b"Choose a message template" in response.content
+    with alice.scope():
+        assert not BulkEmail.objects.exists() and not Unsubscribe.objects.filter(email="ann@example.test").exists()

@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 DEVENV := $(PY) -m devtools.devenv
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install chromium run test lint typecheck pytest bench clean
+.PHONY: install chromium run test lint typecheck pytest fuzz bench clean
 
 install: $(VENV)/.installed
 
@@ -40,6 +40,11 @@ pytest: install chromium
 	$(DEVENV) run -- $(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The schema fuzzer deeper than the suite runs it: FUZZ_EXAMPLES examples per operation and role,
+# negative data too (tests/test_api_fuzz.py).
+fuzz: install
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-50} $(DEVENV) run -- $(VENV)/bin/pytest -n0 tests/test_api_fuzz.py
 
 bench: install
 	$(DEVENV) run -- $(PY) -m devtools.bench

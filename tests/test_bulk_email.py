@@ -65,6 +65,15 @@ def _sent_to() -> list[str]:
 
 
 @pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The sending limit counts in a minute that no earlier run used (Redis outlives test runs)."""
+    now = [60.0 * secrets.randbelow(10**9) + 10]  # 10 s into the minute
+    real_take = rate.take
+    monkeypatch.setattr(mail_bulk.rate, "take", lambda firm_id, wanted: real_take(firm_id, wanted, now=now[0]))
+    return now
+
+
+@pytest.fixture
 def book(alice: Persona) -> dict[str, Any]:
     """Five contacts: two with addresses, one without, one sharing an address (another case), one
     unsubscribed from marketing."""
@@ -140,7 +149,7 @@ def test_a_contact_outside_the_users_scope_never_receives(firm_a: Any, alice: Pe
 
 
 def test_a_job_resumed_after_a_stop_sends_nobody_twice(
-    alice: Persona, monkeypatch: pytest.MonkeyPatch, settings: Any
+    alice: Persona, monkeypatch: pytest.MonkeyPatch, settings: Any, clock: list[float]
 ) -> None:
     settings.MAIL_RATE_PER_MINUTE = 2
     monkeypatch.setattr(mail_bulk, "BATCH", 2)
@@ -172,12 +181,11 @@ def test_a_job_resumed_after_a_stop_sends_nobody_twice(
         assert mail_bulk.counts(email)["failed"] == 1
 
 
-def test_the_rate_limit_is_respected(alice: Persona, monkeypatch: pytest.MonkeyPatch, settings: Any) -> None:
+def test_the_rate_limit_is_respected(
+    alice: Persona, monkeypatch: pytest.MonkeyPatch, settings: Any, clock: list[float]
+) -> None:
     settings.MAIL_RATE_PER_MINUTE = 2
-    clock = [60.0 * secrets.randbelow(10**9) + 10]  # 10 s into a minute no other run counted in
-    real_take = rate.take
     waits: list[tuple[float, int]] = []
-    monkeypatch.setattr(mail_bulk.rate, "take", lambda firm_id, wanted: real_take(firm_id, wanted, now=clock[0]))
 
     def wait(seconds: float, progress: Any) -> None:
         waits.append((seconds, len(django_mail.outbox)))
@@ -212,7 +220,7 @@ def committed(committed_db: None) -> Persona:
 
 
 def test_cancel_while_sending_stops_the_queued_rows(
-    committed: Persona, monkeypatch: pytest.MonkeyPatch, settings: Any
+    committed: Persona, monkeypatch: pytest.MonkeyPatch, settings: Any, clock: list[float]
 ) -> None:
     settings.MAIL_RATE_PER_MINUTE = 2
     monkeypatch.setattr(mail_bulk, "BATCH", 2)
@@ -286,3 +294,83 @@ def test_bad_input_is_refused_naming_the_field_and_creates_nothing(alice: Person
     assert response.status_code == 400 and b"Choose a message template" in response.content
     with alice.scope():
         assert not BulkEmail.objects.exists() and not Unsubscribe.objects.filter(email="ann@example.test").exists()
+
+
+# --- The API -----------------------------------------------------------------------------------
+
+API = "/api/v1/bulk-emails/"
+
+
+def test_api_starts_lists_retrieves_and_cancels(alice: Persona, book: dict[str, Any]) -> None:
+    api = alice.api()
+    ids = [c.pk for c in book["contacts"]]
+    response = api.post(API, {"template": book["template"].pk, "contacts": ids}, format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    with alice.scope():
+        email = BulkEmail.objects.get()
+    assert (body["id"], body["job"], body["status"], body["counts"]["contacts"]) == (
+        email.pk,
+        email.job_id,
+        "queued",
+        5,
+    )
+    listed = api.get(API)
+    assert listed.status_code == 200 and [e["id"] for e in listed.json()["results"]] == [email.pk]
+    with alice.scope():
+        assert _run(email) == JobStatus.DONE
+    one = api.get(f"{API}{email.pk}/").json()
+    assert one["status"] == "done" and one["progress"] == 100
+    assert (one["counts"]["sent"], one["counts"]["skipped_duplicate"]) == (2, 1)
+    refused = api.post(f"{API}{email.pk}/cancel/")
+    assert refused.status_code == 400 and "status" in str(refused.json())
+    with alice.scope():
+        second = _start(alice, book["template"], book["contacts"][:1])
+    cancelled = api.post(f"{API}{second.pk}/cancel/")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+
+
+def test_api_bad_input_is_400_naming_the_field_and_changes_nothing(alice: Persona, book: dict[str, Any]) -> None:
+    api = alice.api()
+    ids = [c.pk for c in book["contacts"]]
+    with alice.scope():
+        typo = _template("service", "Hi {{ contact.frist_name }}")
+    for body, field in (
+        ({"contacts": ids}, "template"),
+        ({"template": "x", "contacts": ids}, "template"),
+        ({"template": book["template"].pk, "contacts": []}, "contacts"),
+        ({"template": book["template"].pk, "contacts": ["a"]}, "contacts"),
+        ({"template": typo.pk, "contacts": ids}, "template"),
+    ):
+        response = api.post(API, body, format="json")
+        assert response.status_code == 400, (body, response.content)
+        assert field in response.content.decode(), (body, response.content)
+    with alice.scope():
+        assert not BulkEmail.objects.exists() and not Job.objects.exists()
+
+
+def test_api_needs_the_crm_right_and_keeps_firms_apart(
+    alice: Persona, charlie: Persona, book: dict[str, Any], firm_a: Any
+) -> None:
+    with alice.scope():
+        email = _start(alice, book["template"], book["contacts"])
+        clerk = UserFactory(firm=firm_a, email="eve@alpha.test", full_name="Eve", role=Role.STAFF,
+                            rights=frozenset({Right.ACCOUNT_INFORMATION}))  # fmt: skip
+    no_right = Persona(clerk, firm_a).api()
+    assert no_right.get(API).status_code == 403
+    assert (
+        no_right.post(API, {"template": book["template"].pk, "contacts": [book["ann"].pk]}, format="json").status_code
+        == 403
+    )
+    outsider = charlie.api()
+    assert outsider.get(f"{API}{email.pk}/").status_code == 404
+    assert outsider.post(f"{API}{email.pk}/cancel/").status_code == 404
+    assert outsider.get(API).json()["results"] == []
+    with charlie.scope():
+        mine = _template("service", "Beta news")
+    assert outsider.post(API, {"template": mine.pk, "contacts": [book["ann"].pk]}, format="json").status_code == 404
+    assert alice.api().post(API, {"template": mine.pk, "contacts": [book["ann"].pk]}, format="json").status_code == 404
+    with alice.scope():
+        assert BulkEmail.objects.count() == 1
+        email.refresh_from_db()
+        assert email.status == BulkStatus.QUEUED

@@ -189,7 +189,24 @@ def bulk_email_cancel(*, actor: Any, email: BulkEmail) -> BulkEmail:
 def counts(email: BulkEmail) -> dict[str, int]:
     """Recipients by status, and those left out (no address, unsubscribed, an address another
     recipient has): one query."""
-    by_status = dict(OutgoingEmail.objects.filter(bulk=email).values_list("status").annotate(n=Count("*")).order_by())
+    return counts_many([email])[email.pk]
+
+
+def counts_many(emails: Sequence[BulkEmail]) -> dict[int, dict[str, int]]:
+    """``counts`` of each bulk email (a page of them), by id: one query, whatever their number."""
+    rows = (
+        OutgoingEmail.objects.filter(bulk__in=[e.pk for e in emails])
+        .values_list("bulk_id", "status")
+        .annotate(n=Count("*"))
+        .order_by()
+    )
+    by_bulk: dict[int, dict[str, int]] = {e.pk: {} for e in emails}
+    for bulk_id, status, n in rows:
+        by_bulk[bulk_id][status] = n
+    return {email.pk: _counts(email, by_bulk[email.pk]) for email in emails}
+
+
+def _counts(email: BulkEmail, by_status: Mapping[str, int]) -> dict[str, int]:
     staged = sum(by_status.values())
     skipped = email.skipped_no_address + email.skipped_unsubscribed
     examined = min(email.staged_through, len(email.contact_ids))

@@ -374,3 +374,69 @@ def test_api_needs_the_crm_right_and_keeps_firms_apart(
         assert BulkEmail.objects.count() == 1
         email.refresh_from_db()
         assert email.status == BulkStatus.QUEUED
+
+
+# --- The pages ---------------------------------------------------------------------------------
+
+
+def test_pages_plan_confirm_send_follow_and_cancel(alice: Persona, book: dict[str, Any]) -> None:
+    client = alice.client()
+    ids = [c.pk for c in book["contacts"]]
+    assert b"No bulk emails yet" in client.get(reverse("agenda:bulk-emails")).content
+    chooser = client.get(reverse("agenda:bulk-email-new"))
+    assert chooser.status_code == 200 and b"saved view" in chooser.content
+    # From the contacts table's selection: who receives it and who is left out, before a template.
+    planned = client.post(reverse("agenda:bulk-email-new"), {"ids": ids})
+    text = planned.content.decode()
+    assert planned.status_code == 200 and "5 selected contacts" in text
+    assert "without an email address" in text and "sharing an address" in text
+    assert 'name="action" value="send"' not in text  # no template yet: nothing to send
+    # With a template: the first recipient's preview and a confirmation naming how many.
+    preview = client.post(
+        reverse("agenda:bulk-email-new"), {"contact": ids, "template": book["template"].pk, "action": "preview"}
+    )
+    text = preview.content.decode()
+    assert "News for Ann" in text and "(Marketing)" in text and "unsubscribe link" in text
+    assert "1 unsubscribed from marketing emails" in text
+    assert 'data-confirm="Send to 2 contacts?"' in text and "Send to 2 contacts" in text
+    sent = client.post(
+        reverse("agenda:bulk-email-new"), {"contact": ids, "template": book["template"].pk, "action": "send"}
+    )
+    with alice.scope():
+        email = BulkEmail.objects.get()
+    assert sent.status_code == 302 and sent["Location"] == reverse("agenda:bulk-email", args=[email.pk])
+    detail = client.get(sent["Location"]).content.decode()
+    assert "News for {{ contact.first_name }}" in detail and "status: Queued" in detail and "Marketing" in detail
+    assert "Left out: no email address" in detail and "Stop sending" in detail
+    assert bulk_email.KIND not in detail and "staged" not in detail  # labels, not internal names
+    panel = client.get(sent["Location"], HTTP_HX_REQUEST="true")
+    assert panel.status_code == 200 and b'id="bulk-email"' in panel.content and b"<html" not in panel.content
+    listed = client.get(reverse("agenda:bulk-emails")).content.decode()
+    assert "5 selected contacts" in listed and "Queued" in listed
+    cancelled = client.post(reverse("agenda:bulk-email-cancel", args=[email.pk]))
+    assert cancelled.status_code == 302
+    with alice.scope():
+        email.refresh_from_db()
+        assert email.status == BulkStatus.CANCELLED
+    after = client.get(sent["Location"]).content.decode()
+    assert "status: Cancelled" in after and "Stop sending" not in after
+    again = client.post(reverse("agenda:bulk-email-cancel", args=[email.pk]), follow=True)
+    assert "nothing to cancel" in again.content.decode()
+    assert django_mail.outbox == []
+
+
+def test_pages_keep_scope_and_firms_apart(alice: Persona, charlie: Persona, book: dict[str, Any]) -> None:
+    with alice.scope():
+        email = _start(alice, book["template"], book["contacts"])
+    outsider = charlie.client()
+    assert outsider.get(reverse("agenda:bulk-email", args=[email.pk])).status_code == 404
+    assert outsider.post(reverse("agenda:bulk-email-cancel", args=[email.pk])).status_code == 404
+    assert outsider.post(reverse("agenda:bulk-email-new"), {"ids": [book["ann"].pk]}).status_code == 404
+    sent = outsider.post(
+        reverse("agenda:bulk-email-new"),
+        {"contact": [book["ann"].pk], "template": book["template"].pk, "action": "send"},
+    )
+    assert sent.status_code == 404
+    with alice.scope():
+        email.refresh_from_db()
+        assert email.status == BulkStatus.QUEUED and BulkEmail.objects.count() == 1

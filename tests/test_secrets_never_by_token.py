@@ -30,9 +30,12 @@ from rest_framework.test import APIClient
 
 from accounts.models import AuditEntry
 from accounts.services import api_token_create
+from advisorportal.mail.models import MessageTemplate
 from advisorportal.notifications import services as notification_services
 from advisorportal.shell.panels import registered
+from crm import selectors as crm_selectors
 from crm import services as crm_services
+from crm.agenda import bulk_email
 from crm.agenda import services as agenda_services
 from crm.agenda.calendar import services as calendar_services
 from crm.agenda.models import WorkflowTemplate
@@ -173,6 +176,14 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
             url=f"/crm/contacts/{ada.pk}/", contact_id=ada.pk,
         )  # fmt: skip
         assert told is not None
+        news = MessageTemplate.objects.create(
+            name="News", category="service", subject="Hi", body="Dear {{ contact.first_name }}"
+        )
+        mailing = bulk_email.bulk_email_start(
+            actor=actor,
+            template=news,
+            selection=crm_selectors.contact_selection(user=actor, contacts=[ada.pk, acme.pk]),
+        )
         audit_ids = list(AuditEntry.objects.values_list("pk", flat=True))
     ids = {
         "contacts": contact_ids,
@@ -207,7 +218,7 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         "holds": [],  # POST-only (release a hold)
         "messages": [told.pk],
         "notifications": [told.pk],
-        "bulk-emails": [],  # TODO(bulk email): a bulk email of the book's
+        "bulk-emails": [mailing.pk],
         "panels": [panel.key for panel in registered()],
     }
     return Firm(ids=ids, contacts={"ada": ada.pk, "fiona": fiona.pk, "acme": acme.pk}, slug=alice.firm.slug)

@@ -4,8 +4,10 @@ the rate limit, bad input, the API and the pages. Emails go to Django's locmem b
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
+import uuid
 from typing import Any
 
 import pytest
@@ -301,10 +303,15 @@ def test_bad_input_is_refused_naming_the_field_and_creates_nothing(alice: Person
 API = "/api/v1/bulk-emails/"
 
 
+def key() -> dict[str, str]:
+    """A new Idempotency-Key header (required to start a bulk email through the API)."""
+    return {"HTTP_IDEMPOTENCY_KEY": uuid.uuid4().hex}
+
+
 def test_api_starts_lists_retrieves_and_cancels(alice: Persona, book: dict[str, Any]) -> None:
     api = alice.api()
     ids = [c.pk for c in book["contacts"]]
-    response = api.post(API, {"template": book["template"].pk, "contacts": ids}, format="json")
+    response = api.post(API, {"template": book["template"].pk, "contacts": ids}, format="json", **key())
     assert response.status_code == 201, response.content
     body = response.json()
     with alice.scope():
@@ -330,6 +337,24 @@ def test_api_starts_lists_retrieves_and_cancels(alice: Persona, book: dict[str, 
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
 
 
+def test_api_start_needs_a_key_and_a_retry_sends_nothing_twice(alice: Persona, book: dict[str, Any]) -> None:
+    api = alice.api()
+    body = {"template": book["template"].pk, "contacts": [c.pk for c in book["contacts"]]}
+    missing = api.post(API, body, format="json")
+    assert missing.status_code == 400 and "Idempotency-Key" in missing.content.decode()
+    with alice.scope():
+        assert not BulkEmail.objects.exists()
+    header = key()
+    first = api.post(API, body, format="json", **header)
+    again = api.post(API, body, format="json", **header)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json()["id"] == first.json()["id"]
+    other = api.post(API, {**body, "contacts": body["contacts"][:1]}, format="json", **header)
+    assert other.status_code == 422
+    with alice.scope():
+        assert BulkEmail.objects.count() == 1 and Job.objects.count() == 1
+
+
 def test_api_bad_input_is_400_naming_the_field_and_changes_nothing(alice: Persona, book: dict[str, Any]) -> None:
     api = alice.api()
     ids = [c.pk for c in book["contacts"]]
@@ -342,7 +367,7 @@ def test_api_bad_input_is_400_naming_the_field_and_changes_nothing(alice: Person
         ({"template": book["template"].pk, "contacts": ["a"]}, "contacts"),
         ({"template": typo.pk, "contacts": ids}, "template"),
     ):
-        response = api.post(API, body, format="json")
+        response = api.post(API, body, format="json", **key())
         assert response.status_code == 400, (body, response.content)
         assert field in response.content.decode(), (body, response.content)
     with alice.scope():
@@ -359,7 +384,9 @@ def test_api_needs_the_crm_right_and_keeps_firms_apart(
     no_right = Persona(clerk, firm_a).api()
     assert no_right.get(API).status_code == 403
     assert (
-        no_right.post(API, {"template": book["template"].pk, "contacts": [book["ann"].pk]}, format="json").status_code
+        no_right.post(
+            API, {"template": book["template"].pk, "contacts": [book["ann"].pk]}, format="json", **key()
+        ).status_code
         == 403
     )
     outsider = charlie.api()
@@ -368,8 +395,9 @@ def test_api_needs_the_crm_right_and_keeps_firms_apart(
     assert outsider.get(API).json()["results"] == []
     with charlie.scope():
         mine = _template("service", "Beta news")
-    assert outsider.post(API, {"template": mine.pk, "contacts": [book["ann"].pk]}, format="json").status_code == 404
-    assert alice.api().post(API, {"template": mine.pk, "contacts": [book["ann"].pk]}, format="json").status_code == 404
+    body = {"template": mine.pk, "contacts": [book["ann"].pk]}
+    assert outsider.post(API, body, format="json", **key()).status_code == 404
+    assert alice.api().post(API, body, format="json", **key()).status_code == 404
     with alice.scope():
         assert BulkEmail.objects.count() == 1
         email.refresh_from_db()
@@ -399,12 +427,20 @@ def test_pages_plan_confirm_send_follow_and_cancel(alice: Persona, book: dict[st
     assert "News for Ann" in text and "(Marketing)" in text and "unsubscribe link" in text
     assert "1 unsubscribed from marketing emails" in text
     assert 'data-confirm="Send to 2 contacts?"' in text and "Send to 2 contacts" in text
-    sent = client.post(
-        reverse("agenda:bulk-email-new"), {"contact": ids, "template": book["template"].pk, "action": "send"}
-    )
+    form = {"contact": ids, "template": book["template"].pk, "action": "send"}
+    refused = client.post(reverse("agenda:bulk-email-new"), form)  # a form without its one-time key
+    assert refused.status_code == 400 and "This form has expired" in refused.content.decode()
+    send_key = re.search(r'name="send_key" value="(\w+)"', text)
+    assert send_key is not None
+    sent = client.post(reverse("agenda:bulk-email-new"), {**form, "send_key": send_key[1]})
     with alice.scope():
         email = BulkEmail.objects.get()
     assert sent.status_code == 302 and sent["Location"] == reverse("agenda:bulk-email", args=[email.pk])
+    # A second click (the same form again) shows the same bulk email and sends nothing more.
+    twice = client.post(reverse("agenda:bulk-email-new"), {**form, "send_key": send_key[1]})
+    assert twice.status_code == 302 and twice["Location"] == sent["Location"]
+    with alice.scope():
+        assert BulkEmail.objects.count() == 1 and Job.objects.count() == 1
     detail = client.get(sent["Location"]).content.decode()
     assert "News for {{ contact.first_name }}" in detail and "status: Queued" in detail and "Marketing" in detail
     assert "Left out: no email address" in detail and "Stop sending" in detail
@@ -434,7 +470,7 @@ def test_pages_keep_scope_and_firms_apart(alice: Persona, charlie: Persona, book
     assert outsider.post(reverse("agenda:bulk-email-new"), {"ids": [book["ann"].pk]}).status_code == 404
     sent = outsider.post(
         reverse("agenda:bulk-email-new"),
-        {"contact": [book["ann"].pk], "template": book["template"].pk, "action": "send"},
+        {"contact": [book["ann"].pk], "template": book["template"].pk, "action": "send", "send_key": "k1"},
     )
     assert sent.status_code == 404
     with alice.scope():

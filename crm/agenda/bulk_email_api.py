@@ -17,6 +17,7 @@ from rest_framework.response import Response
 
 from accounts.api_access import FirmScopedViewSet
 from accounts.rights import Right
+from advisorportal.idempotency.api import idempotent_view
 from advisorportal.jobs.models import Job
 from advisorportal.mail import bulk as mail_bulk
 from advisorportal.mail.models import BulkEmail, BulkStatus, EmailCategory
@@ -116,10 +117,12 @@ class BulkEmailViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmSco
         return super().get_serializer(*args, **kwargs)
 
     @extend_schema(request=BulkEmailStartSerializer, responses={201: BulkEmailSerializer})
+    @idempotent_view("agenda.bulk_email_start")
     def create(self, request: Request) -> Response:
         """Send the message template `template` to `contacts` (ids), a `group` or a `saved_view`.
         Any contact outside your scope or of another firm, another firm's template: 404, nothing
-        created. A merge field contacts lack, nobody chosen: 400 naming the field."""
+        created. A merge field contacts lack, nobody chosen: 400 naming the field. The
+        `Idempotency-Key` header is required: a retry never sends the emails a second time."""
         body = BulkEmailStartSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data

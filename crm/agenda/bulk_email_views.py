@@ -5,6 +5,7 @@ the user's bulk emails. The CRM right, the user's scope; a bulk email is its sta
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django.contrib import messages
@@ -13,6 +14,12 @@ from django.http import Http404, HttpRequest, HttpResponseBase, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
+from advisorportal.idempotency.services import (
+    IdempotencyKeyInProgress,
+    IdempotencyKeyInvalid,
+    IdempotencyKeyReused,
+    idempotent,
+)
 from advisorportal.jobs.models import Job
 from advisorportal.mail import bulk as mail_bulk
 from advisorportal.mail.models import BulkEmail, MessageTemplate
@@ -26,6 +33,9 @@ SELECTION_KEYS = ("group", "saved_view")
 def _selection_fields(data: QueryDict) -> dict[str, Any]:
     contacts = [v for v in data.getlist("contact") + data.getlist("ids") if v.strip()]
     return {"contacts": contacts, "group": data.get("group") or None, "saved_view": data.get("saved_view") or None}
+
+
+SEND_SCOPE = "agenda.bulk_email_start.page"
 
 
 class BulkEmailNewView(AgendaPage):
@@ -43,10 +53,22 @@ class BulkEmailNewView(AgendaPage):
         template = self.template(data.get("template"))
         if template is None:
             return self.show(data, errors=["Choose a message template."], status=400)
+        # The form's one-time key: a second click or a resent form shows the first bulk email and
+        # sends nothing again.
+        payload = {"template": template.pk, "user": self.user.pk, **_selection_fields(data)}
         try:
-            email = bulk_email.bulk_email_start(actor=self.user, template=template, selection=selection)
+            with idempotent(scope=SEND_SCOPE, key=data.get("send_key", ""), payload=payload, name="form") as attempt:
+                if attempt.replayed:
+                    return redirect(reverse("agenda:bulk-email", args=[attempt.body["id"]]))
+                email = bulk_email.bulk_email_start(actor=self.user, template=template, selection=selection)
+                attempt.store({"id": email.pk})
         except ValidationError as error:
             return self.show(data, errors=_errors(error), status=400)
+        except IdempotencyKeyInvalid:
+            return self.show(data, errors=["This form has expired: check the choices and send again."], status=400)
+        except (IdempotencyKeyReused, IdempotencyKeyInProgress):
+            return self.show(data, errors=["This form was already sent with other choices: check and send again."],
+                             status=400)  # fmt: skip
         messages.success(request, f"Bulk email queued to {selection.label}.")
         return redirect(reverse("agenda:bulk-email", args=[email.pk]))
 
@@ -90,6 +112,7 @@ class BulkEmailNewView(AgendaPage):
                 "chosen": chosen,
                 "plan": plan,
                 "errors": errors,
+                "send_key": uuid.uuid4().hex,
                 "groups": crm_selectors.group_list(user=self.user),
                 "saved_views": crm_selectors.saved_views(user=self.user),
             },

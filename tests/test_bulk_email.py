@@ -23,6 +23,7 @@ from advisorportal.jobs import services as job_services
 from advisorportal.jobs.models import Job, JobStatus
 from advisorportal.mail import bulk as mail_bulk
 from advisorportal.mail import rate, services
+from advisorportal.mail import selectors as mail_selectors
 from advisorportal.mail.models import BulkEmail, BulkStatus, EmailStatus, MessageTemplate, OutgoingEmail, Unsubscribe
 from advisorportal.tenancy.context import firm_scope
 from crm import selectors as crm_selectors
@@ -116,7 +117,7 @@ def test_the_job_sends_each_address_once_and_leaves_out_the_rest(alice: Persona,
         assert "List-Unsubscribe" in django_mail.outbox[0].extra_headers
         email.refresh_from_db()
         assert email.status == BulkStatus.DONE
-        counts = mail_bulk.counts(email)
+        counts = mail_selectors.counts(email)
         assert (counts["sent"], counts["queued"], counts["skipped_no_address"]) == (2, 0, 1)
         assert (counts["skipped_unsubscribed"], counts["skipped_duplicate"]) == (1, 1)
         # A message delivered twice, or the job run again: nothing is sent again.
@@ -180,7 +181,7 @@ def test_a_job_resumed_after_a_stop_sends_nobody_twice(
         assert len(sent) == len(set(sent)) == 5 and interrupted[0].to not in sent
         email.refresh_from_db()
         assert email.status == BulkStatus.DONE and email.recipients == 6
-        assert mail_bulk.counts(email)["failed"] == 1
+        assert mail_selectors.counts(email)["failed"] == 1
 
 
 def test_the_rate_limit_is_respected(
@@ -261,7 +262,7 @@ def test_cancel_while_sending_stops_the_queued_rows(
     assert result == [JobStatus.CANCELLED]
     with firm_scope(committed.firm):
         email = BulkEmail.objects.get()
-        counts = mail_bulk.counts(email)
+        counts = mail_selectors.counts(email)
         assert email.status == BulkStatus.CANCELLED
         assert (counts["sent"], counts["cancelled"], counts["queued"]) == (2, 3, 0)
     assert len(django_mail.outbox) == 2

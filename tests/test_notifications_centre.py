@@ -90,13 +90,18 @@ def test_the_scoped_user_counts_only_notifications_about_contacts_in_scope(
     dana = book["dana"]
     with alice.scope():
         # Written before Dana's scope narrowed (or by a careless emitter): stored, but never shown.
-        Notification.objects.create(
+        hidden = Notification.objects.create(
             recipient=dana.user, category="x", title="About Otto", contact_id=book["outside"].pk
         )
         assert selectors.unread_count(user=dana.user) == 1
     page = dana.client().get("/messages/").content.decode()
     assert "Dana: call Ina" in page and "About Otto" not in page
     assert _count(page) == "Notifications, 1 unread"
+    # Nor can it be opened (which would mark it read): a 404, nothing changed.
+    assert dana.client().get(f"/messages/{hidden.pk}/open/").status_code == 404
+    with alice.scope():
+        hidden.refresh_from_db()
+        assert hidden.read_at is None
 
 
 def test_message_centre_groups_by_contact_and_by_category(alice: Persona, book: dict[str, Any]) -> None:

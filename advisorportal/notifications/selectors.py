@@ -38,6 +38,14 @@ def notifications_for(
     return rows.order_by("-created_at", "-pk")
 
 
+def notification_get(*, user: Any, pk: Any) -> Notification | None:
+    """One of the user's notifications (inbox or archive), or None: another user's, one about a
+    contact outside their scope, or an id that is not a number."""
+    if not str(pk).isdigit():
+        return None
+    return _own(user).filter(pk=int(pk)).first()
+
+
 def unread_count(*, user: Any) -> int:
     """One cheap count on a partial index."""
     return _own(user).filter(read_at=None, archived_at=None).count()

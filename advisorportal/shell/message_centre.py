@@ -165,12 +165,13 @@ def _back(request: HttpRequest) -> str:
 
 
 class NotificationOpenView(FirmScopedView, View):
-    """Follow a notification's link: it is marked read on the way. Another user's is a 404."""
+    """Follow a notification's link: it is marked read on the way. Another user's, or one about a
+    contact outside the user's scope, is a 404."""
 
     required_right = SIGNED_IN
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        notification = Notification.objects.filter(pk=pk, recipient_id=self.user.pk).first()
+        notification = selectors.notification_get(user=self.user, pk=pk)
         if notification is None:
             raise Http404
         services.notifications_mark_read(user=self.user, ids=[notification.pk])

@@ -17,7 +17,7 @@ from rest_framework.response import Response
 
 from accounts.access import SIGNED_IN
 from accounts.api_access import FirmScopedViewSet
-from advisorportal.notifications import categories, contacts, selectors, services
+from advisorportal.notifications import categories, selectors, services
 from advisorportal.notifications.models import Notification
 
 
@@ -93,10 +93,8 @@ class NotificationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Firm
         )
 
     def get_object(self) -> Notification:
-        pk = str(self.kwargs["pk"])
-        user = self.request.user
-        row = Notification.objects.filter(pk=int(pk), recipient_id=user.pk).first() if pk.isdigit() else None
-        if row is None or (row.contact_id is not None and not contacts.in_scope(user, row.contact_id)):
+        row = selectors.notification_get(user=self.request.user, pk=self.kwargs["pk"])
+        if row is None:
             raise Http404
         return row
 

@@ -17,6 +17,7 @@ from advisorportal.jobs.kinds import Outcome
 from advisorportal.jobs.models import Job
 from advisorportal.jobs.progress import Progress
 from advisorportal.mail import bulk as mail_bulk
+from advisorportal.mail import selectors as mail_selectors
 from advisorportal.mail.models import BulkEmail, EmailCategory, MessageTemplate, Unsubscribe
 from advisorportal.mail.rendering import Rendered
 from crm.models import Contact
@@ -117,7 +118,7 @@ def bulk_email_cancel(*, actor: Any, email: BulkEmail) -> BulkEmail:
 
 def bulk_emails_for(*, user: Any) -> QuerySet[BulkEmail]:
     """The bulk emails the user started, newest first."""
-    return mail_bulk.bulk_email_list().filter(created_by=user)
+    return mail_selectors.bulk_email_list().filter(created_by=user)
 
 
 def bulk_email_get(*, user: Any, pk: Any) -> BulkEmail:

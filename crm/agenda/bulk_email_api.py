@@ -19,7 +19,7 @@ from accounts.api_access import FirmScopedViewSet
 from accounts.rights import Right
 from advisorportal.idempotency.api import idempotent_view
 from advisorportal.jobs.models import Job
-from advisorportal.mail import bulk as mail_bulk
+from advisorportal.mail import selectors as mail_selectors
 from advisorportal.mail.models import BulkEmail, BulkStatus, EmailCategory
 from crm import selectors as crm_selectors
 from crm.agenda import bulk_email
@@ -77,7 +77,7 @@ class BulkEmailSerializer(serializers.Serializer):
 
 def _page_context(emails: list[BulkEmail]) -> dict[str, Any]:
     jobs = {job.pk: job for job in Job.objects.filter(pk__in=[e.job_id for e in emails]).defer("issues")}
-    return {"jobs": jobs, "counts": mail_bulk.counts_many(emails)}
+    return {"jobs": jobs, "counts": mail_selectors.counts_many(emails)}
 
 
 def _answer(user: Any, email: BulkEmail, code: int = status.HTTP_200_OK) -> Response:

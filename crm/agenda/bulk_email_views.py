@@ -21,7 +21,7 @@ from advisorportal.idempotency.services import (
     idempotent,
 )
 from advisorportal.jobs.models import Job
-from advisorportal.mail import bulk as mail_bulk
+from advisorportal.mail import selectors as mail_selectors
 from advisorportal.mail.models import BulkEmail, MessageTemplate
 from crm import selectors as crm_selectors
 from crm.agenda import bulk_email
@@ -132,7 +132,7 @@ class BulkEmailDetailView(BulkEmailPage):
     def get(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         email = self.bulk(pk)
         job = Job.objects.get(pk=email.job_id)
-        context = {"email": email, "job": job, "counts": mail_bulk.counts(email), "unit": _unit(job)}
+        context = {"email": email, "job": job, "counts": mail_selectors.counts(email), "unit": _unit(job)}
         template = (
             "agenda/bulk_email/_panel.html" if request.headers.get("HX-Request") else "agenda/bulk_email/detail.html"
         )

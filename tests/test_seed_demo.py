@@ -13,6 +13,7 @@ from accounts.models import ApiToken, Firm, User
 from accounts.rights import Right
 from accounts.selectors import user_rights
 from accounts.services import api_token_authenticate
+from advisorportal.mail.models import MessageTemplate, OutgoingEmail
 from advisorportal.tenancy.context import firm_scope
 from crm.models import Contact, Household
 
@@ -42,6 +43,11 @@ def test_seed_demo_builds_both_firms_and_writes_credentials(tmp_path: Path) -> N
             assert Right.USER_MANAGEMENT not in user_rights(user=advisor)
             assert Right.CRM in user_rights(user=advisor)
             assert user_rights(user=assistant) == frozenset({Right.CRM})
+            assert MessageTemplate.objects.filter(category="marketing").count() == 2
+            assert MessageTemplate.objects.filter(category="service").count() == 3
+            sent = OutgoingEmail.objects.filter(contact_id__isnull=False)
+            assert sent.filter(sent_by=advisor).count() == 3 and sent.filter(sent_by=assistant).exists()
+            assert not sent.filter(subject__contains="{{").exists()
 
 
 def test_seed_demo_is_rerunnable_and_renews_credentials(tmp_path: Path) -> None:

@@ -36,7 +36,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.template import Context
-from django.template.loader import get_template
 from django.utils import timezone
 
 from advisorportal import auditing, bulk
@@ -44,7 +43,7 @@ from advisorportal.jobs import services as job_services
 from advisorportal.jobs.kinds import Outcome
 from advisorportal.jobs.models import Job, JobStatus
 from advisorportal.jobs.progress import JobCancelled, Progress, lease_seconds
-from advisorportal.mail import branding, rate, rendering, services
+from advisorportal.mail import branding, message_templates, rate, services
 from advisorportal.mail.models import (
     BulkEmail,
     BulkStatus,
@@ -79,56 +78,6 @@ class _Raced(Exception):
     """Another runner staged this batch first: roll ours back and carry on from its point."""
 
 
-@dataclass(frozen=True)
-class _Compiled:
-    subject: Any
-    body: Any
-    layout: Any
-
-
-def _compile(template: MessageTemplate) -> _Compiled:
-    try:
-        return _Compiled(
-            subject=rendering.compile_firm_template(template.subject, html=False),
-            body=rendering.compile_firm_template(template.body, html=False),
-            layout=get_template("mail/email/firm_message.html"),
-        )
-    except rendering.MergeFieldError as error:
-        raise ValidationError({"template": str(error)}) from None
-
-
-def check_template(*, template: MessageTemplate, sample: Mapping[str, Any], actor: Any) -> None:
-    """Refuse a template with a merge field that recipients do not have (``ValidationError`` on
-    ``template`` naming it): ``sample`` is a recipient's merge fields. A template of a category
-    that is neither service nor marketing is refused the same way."""
-    if template.category not in EmailCategory.values:
-        raise ValidationError(
-            {
-                "template": f"The template “{template.name}” has the unknown category {template.category!r}: "
-                "choose a service or marketing template."
-            }
-        )
-    compiled = _compile(template)
-    context = services.merge_context(
-        firm_id=require_firm_id(), context=dict(sample), category=template.category, to="sample@example.com",
-        actor=actor,
-    )  # fmt: skip
-    try:
-        rendering.check_fields([compiled.subject, compiled.body], context)
-    except rendering.MergeFieldError as error:
-        raise ValidationError({"template": str(error).replace("nothing was sent", "nothing was created")}) from None
-
-
-def preview(*, template: MessageTemplate, recipient: Recipient, actor: Any) -> rendering.Rendered:
-    """What ``recipient`` would receive (the first recipient's, on the confirmation page)."""
-    check_template(template=template, sample=recipient.context, actor=actor)
-    context = services.merge_context(
-        firm_id=require_firm_id(), context=dict(recipient.context), category=template.category,
-        to=recipient.email or "sample@example.com", actor=actor,
-    )  # fmt: skip
-    return rendering.render_firm_template(subject=template.subject, body=template.body, context=context)
-
-
 @transaction.atomic
 def bulk_email_create(
     *, actor: Any, template: MessageTemplate, contact_ids: Sequence[int], source: str, kind: str,
@@ -143,7 +92,7 @@ def bulk_email_create(
         raise ValidationError({"contacts": "Choose at least one contact."})
     if len(ids) > MAX_RECIPIENTS:
         raise ValidationError({"contacts": f"At most {MAX_RECIPIENTS:,} contacts in one bulk email."})
-    check_template(template=template, sample=sample, actor=actor)
+    message_templates.check_template(template=template, sample=sample, actor=actor)
     job = job_services.job_create(actor=actor, kind=kind, total=len(ids), phase="Queued")
     email = BulkEmail(
         template=template, category=template.category, subject=template.subject[:300], job_id=job.pk,
@@ -213,7 +162,7 @@ def run(job: Job, progress: Progress, *, recipients: RecipientSource) -> Outcome
 
 def _stage(email: BulkEmail, progress: Progress, recipients: RecipientSource) -> None:
     ids = email.contact_ids
-    compiled = _compile(email.template)
+    compiled = message_templates.compile_template(email.template)
     firm_id = require_firm_id()
     brand = branding.for_firm(firm_id)
     base = services.merge_context(
@@ -239,8 +188,8 @@ def _plain(text: str) -> str:
 
 
 def _stage_batch(
-    email: BulkEmail, batch: Sequence[int], position: int, recipients: RecipientSource, compiled: _Compiled,
-    base: Mapping[str, Any], marketing: bool, reply_to: str, firm_id: int,
+    email: BulkEmail, batch: Sequence[int], position: int, recipients: RecipientSource,
+    compiled: message_templates.Compiled, base: Mapping[str, Any], marketing: bool, reply_to: str, firm_id: int,
 ) -> None:  # fmt: skip
     found = recipients(batch)
     with_address = [r for r in found if r.email.strip()]

@@ -177,9 +177,17 @@ def _queue(
 
 @transaction.atomic
 def email_send_message(
-    *, to: str, template: MessageTemplate, contact_id: int | None, context: dict[str, Any], actor: Any
+    *,
+    to: str,
+    template: MessageTemplate,
+    contact_id: int | None,
+    context: dict[str, Any],
+    actor: Any,
+    code: str = "",
 ) -> OutgoingEmail:
-    """Queue one email from a firm's message template (subject and body with merge fields)."""
+    """Queue one email from a firm's message template (subject and body with merge fields; it may
+    be unsaved: a message written for one contact). ``code`` is stored as the email's template
+    (default ``firm:<pk>``)."""
     firm_id = require_firm_id()
     to = _check_address(to)
     if template.category == EmailCategory.MARKETING and is_unsubscribed(email=to):
@@ -191,7 +199,7 @@ def email_send_message(
         status = EmailStatus.QUEUED
     return _queue(
         to=to,
-        template=f"firm:{template.pk}",
+        template=code or f"firm:{template.pk}",
         category=template.category,
         contact_id=contact_id,
         actor=actor,

@@ -17,6 +17,7 @@ from advisorportal.jobs.kinds import Outcome
 from advisorportal.jobs.models import Job
 from advisorportal.jobs.progress import Progress
 from advisorportal.mail import bulk as mail_bulk
+from advisorportal.mail import message_templates
 from advisorportal.mail import selectors as mail_selectors
 from advisorportal.mail.models import BulkEmail, EmailCategory, MessageTemplate, Unsubscribe
 from advisorportal.mail.rendering import Rendered
@@ -91,10 +92,8 @@ def plan(*, actor: Any, template: MessageTemplate | None, selection: ContactSele
     first = contacts.filter(pk=first_row["id"]).first() if first_row else None
     preview = None
     if template is not None:
-        recipient = mail_bulk.Recipient(
-            contact_id=first_row["id"], email=first_row["email"], context=merge_fields(first_row)
-        ) if first_row else mail_bulk.Recipient(contact_id=0, email="", context=SAMPLE)  # fmt: skip
-        preview = mail_bulk.preview(template=template, recipient=recipient, actor=actor)
+        context, to = (merge_fields(first_row), first_row["email"]) if first_row else (SAMPLE, "")
+        preview = message_templates.preview(template=template, context=context, to=to, actor=actor)
     n, no_address = totals["n"], totals["no_address"]
     return Plan(
         label=selection.label, contacts=n, recipients=distinct, no_address=no_address, unsubscribed=unsubscribed,

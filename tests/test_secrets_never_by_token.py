@@ -36,6 +36,7 @@ from advisorportal.shell.panels import registered
 from crm import selectors as crm_selectors
 from crm import services as crm_services
 from crm.agenda import bulk_email
+from crm.agenda import emails as agenda_emails
 from crm.agenda import services as agenda_services
 from crm.agenda.calendar import services as calendar_services
 from crm.agenda.models import WorkflowTemplate
@@ -184,6 +185,7 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
             template=news,
             selection=crm_selectors.contact_selection(user=actor, contacts=[ada.pk, acme.pk]),
         )
+        letter = agenda_emails.contact_email_send(actor=actor, contact=ada, template=news)
         audit_ids = list(AuditEntry.objects.values_list("pk", flat=True))
     ids = {
         "contacts": contact_ids,
@@ -219,6 +221,8 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         "messages": [told.pk],
         "notifications": [told.pk],
         "bulk-emails": [mailing.pk],
+        "emails": [letter.pk],
+        "message-templates": [news.pk],
         "panels": [panel.key for panel in registered()],
     }
     return Firm(ids=ids, contacts={"ada": ada.pk, "fiona": fiona.pk, "acme": acme.pk}, slug=alice.firm.slug)

@@ -43,7 +43,7 @@ from advisorportal.jobs import services as job_services
 from advisorportal.jobs.kinds import Outcome
 from advisorportal.jobs.models import Job, JobStatus
 from advisorportal.jobs.progress import JobCancelled, Progress, lease_seconds
-from advisorportal.mail import branding, message_templates, rate, services
+from advisorportal.mail import branding, message_templates, rate, rendering, services
 from advisorportal.mail.models import (
     BulkEmail,
     BulkStatus,
@@ -216,7 +216,7 @@ def _stage_batch(
         columns["to"].append(to)
         columns["subject"].append(" ".join(compiled.subject.render(Context(context)).split())[:300] or "(no subject)")
         columns["contact_id"].append(recipient.contact_id)
-        columns["text_body"].append(text)
+        columns["text_body"].append(_plain(rendering.text_part(text, context["unsubscribe_url"])))
         columns["html_body"].append(_plain(compiled.layout.render({**context, "body_text": text})))
     inserted = bulk.insert(
         OutgoingEmail, len(rows),

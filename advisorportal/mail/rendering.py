@@ -89,6 +89,12 @@ def compile_firm_template(source: str, *, html: bool) -> Template:
         raise MergeFieldError(f"This template does not parse: {exc}") from None
 
 
+def text_part(body_text: str, unsubscribe_url: str) -> str:
+    """The plain-text part of a firm's message: the body and, for marketing, the unsubscribe link
+    (the HTML part's layout carries its own)."""
+    return f"{body_text}\n\n--\nUnsubscribe from these emails: {unsubscribe_url}" if unsubscribe_url else body_text
+
+
 def render_firm_template(*, subject: str, body: str, context: Mapping[str, Any]) -> Rendered:
     """A firm's message template: the subject and a plain-text body with merge fields. The HTML
     part is the body, escaped, with its paragraphs, inside the branded layout."""
@@ -98,4 +104,8 @@ def render_firm_template(*, subject: str, body: str, context: Mapping[str, Any])
     ctx = dict(context)
     text = body_t.render(Context(ctx, autoescape=False))
     html = get_template("mail/email/firm_message.html").render({**ctx, "body_text": text})
-    return Rendered(subject=_one_line(subject_t.render(Context(ctx))), text=text, html=html)
+    return Rendered(
+        subject=_one_line(subject_t.render(Context(ctx))),
+        text=text_part(text, ctx.get("unsubscribe_url", "")),
+        html=html,
+    )

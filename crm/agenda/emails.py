@@ -141,6 +141,17 @@ def contact_emails(*, user: Any, contact: Contact, status: str = "") -> QuerySet
     return emails
 
 
+def contacts_by_id(*, user: Any, ids: set[Any]) -> dict[int, Contact]:
+    """The contacts among ``ids`` in the user's scope (an email's contact may have left it)."""
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    rows = scope_contacts(Contact.objects.filter(pk__in=ids), user=user).only(
+        "pk", "kind", "first_name", "middle_name", "last_name", "suffix", "email"
+    )
+    return {c.pk: c for c in rows}
+
+
 def body_visible(email: OutgoingEmail) -> bool:
     """Whether the stored body may be shown to the firm's users: a firm-written message, not one
     of the product's own emails (which may hold a private link for the recipient)."""

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from crm.agenda import bulk_email_views, views
+from crm.agenda import bulk_email_views, email_views, views
 
 app_name = "agenda"
 urlpatterns = [
@@ -22,6 +22,12 @@ urlpatterns = [
     path(
         "agenda/bulk-emails/<int:pk>/cancel/", bulk_email_views.BulkEmailCancelView.as_view(), name="bulk-email-cancel"
     ),
+    path("agenda/message-templates/", email_views.MessageTemplateListView.as_view(), name="message-templates"),
+    path("agenda/message-templates/new/", email_views.MessageTemplateNewView.as_view(), name="message-template-new"),
+    path("agenda/message-templates/<int:pk>/", email_views.MessageTemplateEditView.as_view(), name="message-template"),
+    path("agenda/emails/", email_views.EmailListView.as_view(), name="emails"),
+    path("agenda/emails/<int:pk>/", email_views.EmailDetailView.as_view(), name="email"),
+    path("contacts/<int:pk>/email/", email_views.ContactEmailView.as_view(), name="contact-email"),
     path("contacts/<int:pk>/agenda/", views.ContactAgendaView.as_view(), name="contact"),
     path("contacts/<int:pk>/agenda/notes/", views.NoteCreateView.as_view(), name="note-new"),
 ]

@@ -162,6 +162,17 @@ def contact_events(*, user: Any, contact: Contact, upcoming_only: bool = False, 
     return _finish(_with_details(events, user)[:limit])
 
 
+def contact_events_past(*, user: Any, contact: Contact, limit: int = 5) -> list[Event]:
+    """The events with ``contact`` (already checked to be in the user's scope) that the user may see
+    and that have ended, the latest first: what a contact's agenda tab shows as recent."""
+    from django.utils import timezone
+
+    events = events_visible(user=user).filter(
+        Exists(EventContact.objects.filter(event=OuterRef("pk"), contact=contact)), end__lt=timezone.now()
+    )
+    return _finish(_with_details(events.order_by("-start", "-id"), user)[:limit])
+
+
 def events_for_api(*, user: Any, start: datetime, end: datetime, contact: Contact | None = None) -> QuerySet[Event]:
     """The API's list: the user's own events in ``[start, end)``, or, with ``contact``, every
     event with that contact the user may see; unordered."""

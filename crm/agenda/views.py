@@ -15,9 +15,13 @@ from django.urls import reverse
 
 from accounts.access import FirmScopedView
 from accounts.rights import Right
+from advisorportal.notifications import categories as notification_categories
+from advisorportal.notifications import selectors as notification_selectors
 from crm import selectors as crm_selectors
-from crm.agenda import selectors, services
+from crm.agenda import emails, selectors, services
+from crm.agenda.calendar import selectors as calendar_selectors
 from crm.agenda.models import Priority, TaskStatus
+from crm.documents import selectors as document_selectors
 from crm.models import Contact
 
 
@@ -262,14 +266,34 @@ class TemplateEditView(AgendaPage):
 
 
 class ContactAgendaView(AgendaPage):
+    """A contact's Agenda tab: workflows, tasks, notes, events, documents, emails and the user's
+    notifications about the contact, each section a bounded read (a constant number of queries)."""
+
+    SHOWN = 10
+
     def get(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         contact = self.contact_or_404(pk)
         q, sort = request.GET.get("q", ""), request.GET.get("sort", "newest")
+        notifications = list(
+            notification_selectors.notifications_for_contact(user=self.user, contact_id=contact.pk)[:10]
+        )
+        for notification in notifications:
+            notification.category_label = notification_categories.label(notification.category)  # type: ignore[attr-defined]
         return render(
             request,
             "agenda/contact_agenda.html",
             {
                 "contact": contact,
+                "events_upcoming": calendar_selectors.contact_events(
+                    user=self.user, contact=contact, upcoming_only=True, limit=10
+                ),
+                "events_past": calendar_selectors.contact_events_past(user=self.user, contact=contact, limit=5),
+                "documents": list(document_selectors.document_list(user=self.user, contact=contact)[: self.SHOWN]),
+                "emails": list(
+                    emails.contact_emails(user=self.user, contact=contact).select_related("sent_by")[: self.SHOWN]
+                ),
+                "notifications": notifications,
+                "shown": self.SHOWN,
                 "workflows": list(
                     selectors.workflow_list(user=self.user, contact=contact).order_by("-started_at", "-id")[:50]
                 ),

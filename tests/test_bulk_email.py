@@ -477,3 +477,32 @@ def test_pages_keep_scope_and_firms_apart(alice: Persona, charlie: Persona, book
     with alice.scope():
         email.refresh_from_db()
         assert email.status == BulkStatus.QUEUED and BulkEmail.objects.count() == 1
+
+
+# --- The bench command ---------------------------------------------------------------------------
+
+
+def test_the_bench_command_sends_to_the_file_backend_and_reports_what_it_wrote(
+    alice: Persona, settings: Any, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    """``manage.py bench_bulk_email`` (the ``email_bulk_10k`` bench scenario) on a small book: every
+    contact with an address gets one message, and the figures count what the file backend wrote."""
+    import json
+
+    from django.core.management import call_command
+
+    # Settings the command changes for its run go to this test's overrides, undone afterwards.
+    settings.DEBUG, settings.MAIL_RATE_PER_MINUTE = False, settings.MAIL_RATE_PER_MINUTE
+    settings.EMAIL_FILE_PATH = str(tmp_path)
+    with alice.scope():
+        for n in range(4):
+            ContactFactory(first_name=f"Reader{n}", email=f"reader{n}@example.test")
+        ContactFactory(first_name="Nomail", email="")
+    call_command("bench_bulk_email", "alpha", "3")
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert figures["contacts"] == 3 and figures["status"] == JobStatus.DONE
+    assert figures["sent"] == figures["written"] == 3 and figures["failed"] == 0
+    with alice.scope():
+        assert MessageTemplate.objects.filter(name="Bench newsletter").count() == 1
+    call_command("bench_bulk_email", "alpha", "2")  # the template is reused
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["written"] == 2

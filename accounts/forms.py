@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.forms import PasswordResetForm as DjangoPasswordResetForm
+from django.utils import timezone
 
 from accounts.identity import identity_by_email, user_of
 from accounts.models import Firm
+from advisorportal.formats import DateFormat, day, moment
 
 
 class EmailAuthenticationForm(AuthenticationForm):
@@ -105,6 +108,28 @@ class FirmSecurityForm(forms.ModelForm):
             "session_absolute_hours": "1 to 24.",
             "token_max_days": "1 to 365. New tokens expire after at most this; existing tokens keep their expiry.",
         }
+
+
+def _previewed(code: str, label: str, now: datetime) -> str:
+    return f"{day(now, code)} · {moment(now, code)} — {label}"
+
+
+class DateFormatForm(forms.Form):
+    """A date format, each choice shown with today's date and time in it. ``firm_default`` (the
+    firm's choice) adds a blank choice, "as the firm", for a user's own preference."""
+
+    date_format = forms.ChoiceField(label="Date format", widget=forms.RadioSelect)
+
+    def __init__(self, *args: Any, firm_default: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        now = timezone.now()
+        choices = [(code, _previewed(code, str(label), now)) for code, label in DateFormat.choices]
+        if firm_default is not None:
+            firm_label = str(DateFormat(firm_default).label) if firm_default in DateFormat.values else ""
+            choices.insert(0, ("", _previewed(firm_default, f"as set for the firm ({firm_label})", now)))
+        field = self.fields["date_format"]
+        field.choices = choices  # type: ignore[attr-defined]
+        field.required = firm_default is None
 
 
 class UserInviteForm(forms.Form):

@@ -19,6 +19,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 
 from accounts.rights import Right, Role
+from advisorportal.formats import DEFAULT_DATE_FORMAT, DateFormat
 from advisorportal.tenancy.models import FirmOwnedModel, FirmScopedManager
 
 hex_colour = RegexValidator(r"^#[0-9a-fA-F]{6}$", "Enter a colour as #RRGGBB.")
@@ -52,6 +53,13 @@ class Firm(models.Model):
     brand_primary = models.CharField("primary colour", max_length=7, default="#1f4e79", validators=[hex_colour])
     brand_accent = models.CharField("accent colour", max_length=7, default="#c8902b", validators=[hex_colour])
     logo = models.FileField(upload_to="firm-logos/", blank=True)
+    date_format = models.CharField(
+        "date format",
+        max_length=12,
+        choices=DateFormat.choices,
+        default=DEFAULT_DATE_FORMAT,
+        help_text="How dates read for users who chose none themselves.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -87,6 +95,8 @@ class User(AbstractBaseUser):
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.STAFF)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(auto_now_add=True)
+    # Blank: the firm's date format (``Firm.date_format``).
+    date_format = models.CharField("date format", max_length=12, choices=DateFormat.choices, blank=True, default="")
 
     objects: ClassVar[UserManager] = UserManager()
 

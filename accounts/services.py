@@ -86,6 +86,37 @@ def firm_security_update(*, actor: User, **values: object) -> Firm:
     return firm
 
 
+@transaction.atomic
+def firm_date_format_set(*, actor: User, date_format: str) -> Firm:
+    """Set the date format of the actor's firm: its users who chose none read dates so; audited."""
+    firm = Firm.objects.select_for_update().get(pk=actor.firm_id)
+    old = firm.date_format
+    firm.date_format = date_format
+    firm.full_clean()
+    if old != date_format:
+        firm.save(update_fields=["date_format"])
+        with firm_scope(firm):
+            audit.record(action="update", object_type="accounts.firm", object_id=str(firm.pk), object_repr=firm.name,
+                         changes={"date_format": [old, date_format]}, actor_id=actor.pk)  # fmt: skip
+    return firm
+
+
+@transaction.atomic
+def user_date_format_set(*, user: User, date_format: str) -> User:
+    """Set the user's own date format ("" for their firm's)."""
+    with firm_scope(user.firm_id):
+        row = User.objects.select_for_update().get(pk=user.pk)
+        old = row.date_format
+        row.date_format = date_format
+        row.full_clean(exclude=["password"])
+        if old != date_format:
+            row.save(update_fields=["date_format"])
+            audit.record(action="update", object_type="accounts.user", object_id=str(row.pk), object_repr=str(row),
+                         changes={"date_format": [old, date_format]}, actor_id=user.pk)  # fmt: skip
+    user.date_format = date_format
+    return row
+
+
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 

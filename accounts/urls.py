@@ -22,6 +22,8 @@ urlpatterns = [
     path("settings/api-tokens/<int:pk>/revoke/", views.api_token_revoke, name="api-token-revoke"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("settings/", views.SettingsView.as_view(), name="settings"),
+    path("settings/date-format/", views.date_format_set, name="date-format"),
+    path("settings/firm-date-format/", views.firm_date_format_set, name="firm-date-format"),
     path("settings/audit/", views.AuditTrailView.as_view(), name="audit"),
     path("settings/audit.csv", views.audit_csv, name="audit-csv"),
 ]

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
@@ -29,6 +30,7 @@ from accounts.access import (
 from accounts.forms import (
     ApiTokenForm,
     AuditFilterForm,
+    DateFormatForm,
     EmailAuthenticationForm,
     FirmSecurityForm,
     PasswordResetForm,
@@ -91,7 +93,40 @@ class SettingsView(FirmScopedView, TemplateView):
         context["two_factor_on"] = two_factor.has_two_factor(user)
         context["sessions"] = sessions.live_sessions(user=user)
         context["this_session"] = self.request.session.session_key
+        context["time_zone_name"] = timezone.get_current_timezone_name()
+        context["date_form"] = DateFormatForm(
+            initial={"date_format": user.date_format}, firm_default=user.firm.date_format, auto_id="id_my_%s"
+        )
+        if Right.USER_MANAGEMENT in user_rights(user=user):
+            firm_initial = {"date_format": user.firm.date_format}
+            context["firm_date_form"] = DateFormatForm(initial=firm_initial, auto_id="id_firm_%s")
         return context
+
+
+@require_POST
+@firm_view(SIGNED_IN)
+def date_format_set(request: AuthenticatedRequest) -> HttpResponseBase:
+    """The user's own date format (blank: the firm's)."""
+    form = DateFormatForm(request.POST, firm_default=request.user.firm.date_format)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the date formats.")
+        return redirect("accounts:settings")
+    services.user_date_format_set(user=request.user, date_format=form.cleaned_data["date_format"])
+    messages.success(request, "Date format saved.")
+    return redirect("accounts:settings")
+
+
+@require_POST
+@firm_view(Right.USER_MANAGEMENT)
+def firm_date_format_set(request: AuthenticatedRequest) -> HttpResponseBase:
+    """The firm's date format, for its users who chose none."""
+    form = DateFormatForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the date formats.")
+        return redirect("accounts:settings")
+    services.firm_date_format_set(actor=request.user, date_format=form.cleaned_data["date_format"])
+    messages.success(request, "The firm's date format saved.")
+    return redirect("accounts:settings")
 
 
 @public_view("Brand colours are shown on client-facing pages before anyone signs in.")

@@ -1,4 +1,4 @@
-"""Money and number formats, for every page, export and PDF (template library ``formats``:
+"""Money, number and date formats, for every page, export and PDF (template library ``formats``:
 ``{% load formats %}``, registered in settings' TEMPLATES; the same functions from Python).
 
 ``amount`` and ``price`` give what ``floatformat:"2g"`` and ``floatformat:"-4g"`` give in our one
@@ -11,10 +11,17 @@ KRW, 3 for BHD, JOD, KWD, OMR, TND): ``minor_units`` and ``round_money`` are the
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django import template
+from django.db import models
+from django.utils import dateformat, timezone
 
 register = template.Library()
 
@@ -73,3 +80,132 @@ def money(value: Any, currency: str) -> str:
     1,235 JPY, 1.235 KWD."""
     shown = amount(value, minor_units(currency))
     return f"{shown} {currency}" if shown else ""
+
+
+# --- Dates ----------------------------------------------------------------------------------------
+# One date format per user (issue #13, point 10): the user's choice, or else their firm's, is put
+# in a context variable once per request (``accounts.preferences.DateFormatMiddleware``); every
+# page, export and PDF formats its dates with ``day``/``moment``/``clock``/``month_day`` below
+# (template filters and Python functions alike). Outside a request (Celery, commands) the style is
+# DEFAULT_DATE_FORMAT unless the caller sets one with ``date_format_used``. Aware datetimes are
+# shown in the current time zone, as Django's ``|date`` shows them (UTC unless a page overrides it,
+# like the calendar does). Machine formats (API, ``<input type=date>`` values, ``datetime=``
+# attributes, CSV files read back by the import) stay ISO 8601.
+
+
+class DateFormat(models.TextChoices):
+    US_NAME = "us_name", "Month name (US)"
+    US_NUMERIC = "us_numeric", "Numeric, month first (US)"
+    DAY_FIRST = "day_first", "Numeric, day first"
+    ISO = "iso", "Year first (ISO 8601)"
+
+
+@dataclass(frozen=True)
+class DateStyle:
+    """One choice's formats: Django format strings for text, Excel number formats for cells."""
+
+    code: str
+    date: str
+    datetime: str
+    time: str
+    month_day: str
+    excel_date: str
+    excel_datetime: str
+
+
+DATE_STYLES: dict[str, DateStyle] = {
+    DateFormat.US_NAME: DateStyle(
+        "us_name", "M j, Y", "M j, Y, g:i A", "g:i A", "M j", "mmm d, yyyy", "mmm d, yyyy, h:mm AM/PM"
+    ),
+    DateFormat.US_NUMERIC: DateStyle(
+        "us_numeric", "m/d/Y", "m/d/Y g:i A", "g:i A", "m/d", "mm/dd/yyyy", "mm/dd/yyyy h:mm AM/PM"
+    ),
+    DateFormat.DAY_FIRST: DateStyle("day_first", "d/m/Y", "d/m/Y H:i", "H:i", "d/m", "dd/mm/yyyy", "dd/mm/yyyy hh:mm"),
+    DateFormat.ISO: DateStyle("iso", "Y-m-d", "Y-m-d H:i", "H:i", "m-d", "yyyy-mm-dd", "yyyy-mm-dd hh:mm"),
+}
+# Our one locale is en-us (settings.LANGUAGE_CODE): a firm that chose nothing reads US dates.
+DEFAULT_DATE_FORMAT = DateFormat.US_NAME.value
+
+_date_format: ContextVar[str] = ContextVar("date_format", default=DEFAULT_DATE_FORMAT)
+
+
+def date_style(code: str | None = None) -> DateStyle:
+    """The style of ``code``, or of the one in use; an unknown code gives the default."""
+    return DATE_STYLES.get(code or _date_format.get()) or DATE_STYLES[DEFAULT_DATE_FORMAT]
+
+
+def activate_date_format(code: str | None) -> Token[str]:
+    """Use ``code`` (blank or unknown: the default) until ``deactivate_date_format(token)``."""
+    return _date_format.set(code if code in DATE_STYLES else DEFAULT_DATE_FORMAT)
+
+
+def deactivate_date_format(token: Token[str]) -> None:
+    _date_format.reset(token)
+
+
+@contextmanager
+def date_format_used(code: str | None) -> Iterator[DateStyle]:
+    """Format dates with ``code`` inside the block (a task writing for one user, a preview)."""
+    token = activate_date_format(code)
+    try:
+        yield date_style()
+    finally:
+        deactivate_date_format(token)
+
+
+def _local(value: dt.datetime) -> dt.datetime:
+    return timezone.localtime(value) if timezone.is_aware(value) else value
+
+
+@register.filter(expects_localtime=True)
+def day(value: Any, code: str | None = None) -> str:
+    """A date (a datetime: its local date) in the format in use: Dec 4, 2026 · 12/04/2026 ·
+    04/12/2026 · 2026-12-04. None or "" gives ""."""
+    if not isinstance(value, dt.date):
+        return ""
+    if isinstance(value, dt.datetime):
+        value = _local(value)
+    return dateformat.format(value, date_style(code).date)
+
+
+@register.filter(expects_localtime=True)
+def moment(value: Any, code: str | None = None) -> str:
+    """A datetime in the current time zone, in the format in use: Dec 4, 2026, 7:04 PM ·
+    12/04/2026 7:04 PM · 04/12/2026 19:04 · 2026-12-04 19:04. A plain date gives ``day``."""
+    if not isinstance(value, dt.datetime):
+        return day(value, code)
+    return dateformat.format(_local(value), date_style(code).datetime)
+
+
+@register.filter(expects_localtime=True)
+def clock(value: Any, code: str | None = None) -> str:
+    """The time of day of a time or datetime: 7:04 PM (the US formats) or 19:04."""
+    if isinstance(value, dt.datetime):
+        value = _local(value)
+    elif not isinstance(value, dt.time):
+        return ""
+    return dateformat.time_format(value, date_style(code).time)
+
+
+@register.filter(expects_localtime=True)
+def month_day(value: Any, code: str | None = None) -> str:
+    """A date without its year, for calendar headings: Dec 4 · 12/04 · 04/12 · 12-04."""
+    if not isinstance(value, dt.date):
+        return ""
+    if isinstance(value, dt.datetime):
+        value = _local(value)
+    return dateformat.format(value, date_style(code).month_day)
+
+
+def excel_date_format() -> str:
+    """The Excel number format of a date cell in the format in use (cells stay real dates)."""
+    return date_style().excel_date
+
+
+def excel_datetime_format() -> str:
+    return date_style().excel_datetime
+
+
+def excel_datetime(value: dt.datetime) -> dt.datetime:
+    """An aware datetime as the naive local one an Excel cell holds (Excel has no time zones)."""
+    return _local(value).replace(tzinfo=None)

@@ -6,6 +6,8 @@ Production refuses to start without a real secret key, allowed hosts and both da
 
 from __future__ import annotations
 
+import os
+import secrets
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -71,6 +73,7 @@ INSTALLED_APPS = [
     "advisorportal.links",
     "advisorportal.idempotency",
     "advisorportal.mail",
+    "anymail",
     "advisorportal.notifications",
     "advisorportal.shell",
     "accounts",
@@ -103,6 +106,7 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "advisorportal.tenancy.middleware.FirmScopeMiddleware",
     "advisorportal.request_context.RequestContextMiddleware",
+    "accounts.preferences.DateFormatMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.sessions.SessionPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -325,7 +329,23 @@ WHITENOISE_USE_FINDERS = DEBUG
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # --- Email ------------------------------------------------------------------------------------
-if PRODUCTION:
+# An email service provider through django-anymail, which also reports bounces and complaints to
+# /mail/anymail/<provider>/tracking/ (advisorportal/mail/delivery.py); or, when empty, SMTP in
+# production and files under var/mail/ in development. The provider's own settings come from
+# ANYMAIL_* variables as anymail names them (e.g. ANYMAIL_POSTMARK_SERVER_TOKEN).
+EMAIL_PROVIDERS = ("amazon_ses", "brevo", "mailersend", "mailgun", "mailjet", "mailtrap", "mandrill", "postal",
+                   "postmark", "resend", "scaleway", "sendgrid", "sparkpost", "unisender_go")  # fmt: skip
+EMAIL_PROVIDER = env_choice("EMAIL_PROVIDER", ("", *EMAIL_PROVIDERS), "")
+ANYMAIL = {name.removeprefix("ANYMAIL_"): value for name, value in os.environ.items() if name.startswith("ANYMAIL_")}
+if EMAIL_PROVIDER and PRODUCTION and ":" not in ANYMAIL.get("WEBHOOK_SECRET", ""):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("EMAIL_PROVIDER needs ANYMAIL_WEBHOOK_SECRET (user:password) for its delivery reports.")
+# Without a provider's secret, nobody can authenticate to the delivery-report webhooks.
+ANYMAIL.setdefault("WEBHOOK_SECRET", f"reports:{secrets.token_urlsafe(32)}")
+if EMAIL_PROVIDER:
+    EMAIL_BACKEND = f"anymail.backends.{EMAIL_PROVIDER}.EmailBackend"
+elif PRODUCTION:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     EMAIL_HOST = env_str("EMAIL_HOST")
     EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1, maximum=65535)
@@ -334,7 +354,7 @@ if PRODUCTION:
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 else:
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 # Links in emails (invitations, approvals) point here.
 SITE_URL = env_str("SITE_URL") if PRODUCTION else env_str("SITE_URL", "http://127.0.0.1:8000")
 PASSWORD_RESET_TIMEOUT = env_int("INVITE_LINK_DAYS", 3, minimum=1, maximum=14) * 86400

@@ -23,6 +23,9 @@ Every document (client information, invoices, statements, reports) goes through 
   only with a font configuration, which we do not give); in a ``<style>`` of the HTML its URL
   gets the same refusal as every other URL.
 - **Metadata.** Title (the caller's), author and creator (the firm), creation date.
+- **Dates.** Templates format dates with ``{% load formats %}`` (``|day``, ``|moment``) in the
+  date format in use: the reader's, during a request. A document rendered for someone else, or in
+  a background job, names its format (``date_format``).
 - ``content_hash(pdf)`` is the SHA-256 to store beside a document that was sent, to show later
   that a file is the one sent.
 
@@ -46,6 +49,7 @@ from django.core.exceptions import SuspiciousFileOperation
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from advisorportal.formats import date_format_used, date_style
 from advisorportal.hashing import sha256_hex
 
 logger = logging.getLogger(__name__)
@@ -120,13 +124,20 @@ def content_hash(pdf: bytes) -> str:
 
 
 def render_pdf(
-    *, template: str, context: dict[str, Any], branding: Branding, title: str, stylesheet: str = ""
+    *,
+    template: str,
+    context: dict[str, Any],
+    branding: Branding,
+    title: str,
+    stylesheet: str = "",
+    date_format: str | None = None,
 ) -> bytes:
     """Render the HTML ``template`` (and the CSS template ``stylesheet``, if any) with ``context``
-    plus ``brand`` to PDF bytes."""
+    plus ``brand`` to PDF bytes; dates in ``date_format`` (default: the one in use)."""
     context = {**context, "brand": branding}
-    html = render_to_string(template, context)
-    css = render_to_string(stylesheet, context) if stylesheet else ""
+    with date_format_used(date_format or date_style().code):
+        html = render_to_string(template, context)
+        css = render_to_string(stylesheet, context) if stylesheet else ""
     from weasyprint import CSS, HTML
 
     fetcher = _fetcher_class()(branding)

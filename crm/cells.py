@@ -10,11 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.urls import reverse
-from django.utils import formats
 from django.utils.safestring import mark_safe
 
 from advisorportal.cells import escape
-from advisorportal.formats import amount
+from advisorportal.formats import amount, day
 from crm.models import Contact
 
 DASH = "—"
@@ -25,7 +24,7 @@ def _text(value: Any) -> str:
 
 
 def _date(value: Any) -> str:
-    return formats.date_format(value, "SHORT_DATE_FORMAT") if value else DASH
+    return day(value) if value else DASH
 
 
 def _tags(c: Contact) -> str:

@@ -9,11 +9,10 @@ from datetime import date
 from urllib.parse import urlencode
 
 from django.urls import reverse
-from django.utils import formats
 from django.utils.safestring import SafeString, mark_safe
 
 from advisorportal.cells import escape
-from advisorportal.formats import amount, price, quantity
+from advisorportal.formats import amount, day, price, quantity
 from portfolios.models import AccountStatus, AccountType, ClientAccount, Transaction, TransactionKind
 from portfolios.selectors import PositionRow
 
@@ -24,7 +23,7 @@ KINDS = {value: escape(label) for value, label in TransactionKind.choices}
 
 
 def _date(value: date | None) -> str:
-    return formats.date_format(value, "SHORT_DATE_FORMAT") if value else DASH
+    return day(value) if value else DASH
 
 
 def render_rows(rows: Iterable[ClientAccount], *, ordering: str) -> None:

@@ -551,7 +551,7 @@ def hold_release(*, actor: Any, hold: CashHold, reason: str) -> CashHold:
     if current.released_at is not None:
         if current.release_reason == reason:
             return current
-        when = timezone.localtime(current.released_at).strftime("%Y-%m-%d %H:%M")
+        when = formats.moment(current.released_at)
         raise ValidationError(
             {
                 "hold": ValidationError(

@@ -112,7 +112,7 @@ def test_task_due_is_told_once_to_the_assignee_and_never_out_of_scope(
         assert task_due_notifications_send(today=TODAY) == 0
         assert task_due_notifications_send(today=TODAY + dt.timedelta(days=1)) == 1  # "Later" is due now
     assert titles(dana) == [
-        "Task due since Dec. 4, 2026: Overdue",
+        "Task due since Dec 4, 2026: Overdue",  # the assignee's date format (here the default)
         "Task due today: Due today (Ina Inside)",
         "Task due today: Later (Ina Inside)",
     ]

@@ -12,10 +12,12 @@ from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 
+from accounts.preferences import date_format_of, firm_date_format
+from advisorportal.formats import day
 from advisorportal.notifications.models import Notification
 from advisorportal.notifications.services import notify
+from advisorportal.tenancy.context import require_firm_id
 from crm.agenda.models import Task, TaskStatus
 from crm.notifications import TASK_DUE
 
@@ -41,8 +43,10 @@ def task_due_notifications_send(*, today: dt.date | None = None, limit: int = 10
         .order_by("due_date", "id")
     )  # fmt: skip
     sent = 0
+    firm_default = firm_date_format(firm_id=require_firm_id())
     for task in due[:limit]:
-        when = "today" if task.due_date == today else f"since {date_format(task.due_date, 'DATE_FORMAT')}"
+        shown = day(task.due_date, date_format_of(task.assignee, firm_default=firm_default))
+        when = "today" if task.due_date == today else f"since {shown}"
         name = f" ({task.contact.display_name})" if task.contact else ""
         url = reverse("agenda:contact", args=[task.contact_id]) if task.contact_id else reverse("agenda:home")
         made = notify(recipient=task.assignee, category=TASK_DUE, title=f"Task due {when}: {task.title}{name}",

@@ -14,10 +14,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.preferences import date_format_of, firm_date_format
+from advisorportal.formats import day
 from advisorportal.jobs import services as job_services
 from advisorportal.jobs.models import Job
 from advisorportal.jobs.progress import Progress
-from advisorportal.tenancy.context import firm_scope
+from advisorportal.tenancy.context import firm_scope, require_firm_id
 from crm.agenda import defaults
 from crm.agenda.models import (
     DueFrom,
@@ -409,7 +411,6 @@ def task_reminders_send(*, today: dt.date | None = None, limit: int = 500) -> in
     from django.apps import apps
     from django.conf import settings
     from django.urls import reverse
-    from django.utils.formats import date_format
 
     if not apps.is_installed("advisorportal.mail"):
         return 0
@@ -418,14 +419,16 @@ def task_reminders_send(*, today: dt.date | None = None, limit: int = 500) -> in
 
     today = today or timezone.localdate()
     sent = 0
+    firm_default = firm_date_format(firm_id=require_firm_id())
     due = Task.objects.filter(status=TaskStatus.OPEN, reminder_sent_at=None, remind_on__lte=today)
     for task in due.select_related("assignee", "contact").order_by("remind_on", "id")[:limit]:
         with transaction.atomic():
             won = Task.objects.filter(pk=task.pk, reminder_sent_at=None).update(reminder_sent_at=timezone.now())
             if won != 1 or not task.assignee.is_active:
                 continue
+            due_shown = day(task.due_date, date_format_of(task.assignee, firm_default=firm_default))
             context = {
-                "task_title": task.title, "task_due": date_format(task.due_date, "DATE_FORMAT"),
+                "task_title": task.title, "task_due": due_shown,
                 "contact_name": task.contact.display_name if task.contact else "",
                 "agenda_url": settings.SITE_URL.rstrip("/") + reverse("agenda:home"),
             }  # fmt: skip

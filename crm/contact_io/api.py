@@ -21,6 +21,7 @@ from accounts.api_access import FirmScopedAPIView, FirmScopedViewSet, require_st
 from accounts.models import User
 from accounts.rights import Right
 from accounts.two_factor import recently_verified
+from advisorportal.formats import DateFormat
 from advisorportal.tenancy.context import firm_stream
 from crm.contact_io import exports, selectors, services
 from crm.contact_io.models import ContactImport, SourceKind
@@ -158,8 +159,14 @@ class ContactExportView(FirmScopedAPIView):
         contacts = exports.selected_contacts(user=request.user, query=request.query_params, request=request)
         audit.record_read(what=f"contact {kind} export (API)", details=dict(request.query_params.items()))
         if kind == "full":
-            return FileResponse(exports.full_workbook(contacts), as_attachment=True, filename=KINDS[kind])
-        rows = exports.summary_rows(contacts) if kind == "summary" else exports.task_rows(contacts)
+            return FileResponse(
+                exports.full_workbook(contacts, date_format=DateFormat.ISO), as_attachment=True, filename=KINDS[kind]
+            )
+        rows = (
+            exports.summary_rows(contacts)
+            if kind == "summary"
+            else exports.task_rows(contacts, date_format=DateFormat.ISO)
+        )
         firm_id = cast(User, request.user).firm_id
         response = StreamingHttpResponse(firm_stream(firm_id, rows), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{KINDS[kind]}"'

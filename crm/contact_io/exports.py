@@ -9,6 +9,13 @@ outside the user's scope. Every export is recorded in the audit trail by the vie
 - Full client data Excel: every field, tax ids decrypted; written to a temporary file (openpyxl
   write-only mode) so 100k rows do not sit in memory.
 
+Dates (issue #13, point 10): the contact summary CSV writes them as ISO 8601 (YYYY-MM-DD), because
+it is also a file the contacts import reads back, and the import reads only unambiguous dates
+(12/04/2026 is December 4 or April 12). The application tasks CSV, a worklist nobody imports, and
+the Excel workbook (real date cells, with the matching number format) follow the user's date
+format, passed in by the caller (``date_format``): a streamed CSV is written after the view
+returned, when the request's format is no longer in use. The API passes ISO.
+
 Every export writes what is stored, whatever it is: text is passed through ``printable`` (control
 characters that spreadsheets and XML refuse dropped), so one value stored before the floor's text
 check (``advisorportal.text``) or by a path that skipped it cannot fail the firm's export.
@@ -17,6 +24,7 @@ check (``advisorportal.text``) or by a path that skipped it cannot fail the firm
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import re
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -24,8 +32,9 @@ from typing import Any
 
 from django.db.models import QuerySet
 from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, WriteOnlyCell
 
+from advisorportal.formats import DateStyle, date_style, day, excel_datetime
 from crm.contact_io.fields import COLUMNS, TAX_ID
 from crm.crypto import format_tax_id, open_tax_id
 from crm.models import Contact, ContactStatus
@@ -106,7 +115,8 @@ def summary_rows(contacts: QuerySet[Contact]) -> Iterator[str]:
 TASKS_HEADER = ["Id", "Name", "Email", "Phone", "Status", "Next step", "Missing for the application", "Updated"]
 
 
-def task_rows(contacts: QuerySet[Contact]) -> Iterator[str]:
+def task_rows(contacts: QuerySet[Contact], *, date_format: str) -> Iterator[str]:
+    """The application tasks CSV, "Updated" in ``date_format``."""
     from crm.models import Contact as ContactModel
 
     writer = csv.writer(_Echo())
@@ -117,11 +127,15 @@ def task_rows(contacts: QuerySet[Contact]) -> Iterator[str]:
         missing = [labels[name] for name in APPLICATION_FIELDS if getattr(c, name) in (None, "", [])]
         yield writer.writerow([csv_safe(v) for v in (
             c.pk, c.display_name, c.email, c.phone, c.get_status_display(), NEXT_STEP[ContactStatus(c.status)],
-            "; ".join(missing), c.updated_at.date().isoformat(),
+            "; ".join(missing), day(c.updated_at, date_format),
         )])  # fmt: skip
 
 
-def _cell(value: Any) -> Any:
+def _cell(value: Any, ws: Any, style: DateStyle) -> Any:
+    if isinstance(value, dt.datetime):
+        return _date_cell(ws, excel_datetime(value), style.excel_datetime)
+    if isinstance(value, dt.date):
+        return _date_cell(ws, value, style.excel_date)
     if isinstance(value, list):
         value = ", ".join(str(v) for v in value)
     if isinstance(value, str):
@@ -129,8 +143,16 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def full_workbook(contacts: QuerySet[Contact]) -> Any:
-    """A temporary file holding the workbook (every contact field, tax ids in clear)."""
+def _date_cell(ws: Any, value: dt.date, number_format: str) -> WriteOnlyCell:
+    cell = WriteOnlyCell(ws, value=value)
+    cell.number_format = number_format
+    return cell
+
+
+def full_workbook(contacts: QuerySet[Contact], *, date_format: str) -> Any:
+    """A temporary file holding the workbook (every contact field, tax ids in clear); dates are
+    date cells shown in ``date_format``."""
+    style = date_style(date_format)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet("Contacts")
     fields = [c for c in COLUMNS if c.kind != "account"]
@@ -144,8 +166,8 @@ def full_workbook(contacts: QuerySet[Contact]) -> Any:
             elif column.choices and column.kind == "choice":
                 row.append(printable(str(getattr(contact, f"get_{column.field}_display")())))
             else:
-                row.append(_cell(getattr(contact, column.field)))
-        row += [contact.created_at.replace(tzinfo=None), contact.updated_at.replace(tzinfo=None)]
+                row.append(_cell(getattr(contact, column.field), ws, style))
+        row += [_cell(contact.created_at, ws, style), _cell(contact.updated_at, ws, style)]
         ws.append(row)
     out = tempfile.TemporaryFile()  # noqa: SIM115 - handed to FileResponse, which closes it
     wb.save(out)

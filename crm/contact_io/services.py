@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from accounts import audit
 from accounts.models import AuditAction
+from advisorportal.formats import moment
 from advisorportal.jobs import services as jobs
 from advisorportal.jobs.models import Job
 from advisorportal.jobs.progress import Progress
@@ -360,7 +361,7 @@ def import_undo(*, actor: Any, job: ContactImport) -> ContactImport:
             report.append(_skip(row, "", "deleted since the import or not in your scope; left as it is"))
             continue
         if contact.updated_at > job.applied_at:
-            when = timezone.localtime(contact.updated_at).strftime("%Y-%m-%d %H:%M")
+            when = moment(contact.updated_at)
             report.append(_skip(row, contact.display_name, f"edited on {when}, after the import; not reverted"))
             continue
         if row.action == RowAction.CREATED:

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from accounts import audit
 from accounts.access import AuthenticatedRequest, firm_view
 from accounts.rights import Right
+from advisorportal.formats import date_style
 from advisorportal.tenancy.context import firm_stream
 from advisorportal.tenancy.pagination import keyset_page
 from crm.contact_io import exports, selectors, services
@@ -183,7 +184,7 @@ def export_tasks(request: AuthenticatedRequest) -> HttpResponseBase:
     if isinstance(contacts, HttpResponse):
         return contacts
     audit.record_read(what="application tasks CSV export", details=dict(request.GET.items()))
-    return _streamed(request, exports.task_rows(contacts), "application-tasks.csv")
+    return _streamed(request, exports.task_rows(contacts, date_format=date_style().code), "application-tasks.csv")
 
 
 @firm_view(Right.CRM, step_up=True)
@@ -195,7 +196,9 @@ def export_full(request: AuthenticatedRequest) -> HttpResponseBase:
         what="full client data Excel export (tax ids in clear)",
         details={**dict(request.GET.items()), "contacts": contacts.count()},
     )
-    return FileResponse(exports.full_workbook(contacts), as_attachment=True, filename="client-data.xlsx")
+    return FileResponse(
+        exports.full_workbook(contacts, date_format=date_style().code), as_attachment=True, filename="client-data.xlsx"
+    )
 
 
 def export_links(query: str) -> dict[str, str]:

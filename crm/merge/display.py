@@ -6,8 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import models
-from django.utils.formats import date_format
 
+from advisorportal.formats import day
 from crm.crypto import format_tax_id, open_tax_id
 from crm.models import Contact
 
@@ -54,7 +54,7 @@ def display_value(contact: Contact, name: str, *, full_tax_id: bool = False) -> 
     if isinstance(value, bool):
         return "Yes" if value else "No"
     if isinstance(model_field, models.DateField):
-        return date_format(value, "DATE_FORMAT")
+        return day(value)
     if isinstance(value, Decimal):
         return f"{value:,.2f}"
     return str(value)

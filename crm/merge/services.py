@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from advisorportal import bulk
+from advisorportal.formats import moment
 from advisorportal.tenancy.models import FirmOwnedModel
 from crm import search
 from crm import services as crm_services
@@ -379,7 +380,7 @@ def merge_undo(*, actor: Any, merge: ContactMerge) -> UndoResult:
     named in the result (and on the merge), as are related rows that no longer exist."""
     merge = ContactMerge.objects.select_for_update().get(pk=merge.pk)
     if merge.undone_at is not None:
-        when = timezone.localtime(merge.undone_at).strftime("%Y-%m-%d %H:%M")
+        when = moment(merge.undone_at)
         raise ValidationError({"merge": f"This merge was already undone on {when}; it cannot be undone twice."})
     snapshot = merge.snapshot
     survivor_id = int(snapshot["survivor_id"])

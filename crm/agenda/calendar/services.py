@@ -19,6 +19,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.preferences import date_format_of, firm_date_format
+from advisorportal.formats import clock, day, moment
 from advisorportal.hashing import sha256_hex
 from advisorportal.tenancy.context import require_firm_id
 from crm.agenda.calendar import ical, selectors
@@ -309,15 +311,15 @@ def calendar_settings_set(*, user: Any, time_zone: str) -> CalendarSettings:
 # --- Reminders ---------------------------------------------------------------------------------------
 
 
-def _when_for(event: Event, user: Any) -> str:
-    from django.utils.formats import date_format
-
+def _when_for(event: Event, user: Any, *, firm_default: str) -> str:
+    """When the event is, in the user's date format and calendar time zone."""
+    code = date_format_of(user, firm_default=firm_default)
     if event.all_day and event.first_day and event.last_day:
-        days = date_format(event.first_day)
-        return days if event.last_day == event.first_day else f"{days} \N{EN DASH} {date_format(event.last_day)}"
+        days = day(event.first_day, code)
+        return days if event.last_day == event.first_day else f"{days} \N{EN DASH} {day(event.last_day, code)}"
     tz = selectors.user_time_zone(user=user)
-    start, end = event.start.astimezone(tz), event.end.astimezone(tz)
-    return f"{date_format(start, 'DATETIME_FORMAT')} \N{EN DASH} {date_format(end, 'TIME_FORMAT')} ({tz.key})"
+    with timezone.override(tz):
+        return f"{moment(event.start, code)} \N{EN DASH} {clock(event.end, code)} ({tz.key})"
 
 
 def reminders_send_due(*, now: datetime | None = None) -> int:
@@ -333,6 +335,7 @@ def reminders_send_due(*, now: datetime | None = None) -> int:
 
     now = now or timezone.now()
     reminded = 0
+    firm_default = firm_date_format(firm_id=require_firm_id())
     for event in selectors.reminders_due(now=now):
         with transaction.atomic():
             won = Event.objects.filter(
@@ -347,7 +350,7 @@ def reminders_send_due(*, now: datetime | None = None) -> int:
                 if not user.is_active or not selectors.may_see(user=user, event=event):
                     continue
                 context = {
-                    "event_title": event.title, "event_when": _when_for(event, user),
+                    "event_title": event.title, "event_when": _when_for(event, user, firm_default=firm_default),
                     "event_location": event.location, "event_url": url,
                     "event_contacts": ", ".join(c.display_name for c in event.shown_contacts),  # type: ignore[attr-defined]
                 }  # fmt: skip

@@ -17,12 +17,12 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.access import FirmScopedView, PublicView
 from accounts.policy import has_right
 from accounts.rights import Right
+from advisorportal import formats
 from advisorportal.jobs.uploads import FileRefused, read_upload
 from advisorportal.tenancy.context import current_firm_id, firm_scope
 from crm import selectors as crm_selectors
@@ -143,9 +143,9 @@ class WeekView(CalendarPage):
             following=reverse(name, args=[(shown + step).isoformat()]),
         )  # fmt: skip
         if view == "week":
-            heading = f"{date_format(dates[0])} \N{EN DASH} {date_format(dates[-1])}"
+            heading = f"{formats.day(dates[0])} \N{EN DASH} {formats.day(dates[-1])}"
         else:
-            heading = f"{days[0].weekday}, {date_format(dates[0])}"
+            heading = f"{days[0].weekday}, {formats.day(dates[0])}"
         context.update(days=days, hours=[time(h) for h in hours], first=dates[0], last=dates[-1], heading_text=heading)
         return self.page(f"agenda_calendar/{view}.html", context)
 

@@ -303,6 +303,14 @@ def household_get(*, user: Any, pk: Any) -> Household:
     return household_list(user=user).get(pk=pk)
 
 
+def household_name(*, user: Any, pk: int) -> str | None:
+    """The name of a household with a member in the user's scope (the contacts page names the
+    household it filters by), in one query without ``household_list``'s totals; else ``None``."""
+    members_in_scope = scope_contacts(HouseholdMember.objects.all(), user=user, contact_field="contact")
+    found = Household.objects.filter(pk=pk, pk__in=members_in_scope.values("household_id"))
+    return found.values_list("name", flat=True).first()
+
+
 def household_members(*, user: Any, household: Household) -> list[Contact]:
     members = Contact.objects.filter(householdmember__household=household)
     return list(scope_contacts(members, user=user).order_by(*CONTACT_ORDER))

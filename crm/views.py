@@ -22,10 +22,9 @@ from accounts.access import AuthenticatedRequest, FirmScopedView, firm_view
 from accounts.rights import Right
 from accounts.selectors import firm_users
 from advisorportal.cached_forms import rendered_once
-from crm import selectors, services
+from crm import filter_panel, selectors, services
 from crm.cells import COLUMNS, fields_for, render_rows
 from crm.crypto import format_tax_id, open_tax_id
-from crm.filters import ContactFilter
 from crm.forms import ActivityForm, BulkForm, ContactForm, GroupForm, HouseholdForm
 from crm.models import Contact, ContactStatus, Group, Household, SavedView
 from portfolios import selectors as portfolio_selectors
@@ -104,10 +103,14 @@ class ContactListView(FirmScopedView, TemplateView):
         counts = selectors.contact_status_counts(user=user)
         base: dict[str, Any] = {"q": q, "sort": sort if sort != "name" else "", "size": size if size != 50 else ""}
         base = {k: v for k, v in {**base, **{k: filters.getlist(k) for k in filters}}.items() if v not in ("", [])}
+        chips, clear_query = filter_panel.active_filters(base, names=self._value_names(bar, filters))
         context.update(
-            q=q, sort=sort, size=size, sizes=PAGE_SIZES, page=page, filter_errors=filter_errors, view=view,
+            q=q, sort=sort, size=size, sizes=PAGE_SIZES, page=page, view=view,
+            filter_errors=[(filter_panel.label(k), v) for k, v in filter_errors.items()],
             filter_grid=None if self.results_only() else _filter_grid(filters.urlencode()),
             active=[(k, filters.getlist(k)) for k in filters], active_status=filters.get("status"),
+            chips=chips, clear_query=clear_query, active_group=filters.get("group", ""),
+            active_household=filters.get("household", ""),
             statuses=ContactStatus.choices, counts=counts, counts_total=sum(n for _, _, n in counts),
             results_only=self.results_only(),
             columns=[COLUMNS[k] for k in bar["columns"]], saved_views=bar["saved_views"],
@@ -121,6 +124,18 @@ class ContactListView(FirmScopedView, TemplateView):
         )  # fmt: skip
         return context
 
+    def _value_names(self, bar: dict[str, Any], filters: QueryDict) -> dict[str, dict[str, str]]:
+        """What the active filters' chips call an advisor, a group or a household by (not its id)."""
+        names = {
+            "advisor": {str(a["pk"]): a["name"] for a in bar.get("advisors", [])},
+            "group": {str(g["pk"]): g["name"] for g in bar["groups"]},
+        }
+        household = filters.get("household", "")
+        if household.isdigit():
+            name = selectors.household_name(user=self.user, pk=int(household))
+            names["household"] = {household: name} if name else {}
+        return names
+
 
 def _field_label(name: str) -> str:
     field: Any = Contact._meta.get_field(name)
@@ -132,9 +147,8 @@ def _field_label(name: str) -> str:
 def _filter_grid(query: str) -> forms.Form:
     """The filter panel for these filter values: the same for every user (its choices are fixed),
     and its 45 widgets took longer to render than the rest of the page, so kept per process."""
-    form = ContactFilter(data=QueryDict(query), queryset=Contact.objects.none()).form
-    form.fields.pop("advisor", None)  # a choice of the firm's people, rendered per firm by the page
-    return form
+    # Advisor, group and household are left out: their choices are the firm's, drawn by the page.
+    return filter_panel.panel_form(QueryDict(query))
 
 
 @require_POST

@@ -150,10 +150,36 @@ class AccountListView(FirmScopedView, TemplateView):
             base_query=base_query,
             filtered=bool(filters),
             query=_query_without(self.request, "after"),
-            household_filter=selectors.household_in_scope(user=user, pk=filters.get("household")),
-            owner_filter=selectors.owner_in_scope(user=user, contact_id=filters.get("owner")),
+        )
+        household = selectors.household_in_scope(user=user, pk=filters.get("household"))
+        owner = selectors.owner_in_scope(user=user, contact_id=filters.get("owner"))
+        context["chips"], context["clear_query"] = _account_chips(
+            self.request, form, {"household": household.name if household else "", "owner": str(owner or "")}
         )
         return context
+
+
+# The account list's filters, in the order their chips show; q (the live search) and the sort stay.
+ACCOUNT_FILTERS = (("account_type", "Type"), ("status", "Status"), ("household", "Household"), ("owner", "Owner"))
+
+
+@dataclass(frozen=True)
+class AccountChip:
+    text: str
+    query: str  # the list's query without this filter
+
+
+def _account_chips(request: Any, form: AccountFilterForm, names: dict[str, str]) -> tuple[list[AccountChip], str]:
+    """The active filters as (text, query without that filter) chips, and the query without any."""
+    chips = []
+    for name, label in ACCOUNT_FILTERS:
+        value = request.GET.get(name, "").strip()
+        if not value:
+            continue
+        choices = dict(getattr(form.fields[name], "choices", ()))
+        shown = names.get(name) or str(choices.get(value, value))
+        chips.append(AccountChip(f"{label}: {shown}", _query_without(request, "after", name)))
+    return chips, _query_only(request, "q", "ordering")
 
 
 class AccountDetailView(FirmScopedView, TemplateView):

@@ -34,7 +34,7 @@ def test_advisor_searches_filters_tags_and_saves_a_view(
 
     # A filter on a field that is not a column: risk tolerance, combined with the search.
     page.locator("summary", has_text="Filters").first.click()
-    page.get_by_label("Risk tolerance").select_option("growth")
+    page.get_by_role("group", name="Risk tolerance").get_by_role("checkbox", name="Growth").check()
     page.get_by_role("button", name="Show contacts").click()
     expect(page).to_have_url(re.compile(r"risk_tolerance=growth"))
 

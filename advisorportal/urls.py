@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
@@ -59,6 +60,9 @@ urlpatterns = [
     path("api/docs/", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", RedocView.as_view(url_name="api-schema"), name="api-redoc"),
 ]
+
+if not settings.PRODUCTION:  # the development outbox (docs/email.md): emails written to var/mail, never in production
+    urlpatterns.append(path("dev/outbox/", include("advisorportal.mail.outbox_urls")))
 
 # A Redis or broker outage answers "try again" (503) instead of the 500 page.
 handler500 = "advisorportal.unavailable.server_error"

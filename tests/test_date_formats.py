@@ -219,6 +219,9 @@ def test_templates_use_the_date_filters_not_explicit_formats() -> None:
     assert not offences, "Use |day, |moment, |clock or |month_day ({% load formats %}):\n" + "\n".join(offences)
 
 
+DJANGO_DATE_FORMAT = re.compile(r"formats import (date|time)_format\b|formats\.(date|time)_format\(")
+
+
 def test_python_formats_dates_through_the_floor() -> None:
     """Django's ``date_format`` ignores the user's choice; app code uses ``advisorportal.formats``."""
     apps = ("accounts", "crm", "portfolios", "funding", "billing", "reports", "onboarding", "advisorportal")
@@ -227,7 +230,6 @@ def test_python_formats_dates_through_the_floor() -> None:
         for app in apps
         if (ROOT / app).exists()
         for path in (ROOT / app).rglob("*.py")
-        if "migrations" not in path.parts
-        and re.search(r"formats import date_format\b|formats\.date_format\(|formats import time_format\b", path.read_text())
+        if "migrations" not in path.parts and DJANGO_DATE_FORMAT.search(path.read_text())
     ]
     assert not offences, offences

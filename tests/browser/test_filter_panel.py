@@ -74,6 +74,9 @@ def test_contacts_filters_by_keyboard_and_mouse_show_chips_and_remove_one(
 
     page.set_viewport_size({"width": 360, "height": 800})
     _no_sideways_scroll(page, 360)
+    page.screenshot(path=screenshot_dir / "filters-3-contacts-360-panel.png", full_page=True)
+    search.locator("summary", has_text="Filters").click()  # closed again: the chips above the results
+    _no_sideways_scroll(page, 360)
     page.screenshot(path=screenshot_dir / "filters-3-contacts-360.png", full_page=True)
     page.get_by_role("link", name="Clear all filters").click()
     expect(page.get_by_role("list", name="Filtered by")).to_have_count(0)

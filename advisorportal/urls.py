@@ -55,6 +55,8 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("imports/", include("portfolios.custodian.urls")),
     path("mail/", include("advisorportal.mail.urls")),  # /mail/unsubscribe/<token>/ (no sign-in)
+    # Delivery reports of an email service provider (HTTP basic auth: ANYMAIL_WEBHOOK_SECRET).
+    path("mail/anymail/", include("advisorportal.mail.webhook_urls")),
     path("api/v1/", include(("advisorportal.api_urls", "api"), namespace="api")),
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", SwaggerView.as_view(url_name="api-schema"), name="api-docs"),

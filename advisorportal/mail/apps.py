@@ -8,7 +8,11 @@ class MailConfig(AppConfig):
     verbose_name = "Outgoing email"
 
     def ready(self) -> None:
-        from advisorportal.mail import templates
+        from anymail.signals import tracking
+
+        from advisorportal.mail import delivery, templates
+
+        tracking.connect(delivery.on_tracking, dispatch_uid="advisorportal.mail.delivery")
 
         templates.register(
             "mail.generic",

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from advisorportal import auditing
-from advisorportal.mail import branding, rendering
+from advisorportal.mail import branding, delivery, rendering
 from advisorportal.mail.models import EmailCategory, EmailStatus, MessageTemplate, OutgoingEmail, Unsubscribe
 from advisorportal.pdf import Branding
 from advisorportal.tenancy.context import firm_scope, require_firm_id
@@ -224,6 +224,7 @@ def build_message(email: OutgoingEmail, brand: Branding, connection: Any = None)
         connection=connection,
     )
     message.attach_alternative(email.html_body, "text/html")
+    delivery.tag(message, email)
     if brand.logo and f"cid:{LOGO_CID}" in email.html_body:
         message.mixed_subtype = "related"
         image = MIMEImage(brand.logo)
@@ -248,15 +249,16 @@ def email_deliver(*, email_id: int, connection: Any = None, brand: Branding | No
     if not _claim(email_id):
         return False
     email = OutgoingEmail.objects.get(pk=email_id)
+    message = build_message(email, brand or branding.for_firm(email.firm_id), connection)
     try:
-        build_message(email, brand or branding.for_firm(email.firm_id), connection).send()
+        message.send()
     except Exception as exc:
         OutgoingEmail.objects.filter(pk=email_id, status=EmailStatus.SENDING).update(
             status=EmailStatus.QUEUED, error=f"{type(exc).__name__}: {exc}"[:2000]
         )
         raise
     OutgoingEmail.objects.filter(pk=email_id, status=EmailStatus.SENDING).update(
-        status=EmailStatus.SENT, sent_at=timezone.now(), error=""
+        status=EmailStatus.SENT, sent_at=timezone.now(), error="", message_id=delivery.provider_id(message)
     )
     return True
 
@@ -286,21 +288,28 @@ def email_deliver_many(
     brand = brand or branding.for_firm(emails[0].firm_id)
     connection = connection or delivery_connection()
     sent: list[int] = []
+    provider_ids: dict[int, str] = {}  # the provider's ids (an email service provider; not SMTP)
     failed: dict[int, str] = {}
     connection.open()
     try:
         for email in emails:
+            message = build_message(email, brand, connection)
             try:
-                connection.send_messages([build_message(email, brand, connection)])
+                connection.send_messages([message])
             except Exception as exc:  # noqa: BLE001 - one refused message must not stop the batch
                 failed[email.pk] = f"{type(exc).__name__}: {exc}"[:2000]
             else:
                 sent.append(email.pk)
+                if provider_id := delivery.provider_id(message):
+                    provider_ids[email.pk] = provider_id
     finally:
         connection.close()
+        now = timezone.now()
         OutgoingEmail.objects.filter(pk__in=sent, status=EmailStatus.SENDING).update(
-            status=EmailStatus.SENT, sent_at=timezone.now(), error=""
+            status=EmailStatus.SENT, sent_at=now, error=""
         )
+        for pk, provider_id in provider_ids.items():
+            OutgoingEmail.objects.filter(pk=pk).update(message_id=provider_id)
         for pk, error in failed.items():
             OutgoingEmail.objects.filter(pk=pk, status=EmailStatus.SENDING).update(
                 status=EmailStatus.QUEUED, error=error

@@ -108,7 +108,9 @@ class MessageTemplateViewSet(
         )
         return Response(MessageTemplateSerializer(copy).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=PreviewRequestSerializer, responses={200: PreviewSerializer})
+    @extend_schema(
+        operation_id="message_templates_preview", request=PreviewRequestSerializer, responses={200: PreviewSerializer}
+    )
     @action(detail=True, methods=["post"], url_path="preview")
     def preview_one(self, request: Request, pk: Any = None) -> Response:
         """What a contact (`contact`, in your scope; default a sample contact) would receive."""
@@ -116,7 +118,11 @@ class MessageTemplateViewSet(
         body.is_valid(raise_exception=True)
         return _preview(request.user, self.get_object(), body.validated_data["contact"])
 
-    @extend_schema(request=DraftPreviewSerializer, responses={200: PreviewSerializer})
+    @extend_schema(
+        operation_id="message_templates_preview_draft",
+        request=DraftPreviewSerializer,
+        responses={200: PreviewSerializer},
+    )
     @action(detail=False, methods=["post"], url_path="preview")
     def preview_draft(self, request: Request) -> Response:
         """The preview of a template not saved yet (`category`, `subject`, `body`)."""

@@ -29,6 +29,15 @@ class MeView(FirmScopedAPIView):
     def get(self, request: Request) -> Response:
         return Response(MeSerializer(cast(User, request.user)).data)
 
+    @extend_schema(request=MeSerializer, responses=MeSerializer, summary="Change your date format.")
+    def patch(self, request: Request) -> Response:
+        user = cast(User, request.user)
+        serializer = MeSerializer(user, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        if "date_format" in serializer.validated_data:
+            services.user_date_format_set(user=user, date_format=serializer.validated_data["date_format"])
+        return Response(MeSerializer(user).data)
+
 
 class AuditEntryViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedViewSet):
     """The firm's audit trail, newest first. Filters: actor (user id), action, object_type,

@@ -111,7 +111,7 @@ class FirmSecurityForm(forms.ModelForm):
 
 
 def _previewed(code: str, label: str, now: datetime) -> str:
-    return f"{day(now, code)} · {moment(now, code)} — {label}"
+    return f"{label}: {day(now, code)} · {moment(now, code)}"
 
 
 class DateFormatForm(forms.Form):
@@ -126,7 +126,7 @@ class DateFormatForm(forms.Form):
         choices = [(code, _previewed(code, str(label), now)) for code, label in DateFormat.choices]
         if firm_default is not None:
             firm_label = str(DateFormat(firm_default).label) if firm_default in DateFormat.values else ""
-            choices.insert(0, ("", _previewed(firm_default, f"as set for the firm ({firm_label})", now)))
+            choices.insert(0, ("", _previewed(firm_default, f"Your firm's ({firm_label})", now)))
         field = self.fields["date_format"]
         field.choices = choices  # type: ignore[attr-defined]
         field.required = firm_default is None

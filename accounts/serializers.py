@@ -4,16 +4,24 @@ from rest_framework import serializers
 
 from accounts.models import ApiToken, AuditEntry, Firm, User
 from accounts.rights import Right
+from advisorportal.formats import DateFormat
 
 
 class MeSerializer(serializers.ModelSerializer[User]):
     firm: serializers.SlugRelatedField[Firm] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     role = serializers.CharField(source="get_role_display")
     rights = serializers.SerializerMethodField()
+    date_format = serializers.ChoiceField(
+        choices=[("", "The firm's"), *DateFormat.choices],
+        allow_blank=True,
+        help_text="How pages, exports and PDFs show you dates; blank: the firm's. The API's dates are ISO 8601.",
+    )
+    firm_date_format = serializers.CharField(source="firm.date_format", read_only=True)
 
     class Meta:
         model = User
-        fields = ["id", "email", "full_name", "firm", "role", "rights"]
+        fields = ["id", "email", "full_name", "firm", "role", "rights", "date_format", "firm_date_format"]
+        read_only_fields = ["id", "email", "full_name", "firm", "role", "rights"]
 
     def get_rights(self, user: User) -> list[str]:
         from accounts.selectors import user_rights

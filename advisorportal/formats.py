@@ -94,9 +94,9 @@ def money(value: Any, currency: str) -> str:
 
 
 class DateFormat(models.TextChoices):
-    US_NAME = "us_name", "Month name (US)"
-    US_NUMERIC = "us_numeric", "Numeric, month first (US)"
-    DAY_FIRST = "day_first", "Numeric, day first"
+    US_NAME = "us_name", "Month name, US"
+    US_NUMERIC = "us_numeric", "Numbers, month first (US)"
+    DAY_FIRST = "day_first", "Numbers, day first"
     ISO = "iso", "Year first (ISO 8601)"
 
 

@@ -233,3 +233,16 @@ def test_python_formats_dates_through_the_floor() -> None:
         if "migrations" not in path.parts and DJANGO_DATE_FORMAT.search(path.read_text())
     ]
     assert not offences, offences
+
+
+@pytest.mark.django_db
+def test_the_api_reads_and_sets_the_choice_and_keeps_iso(alice: Persona, contact: Any) -> None:
+    api = alice.api()
+    me = api.get("/api/v1/me/").json()
+    assert me["date_format"] == "" and me["firm_date_format"] == "us_name"
+    assert api.patch("/api/v1/me/", {"date_format": "iso"}, format="json").json()["date_format"] == "iso"
+    bad = api.patch("/api/v1/me/", {"date_format": "nonsense"}, format="json")
+    assert bad.status_code == 400 and "date_format" in bad.json()["error"]["fields"]
+    _set(alice, user="day_first")
+    body = api.get(f"/api/v1/contacts/{contact.pk}/").json()
+    assert body["next_review"] == "2026-12-04"  # machine formats stay ISO 8601

@@ -13,11 +13,11 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='firm',
             name='date_format',
-            field=models.CharField(choices=[('us_name', 'Month name (US)'), ('us_numeric', 'Numeric, month first (US)'), ('day_first', 'Numeric, day first'), ('iso', 'Year first (ISO 8601)')], default='us_name', help_text='How dates read for users who chose none themselves.', max_length=12, verbose_name='date format'),
+            field=models.CharField(choices=[('us_name', 'Month name, US'), ('us_numeric', 'Numbers, month first (US)'), ('day_first', 'Numbers, day first'), ('iso', 'Year first (ISO 8601)')], default='us_name', help_text='How dates read for users who chose none themselves.', max_length=12, verbose_name='date format'),
         ),
         migrations.AddField(
             model_name='user',
             name='date_format',
-            field=models.CharField(blank=True, choices=[('us_name', 'Month name (US)'), ('us_numeric', 'Numeric, month first (US)'), ('day_first', 'Numeric, day first'), ('iso', 'Year first (ISO 8601)')], default='', max_length=12, verbose_name='date format'),
+            field=models.CharField(blank=True, choices=[('us_name', 'Month name, US'), ('us_numeric', 'Numbers, month first (US)'), ('day_first', 'Numbers, day first'), ('iso', 'Year first (ISO 8601)')], default='', max_length=12, verbose_name='date format'),
         ),
     ]

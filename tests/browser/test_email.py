@@ -71,3 +71,45 @@ def test_email_a_contact_from_a_template(page: Page, e2e_server: E2EServer, scre
     page.goto("/agenda/message-templates/")
     expect(page.get_by_role("heading", level=1)).to_have_text("Message templates")
     page.screenshot(path=screenshot_dir / "message-templates.png", full_page=True)
+
+
+def test_email_a_group_then_follow_the_email_in_the_outbox(
+    page: Page, e2e_server: E2EServer, screenshot_dir: Path
+) -> None:
+    """A marketing bulk email to a group, confirmed, sent by the worker with a progress bar; the
+    development outbox shows one of the emails, whose unsubscribe link works."""
+    log_in(page, (u := e2e_server.user("harbor", "owner")), e2e_server.backup_code(u))
+    page.goto("/agenda/bulk-emails/")
+    page.get_by_role("button", name="Email contacts").click()
+    page.get_by_label("Group").select_option(index=1)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", name="Recipients")).to_be_visible()
+    page.get_by_label("Message template").select_option(label="Quarterly market update (Marketing)")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_role("heading", name="Preview for the first recipient")).to_be_visible()
+    page.screenshot(path=screenshot_dir / "bulk-email-new.png", full_page=True)
+    send = page.get_by_role("button", name=re.compile(r"^Send to \d+ contacts?$"))
+    count = int(re.findall(r"\d+", send.inner_text())[0])
+    send.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text(f"Send to {count} contact")
+    dialog.get_by_role("button", name="Send").click()
+    expect(page).to_have_url(re.compile(r"/agenda/bulk-emails/\d+/$"))
+    expect(page.locator("#sent-count")).to_have_text(str(count), timeout=60_000)
+    expect(page.get_by_role("status").filter(has_text="Every email was handed")).to_be_visible()
+    page.screenshot(path=screenshot_dir / "bulk-email-done.png", full_page=True)
+
+    # The development outbox lists them; one opens with its unsubscribe link, which works.
+    page.get_by_role("link", name="Outbox (development)").click()
+    page.get_by_label("Search recipients or subject").fill("Markets this quarter")
+    page.get_by_role("button", name="Search").click()
+    rows = page.locator(".outbox-table tbody tr")
+    expect(rows.first).to_be_visible()
+    assert rows.count() >= count
+    page.screenshot(path=screenshot_dir / "outbox.png", full_page=True)
+    rows.first.get_by_role("link").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Markets this quarter")
+    page.screenshot(path=screenshot_dir / "outbox-email.png", full_page=True)
+    page.locator('main a[href*="/mail/unsubscribe/"]').first.click()
+    page.get_by_role("button", name="Unsubscribe").click()
+    expect(page.locator("main")).to_contain_text("will no longer receive marketing emails")

@@ -506,3 +506,27 @@ def test_the_bench_command_sends_to_the_file_backend_and_reports_what_it_wrote(
         assert MessageTemplate.objects.filter(name="Bench newsletter").count() == 1
     call_command("bench_bulk_email", "alpha", "2")  # the template is reused
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["written"] == 2
+
+
+def test_the_contacts_table_and_a_group_lead_to_a_bulk_email(alice: Persona, book: dict[str, Any]) -> None:
+    """ "Email the selected" in the contacts table's bulk bar posts the selection (with the bar's
+    other fields) to the plan; a group's page links to its plan."""
+    client = alice.client()
+    table = client.get(reverse("crm:contact-list")).content.decode()
+    assert f'formaction="{reverse("agenda:bulk-email-new")}"' in table and "Email the selected" in table
+    ids = [c.pk for c in book["contacts"][:2]]
+    planned = client.post(reverse("agenda:bulk-email-new"),
+                          {"ids": ids, "action": "status", "status": "", "tag": "", "group": "", "field": ""})  # fmt: skip
+    assert planned.status_code == 200 and "2 selected contacts" in planned.content.decode()
+    with alice.scope():
+        group = crm_services.group_create(actor=alice.user, name="Golfers")
+        crm_services.group_add_members(actor=alice.user, group=group, contacts=book["contacts"][:3])
+    page = client.get(reverse("crm:group-detail", args=[group.pk])).content.decode()
+    link = f"{reverse('agenda:bulk-email-new')}?group={group.pk}"
+    assert link in page.replace("&amp;", "&")
+    plan = client.get(link).content.decode()
+    assert "Golfers" in plan and "3 contacts" in plan
+    with alice.scope():
+        email = _start(alice, book["template"], book["contacts"])
+    detail = client.get(reverse("agenda:bulk-email", args=[email.pk])).content.decode()
+    assert f"Bulk email: {book['template'].name}" in detail and "merge fields filled in for each contact" in detail

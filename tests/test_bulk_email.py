@@ -515,8 +515,8 @@ def test_the_contacts_table_and_a_group_lead_to_a_bulk_email(alice: Persona, boo
     table = client.get(reverse("crm:contact-list")).content.decode()
     assert f'formaction="{reverse("agenda:bulk-email-new")}"' in table and "Email the selected" in table
     ids = [c.pk for c in book["contacts"][:2]]
-    planned = client.post(reverse("agenda:bulk-email-new"),
-                          {"ids": ids, "action": "status", "status": "", "tag": "", "group": "", "field": ""})  # fmt: skip
+    bar = {"action": "status", "status": "", "tag": "", "group": "", "field": ""}
+    planned = client.post(reverse("agenda:bulk-email-new"), {"ids": ids, **bar})
     assert planned.status_code == 200 and "2 selected contacts" in planned.content.decode()
     with alice.scope():
         group = crm_services.group_create(actor=alice.user, name="Golfers")

@@ -312,6 +312,17 @@ class Contact(FirmOwnedModel):
         return f"•••-••-{self.tax_id_last4}" if self.tax_id_last4 else ""
 
 
+# The fields a contact's name needs (``Contact.__str__``): lists of tasks, steps, notes, documents
+# and events load only these of their contacts (``contact_label_defer``), not all 71 columns.
+CONTACT_LABEL_FIELDS = frozenset({"id", "firm", "kind", "first_name", "middle_name", "last_name", "suffix"})
+
+
+def contact_label_defer(path: str = "contact") -> list[str]:
+    """``QuerySet.defer`` arguments that leave only a related contact's label fields loaded (for a
+    ``select_related(path)`` of rows shown with their contact's name and link)."""
+    return [f"{path}__{f.name}" for f in Contact._meta.concrete_fields if f.name not in CONTACT_LABEL_FIELDS]
+
+
 class ContactSearchKey(FirmOwnedModel):
     """One searchable word of a contact (name words, emails, their local parts and domains, phone
     digits and their suffixes, username), lower-cased. Written only by ``crm.search``."""

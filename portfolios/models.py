@@ -213,6 +213,15 @@ class ClientAccount(FirmOwnedModel):
             models.Index(fields=["firm", "nav", "id"], name="portfolios_account_nav_idx"),
             models.Index(fields=["firm", "inception_date", "id"], name="portfolios_account_incept_idx"),
             models.Index(fields=["firm", "account_type", "number", "id"], name="portfolios_account_type_idx"),
+            # The dashboard: accounts opened lately (newest first), and the open accounts' NAV per
+            # currency read from the index alone.
+            models.Index(fields=["firm", "-created_at"], name="portfolios_account_new_idx"),
+            models.Index(
+                fields=["firm", "base_currency"],
+                include=["nav"],
+                condition=~models.Q(status="closed"),
+                name="portfolios_account_open_idx",
+            ),
         ]
 
     def __str__(self) -> str:

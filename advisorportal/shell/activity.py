@@ -1,6 +1,6 @@
 """The dashboard's Recent activity: what happened to the user's clients in the last ten days
 (accounts opened and closed, imports, profile changes), each source through its app's selector
-and that app's right and scope, merged newest first and sortable by any column."""
+and that app's right and scope, merged newest first (the newest ``LIMIT`` of them) and sortable by any column."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from portfolios.custodian import selectors as custodian_selectors
 from portfolios.selectors import Activity
 
 DAYS = 10
-LIMIT = 50  # per source; the panel scrolls
+LIMIT = 25  # per source, and the newest of them all the panel shows (it scrolls)
 SORTS = {"date": "at", "title": "title", "number": "number", "user": "user", "what": "what"}
 
 
@@ -49,6 +49,7 @@ def recent_activity(*, user: Any, sort: str = "-date", days: int = DAYS) -> list
                          reverse("contact_io:import-detail", args=[imp.pk]), _name(imp.created_by),
                          f"Contact import: {imp.created_count} added, {imp.updated_count} updated")
             )  # fmt: skip
+    rows = sorted(rows, key=lambda r: r.at, reverse=True)[:LIMIT]
     key = SORTS.get(sort.lstrip("-"), "at")
     descending = sort.startswith("-") or sort.lstrip("-") not in SORTS
     return sorted(rows, key=lambda r: (getattr(r, key) or "") if key != "at" else r.at, reverse=descending)

@@ -100,7 +100,7 @@ def _activity(user: Any, activity_sort: str = "") -> dict[str, Any]:
         following = (name if descending else f"-{name}") if name == key else first
         columns.append((name, label, following, name == key))
     rows = activity.recent_activity(user=user, sort=sort)
-    return {"rows": rows, "days": activity.DAYS, "columns": columns, "descending": descending}
+    return {"rows": rows, "days": activity.DAYS, "columns": columns, "descending": descending, "limit": activity.LIMIT}
 
 
 def _notifications(user: Any) -> dict[str, Any]:

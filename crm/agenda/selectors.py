@@ -32,7 +32,7 @@ from crm.agenda.models import (
     WorkflowStep,
     WorkflowTemplate,
 )
-from crm.models import Contact
+from crm.models import Contact, contact_label_defer
 from crm.scope import scope_contacts
 
 
@@ -51,10 +51,14 @@ def today() -> Any:
 
 
 def open_steps_for_user(*, user: Any, limit: int | None = 50) -> list[WorkflowStep]:
-    steps = _in_scope(
-        WorkflowStep.objects.filter(assignee=user, status=StepStatus.OPEN, workflow__status=WorkflowStatus.ACTIVE),
-        user,
-    ).select_related("contact", "workflow")
+    steps = (
+        _in_scope(
+            WorkflowStep.objects.filter(assignee=user, status=StepStatus.OPEN, workflow__status=WorkflowStatus.ACTIVE),
+            user,
+        )
+        .select_related("contact", "workflow")
+        .defer(*contact_label_defer())
+    )
     rows = list(steps.order_by("due_date", "id")[:limit] if limit else steps.order_by("due_date", "id"))
     return _mark_overdue(rows)
 
@@ -66,7 +70,10 @@ def open_tasks_for_user(*, user: Any, limit: int | None = 50) -> list[Task]:
 
 def recent_notes(*, user: Any, limit: int = 10) -> list[Note]:
     return list(
-        _in_scope(Note.objects.all(), user).select_related("contact", "author").order_by("-updated_at", "-id")[:limit]
+        _in_scope(Note.objects.all(), user)
+        .select_related("contact", "author")
+        .defer(*contact_label_defer())
+        .order_by("-updated_at", "-id")[:limit]
     )
 
 
@@ -76,6 +83,7 @@ def workflow_progress(*, user: Any, limit: int = 10) -> list[Workflow]:
     rows = (
         _in_scope(Workflow.objects.filter(status=WorkflowStatus.ACTIVE), user)
         .select_related("contact")
+        .defer(*contact_label_defer())
         .annotate(is_overdue=Exists(overdue))
         .order_by("-started_at", "-id")[:limit]
     )
@@ -138,7 +146,12 @@ def task_list(
     else:
         in_scope = scope_contacts(Contact.objects.all(), user=user).values("pk")
         visible = Q(contact__in=in_scope) | (Q(contact__isnull=True) & mine)
-    return tasks.filter(visible).select_related("contact", "assignee").order_by("due_date", "id")
+    return (
+        tasks.filter(visible)
+        .select_related("contact", "assignee")
+        .defer(*contact_label_defer())
+        .order_by("due_date", "id")
+    )
 
 
 def task_page(*, user: Any, after: str = "", size: int = 50, **filters: Any) -> KeysetPage[Task]:

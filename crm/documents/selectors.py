@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.rights import Right
 from advisorportal.tenancy.pagination import KeysetPage, keyset_page
 from crm.documents.models import Document
-from crm.models import Contact
+from crm.models import Contact, contact_label_defer
 from crm.scope import scope_contacts
 
 ORDER = ("-created_at", "-id")
@@ -61,7 +61,7 @@ def recent_documents(*, user: Any, days: int = 10, limit: int = 10, contact: Con
     most ``limit``, newest first; contact and uploader loaded): for the dashboard's Documents panel
     and a contact's agenda tab. One query."""
     since = timezone.now() - datetime.timedelta(days=days)
-    documents = _visible(user).filter(created_at__gte=since)
+    documents = _visible(user).filter(created_at__gte=since).defer(*contact_label_defer())
     if contact is not None:
         documents = documents.filter(contact=contact)
     return list(documents.order_by(*ORDER)[:limit])

@@ -23,7 +23,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from accounts.rights import Right
 from accounts.selectors import firm_users
 from crm.agenda.calendar.models import CalendarFeed, CalendarSettings, Event, EventAttendee, EventContact
-from crm.models import Contact
+from crm.models import Contact, contact_label_defer
 from crm.scope import scope_contacts
 from crm.selectors import has_full_scope
 
@@ -88,7 +88,10 @@ def overlapping(events: QuerySet[Event], *, start: datetime, end: datetime, tz: 
 
 def _with_details(events: QuerySet[Event], user: Any) -> QuerySet[Event]:
     return events.select_related("owner").prefetch_related(
-        Prefetch("contact_links", queryset=EventContact.objects.select_related("contact").order_by("id")),
+        Prefetch(
+            "contact_links",
+            queryset=EventContact.objects.select_related("contact").defer(*contact_label_defer()).order_by("id"),
+        ),
         Prefetch("attendee_links", queryset=EventAttendee.objects.select_related("user").order_by("id")),
     )
 

@@ -11,5 +11,7 @@ class IndexView(FirmScopedView, TemplateView):
     template_name = "section.html"
     extra_context = {
         "section_title": "Fee billing",
-        "section_text": ("Fee schedules, fee runs and invoices. No fee runs have been prepared."),
+        "section_text": (
+            "Fee billing (fee schedules, fee runs and invoices) is not built yet. Nothing here bills a client today."
+        ),
     }

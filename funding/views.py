@@ -11,5 +11,8 @@ class IndexView(FirmScopedView, TemplateView):
     template_name = "section.html"
     extra_context = {
         "section_title": "Funding",
-        "section_text": ("Deposits, withdrawals, transfers and the pending-items queue. Nothing is waiting on anyone."),
+        "section_text": (
+            "Money movement (deposits, withdrawals, transfers and client approvals) is not built yet. "
+            "What waits on you today is under Pending items on the Dashboard."
+        ),
     }

@@ -11,5 +11,5 @@ class IndexView(FirmScopedView, TemplateView):
     template_name = "section.html"
     extra_context = {
         "section_title": "Onboarding",
-        "section_text": ("Account applications, from invitation to approval. No applications are in progress."),
+        "section_text": ("Account opening (applications from invitation to approval) is not built yet."),
     }

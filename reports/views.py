@@ -11,5 +11,8 @@ class IndexView(FirmScopedView, TemplateView):
     template_name = "section.html"
     extra_context = {
         "section_title": "Reports",
-        "section_text": ("Performance, statements and client data queries. No reports have been defined."),
+        "section_text": (
+            "Performance reports, statements and client data queries are not built yet. "
+            "Each account's page shows its returns today."
+        ),
     }

@@ -188,7 +188,8 @@ def active_filters(
             continue  # not a filter: ignored by the filters, so not shown as one
         choices = {str(v): str(lbl) for v, lbl in (flt.extra.get("choices") or ())}
         for v in values:
-            shown = names.get(key, {}).get(str(v)) or choices.get(str(v)) or str(v)
+            # An id (advisor, group, household) shows its name in the user's reach, or "unknown".
+            shown = (names[key].get(str(v)) or "unknown") if key in names else (choices.get(str(v)) or str(v))
             chips.append(Chip(f"{label(key)}: {shown}", without([(key, str(v))])))
     return chips, urlencode(kept, doseq=True)
 

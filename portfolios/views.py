@@ -177,7 +177,8 @@ def _account_chips(request: Any, form: AccountFilterForm, names: dict[str, str])
         if not value:
             continue
         choices = dict(getattr(form.fields[name], "choices", ()))
-        shown = names.get(name) or str(choices.get(value, value))
+        # An id shows its name within the user's scope ("unknown" outside it), never the id itself.
+        shown = (names[name] or "unknown") if name in names else str(choices.get(value, value))
         chips.append(AccountChip(f"{label}: {shown}", _query_without(request, "after", name)))
     return chips, _query_only(request, "q", "ordering")
 

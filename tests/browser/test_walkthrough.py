@@ -75,6 +75,8 @@ MAIN_PAGES = [
     "/contacts/groups/", "/contacts/households/", "/contacts/merge/", "/contacts/import/", "/agenda/",
     "/calendar/", "/accounts/", "/funding/", "/onboarding/", "/billing/", "/reports/", "/settings/",
     "/settings/audit/", "/settings/api-tokens/", "/settings/users/", "/settings/security/",
+    "/agenda/emails/", "/agenda/message-templates/", "/agenda/bulk-emails/", "/agenda/bulk-emails/new/",
+    "/messages/", "/dev/outbox/",
 ]  # fmt: skip
 
 
@@ -82,7 +84,8 @@ def _main_pages(page: Page) -> list[str]:
     """The fixed main pages, and one contact's and one household's page from the demo book."""
     pages = list(MAIN_PAGES)
     page.goto("/contacts/")
-    pages.append(str(page.locator("#results table tbody tr a").first.get_attribute("href")))
+    contact = str(page.locator("#results table tbody tr a").first.get_attribute("href"))
+    pages += [contact, f"{contact}agenda/", f"{contact}email/"]
     page.goto("/contacts/households/")
     household = page.locator("main a[href^='/contacts/households/']").first
     if household.count():
@@ -125,3 +128,40 @@ def test_no_main_page_has_serious_accessibility_violations(page: Page, e2e_serve
         if bad:
             found[url] = bad
     assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())
+
+
+# What the group-scoped assistant (CRM only) reaches: the same checks as someone with less.
+LIMITED_PAGES = ["/", "/pending/", "/contacts/", "/contacts/groups/", "/agenda/", "/calendar/", "/agenda/emails/",
+                 "/agenda/bulk-emails/new/", "/messages/", "/settings/"]  # fmt: skip
+
+
+def test_a_limited_users_pages_have_no_serious_accessibility_violations_or_sideways_scroll(
+    page: Page, e2e_server: E2EServer
+) -> None:
+    log_in(page, (u := e2e_server.user("harbor", "assistant")), e2e_server.backup_code(u))
+    found, overflowing = {}, {}
+    for width in (1280, 360):
+        page.set_viewport_size({"width": width, "height": 800})
+        for url in LIMITED_PAGES:
+            response = page.goto(url)
+            assert response is not None and response.status == 200, url
+            if width == 360 and (scroll := page.evaluate("document.documentElement.scrollWidth")) > 360:
+                overflowing[url] = scroll
+            if width == 1280:
+                page.add_script_tag(url=AXE)
+                violations = page.evaluate(
+                    "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+                )
+                bad = [v["id"] for v in violations if v["impact"] in ("serious", "critical")]
+                if bad:
+                    found[url] = bad
+    assert found == {} and overflowing == {}, (found, overflowing)
+
+
+def test_sections_not_built_yet_say_so(page: Page, e2e_server: E2EServer, screenshot_dir: Path) -> None:
+    """Point 4: a capability that is not built yet says so, instead of an empty state."""
+    log_in(page, (u := e2e_server.user("harbor", "owner")), e2e_server.backup_code(u))
+    for url in ("/funding/", "/onboarding/", "/billing/", "/reports/"):
+        page.goto(url)
+        expect(page.locator("main")).to_contain_text("not built yet")
+    page.screenshot(path=screenshot_dir / "walkthrough-4-not-built.png", full_page=True)

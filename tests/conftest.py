@@ -8,6 +8,8 @@ and the three personas every endpoint is tested with.
 
 from __future__ import annotations
 
+import html
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -119,3 +121,20 @@ def charlie(firm_b: Firm) -> Persona:
     return Persona(
         UserFactory(firm=firm_b, email="charlie@beta.test", full_name="Charlie Chu", role=Role.PRIMARY), firm_b
     )
+
+
+_PANEL = re.compile(r'<article([^>]*?) hx-get="([^"]+)" hx-trigger="load"([^>]*)>.*?</article>', re.S)
+
+
+def dashboard_html(client: Client, path: str = "/") -> str:
+    """The home page as a browser shows it once its panels have loaded: the page, with each
+    panel's placeholder filled by its own request (``/dashboard/panels/<key>/``), as htmx does."""
+    page = client.get(path)
+    assert page.status_code == 200, page.status_code
+
+    def fill(match: re.Match[str]) -> str:
+        fragment = client.get(html.unescape(match.group(2)))
+        assert fragment.status_code == 200, (match.group(2), fragment.status_code)
+        return f"<article{match.group(1)}{match.group(3)}>{fragment.content.decode()}</article>"
+
+    return _PANEL.sub(fill, page.content.decode())

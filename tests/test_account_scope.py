@@ -10,7 +10,7 @@ from accounts.models import AccountScope
 from accounts.rights import Right, Role
 from crm.models import Household
 from portfolios.models import ClientAccount
-from tests.conftest import Persona
+from tests.conftest import Persona, dashboard_html
 from tests.factories import ContactFactory, HouseholdFactory, UserFactory
 from tests.factories_portfolios import ClientAccountFactory
 
@@ -127,6 +127,6 @@ def test_dashboard_assets_count_only_accounts_in_scope(
         ClientAccount.objects.filter(number="U5000001").update(nav=100)
         ClientAccount.objects.filter(number="U5000002").update(nav=20)
         ClientAccount.objects.filter(number="U5000003").update(nav=3)
-    assert "123 USD" in alice.client().get("/").content.decode()
-    page = dora.client().get("/").content.decode()
+    assert "123 USD" in dashboard_html(alice.client())
+    page = dashboard_html(dora.client())
     assert "120 USD" in page and "in 2 open accounts" in page and "123 USD" not in page

@@ -16,7 +16,7 @@ from accounts.rights import Right, Role
 from advisorportal.shell.panels import Panel, panels_for, registered
 from crm import services as crm_services
 from crm.agenda import services as agenda_services
-from tests.conftest import Persona
+from tests.conftest import Persona, dashboard_html
 from tests.factories import ContactFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -44,7 +44,7 @@ def book(firm_a: Any, alice: Persona) -> dict[str, Any]:
 
 
 def test_every_panel_needs_a_right_and_renders_for_the_primary_user(alice: Persona, book: dict[str, Any]) -> None:
-    page = alice.client().get("/").content.decode()
+    page = dashboard_html(alice.client())
     for panel in registered():
         # Only the user's own notifications need no right.
         assert panel.rights or panel.any_of or panel.key == "notifications", panel.key
@@ -53,7 +53,7 @@ def test_every_panel_needs_a_right_and_renders_for_the_primary_user(alice: Perso
 
 
 def test_the_group_scoped_assistant_sees_only_its_groups_work(book: dict[str, Any]) -> None:
-    page = book["dana"].client().get("/").content.decode()
+    page = dashboard_html(book["dana"].client())
     assert "Insider task" in page and "Insider note" in page
     assert "Outsider" not in page
     # Without Account Information, the accounts panel is not shown at all.
@@ -65,12 +65,12 @@ def test_a_user_without_crm_sees_no_crm_panel(firm_a: Any, alice: Persona, book:
         viewer = UserFactory(firm=firm_a, email="ivy@alpha.test", full_name="Ivy Info", role=Role.STAFF,
                              rights=frozenset({Right.ACCOUNT_INFORMATION}))  # fmt: skip
         assert [p.key for p in panels_for(viewer)] == ["activity", "notifications", "assets"]
-    page = Persona(viewer, firm_a).client().get("/").content.decode()
+    page = dashboard_html(Persona(viewer, firm_a).client())
     assert 'data-panel="assets"' in page and 'data-panel="notes"' not in page and "Insider" not in page
 
 
 def test_another_firms_user_sees_none_of_this_firms_items(charlie: Persona, book: dict[str, Any]) -> None:
-    page = charlie.client().get("/").content.decode()
+    page = dashboard_html(charlie.client())
     assert "Insider" not in page and "Outsider" not in page
 
 
@@ -83,11 +83,12 @@ def test_a_panel_key_registers_once() -> None:
 
 
 def test_the_home_page_query_count_does_not_grow_with_the_data(alice: Persona, book: dict[str, Any]) -> None:
+    """The page and each panel's own request: the same number of queries with more data."""
     client = alice.client()
-    client.get("/")
+    dashboard_html(client)
     connection.queries_log.clear()  # a full log (maxlen 9000) would make every capture look empty
     with CaptureQueriesContext(connection) as before:
-        assert client.get("/").status_code == 200
+        before_html = dashboard_html(client)
     with alice.scope():
         for n in range(15):
             contact = ContactFactory(first_name=f"More{n}", last_name="Clients")
@@ -95,8 +96,21 @@ def test_the_home_page_query_count_does_not_grow_with_the_data(alice: Persona, b
             agenda_services.task_create(actor=alice.user, title=f"Task {n}", contact=contact, due_date=DUE)
     connection.queries_log.clear()
     with CaptureQueriesContext(connection) as after:
-        assert client.get("/").status_code == 200
+        after_html = dashboard_html(client)
+    assert "More14" in after_html and "More14" not in before_html  # the panels did read the new data
     assert 0 < len(after) == len(before), [q["sql"] for q in after.captured_queries]
+
+
+def test_the_home_page_loads_each_panel_by_its_own_request(alice: Persona, book: dict[str, Any]) -> None:
+    """The page itself reads no panel's data: a placeholder per panel, loaded by htmx, a 200 with
+    the panel's fragment, and the panel's query parameters passed on."""
+    client = alice.client()
+    page = client.get("/?activity_sort=title").content.decode()
+    assert 'hx-get="/dashboard/panels/pending/"' in page and 'hx-trigger="load"' in page
+    assert 'hx-get="/dashboard/panels/activity/?activity_sort=title"' in page
+    assert "Insider" not in page and "Loading…" in page
+    fragment = client.get("/dashboard/panels/pending/")
+    assert fragment.status_code == 200 and b"<html" not in fragment.content
 
 
 # --- Pending items -------------------------------------------------------------------------------
@@ -142,5 +156,5 @@ def test_pending_items_need_the_kinds_right(firm_a: Any, alice: Persona, book: d
 
 
 def test_the_dashboard_panel_shows_pending_items(book: dict[str, Any], test_kind: Any) -> None:
-    page = book["dana"].client().get("/").content.decode()
+    page = dashboard_html(book["dana"].client())
     assert 'data-panel="pending"' in page and "Approve the test" in page and "All pending items" in page

@@ -16,7 +16,7 @@ from advisorportal.request_context import set_actor
 from advisorportal.shell.activity import recent_activity
 from crm import services as crm_services
 from portfolios.models import AccountStatus
-from tests.conftest import Persona
+from tests.conftest import Persona, dashboard_html
 from tests.factories import ContactFactory, UserFactory
 from tests.factories_portfolios import ClientAccountFactory
 
@@ -99,5 +99,5 @@ def test_the_notifications_panel_shows_only_the_users_own(alice: Persona, bob: P
     body = alice.client().get("/dashboard/panels/notifications/").content.decode()
     assert "Your import finished" in body and "Bob&#x27;s import" not in body and "Bob's import" not in body
     assert "1<span" in body  # one unread
-    page = alice.client().get("/").content.decode()
+    page = dashboard_html(alice.client())
     assert 'data-panel="notifications"' in page and 'data-panel="activity"' in page

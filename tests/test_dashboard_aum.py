@@ -17,7 +17,7 @@ from accounts.models import AccountScope
 from accounts.rights import Right, Role
 from portfolios import aum, performance, services
 from portfolios.models import AumDay, ClientAccount
-from tests.conftest import Persona
+from tests.conftest import Persona, dashboard_html
 from tests.factories import UserFactory
 from tests.factories_portfolios import ClientAccountFactory, SecurityFactory, SecurityPriceFactory
 
@@ -101,13 +101,13 @@ def test_a_selected_scope_sums_only_its_accounts(book: dict[str, Any]) -> None:
 def test_the_panels_need_activity_statements_or_portfolioanalyst(
     alice: Persona, bob: Persona, charlie: Persona, book: dict[str, Any]
 ) -> None:
-    page = alice.client().get("/").content.decode()
+    page = dashboard_html(alice.client())
     assert 'data-panel="aum"' in page and 'data-panel="master"' in page
     assert "1,610 USD" in page  # the latest sum
     assert "Master of Alpha" in page
-    dana_page = book["dana"].client().get("/").content.decode()
+    dana_page = dashboard_html(book["dana"].client())
     assert 'data-panel="aum"' in dana_page and "1,210 USD" in dana_page and "1,610" not in dana_page
-    bob_page = bob.client().get("/").content.decode()  # CRM only
+    bob_page = dashboard_html(bob.client())  # CRM only
     assert 'data-panel="aum"' not in bob_page and 'data-panel="master"' not in bob_page
-    charlie_page = charlie.client().get("/").content.decode()  # another firm: none of it
+    charlie_page = dashboard_html(charlie.client())  # another firm: none of it
     assert "Master of Alpha" not in charlie_page and "1,610" not in charlie_page

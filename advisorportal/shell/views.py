@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import redis
 from django.conf import settings
@@ -12,6 +13,7 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.views.generic import TemplateView, View
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -27,18 +29,25 @@ from advisorportal.shell.pending import kinds_for, pending_items
 
 
 class DashboardView(FirmScopedView, TemplateView):
-    """Home page. Each panel appears only when the user's rights allow it."""
+    """Home page: the user's panels (those their rights allow, in their order), each loaded by its
+    own request to ``DashboardPanelView`` as the page opens, so the page is quick whatever the
+    panels hold and one slow panel holds up no other. A panel's query parameters (Recent
+    activity's sort, from its column links without script) are passed on to its request."""
 
     required_right = SIGNED_IN
     template_name = "dashboard.html"
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        user = self.user
-        placed = arrangement(user)
-        context["panels"] = [(p.panel, render(p.panel, self.request)) for p in placed if p.shown]
+        placed = arrangement(self.user)
+        context["panels"] = [(p.panel, self.panel_url(p.panel)) for p in placed if p.shown]
         context["panels_allowed"] = len(placed)
         return context
+
+    def panel_url(self, panel: Any) -> str:
+        url = reverse("dashboard-panel", args=[panel.key])
+        params = {name: self.request.GET[name][:40] for name in panel.params if self.request.GET.get(name)}
+        return f"{url}?{urlencode(params)}" if params else url
 
 
 class DashboardPanelView(FirmScopedView, View):

@@ -53,3 +53,20 @@ document.addEventListener("submit", (event) => {
   dialog.showModal();
   cancel.focus();
 });
+
+// A dashboard panel whose request failed (a 5xx, the server unreachable) says so instead of
+// "Loading…" for ever; reloading the page tries again.
+function panelFailed(event) {
+  const panel = event.detail && event.detail.elt;
+  if (!(panel instanceof HTMLElement) || !panel.dataset.panel) {
+    return;
+  }
+  const loading = panel.querySelector(".panel-loading");
+  if (loading) {
+    loading.removeAttribute("aria-busy");
+    loading.setAttribute("role", "alert");
+    loading.textContent = "This panel could not be loaded. Reload the page to try again.";
+  }
+}
+document.addEventListener("htmx:responseError", panelFailed);
+document.addEventListener("htmx:sendError", panelFailed);

@@ -101,6 +101,7 @@ def test_no_main_page_scrolls_sideways_at_360_px(page: Page, e2e_server: E2EServ
     overflowing = {}
     for url in pages:
         page.goto(url)
+        expect(page.locator(".panel-loading")).to_have_count(0)  # the dashboard's panels loaded
         width = page.evaluate("document.documentElement.scrollWidth")
         if width > 360:
             overflowing[url] = width
@@ -118,6 +119,7 @@ def test_no_main_page_has_serious_accessibility_violations(page: Page, e2e_serve
     found = {}
     for url in _main_pages(page):
         page.goto(url)
+        expect(page.locator(".panel-loading")).to_have_count(0)  # the dashboard's panels loaded
         page.add_script_tag(url=AXE)
         violations = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
         bad = [
@@ -145,6 +147,7 @@ def test_a_limited_users_pages_have_no_serious_accessibility_violations_or_sidew
         for url in LIMITED_PAGES:
             response = page.goto(url)
             assert response is not None and response.status == 200, url
+            expect(page.locator(".panel-loading")).to_have_count(0)
             if width == 360 and (scroll := page.evaluate("document.documentElement.scrollWidth")) > 360:
                 overflowing[url] = scroll
             if width == 1280:
@@ -163,5 +166,6 @@ def test_sections_not_built_yet_say_so(page: Page, e2e_server: E2EServer, screen
     log_in(page, (u := e2e_server.user("harbor", "owner")), e2e_server.backup_code(u))
     for url in ("/funding/", "/onboarding/", "/billing/", "/reports/"):
         page.goto(url)
+        expect(page.locator(".panel-loading")).to_have_count(0)  # the dashboard's panels loaded
         expect(page.locator("main")).to_contain_text("not built yet")
     page.screenshot(path=screenshot_dir / "walkthrough-4-not-built.png", full_page=True)

@@ -228,8 +228,9 @@ def toolbars_changed(*, firm_id: int) -> None:
 
 def toolbar(*, user: Any) -> dict[str, Any]:
     """What the contacts page's toolbars show the user: their columns (keys), the saved views they
-    may open and the groups they may add contacts to. Cached per user until any of these changes in
-    the firm (signals bump a generation), so the page costs no queries for them."""
+    may open, the groups they may add contacts to, the firm's people (the advisor filter, and the
+    agenda's task assignees). Cached per user until any of these changes in the firm (signals bump
+    a generation), so the page costs no queries for them."""
     firm_id = require_firm_id()
     generation = cache.get_or_set(_toolbar_generation_key(firm_id), 1, timeout=None)
     key = f"crm:toolbar:{firm_id}:{generation}:{user.pk}"
@@ -251,6 +252,13 @@ def toolbar(*, user: Any) -> dict[str, Any]:
             # The advisor filter's choices: the people of the user's own firm, by name.
             "advisors": [
                 {"pk": pk, "name": name} for pk, name in firm_users(firm_id=firm_id).values_list("pk", "full_name")
+            ],
+            # Whom a task can be given to (the agenda's task forms): the firm's active people.
+            "assignees": [
+                {"pk": pk, "full_name": name, "email": email}
+                for pk, name, email in firm_users(firm_id=firm_id)
+                .filter(is_active=True)
+                .values_list("pk", "full_name", "email")
             ],
         }
         cache.set(key, found, timeout=STATUS_COUNTS_TTL)

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from accounts.models import User
 from crm.models import Contact, Group, SavedView, TablePreference
 from crm.selectors import contacts_changed, toolbars_changed
 
@@ -24,3 +25,13 @@ def _contact_written(sender: type[Contact], instance: Contact, **kwargs: Any) ->
 def _toolbar_written(sender: type[Any], instance: Any, **kwargs: Any) -> None:
     firm_id = instance.firm_id
     transaction.on_commit(lambda: toolbars_changed(firm_id=firm_id))
+
+
+@receiver([post_save, post_delete], sender=User, dispatch_uid="crm-toolbar-users")
+def _user_written(sender: type[User], instance: User, update_fields: Any = None, **kwargs: Any) -> None:
+    """The firm's people (advisor filter, task assignees) changed; a sign-in's last_login does not count."""
+    if update_fields is not None and set(update_fields) <= {"last_login"}:
+        return
+    firm_id = instance.firm_id
+    if firm_id is not None:
+        transaction.on_commit(lambda: toolbars_changed(firm_id=firm_id))

@@ -3,9 +3,11 @@ contacts still in their scope (or about no contact)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from django.core.cache import BaseCache, caches
 from django.db.models import Count, Q, QuerySet
+from django.utils.connection import ConnectionProxy
 
 from advisorportal.notifications import contacts
 from advisorportal.notifications.models import Notification
@@ -46,9 +48,32 @@ def notification_get(*, user: Any, pk: Any) -> Notification | None:
     return _own(user).filter(pk=int(pk)).first()
 
 
+# The header's unread count is on every page: kept in Redis (the best-effort cache: without Redis it
+# is counted each time) until the user's notifications change (``unread_changed``, called by every
+# write in services), and at most UNREAD_TTL seconds, which also bounds how long a change of the
+# user's scope takes to show in the count.
+UNREAD_TTL = 30
+_cache = cast(BaseCache, ConnectionProxy(caches, "best_effort"))
+
+
+def _unread_key(user: Any) -> str:
+    # The row's creation time too: a database built again reuses ids, never the pair.
+    joined = getattr(user, "date_joined", None)
+    return f"notifications:unread:{user.pk}:{joined.timestamp() if joined else ''}"
+
+
 def unread_count(*, user: Any) -> int:
-    """One cheap count on a partial index."""
-    return _own(user).filter(read_at=None, archived_at=None).count()
+    """The user's unread notifications (one count on a partial index, or none when cached)."""
+    key = _unread_key(user)
+    found = _cache.get(key)
+    if found is None:
+        found = _own(user).filter(read_at=None, archived_at=None).count()
+        _cache.set(key, found, UNREAD_TTL)
+    return int(found)
+
+
+def unread_changed(*, user: Any) -> None:
+    _cache.delete(_unread_key(user))
 
 
 def notifications_for_contact(*, user: Any, contact_id: int) -> QuerySet[Notification]:

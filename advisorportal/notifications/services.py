@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from advisorportal.notifications import contacts
 from advisorportal.notifications.models import Notification
+from advisorportal.notifications.selectors import unread_changed
 from advisorportal.tenancy.context import require_firm_id
 
 
@@ -58,9 +59,17 @@ def notify(
                 notification.save()
         except IntegrityError:
             return None  # told before: the unique (firm, recipient, key) refused it
-        return notification
-    notification.save()
+    else:
+        notification.save()
+    _counts_changed(recipient)
     return notification
+
+
+def _counts_changed(user: Any) -> None:
+    """The user's cached unread count is stale: now, and again once the write commits (a request
+    that counted in between must not keep the old figure)."""
+    unread_changed(user=user)
+    transaction.on_commit(lambda: unread_changed(user=user))
 
 
 def notify_after_commit(*, recipient_id: int | None, **kwargs: Any) -> None:
@@ -87,6 +96,7 @@ def _own(user: Any, ids: list[int] | None) -> QuerySet[Notification]:
 def notifications_mark_read(*, user: Any, ids: list[int] | None = None, read: bool = True) -> int:
     """Mark the user's notifications ``ids`` (all, when None) read, or unread. Returns how many changed."""
     rows = _own(user, ids)
+    _counts_changed(user)
     if read:
         return rows.filter(read_at=None).update(read_at=timezone.now())
     return rows.exclude(read_at=None).update(read_at=None)
@@ -96,6 +106,7 @@ def notifications_mark_read(*, user: Any, ids: list[int] | None = None, read: bo
 def notifications_archive(*, user: Any, ids: list[int], archived: bool = True) -> int:
     """Archive (or restore) the user's notifications ``ids``; archiving also marks them read."""
     rows = _own(user, ids)
+    _counts_changed(user)
     if archived:
         now = timezone.now()
         changed = rows.filter(archived_at=None).update(archived_at=now)

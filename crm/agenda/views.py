@@ -82,7 +82,7 @@ class AgendaView(AgendaPage):
                 "status": status,
                 "overdue": overdue,
                 "priorities": Priority.choices,
-                "users": selectors.assignable_users(),
+                "users": crm_selectors.toolbar(user=self.user)["assignees"],
                 "today": selectors.today(),
             },
         )
@@ -305,7 +305,7 @@ class ContactAgendaView(AgendaPage):
                 "sort": sort,
                 "templates": selectors.template_list(active_only=True),
                 "priorities": Priority.choices,
-                "users": selectors.assignable_users(),
+                "users": crm_selectors.toolbar(user=self.user)["assignees"],
                 "today": selectors.today(),
             },
         )

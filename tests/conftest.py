@@ -138,3 +138,22 @@ def dashboard_html(client: Client, path: str = "/") -> str:
         return f"<article{match.group(1)}{match.group(3)}>{fragment.content.decode()}</article>"
 
     return _PANEL.sub(fill, page.content.decode())
+
+
+@pytest.fixture(autouse=True)
+def _unread_count_uncached(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The header's unread count is counted on every request in tests (its cache would make a
+    page's first request cost one query more than the next, and query-count tests compare them);
+    a test that takes the ``unread_cache`` fixture gets the real cache."""
+    if "unread_cache" in request.fixturenames:
+        return
+    from django.core.cache.backends.dummy import DummyCache
+
+    from advisorportal.notifications import selectors
+
+    monkeypatch.setattr(selectors, "_cache", DummyCache("none", {}))
+
+
+@pytest.fixture
+def unread_cache() -> None:
+    """Use the real (best-effort Redis) cache for the header's unread count."""

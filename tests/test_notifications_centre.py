@@ -69,7 +69,7 @@ def test_header_count_is_hidden_when_signed_out(client: Any) -> None:
 
 
 def test_header_count_costs_one_query_whatever_the_count_and_none_when_cached(
-    alice: Persona, book: dict[str, Any]
+    alice: Persona, book: dict[str, Any], unread_cache: None
 ) -> None:
     client = alice.client()
     client.get("/agenda/")
@@ -210,3 +210,17 @@ def test_message_centre_pages(alice: Persona, book: dict[str, Any]) -> None:
     with CaptureQueriesContext(connection) as big:
         client.get("/messages/")
     assert len(big) <= 16, [q["sql"] for q in big.captured_queries]
+
+
+def test_the_cached_count_follows_every_write(alice: Persona, unread_cache: None) -> None:
+    with alice.scope():
+        selectors.unread_changed(user=alice.user)
+        before = selectors.unread_count(user=alice.user)
+        first = services.notify(recipient=alice.user, category="general", title="One")
+        assert first is not None and selectors.unread_count(user=alice.user) == before + 1
+        services.notifications_mark_read(user=alice.user, ids=[first.pk])
+        assert selectors.unread_count(user=alice.user) == before
+        services.notifications_mark_read(user=alice.user, ids=[first.pk], read=False)
+        assert selectors.unread_count(user=alice.user) == before + 1
+        services.notifications_archive(user=alice.user, ids=[first.pk])
+        assert selectors.unread_count(user=alice.user) == before

@@ -81,6 +81,7 @@ class Run:
     operations: int = 0
     examples: int = 0
     failures: dict[str, str] = field(default_factory=dict)
+    no_negative: list[str] = field(default_factory=list)  # operations without a possible invalid request
 
 
 def _path_values(path: str, name: str, firm: Firm) -> list[Any] | None:
@@ -138,7 +139,12 @@ def fuzz_operation(operation: Any, *, firm: Firm, mode: GenerationMode, examples
                     run.failures.setdefault(f"{operation.label}: {failure.title}", detail)
             transaction.set_rollback(True)
 
-    example()
+    try:
+        example()
+    except hypothesis.errors.Unsatisfiable:
+        if mode != GenerationMode.NEGATIVE:
+            raise
+        run.no_negative.append(operation.label)  # nothing of it can be made invalid (only fixed ids)
 
 
 def fuzz(persona: Persona, firm: Firm, *, examples: int, every: int = 1) -> Run:

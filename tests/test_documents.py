@@ -384,3 +384,11 @@ def test_a_merge_moves_documents_to_the_survivor_and_undo_moves_them_back(alice:
         assert Document.objects.get(pk=doc.pk).contact_id == kept.pk
         merge_services.merge_undo(actor=alice.user, merge=merge)
         assert Document.objects.get(pk=doc.pk).contact_id == gone.pk
+
+
+def test_a_search_with_a_nul_character_finds_by_the_rest(alice: Persona, contact: Contact) -> None:
+    """Found by the schema fuzzer (make fuzz): a NUL in ``q`` answered 500 (PostgreSQL refuses it)."""
+    make(alice, contact, name="Q3 statement.pdf")
+    api = alice.api().get("/api/v1/documents/", {"q": "state\x00"})
+    assert api.status_code == 200 and [d["name"] for d in api.json()["results"]] == ["Q3 statement.pdf"]
+    assert alice.client().get("/contacts/documents/", {"q": "\x00"}).status_code == 200

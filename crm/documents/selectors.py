@@ -33,8 +33,9 @@ def document_list(*, user: Any, contact: Contact | None = None, q: str = "") -> 
     documents = _visible(user)
     if contact is not None:
         documents = documents.filter(contact=contact)
-    if q.strip():
-        documents = documents.filter(name__icontains=q.strip())
+    q = q.replace("\x00", "").strip()  # a NUL is in no name (and PostgreSQL refuses it in text)
+    if q:
+        documents = documents.filter(name__icontains=q)
     return documents.order_by(*ORDER)
 
 

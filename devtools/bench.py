@@ -719,12 +719,20 @@ TARGET_SECONDS["recompute_after_correction"] = 2.0
 TARGET_SECONDS["contacts_import_100k"] = 30.0
 
 
-def _bench_contact_import(worker: Worker) -> Sample:
-    done = _bench_command("bench_contact_import", FIRMS[1], "100000")
+def _command_figures(command: str, *args: str) -> dict[str, Any] | Sample:
+    """The JSON figures a timing command prints last, or a failed sample saying why it failed."""
+    done = _bench_command(command, *args)
     if done.returncode != 0:
-        return Sample(0.0, error=f"bench_contact_import: exit {done.returncode}: {done.stderr.strip()[-500:]}")
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
-    log(f"contacts import: {figures}")
+        return Sample(0.0, error=f"{command}: exit {done.returncode}: {done.stderr.strip()[-500:]}")
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    log(f"{command}: {figures}")
+    return figures
+
+
+def _bench_contact_import(worker: Worker) -> Sample:
+    figures = _command_figures("bench_contact_import", FIRMS[1], "100000")
+    if isinstance(figures, Sample):
+        return figures
     # The import is rolled back: clear its 100k dead contacts and ~1.1M dead search keys, or every
     # later scenario walks their index entries (contacts_list's p50 went from 28 to 78 ms).
     scale = os.environ.get("BENCH_SCALE", "full") or "full"
@@ -745,11 +753,9 @@ TARGET_SECONDS["email_bulk_10k"] = 60.0
 
 
 def _bench_bulk_email(worker: Worker) -> Sample:
-    done = _bench_command("bench_bulk_email", FIRMS[0], "10000")
-    if done.returncode != 0:
-        return Sample(0.0, error=f"bench_bulk_email: exit {done.returncode}: {done.stderr.strip()[-500:]}")
-    figures = json.loads(done.stdout.strip().splitlines()[-1])
-    log(f"bulk email: {figures}")
+    figures = _command_figures("bench_bulk_email", FIRMS[0], "10000")
+    if isinstance(figures, Sample):
+        return figures
     if figures["written"] != figures["sent"] or figures["failed"] or figures["status"] != "done":
         return Sample(float(figures["seconds"]), error=f"bench_bulk_email: not every message was written: {figures}")
     return Sample(float(figures["seconds"]))

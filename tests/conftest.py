@@ -157,3 +157,19 @@ def _unread_count_uncached(request: pytest.FixtureRequest, monkeypatch: pytest.M
 @pytest.fixture
 def unread_cache() -> None:
     """Use the real (best-effort Redis) cache for the header's unread count."""
+
+
+def staff_scoped_to(owner: Persona, contacts: list[Any], *, name: str = "Dana's clients") -> Persona:
+    """Dana Diaz, a Staff user of ``owner``'s firm with the CRM right only, whose scope is a group
+    holding ``contacts`` (call inside ``owner.scope()``)."""
+    from accounts.models import AccountScope
+    from crm import services as crm_services
+
+    group = crm_services.group_create(actor=owner.user, name=name)
+    crm_services.group_add_members(actor=owner.user, group=group, contacts=contacts)
+    user = UserFactory(firm=owner.firm, email="dana@alpha.test", full_name="Dana Diaz", role=Role.STAFF,
+                       rights=frozenset({Right.CRM}))  # fmt: skip
+    account_services.account_scope_set(
+        actor=owner.user, user=user, scope=AccountScope.SELECTED, group_ids=frozenset({group.pk})
+    )
+    return Persona(user, owner.firm)

@@ -13,14 +13,11 @@ from django.core import mail as django_mail
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from accounts import services as account_services
-from accounts.models import AccountScope
 from accounts.rights import Right, Role
 from advisorportal.mail import message_templates, services, templates
 from advisorportal.mail.models import BulkEmail, EmailStatus, MessageTemplate, OutgoingEmail
-from crm import services as crm_services
 from crm.agenda import bulk_email, emails
-from tests.conftest import Persona
+from tests.conftest import Persona, staff_scoped_to
 from tests.factories import ContactFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -158,13 +155,7 @@ def test_who_sees_which_email_and_product_emails_hide_their_body(firm_a: Any, al
     with alice.scope():
         inside = ContactFactory(email="in@example.test")
         outside = ContactFactory(email="out@example.test")
-        group = crm_services.group_create(actor=alice.user, name="Dana's clients")
-        crm_services.group_add_members(actor=alice.user, group=group, contacts=[inside])
-        dana = UserFactory(firm=firm_a, email="dana@alpha.test", full_name="Dana Diaz", role=Role.STAFF,
-                           rights=frozenset({Right.CRM}))  # fmt: skip
-        account_services.account_scope_set(
-            actor=alice.user, user=dana, scope=AccountScope.SELECTED, group_ids=frozenset({group.pk})
-        )
+        dana = staff_scoped_to(alice, [inside]).user
         to_in = emails.contact_email_send(actor=alice.user, contact=inside, subject="In", body="x")
         to_out = emails.contact_email_send(actor=alice.user, contact=outside, subject="Out", body="x")
         templates.register("tests.private", subject="Your link", html="mail/email/generic.html",

@@ -16,8 +16,6 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.urls import reverse
 
-from accounts import services as account_services
-from accounts.models import AccountScope
 from accounts.rights import Right, Role
 from advisorportal.jobs import services as job_services
 from advisorportal.jobs.models import Job, JobStatus
@@ -29,7 +27,8 @@ from advisorportal.tenancy.context import firm_scope
 from crm import selectors as crm_selectors
 from crm import services as crm_services
 from crm.agenda import bulk_email
-from tests.conftest import Persona
+from crm.models import Group
+from tests.conftest import Persona, staff_scoped_to
 from tests.factories import ContactFactory, FirmFactory, UserFactory
 
 WAIT = 30
@@ -132,14 +131,8 @@ def test_a_contact_outside_the_users_scope_never_receives(firm_a: Any, alice: Pe
     with alice.scope():
         inside = ContactFactory(email="in@example.test")
         outside = ContactFactory(email="out@example.test")
-        group = crm_services.group_create(actor=alice.user, name="Dana's clients")
-        crm_services.group_add_members(actor=alice.user, group=group, contacts=[inside])
-        dana_user = UserFactory(firm=firm_a, email="dana@alpha.test", full_name="Dana Diaz", role=Role.STAFF,
-                                rights=frozenset({Right.CRM}))  # fmt: skip
-        account_services.account_scope_set(
-            actor=alice.user, user=dana_user, scope=AccountScope.SELECTED, group_ids=frozenset({group.pk})
-        )
-        dana = Persona(dana_user, firm_a)
+        dana = staff_scoped_to(alice, [inside], name="Dana's clients")
+        group = Group.objects.get(name="Dana's clients")
         template = _template("service", "Hello")
         with pytest.raises(outside.DoesNotExist):
             crm_selectors.contact_selection(user=dana.user, contacts=[inside.pk, outside.pk])

@@ -14,19 +14,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import services as account_services
-from accounts.models import AccountScope
-from accounts.rights import Right, Role
 from advisorportal.notifications import services as notification_services
-from crm import services as crm_services
 from crm.agenda import emails as agenda_emails
 from crm.agenda import services as agenda_services
 from crm.agenda.calendar import services as calendar_services
 from crm.agenda.models import WorkflowTemplate
 from crm.documents import services as document_services
 from crm.models import Contact
-from tests.conftest import Persona
-from tests.factories import ContactFactory, UserFactory
+from tests.conftest import Persona, staff_scoped_to
+from tests.factories import ContactFactory
 
 PDF = b"%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
 
@@ -114,14 +110,7 @@ def test_a_scoped_user_sees_their_own_notifications_and_outsiders_get_404(
     with alice.scope():
         ada = ContactFactory(first_name="Ada", last_name="Inside", email="ada@example.com")
         hidden = ContactFactory(first_name="Hal", last_name="Hidden")
-        group = crm_services.group_create(actor=alice.user, name="Dana's clients")
-        crm_services.group_add_members(actor=alice.user, group=group, contacts=[ada])
-        dana_user = UserFactory(firm=firm_a, email="dana@alpha.test", full_name="Dana Diaz", role=Role.STAFF,
-                                rights=frozenset({Right.CRM}))  # fmt: skip
-        account_services.account_scope_set(
-            actor=alice.user, user=dana_user, scope=AccountScope.SELECTED, group_ids=frozenset({group.pk})
-        )
-    dana = Persona(dana_user, firm_a)
+        dana = staff_scoped_to(alice, [ada])
     fill(alice, ada, 1, "Alice's")
     with dana.scope():
         notification_services.notify(recipient=dana.user, category="general", title="Dana's own notice",

@@ -359,6 +359,10 @@ EMAIL_FILE_PATH = str(VAR_DIR / "mail")
 SITE_URL = env_str("SITE_URL") if PRODUCTION else env_str("SITE_URL", "http://127.0.0.1:8000")
 PASSWORD_RESET_TIMEOUT = env_int("INVITE_LINK_DAYS", 3, minimum=1, maximum=14) * 86400
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "AdvisorPortal <no-reply@advisorportal.localhost>")
+# Text messages (one-time codes): a class with send(to, body) (advisorportal/mail/sms.py). Outside
+# production they are written to the development outbox; in production, empty means codes go by
+# email only.
+SMS_BACKEND = env_str("SMS_BACKEND", "" if PRODUCTION else "advisorportal.mail.sms.OutboxBackend")
 # Emails one firm may hand to the backend per minute (advisorportal/mail/rate.py); 0: no limit.
 MAIL_RATE_PER_MINUTE = env_int("MAIL_RATE_PER_MINUTE", 600, minimum=0, maximum=1_000_000)
 

@@ -54,6 +54,7 @@ urlpatterns = [
     path("billing/", include("billing.urls")),
     path("reports/", include("reports.urls")),
     path("imports/", include("portfolios.custodian.urls")),
+    path("approve/", include("advisorportal.links.urls")),  # client approval links (no sign-in)
     path("mail/", include("advisorportal.mail.urls")),  # /mail/unsubscribe/<token>/ (no sign-in)
     # Delivery reports of an email service provider (HTTP basic auth: ANYMAIL_WEBHOOK_SECRET).
     path("mail/anymail/", include("advisorportal.mail.webhook_urls")),

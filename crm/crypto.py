@@ -104,3 +104,21 @@ def format_tax_id(value: str, id_type: str) -> str:
     if id_type == "ein" and len(value) == 9:
         return f"{value[:2]}-{value[2:]}"
     return value
+
+
+def seal_secret(value: str) -> bytes:
+    """Any other secret at rest (a bank account number): Fernet ciphertext with the same keys."""
+    fernet, _ = _keys()
+    return fernet.encrypt(value.encode())
+
+
+def open_secret(ciphertext: bytes | memoryview | None) -> str:
+    if not ciphertext:
+        return ""
+    fernet, _ = _keys()
+    try:
+        return fernet.decrypt(bytes(ciphertext)).decode()
+    except InvalidToken:
+        raise ImproperlyConfigured(
+            "A stored secret cannot be decrypted with FIELD_ENCRYPTION_KEYS (key removed?)."
+        ) from None

@@ -4,3 +4,17 @@ from django.apps import AppConfig
 class FundingConfig(AppConfig):
     name = "funding"
     verbose_name = "Funding"
+
+    def ready(self) -> None:
+        from advisorportal.links import purposes
+        from advisorportal.mail import templates
+        from funding import approvals
+
+        templates.register(
+            "funding.approval_request",
+            label="Funding: approval request",
+            subject="Please review: {{ request.title }}",
+            html="funding/email/approval_request.html",
+            text="funding/email/approval_request.txt",
+        )
+        purposes.register(approvals.PURPOSE)

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import (
+    Case,
     CharField,
     Count,
     DecimalField,
@@ -29,6 +30,7 @@ from django.db.models import (
     Subquery,
     Sum,
     Value,
+    When,
 )
 from django.db.models.functions import Cast, Coalesce
 from django.db.models.lookups import GreaterThan, LessThan
@@ -49,6 +51,7 @@ from portfolios.models import (
     Benchmark,
     CashHold,
     ClientAccount,
+    FxRate,
     LedgerEntry,
     LedgerPosting,
     Position,
@@ -780,3 +783,48 @@ def account_owners(*, contact_ids: Any = None, numbers: Any = None) -> QuerySet[
     if numbers is not None:
         owners = owners.filter(account__number__in=numbers)
     return owners
+
+
+def convert(amount: Decimal, *, from_currency: str, to_currency: str, on: date | None = None) -> Decimal | None:
+    """``amount`` in ``to_currency`` at the latest rates on or before ``on`` (today), through US
+    dollars; None when a rate is missing."""
+    if from_currency == to_currency:
+        return amount
+    on = on or timezone.localdate()
+    rates: dict[str, Decimal] = {"USD": Decimal(1)}
+    for currency in {from_currency, to_currency} - {"USD"}:
+        rate = (
+            FxRate.objects.filter(currency=currency, date__lte=on)
+            .order_by("-date")
+            .values_list("rate_to_usd", flat=True)
+            .first()
+        )
+        if rate is None or rate <= 0:
+            return None
+        rates[currency] = rate
+    return amount * rates[from_currency] / rates[to_currency]
+
+
+def known_currencies() -> frozenset[str]:
+    """The currencies the product can value: US dollars and every currency with an exchange rate."""
+    return frozenset({"USD", *FxRate.objects.values_list("currency", flat=True).distinct()})
+
+
+def primary_owner(*, account: ClientAccount) -> Any:
+    """The account's primary owner (else its first owner), or None."""
+    owner = (
+        AccountOwner.objects.filter(account=account)
+        .select_related("contact")
+        .order_by(Case(When(role="primary", then=0), default=1), "id")
+        .first()
+    )
+    return owner.contact if owner is not None else None
+
+
+def owner_ids(*, account: ClientAccount) -> set[int]:
+    return set(AccountOwner.objects.filter(account=account).values_list("contact_id", flat=True))
+
+
+def held_quantity(*, account: ClientAccount, security: Any) -> Decimal:
+    position = Position.objects.filter(account=account, security=security).only("quantity").first()
+    return position.quantity if position is not None else Decimal(0)

@@ -737,3 +737,63 @@ def internal_transfer(
         actor=actor, debit_account=from_account, credit_account=to_account, amount=amount, currency=currency,
         kind=TransferKind.INTERNAL, trade_date=trade_date, idempotency_key=idempotency_key, memo=memo,
     )  # fmt: skip
+
+
+@db_transaction.atomic
+def transfer_position_between_accounts(
+    *,
+    actor: Any,
+    from_account: ClientAccount,
+    to_account: ClientAccount,
+    security: Security,
+    quantity: Decimal | str,
+    trade_date: date,
+    reference: str,
+    memo: str = "",
+) -> tuple[Transaction, Transaction]:
+    """Move ``quantity`` of ``security`` with its share of the cost basis from one client account
+    to another: a ``position_transfer_out`` of one and a ``position_transfer_in`` of the other,
+    both with the external id ``reference``, under both accounts' row locks taken in the order of
+    their ids. Never more than the source holds. A retry with the same reference and figures
+    returns the first pair; other figures are refused (``idempotency_key_reused``)."""
+    if from_account.pk == to_account.pk:
+        raise ValidationError({"to_account": "A transfer needs two different accounts."})
+    reference = (reference or "").strip()
+    if not reference:
+        raise ValidationError({"reference": "Enter the transfer's reference."})
+    locked = {pk: _lock(pk) for pk in sorted((from_account.pk, to_account.pk))}
+    source, destination = locked[from_account.pk], locked[to_account.pk]
+    magnitude = accounting.round_quantity(_positive(quantity, "quantity", "quantity"))
+    first_out = Transaction.objects.filter(account=source, external_id=reference).first()
+    first_in = Transaction.objects.filter(account=destination, external_id=reference).first()
+    if first_out is not None or first_in is not None:
+        if (
+            first_out is None
+            or first_in is None
+            or first_out.kind != TransactionKind.POSITION_TRANSFER_OUT
+            or first_out.security_id != security.pk
+            or first_out.quantity != -magnitude
+            or first_out.trade_date != trade_date
+        ):
+            raise ValidationError(
+                {
+                    "reference": ValidationError(
+                        f"The reference {reference} was already used for another transfer.", code=IDEMPOTENCY_KEY_REUSED
+                    )
+                }
+            )
+        return first_out, first_in
+    _check_transfer_accounts(TransferKind.INTERNAL, source, destination)
+    description = (memo or "").strip()
+    out = _record_locked(
+        actor, source, kind=TransactionKind.POSITION_TRANSFER_OUT, trade_date=trade_date, settle_date=trade_date,
+        security=security, quantity=-magnitude, price=None, amount=ZERO, currency=security.currency,
+        description=description or f"Position transfer to {destination.number}", external_id=reference,
+    )  # fmt: skip
+    into = _record_locked(
+        actor, destination, kind=TransactionKind.POSITION_TRANSFER_IN, trade_date=trade_date, settle_date=trade_date,
+        security=security, quantity=magnitude, price=None, amount=ZERO, currency=security.currency,
+        cost=-out.cost_change, description=description or f"Position transfer from {source.number}",
+        external_id=reference,
+    )  # fmt: skip
+    return out, into

@@ -225,7 +225,8 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         "message-templates": [news.pk],
         "panels": [panel.key for panel in registered()],
         "outbox": [],  # the development outbox's emails are files in var/mail, not the book's rows
-        "anymail": ["postmark"],  # the provider of the delivery-report webhook (404 unless it is EMAIL_PROVIDER)
+        "anymail": ["postmark"],
+        "brand": [alice.firm.pk],  # the firm's colours for its client approval pages (public)  # the provider of the delivery-report webhook (404 unless it is EMAIL_PROVIDER)
     }
     return Firm(ids=ids, contacts={"ada": ada.pk, "fiona": fiona.pk, "acme": acme.pk}, slug=alice.firm.slug)
 

@@ -65,3 +65,29 @@ class Link(FirmOwnedModel):
         if self.expired_at is not None or self.expires_at <= timezone.now():
             return "expired"
         return ""
+
+
+class CodeChannel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "Text message"
+
+
+class LinkCode(FirmOwnedModel):
+    """A one-time code sent to the holder of a link whose purpose ``needs_code``: only its keyed
+    hash is stored. Used by the conditional UPDATE that consumes the link; wrong tries are counted
+    (``CODE_MAX_ATTEMPTS`` per code, then it is void)."""
+
+    audited: ClassVar[bool] = False  # the services record sent, refused and used with what they mean
+
+    link = models.ForeignKey(Link, on_delete=models.PROTECT, related_name="codes")
+    channel = models.CharField(max_length=5, choices=CodeChannel.choices)
+    sent_to = models.CharField(max_length=200, help_text="Masked: where the code went, as the page shows it")
+    code_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    used_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(FirmOwnedModel.Meta):
+        indexes = [models.Index(fields=["firm", "link", "created_at"], name="links_code_link_idx")]

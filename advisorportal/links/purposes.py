@@ -23,11 +23,39 @@ _CODE = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+")
 
 
 @dataclass(frozen=True)
+class Shown:
+    """What the approval page shows about a link's subject, exactly as it will be approved."""
+
+    title: str  # e.g. "Withdrawal of 2,500.00 USD"
+    intro: str  # one sentence: who asks and what approving does
+    rows: tuple[tuple[str, str], ...]  # (label, value): amounts, masked numbers, dates, the firm
+    approve_label: str = "Approve"
+    decline_label: str = "Decline"
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where a one-time code may go: the holder's email or phone on file (shown masked)."""
+
+    channel: str  # "email" or "sms"
+    address: str
+    masked: str
+
+
+@dataclass(frozen=True)
 class Purpose:
     code: str
     label: str
     expiry: timedelta | None = None  # None: settings.LINK_EXPIRY_HOURS (or what the caller passes)
     on_expired: Callable[[Link], None] | None = None
+    # The approval page (advisorportal.links.views) for purposes that have one: what it shows,
+    # where codes go, and what approving or declining does (called inside the request's
+    # transaction, after the link was consumed; ``who`` describes the holder for the timeline).
+    needs_code: bool = False
+    show: Callable[[Link], Shown] | None = None
+    code_destinations: Callable[[Link], list[Destination]] | None = None
+    decide: Callable[[Link, bool, str, str], str] | None = None  # (link, approve, reason, who) -> message
+    fingerprint: Callable[[Link], str] | None = None  # the subject's fingerprint now (an edit changes it)
 
     def __post_init__(self) -> None:
         if len(self.code) > 40 or not _CODE.fullmatch(self.code):

@@ -1,0 +1,183 @@
+"""Every read of money movement, given the user where scope matters (Funding scope: the
+request's accounts, or for a bank instruction its client, must be in the user's scope)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Q, QuerySet, Sum
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from accounts.rights import Right
+from advisorportal.links.models import Link
+from crm.models import Contact
+from crm.scope import scope_contacts
+from funding.models import (
+    WAITING_STATUSES,
+    BankInstruction,
+    Enrollment,
+    FundingRequest,
+    FundingSettings,
+    InstructionStatus,
+    RequestKind,
+    Status,
+)
+from portfolios.models import ClientAccount, Security, Transaction
+from portfolios.scope import scope_accounts
+
+
+def funding_settings() -> FundingSettings:
+    """The firm's funding policy, or the defaults (unsaved) until it saves its own."""
+    return FundingSettings.objects.first() or FundingSettings()
+
+
+def enrollment_of(contact: Contact) -> Enrollment | None:
+    return Enrollment.objects.filter(contact=contact).first()
+
+
+def instruction_usable_from(instruction: BankInstruction) -> datetime | None:
+    if instruction.activated_at is None:
+        return None
+    return instruction.activated_at + timedelta(days=funding_settings().cooling_off_days)
+
+
+def pending_position_quantity(*, account: ClientAccount, security: Security, exclude: int | None = None) -> Decimal:
+    """Quantity of ``security`` that waiting position transfers will take out of ``account``."""
+    rows = FundingRequest.objects.filter(
+        account=account, security=security, kind=RequestKind.POSITION_TRANSFER, status__in=WAITING_STATUSES
+    )
+    if exclude is not None:
+        rows = rows.exclude(pk=exclude)
+    return rows.aggregate(total=Sum("quantity"))["total"] or Decimal(0)
+
+
+def open_links(request: FundingRequest) -> bool:
+    return Link.objects.filter(
+        subject_type=request._meta.label_lower, subject_id=str(request.pk), used_at=None, revoked_at=None,
+        expired_at=None, expires_at__gt=Now(),
+    ).exists()  # fmt: skip
+
+
+def transaction_by_reference(*, account: ClientAccount, reference: str) -> Transaction | None:
+    return Transaction.objects.filter(account=account, external_id=reference).first()
+
+
+def submitted_with_custodian_record(
+    *, account_ids: list[int] | None = None
+) -> list[tuple[FundingRequest, Transaction]]:
+    """Submitted deposits and withdrawals whose reference a custodian file recorded on their account."""
+    requests = FundingRequest.objects.filter(
+        status=Status.SUBMITTED, kind__in=[RequestKind.DEPOSIT, RequestKind.WITHDRAWAL]
+    ).select_related("account", "hold")
+    if account_ids is not None:
+        requests = requests.filter(account_id__in=account_ids)
+    by_key = {(r.account_id, r.reference): r for r in requests}
+    if not by_key:
+        return []
+    records = Transaction.objects.filter(
+        account_id__in={a for a, _ in by_key}, external_id__in={ref for _, ref in by_key}
+    )
+    return [(by_key[(t.account_id, t.external_id)], t) for t in records if (t.account_id, t.external_id) in by_key]
+
+
+# --- Scoped lists -------------------------------------------------------------------------------------
+
+
+def requests_in_scope(*, user: Any) -> QuerySet[FundingRequest]:
+    """Requests the user may see: their accounts (source or destination) in the user's Funding
+    scope, or, for a bank instruction, its client in that scope."""
+    base = FundingRequest.objects.all()
+    by_account = scope_accounts(base.filter(account__isnull=False), user=user, right=Right.FUNDING,
+                                account_field="account")  # fmt: skip
+    by_contact = scope_contacts(base.filter(kind=RequestKind.BANK_INSTRUCTION), user=user, right=Right.FUNDING,
+                                contact_field="client")  # fmt: skip
+    return base.filter(Q(pk__in=by_account.values("pk")) | Q(pk__in=by_contact.values("pk")))
+
+
+def request_get(*, user: Any, pk: Any) -> FundingRequest:
+    """One request in scope (``FundingRequest.DoesNotExist`` for another firm's, out of scope or missing)."""
+    return (
+        requests_in_scope(user=user)
+        .select_related(
+            "account",
+            "to_account",
+            "bank_instruction",
+            "bank_instruction__replaces",
+            "security",
+            "client",
+            "created_by",
+            "hold",
+        )
+        .get(pk=pk)
+    )
+
+
+def history(
+    *,
+    user: Any,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    kind: str = "",
+    method: str = "",
+    status: str = "",
+    q: str = "",
+    account: ClientAccount | None = None,
+) -> QuerySet[FundingRequest]:
+    """Transaction history: requests created in the range (the last 90 days by default), newest first."""
+    today = timezone.localdate()
+    date_from = date_from or today - timedelta(days=90)
+    rows = requests_in_scope(user=user).filter(created_at__date__gte=date_from)
+    if date_to:
+        rows = rows.filter(created_at__date__lte=date_to)
+    if kind:
+        rows = rows.filter(kind=kind)
+    if method:
+        rows = rows.filter(method=method)
+    if status:
+        rows = rows.filter(status=status)
+    if account is not None:
+        rows = rows.filter(Q(account=account) | Q(to_account=account))
+    if q:
+        term = q.strip()
+        match = Q(memo__icontains=term) | Q(account__number__startswith=term) | Q(to_account__number__startswith=term)
+        match |= Q(client__last_name__istartswith=term) | Q(client__first_name__istartswith=term)
+        if term.upper().startswith("FR-") and term[3:].isdigit():
+            match |= Q(pk=int(term[3:]))
+        rows = rows.filter(match)
+    return rows.select_related("account", "to_account", "client", "security", "created_by").order_by(
+        "-created_at", "-id"
+    )
+
+
+def waiting(*, user: Any, limit: int | None = None) -> list[FundingRequest]:
+    """Requests waiting on someone (client, authorizer, custodian) in the user's scope, oldest wait first."""
+    rows = (
+        requests_in_scope(user=user)
+        .filter(status__in=WAITING_STATUSES)
+        .select_related("account", "client", "created_by", "security")
+        .order_by("status_changed_at", "id")
+    )
+    return list(rows[:limit] if limit else rows)
+
+
+def bank_instructions(*, contact: Contact, include_inactive: bool = False) -> QuerySet[BankInstruction]:
+    rows = BankInstruction.objects.filter(contact=contact)
+    return rows if include_inactive else rows.filter(status=InstructionStatus.ACTIVE)
+
+
+def instructions_for_account(*, account: ClientAccount) -> QuerySet[BankInstruction]:
+    """Active bank instructions of the account's owners (where its withdrawals may go)."""
+    return BankInstruction.objects.filter(
+        contact__in=account.owners.values("pk"), status=InstructionStatus.ACTIVE
+    ).select_related("contact")
+
+
+def accounts_in_scope(*, user: Any) -> QuerySet[ClientAccount]:
+    return scope_accounts(ClientAccount.objects.filter(is_master=False), user=user, right=Right.FUNDING)
+
+
+def contacts_in_scope(*, user: Any) -> QuerySet[Contact]:
+    return scope_contacts(Contact.objects.all(), user=user, right=Right.FUNDING)

@@ -29,4 +29,5 @@ urlpatterns = [
     path("", include("crm.contact_io.api_urls")),
     path("", include("crm.agenda.api_urls")),
     path("", include("crm.agenda.calendar.api_urls")),
+    path("", include("funding.api_urls")),
 ]

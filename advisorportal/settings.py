@@ -414,6 +414,10 @@ SPECTACULAR_SETTINGS = {
         "ImportKindEnum": "portfolios.custodian.models.ImportKind",
         "ImportStatusEnum": "portfolios.custodian.models.CustodianImportStatus",
         "ContactImportStatusEnum": "crm.contact_io.models.ContactImportStatus",
+        "FundingRequestKindEnum": "funding.models.RequestKind",
+        "FundingRequestCreateKindEnum": "funding.serializers.CREATABLE_KINDS",
+        "FundingRequestStatusEnum": "funding.models.Status",
+        "BankInstructionStatusEnum": "funding.models.InstructionStatus",
     },
 }
 

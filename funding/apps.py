@@ -18,3 +18,8 @@ class FundingConfig(AppConfig):
             text="funding/email/approval_request.txt",
         )
         purposes.register(approvals.PURPOSE)
+
+        from funding.tasks import queue_match
+        from portfolios.custodian import hooks
+
+        hooks.on_transactions_stored(queue_match)

@@ -12,6 +12,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from accounts.rights import Right
+from advisorportal import formats
 from advisorportal.links.models import Link
 from crm.models import Contact
 from crm.scope import scope_contacts
@@ -141,26 +142,43 @@ def history(
     if account is not None:
         rows = rows.filter(Q(account=account) | Q(to_account=account))
     if q:
-        term = q.strip()
-        match = Q(memo__icontains=term) | Q(account__number__startswith=term) | Q(to_account__number__startswith=term)
-        match |= Q(client__last_name__istartswith=term) | Q(client__first_name__istartswith=term)
-        if term.upper().startswith("FR-") and term[3:].isdigit():
-            match |= Q(pk=int(term[3:]))
-        rows = rows.filter(match)
+        rows = rows.filter(_text_match(q))
     return rows.select_related("account", "to_account", "client", "security", "created_by").order_by(
         "-created_at", "-id"
     )
 
 
-def waiting(*, user: Any, limit: int | None = None) -> list[FundingRequest]:
-    """Requests waiting on someone (client, authorizer, custodian) in the user's scope, oldest wait first."""
-    rows = (
-        requests_in_scope(user=user)
-        .filter(status__in=WAITING_STATUSES)
-        .select_related("account", "client", "created_by", "security")
-        .order_by("status_changed_at", "id")
-    )
+def waiting(*, user: Any, status: str = "", q: str = "", limit: int | None = None) -> list[FundingRequest]:
+    """Requests waiting on someone (client, authorizer, custodian) in the user's scope, oldest wait
+    first; ``q`` matches the reference, the account number or the client's name."""
+    rows = requests_in_scope(user=user).filter(status__in=[status] if status else WAITING_STATUSES)
+    if q:
+        rows = rows.filter(_text_match(q))
+    rows = rows.select_related("account", "client", "security").order_by("status_changed_at", "id")
     return list(rows[:limit] if limit else rows)
+
+
+def waiting_count(*, user: Any, status: str = "", q: str = "") -> int:
+    rows = requests_in_scope(user=user).filter(status__in=[status] if status else WAITING_STATUSES)
+    return (rows.filter(_text_match(q)) if q else rows).count()
+
+
+def waiting_subject(request: FundingRequest) -> str:
+    what = request.get_kind_display()
+    if request.amount is not None:
+        what += f" of {formats.money(request.amount, request.currency)}"
+    elif request.quantity is not None and request.security is not None:
+        what += f" of {formats.quantity(request.quantity)} {request.security.symbol}"
+    return f"{request.reference} {what}"
+
+
+def _text_match(q: str) -> Q:
+    term = q.strip()
+    match = Q(memo__icontains=term) | Q(account__number__startswith=term) | Q(to_account__number__startswith=term)
+    match |= Q(client__last_name__istartswith=term) | Q(client__first_name__istartswith=term)
+    if term.upper().startswith("FR-") and term[3:].isdigit():
+        match |= Q(pk=int(term[3:]))
+    return match
 
 
 def bank_instructions(*, contact: Contact, include_inactive: bool = False) -> QuerySet[BankInstruction]:

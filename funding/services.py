@@ -437,7 +437,7 @@ def request_send(*, actor: Any, request: FundingRequest) -> FundingRequest:
         _move(current, "send", S.AWAITING_CLIENT, actor=actor, reason=answer.reason)
         _email_client(current, actor)
     elif answer.authorizers:
-        current.client_approval = answer.reason
+        current.client_approval = "Not needed: the client granted the advisor this power (Full-Service)"
         _move(current, "send", S.AWAITING_AUTHORIZER, actor=actor, reason=answer.reason)
     else:
         _move(current, "send", S.SUBMITTED, actor=actor, reason=answer.reason)
@@ -703,12 +703,18 @@ def _post(request: FundingRequest, actor: Any, day: date) -> Any:
 def requests_match_custodian(*, account_ids: list[int] | None = None) -> int:
     """Complete the submitted requests whose reference the custodian import recorded (a
     transaction with the request's reference as its external id on the request's account)."""
-    matched = selectors.submitted_with_custodian_record(account_ids=account_ids)
-    for request, record in matched:
-        with transaction.atomic():
-            request_complete(actor=None, request=request, custodian_reference=f"import {record.external_id}",
-                             completed_on=record.trade_date)  # fmt: skip
-    return len(matched)
+    completed = 0
+    for request, record in selectors.submitted_with_custodian_record(account_ids=account_ids):
+        try:
+            with transaction.atomic():
+                request_complete(actor=None, request=request, custodian_reference="custodian file",
+                                 completed_on=record.trade_date)  # fmt: skip
+            completed += 1
+        except ValidationError as refused:  # other figures than requested: a person checks it (said once)
+            reason = " ".join(refused.messages)[:500]
+            if not RequestEvent.objects.filter(request=request, action="custodian_mismatch", reason=reason).exists():
+                _event(request, "custodian_mismatch", label="Custodian import", reason=reason)
+    return completed
 
 
 # --- Bank instructions --------------------------------------------------------------------------------

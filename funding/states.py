@@ -51,6 +51,7 @@ ACTION_LABELS = {
     "email_sent": "Approval email sent",
     "code_sent": "One-time code sent",
     "code_refused": "Wrong one-time code",
+    "custodian_mismatch": "The custodian recorded other figures",
 }
 
 

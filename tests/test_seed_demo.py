@@ -93,3 +93,18 @@ def test_seed_demo_builds_client_accounts_that_reconcile(tmp_path: Path) -> None
     with firm_scope(Firm.objects.get(slug="summit")):
         assert ClientAccount.objects.filter(is_master=False).count() == 5
         assert reconciliation_problems() == []
+
+
+def test_seed_demo_makes_funding_requests_in_every_state(tmp_path: Path) -> None:
+    from advisorportal.links.models import Link
+    from funding.models import FundingRequest, Status
+
+    for _ in range(2):  # the second run adds nothing
+        call_command("seed_demo", contacts=120, accounts=30, credentials=str(tmp_path / "c.json"), stdout=StringIO())
+    for slug in ("harbor", "summit"):
+        with firm_scope(Firm.objects.get(slug=slug)):
+            states = set(FundingRequest.objects.values_list("status", flat=True))
+            assert states == set(Status.values), (slug, states)
+            assert FundingRequest.objects.count() == 10
+            waiting = FundingRequest.objects.get(status=Status.AWAITING_CLIENT)
+            assert Link.objects.filter(subject_id=str(waiting.pk), used_at=None, revoked_at=None).exists()

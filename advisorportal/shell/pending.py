@@ -10,7 +10,7 @@ below the shell never import it.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +40,7 @@ class PendingItem:
 
 
 ItemsFn = Callable[..., list[PendingItem]]  # (user, *, q: str, status: str, limit: int | None)
+CountFn = Callable[..., int]  # (user, *, q: str, status: str)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ class ItemKind:
     items: ItemsFn
     rights: tuple[Right, ...] = ()
     statuses: tuple[tuple[str, str], ...] = ()
+    # How many items there are, without building them: a kind with many items (funding requests)
+    # gives it, so a page of the queue builds only the items up to that page.
+    count: CountFn | None = None
 
     def visible_to(self, user: Any) -> bool:
         return all(has_right(user, right) for right in self.rights)
@@ -85,3 +89,38 @@ def pending_items(
         rows = [row for row in rows if row.date >= since or (row.due is not None and row.due <= dt.date.today())]
     rows.sort(key=lambda row: (row.due or dt.date.max, row.date))
     return rows[:limit] if limit else rows
+
+
+class PendingRows(Sequence[PendingItem]):
+    """The user's pending items as the queue's pages read them: its length sums the kinds'
+    counts; a slice builds at most ``stop`` items of each kind (each kind's items come soonest due
+    first), merges them and cuts the slice."""
+
+    def __init__(self, *, user: Any, kind: str = "", status: str = "", q: str = "") -> None:
+        self.user, self.status, self.q = user, status, q.strip()
+        self.kinds = [
+            k
+            for k in kinds_for(user)
+            if (not kind or k.key == kind) and (not status or status in {code for code, _ in k.statuses})
+        ]
+        self._length: int | None = None
+
+    def __len__(self) -> int:
+        if self._length is None:
+            self._length = sum(
+                k.count(self.user, q=self.q, status=self.status)
+                if k.count
+                else len(k.items(self.user, q=self.q, status=self.status, limit=None))
+                for k in self.kinds
+            )
+        return self._length
+
+    def __getitem__(self, index: Any) -> Any:
+        if not isinstance(index, slice) or index.step not in (None, 1):
+            raise TypeError("Pending items are read by page: slice them.")
+        stop = index.stop if index.stop is not None else len(self)
+        rows: list[PendingItem] = []
+        for item_kind in self.kinds:
+            rows.extend(item_kind.items(self.user, q=self.q, status=self.status, limit=stop or None))
+        rows.sort(key=lambda row: (row.due or dt.date.max, row.date))
+        return rows[index]

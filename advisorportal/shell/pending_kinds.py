@@ -1,4 +1,5 @@
-"""The pending-item kinds the shell registers over each app's selectors: workflow steps and tasks."""
+"""The pending-item kinds the shell registers over each app's selectors: workflow steps, tasks and
+funding requests."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from django.urls import reverse
 from accounts.rights import Right
 from advisorportal.shell.pending import Action, ItemKind, PendingItem, register
 from crm.agenda import selectors as agenda_selectors
+from funding import selectors as funding_selectors
 
 STATUSES = (("open", "Open"), ("overdue", "Overdue"))
 
@@ -67,3 +69,42 @@ def _tasks(user: Any, *, q: str, status: str, limit: int | None) -> list[Pending
 
 register(ItemKind("workflow-step", "Workflow steps", _steps, (Right.CRM,), STATUSES))
 register(ItemKind("task", "Tasks", _tasks, (Right.CRM,), STATUSES))
+
+
+FUNDING_STATUSES = (
+    ("awaiting_client", "Awaiting client"),
+    ("awaiting_authorizer", "Awaiting authorizer"),
+    ("submitted", "Submitted"),
+)
+_WAITS_ON = {"awaiting_client": "Client", "awaiting_authorizer": "Funding authorizer", "submitted": "Custodian"}
+
+
+def _funding(user: Any, *, q: str, status: str, limit: int | None) -> list[PendingItem]:
+    rows = []
+    for request in funding_selectors.waiting(user=user, status=status, q=q, limit=limit):
+        url = reverse("funding:request", args=[request.pk])
+        actions = [Action("Open request", url)]
+        if request.status == "awaiting_client":
+            actions.append(Action("Re-send or approve for the client", url))
+        rows.append(
+            PendingItem(
+                kind="funding-request",
+                kind_label="Funding request",
+                date=request.status_changed_at.date(),
+                title=str(request.client),
+                number=request.account.number if request.account else "",
+                subject=funding_selectors.waiting_subject(request),
+                status=request.get_status_display(),
+                waits_on=_WAITS_ON.get(request.status, ""),
+                due=None,
+                actions=tuple(actions),
+            )
+        )
+    return rows
+
+
+def _funding_count(user: Any, *, q: str, status: str) -> int:
+    return funding_selectors.waiting_count(user=user, status=status, q=q)
+
+
+register(ItemKind("funding-request", "Funding requests", _funding, (Right.FUNDING,), FUNDING_STATUSES, _funding_count))

@@ -25,7 +25,7 @@ from advisorportal.shell import (
     pending_kinds,  # noqa: F401 - registers the pending-item kinds
 )
 from advisorportal.shell.panels import arrange, arrangement, arrangement_reset, panels_for, render
-from advisorportal.shell.pending import kinds_for, pending_items
+from advisorportal.shell.pending import PendingRows, kinds_for
 
 
 class DashboardView(FirmScopedView, TemplateView):
@@ -121,7 +121,7 @@ class PendingItemsView(FirmScopedView, TemplateView):
         if status not in statuses:
             status = ""
         q = params.get("q", "")[:100]
-        rows = pending_items(user=self.user, kind=kind, status=status, q=q)
+        rows = PendingRows(user=self.user, kind=kind, status=status, q=q)
         page = Paginator(rows, self.page_size).get_page(params.get("page"))
         query = {k: v for k, v in (("kind", kind), ("status", status), ("q", q)) if v}
         context.update(kinds=kinds, statuses=statuses, kind=kind, status=status, q=q, page=page, query=query)

@@ -48,7 +48,7 @@ from advisorportal.jobs.uploads import FileRefused, read_upload
 from advisorportal.notifications.services import notify_after_commit
 from portfolios import performance
 from portfolios import services as portfolio_services
-from portfolios.custodian import parsers, planning
+from portfolios.custodian import hooks, parsers, planning
 from portfolios.custodian.models import APPLYING, VALIDATING, ImportJob, ImportKind
 from portfolios.custodian.parsers.base import PositionRow, PriceRow, TransactionRow
 from portfolios.models import SecurityPrice, TransactionKind
@@ -157,6 +157,9 @@ def run_import(background: Job, progress: Progress) -> Outcome:
         if failure is not None:
             job.created_count = 0
             return _result(job, [*issues, failure])
+        accounts = sorted({action.account.pk for action in plan.actions if action.account is not None})
+        if accounts:
+            hooks.transactions_stored(firm_id=job.firm_id, account_ids=accounts)
     return _result(job, issues, applied=True)
 
 

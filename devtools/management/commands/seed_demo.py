@@ -26,6 +26,7 @@ from devtools.demo.agenda import seed_agenda
 from devtools.demo.calendar_events import seed_calendar
 from devtools.demo.crm import seed_contacts
 from devtools.demo.documents import seed_documents
+from devtools.demo.funding import delete_funding, seed_funding
 from devtools.demo.mail import seed_mail
 from devtools.demo.portfolios import delete_portfolios, seed_portfolios
 
@@ -97,6 +98,7 @@ class Command(BaseCommand):
                 )
                 seed_calendar(firm=firm, seed=options["seed"] + index, log=self.stdout.write)
                 seed_mail(firm=firm, log=self.stdout.write)
+                seed_funding(firm=firm, log=self.stdout.write)
                 credentials["firms"][slug] = {"name": firm.name, "users": users}
             self.stdout.write(f"{firm.name}: {len(users)} users, {self._count(firm)} contacts")
         path = Path(options["credentials"])
@@ -136,6 +138,7 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def _delete_data(self, firm: Firm) -> None:
+        delete_funding()
         delete_portfolios(firm=firm)
         HouseholdMember.objects.all().delete()
         Household.objects.all().delete()

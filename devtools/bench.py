@@ -70,8 +70,8 @@ FIRMS = ("harbor", "summit")
 SEED = 20261121
 # Demo firm sizes per scale. Each key is passed to seed_demo as ``--<key> <value>``.
 SCALES: dict[str, dict[str, int]] = {
-    "full": {"contacts": 100_000, "accounts": 20_000, "years": 5, "tasks": 10_000},
-    "small": {"contacts": 2_000, "accounts": 500, "years": 2, "tasks": 10_000},
+    "full": {"contacts": 100_000, "accounts": 20_000, "years": 5, "tasks": 10_000, "funding": 5_000},
+    "small": {"contacts": 2_000, "accounts": 500, "years": 2, "tasks": 10_000, "funding": 5_000},
     # The CRM at full size without the 20k-account portfolio build (for contacts_* scenarios).
     "crm": {"contacts": 100_000, "accounts": 2_000, "years": 1},
 }
@@ -88,6 +88,7 @@ GENERATOR_FILES = (
     "devtools/demo/crm.py",
     "devtools/demo/portfolios.py",
     "devtools/demo/agenda.py",
+    "devtools/demo/funding.py",
 )
 
 # Targets of the engineering doc, printed beside the figures (never asserted).
@@ -339,6 +340,7 @@ class Bench:
     credentials: dict[str, Any]
     sequence: Iterator[int] = field(default_factory=itertools.count)
     session_cookies: dict[str, str] | None = None
+    shared: dict[str, Any] = field(default_factory=dict)  # what one worker's setup made for all
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def user(self, firm: str = "harbor", local: str = "owner") -> dict[str, str]:
@@ -762,6 +764,37 @@ def _bench_bulk_email(worker: Worker) -> Sample:
 
 
 SCENARIOS["email_bulk_10k"] = Scenario(_bench_bulk_email, in_mix=False, workers=1, requests=1, warmup=0)
+
+# Money movement (issue #17): Pending items with 5,000 waiting funding requests in the firm
+# (``--funding``), and the client's approval page (no sign-in) for links issued by a command.
+TARGET_P95_MS.update({"pending_items": 50.0, "approval_page": 50.0})
+
+
+@scenario("pending_items", setup=signed_in)
+def pending_items(worker: Worker) -> Sample:
+    """The owner's Pending items: first pages of everything, then of the funding requests alone."""
+    number = worker.bench.next_number()
+    query = ("", "?kind=funding-request", "?kind=funding-request&page=3", "?status=submitted")[number % 4]
+    return worker.request("GET", f"/pending/{query}", expect=200)
+
+
+def approval_links(worker: Worker) -> None:
+    if "tokens" not in worker.state:
+        with worker.bench._lock:
+            if worker.bench.shared.get("tokens") is None:
+                figures = _command_figures("bench_approval_links", FIRMS[0], "200")
+                if isinstance(figures, Sample):
+                    raise BenchError(f"approval links: {figures.error}")
+                worker.bench.shared["tokens"] = figures["tokens"]
+        worker.state["tokens"] = worker.bench.shared["tokens"]
+
+
+@scenario("approval_page", setup=approval_links)
+def approval_page(worker: Worker) -> Sample:
+    """A client opens the approval link from their email (GET: shows what is approved, changes nothing)."""
+    tokens = worker.state["tokens"]
+    return worker.request("GET", f"/approve/{tokens[worker.bench.next_number() % len(tokens)]}/", expect=200)
+
 
 # Add new scenarios above. `mixed` goes round the others (those with in_mix) on each worker.
 

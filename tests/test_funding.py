@@ -439,3 +439,21 @@ def test_the_requester_never_authorizes(world: World) -> None:
             services.request_authorize(actor=world.authorizer, request=request)
         request.refresh_from_db()
         assert request.status == Status.AWAITING_AUTHORIZER
+
+
+@pytest.mark.django_db
+def test_waiting_requests_are_pending_items(world: World) -> None:
+    with world.alice.scope():
+        request = world.withdrawal()
+        services.request_send(actor=world.advisor, request=request)
+        deposit = services.request_create(
+            actor=world.advisor, kind="deposit", account=world.account, method="wire", amount="300", currency="USD"
+        )
+        services.request_send(actor=world.advisor, request=deposit)
+    client = Persona(world.advisor, world.alice.firm).client()
+    page = client.get("/pending/?kind=funding-request").content.decode()
+    assert request.reference in page and deposit.reference in page
+    assert "Awaiting client" in page and "Custodian" in page and f"/funding/requests/{request.pk}/" in page
+    only = client.get("/pending/?status=submitted").content.decode()
+    assert deposit.reference in only and request.reference not in only
+    assert "2 items" in client.get("/pending/?kind=funding-request").content.decode()

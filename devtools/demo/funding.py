@@ -101,8 +101,10 @@ def _instruction(contact: Any, index: int, actor: User) -> BankInstruction:
 
 
 @transaction.atomic
-def seed_funding(*, firm: Firm, log: Callable[[str], Any] = print) -> int:
-    """Create ``firm``'s demo funding data (inside its ``firm_scope``); returns the requests made."""
+def seed_funding(*, firm: Firm, extra_waiting: int = 0, log: Callable[[str], Any] = print) -> int:
+    """Create ``firm``'s demo funding data (inside its ``firm_scope``); returns the requests made.
+    ``extra_waiting`` deposit notifications more wait on the custodian (for the bench's Pending
+    items with thousands of waiting requests)."""
     if FundingRequest.objects.exists() or ClientAccount.objects.filter(is_master=False).count() < MIN_ACCOUNTS:
         return 0
     users = {u.email.split("@")[0]: u for u in User.objects.filter(email__endswith=f"@{firm.slug}.example")}
@@ -194,6 +196,11 @@ def seed_funding(*, firm: Firm, log: Callable[[str], Any] = print) -> int:
     if completed.status == "awaiting_authorizer":
         services.request_authorize(actor=owner, request=completed)
         services.request_complete(actor=owner, request=completed, custodian_reference="INT-4410")
+    accounts = list(ClientAccount.objects.filter(is_master=False, status="open", base_currency="USD")[:500])
+    for index in range(extra_waiting):
+        services.request_send(
+            actor=advisor, request=deposit(accounts[index % len(accounts)], f"{100 + index}.00", "ach")
+        )
     log(f"  funding: {len(made)} requests ({program}); {waiting.reference} waits on an authorizer, "
         f"{followed.reference} on its client (approval email in the outbox)")  # fmt: skip
     return len(made)

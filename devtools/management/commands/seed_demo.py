@@ -53,6 +53,9 @@ class Command(BaseCommand):
         parser.add_argument("--accounts", type=int, default=30, help="client accounts per firm (default 30)")
         parser.add_argument("--years", type=int, default=1, help="years of portfolio history (default 1)")
         parser.add_argument("--tasks", type=int, default=0, help="extra open tasks per firm, for benchmarks")
+        parser.add_argument(
+            "--funding", type=int, default=0, help="extra waiting funding requests per firm, for benchmarks"
+        )
         parser.add_argument("--firms", default="harbor,summit", help="comma-separated demo firm slugs to build")
         parser.add_argument(
             "--seed", type=int, default=20261121, help="random seed; the same seed builds the same data"
@@ -98,7 +101,7 @@ class Command(BaseCommand):
                 )
                 seed_calendar(firm=firm, seed=options["seed"] + index, log=self.stdout.write)
                 seed_mail(firm=firm, log=self.stdout.write)
-                seed_funding(firm=firm, log=self.stdout.write)
+                seed_funding(firm=firm, extra_waiting=options["funding"], log=self.stdout.write)
                 credentials["firms"][slug] = {"name": firm.name, "users": users}
             self.stdout.write(f"{firm.name}: {len(users)} users, {self._count(firm)} contacts")
         path = Path(options["credentials"])

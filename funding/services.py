@@ -490,6 +490,8 @@ def request_approve_on_behalf(*, actor: Any, request: FundingRequest, reason: st
     the authorizer who then checks the request is always another person."""
     current = _lock(request)
     states.target(current.status, "approve_on_behalf", _after_client(current))
+    if not has_right(actor, Right.FUNDING):
+        raise ValidationError({"status": "Approving for a client needs the Funding right."})
     answer = decision(current)
     if not answer.advisor_may_approve:
         raise ValidationError({"status": "The service program does not let the advisor approve this for the client."})
@@ -516,6 +518,7 @@ def client_decide(*, link: Link, approve: bool, reason: str, who: str) -> str:
         what = f"{current.get_kind_display().lower()} {current.reference}"
         return f"You approved the {what}. Your advisor will let you know when it is done."
     _release_hold(current, None, "The client declined")
+    _close_instruction(current)
     _move(current, "client_decline", S.REJECTED, label=label, reason=reason or "Declined by the client")
     return f"You declined the {current.get_kind_display().lower()} {current.reference}. Nothing will be moved."
 
@@ -525,6 +528,7 @@ def link_expired(link: Link) -> None:
     current = _lock(FundingRequest.objects.get(pk=int(link.subject_id)))
     if current.status == S.AWAITING_CLIENT and not selectors.open_links(current):
         _release_hold(current, None, "The approval link expired")
+        _close_instruction(current)
         _move(current, "expire", S.EXPIRED, label="Expiry", reason="The client did not answer before the link expired")
 
 
@@ -570,8 +574,7 @@ def request_reject(*, actor: Any, request: FundingRequest, reason: str) -> Fundi
     if not reason:
         raise ValidationError({"reason": "Say why the request is rejected."})
     _release_hold(current, actor, "Rejected by an authorizer")
-    if current.kind == RequestKind.BANK_INSTRUCTION and current.bank_instruction is not None:
-        _set_instruction_status(current.bank_instruction, InstructionStatus.REJECTED)
+    _close_instruction(current)
     return _move(current, "reject", S.REJECTED, actor=actor, reason=reason)
 
 
@@ -589,8 +592,7 @@ def request_cancel(*, actor: Any, request: FundingRequest, reason: str) -> Fundi
         raise ValidationError({"reason": "Say why the request is cancelled."})
     links.links_revoke(subject=current, actor=actor)
     _release_hold(current, actor, "Cancelled")
-    if current.kind == RequestKind.BANK_INSTRUCTION and current.bank_instruction is not None:
-        _set_instruction_status(current.bank_instruction, InstructionStatus.REJECTED)
+    _close_instruction(current)
     return _move(current, "cancel", S.CANCELLED, actor=actor, reason=reason)
 
 
@@ -770,9 +772,12 @@ def bank_instruction_request(
     return request
 
 
-def _set_instruction_status(instruction: BankInstruction, status: str) -> None:
-    instruction.status = status
-    instruction.save(update_fields=["status"])
+def _close_instruction(request: FundingRequest) -> None:
+    """A bank-instruction request that ends without approval leaves its instruction not approved."""
+    instruction = request.bank_instruction
+    if request.kind == RequestKind.BANK_INSTRUCTION and instruction is not None:
+        instruction.status = InstructionStatus.REJECTED
+        instruction.save(update_fields=["status"])
 
 
 def _activate_instruction(request: FundingRequest) -> None:

@@ -457,3 +457,49 @@ def test_waiting_requests_are_pending_items(world: World) -> None:
     only = client.get("/pending/?status=submitted").content.decode()
     assert deposit.reference in only and request.reference not in only
     assert "2 items" in client.get("/pending/?kind=funding-request").content.decode()
+
+
+def _approve_by_link(world: World, client: Client, decision: str = "approve") -> int:
+    token = token_from_outbox(world)
+    assert client.post(f"/approve/{token}/code/", {"destination": "0"}).status_code == 302
+    return client.post(f"/approve/{token}/decide/", {"decision": decision, "code": code_from_email(world)}).status_code
+
+
+@pytest.mark.django_db
+def test_a_changed_bank_instruction_is_approved_by_the_client_then_an_authorizer(world: World, client: Client) -> None:
+    with world.alice.scope():
+        request = services.bank_instruction_request(
+            actor=world.advisor, contact=world.client, holder_name="Carla Client", bank_name="Second Bank",
+            account_kind="savings", currency="USD", account_number="55554444", routing_number="011000015",
+            replaces=world.instruction,
+        )  # fmt: skip
+        services.request_send(actor=world.advisor, request=request)
+    page = client.get(f"/approve/{token_from_outbox(world)}/").content.decode()
+    assert "Second Bank" in page and "•••• 4444" in page and "55554444" not in page and "Replaces" in page
+    assert _approve_by_link(world, client) == 200
+    with world.alice.scope():
+        services.request_authorize(actor=world.authorizer, request=request)
+        request.refresh_from_db()
+        assert request.status == Status.COMPLETED
+        new = request.bank_instruction
+        new.refresh_from_db()
+        world.instruction.refresh_from_db()
+        assert (new.status, world.instruction.status) == (InstructionStatus.ACTIVE, "replaced")
+        with pytest.raises(ValidationError, match="cooling-off"):  # new: not before the cooling-off period
+            services.request_create(actor=world.advisor, kind="withdrawal", account=world.account,
+                                    bank_instruction=new, method="ach", amount="10", currency="USD")  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_declined_bank_instruction_is_not_approved(world: World, client: Client) -> None:
+    with world.alice.scope():
+        request = services.bank_instruction_request(
+            actor=world.advisor, contact=world.client, holder_name="Carla Client", bank_name="Third Bank",
+            account_kind="checking", currency="USD", account_number="99998888", routing_number="011000015",
+        )  # fmt: skip
+        services.request_send(actor=world.advisor, request=request)
+    assert _approve_by_link(world, client, "decline") == 200
+    with world.alice.scope():
+        request.refresh_from_db()
+        request.bank_instruction.refresh_from_db()
+        assert (request.status, request.bank_instruction.status) == (Status.REJECTED, InstructionStatus.REJECTED)

@@ -44,9 +44,13 @@ before the sweep reaches it.
 **Audit.** Issued, consumed, refused, revoked and expired are recorded through
 ``advisorportal.auditing`` (accounts registers the recorder; the floor does not import it).
 
-**Next (issue #17): the approval page and one-time codes** belong here, for every purpose at once:
-``views.py`` (GET and HEAD show what is approved and change nothing, POST approves or declines),
-and a ``LinkCode`` model (link, hash of a short code, attempts, expiry, where it was sent) with
-``code_send`` / ``code_verify`` services; a purpose gains ``needs_code``, and ``link_consume``
-then refuses unless the link has a verified code (the check goes where its docstring says).
+**The approval page and one-time codes** (``views.py``, for every purpose that has a page:
+``Purpose.show``, ``code_destinations``, ``decide``, ``fingerprint``). ``GET``/``HEAD
+/approve/<token>/`` shows exactly what is approved and changes nothing; ``POST …/code/`` sends a
+six-digit code to the holder's email or phone on file (``LinkCode``: only a keyed hash is kept;
+ten minutes; five codes per link, one per half minute; a new code voids the last); ``POST
+…/decide/`` approves or declines. A purpose with ``needs_code`` is consumed only with its code:
+``link_consume`` first uses the code by a conditional UPDATE of its own, counting a wrong try
+(five per code, ten per link, then every link of the subject is revoked). Bad tokens and wrong
+codes are counted per client address (429 past twenty in a quarter of an hour).
 """

@@ -9,6 +9,7 @@ posted at most once whatever is retried (docs/funding.md).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import ClassVar
 
 from django.conf import settings
@@ -48,7 +49,7 @@ class FundingSettings(FirmOwnedModel):
     )
     dual_authorization_amount = MoneyField(
         verbose_name="two authorizers from",
-        default=50_000,
+        default=Decimal(50_000),  # a Decimal, as a saved row reads it (an unsaved default is used as is)
         validators=[MinValueValidator(0)],
         help_text="Withdrawals of this amount or more (in the currency below) need two different authorizers.",
     )

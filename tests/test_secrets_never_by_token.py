@@ -44,6 +44,7 @@ from crm.contact_io import services as import_services
 from crm.documents import services as document_services
 from crm.merge import services as merge_services
 from crm.models import Contact, ContactKind
+from funding import services as funding_services
 from portfolios import services as portfolio_services
 from portfolios.custodian import services as custodian_services
 from portfolios.custodian.templates_csv import TEMPLATES as CUSTODIAN_TEMPLATES
@@ -186,6 +187,15 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
             selection=crm_selectors.contact_selection(user=actor, contacts=[ada.pk, acme.pk]),
         )
         letter = agenda_emails.contact_email_send(actor=actor, contact=ada, template=news)
+        deposit = funding_services.request_create(
+            actor=actor, kind="deposit", account=account, method="wire", amount="250", currency="USD"
+        )
+        funding_services.request_send(actor=actor, request=deposit)  # submitted: it goes into the file below
+        instruction_file, _ = funding_services.instruction_file_create(actor=actor)
+        funding_services.bank_instruction_request(
+            actor=actor, contact=ada, holder_name="Ada Lovelace", bank_name="First Bank", account_kind="checking",
+            currency="USD", account_number="000123456789", routing_number="021000021",
+        )  # fmt: skip  # a pending bank instruction: its clear numbers must reach no token
         audit_ids = list(AuditEntry.objects.values_list("pk", flat=True))
     ids = {
         "contacts": contact_ids,
@@ -225,8 +235,10 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         "message-templates": [news.pk],
         "panels": [panel.key for panel in registered()],
         "outbox": [],  # the development outbox's emails are files in var/mail, not the book's rows
-        "anymail": ["postmark"],
-        "brand": [alice.firm.pk],  # the firm's colours for its client approval pages (public)  # the provider of the delivery-report webhook (404 unless it is EMAIL_PROVIDER)
+        "anymail": ["postmark"],  # the provider of the delivery-report webhook (404 unless it is EMAIL_PROVIDER)
+        "requests": [deposit.pk],  # funding requests (/funding/requests/<pk>/…)
+        "instruction-files": [instruction_file.pk],
+        "brand": [alice.firm.pk],  # the firm's colours for its client approval pages (public)
     }
     return Firm(ids=ids, contacts={"ada": ada.pk, "fiona": fiona.pk, "acme": acme.pk}, slug=alice.firm.slug)
 

@@ -164,7 +164,7 @@ def test_a_limited_users_pages_have_no_serious_accessibility_violations_or_sidew
 def test_sections_not_built_yet_say_so(page: Page, e2e_server: E2EServer, screenshot_dir: Path) -> None:
     """Point 4: a capability that is not built yet says so, instead of an empty state."""
     log_in(page, (u := e2e_server.user("harbor", "owner")), e2e_server.backup_code(u))
-    for url in ("/funding/", "/onboarding/", "/billing/", "/reports/"):
+    for url in ("/onboarding/", "/billing/", "/reports/"):
         page.goto(url)
         expect(page.locator(".panel-loading")).to_have_count(0)  # the dashboard's panels loaded
         expect(page.locator("main")).to_contain_text("not built yet")

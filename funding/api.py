@@ -114,11 +114,11 @@ def _pick(queryset: QuerySet[Any], pk: Any, field: str, what: str) -> Any:
 
 
 def _account(user: Any, pk: Any, field: str) -> ClientAccount | None:
-    return _pick(selectors.accounts_in_scope(user=user), pk, field, "account")  # type: ignore[no-any-return]
+    return _pick(selectors.accounts_in_scope(user=user), pk, field, "account")
 
 
 def _contact(user: Any, pk: Any, field: str = "contact") -> Contact:
-    return _pick(selectors.contacts_in_scope(user=user), pk, field, "contact")  # type: ignore[no-any-return]
+    return _pick(selectors.contacts_in_scope(user=user), pk, field, "contact")
 
 
 def _instructions(user: Any) -> QuerySet[BankInstruction]:
@@ -127,7 +127,7 @@ def _instructions(user: Any) -> QuerySet[BankInstruction]:
 
 
 def _instruction(user: Any, pk: Any, field: str) -> BankInstruction | None:
-    return _pick(_instructions(user), pk, field, "bank instruction")  # type: ignore[no-any-return]
+    return _pick(_instructions(user), pk, field, "bank instruction")
 
 
 def _security(symbol: str | None) -> Security | None:
@@ -457,7 +457,7 @@ class BankInstructionViewSet(mixins.ListModelMixin, FirmScopedViewSet):
     @extend_schema(responses=BankInstructionSerializer)
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
         try:
-            instruction = self.get_queryset().get(pk=pk)
+            instruction = self.get_queryset().get(pk=self.kwargs["pk"])
         except (ObjectDoesNotExist, ValueError, OverflowError):
             raise Http404 from None
         return Response(BankInstructionSerializer(instruction, context=_instruction_context()).data)

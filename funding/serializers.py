@@ -111,8 +111,10 @@ class BankInstructionRefSerializer(serializers.ModelSerializer[BankInstruction])
 
     class Meta:
         model = BankInstruction
-        fields = ("id", "holder_name", "bank_name", "account_kind", "currency", "account_number_masked",
-                  "routing_number_masked", "status")  # fmt: skip
+        fields: tuple[str, ...] = (
+            "id", "holder_name", "bank_name", "account_kind", "currency", "account_number_masked",
+            "routing_number_masked", "status",
+        )  # fmt: skip
         read_only_fields = fields
 
 
@@ -146,7 +148,7 @@ class FundingRequestSerializer(serializers.ModelSerializer[FundingRequest]):
 
     class Meta:
         model = FundingRequest
-        fields = (
+        fields: tuple[str, ...] = (
             "id", "reference", "kind", "status", "client", "account", "to_account", "bank_instruction", "method",
             "amount", "currency", "security", "quantity", "memo", "version", "required_authorizers", "created_at",
             "created_by", "status_changed_at", "client_approved_at", "client_approval", "sent_to_custodian",
@@ -182,7 +184,7 @@ class DecisionSerializer(serializers.Serializer[Any]):
 
 
 class RequestEventSerializer(serializers.ModelSerializer[RequestEvent]):
-    label = serializers.SerializerMethodField(help_text="The action in words")
+    label = serializers.SerializerMethodField(help_text="The action in words")  # type: ignore[assignment]
     actor = UserRefSerializer(read_only=True, allow_null=True)
 
     class Meta:
@@ -422,9 +424,8 @@ class FundingSettingsSerializer(serializers.ModelSerializer[FundingSettings]):
 
     def to_representation(self, instance: FundingSettings) -> dict[str, Any]:
         data = super().to_representation(instance)
-        data["dual_authorization_amount"] = money(
-            instance.dual_authorization_amount, instance.dual_authorization_currency
-        )
+        amount = instance.dual_authorization_amount  # the model's default is an int until saved
+        data["dual_authorization_amount"] = money(Decimal(amount), instance.dual_authorization_currency)
         return data
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

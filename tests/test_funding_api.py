@@ -97,6 +97,37 @@ def request_count(world: World) -> int:
         return FundingRequest.objects.count()
 
 
+def funding_book(*, actor: Any, contact: Any, account: Any) -> dict[str, list[Any]]:
+    """The funding objects of the endpoint walks' book (``tests.test_secrets_never_by_token``):
+    an active bank instruction of ``contact`` (the numbers of ``BANK_SECRETS`` there) with its
+    approval request in draft, withdrawals from ``account`` in draft and awaiting the client, a
+    submitted deposit notification and a Full-Service enrolment; their ids by path segment."""
+    approval = services.bank_instruction_request(
+        actor=actor, contact=contact, holder_name=str(contact), bank_name="Lovelace Savings Bank",
+        account_kind="checking", currency="USD", account_number="4417-0099-21337", routing_number="011000015",
+    )  # fmt: skip
+    instruction = approval.bank_instruction
+    assert instruction is not None
+    BankInstruction.objects.filter(pk=instruction.pk).update(
+        status=InstructionStatus.ACTIVE, activated_at=timezone.now() - timedelta(days=30)
+    )
+    instruction.refresh_from_db()
+    out = {"kind": "withdrawal", "account": account, "bank_instruction": instruction, "method": "ach",
+           "currency": "USD"}  # fmt: skip
+    draft = services.request_create(actor=actor, amount="100", **out)
+    waiting = services.request_create(actor=actor, amount="50", **out)
+    services.request_send(actor=actor, request=waiting)
+    deposit = services.request_create(actor=actor, kind="deposit", account=account, method="check", amount="75",
+                                      currency="USD")  # fmt: skip
+    services.request_send(actor=actor, request=deposit)
+    services.enrollment_set(actor=actor, contact=contact, powers=["move_funds"], form_reference="POA in the file")
+    return {
+        "funding-requests": [approval.pk, draft.pk, waiting.pk, deposit.pk],
+        "bank-instructions": [instruction.pk],
+        "full-service-enrollments": [contact.pk],
+    }
+
+
 # --- The whole withdrawal ------------------------------------------------------------------------
 
 
@@ -579,6 +610,19 @@ def test_funding_settings_read_with_funding_changed_with_user_management(world: 
                         key=None)  # fmt: skip
     assert saved.status_code == 200 and saved.json()["program"] == "full_service" and saved.json()["updated_at"]
     assert advisor.get("/api/v1/funding-settings/").json()["link_expiry_hours"] == 24
+
+
+def test_the_defaults_of_a_firm_that_never_saved_its_settings(charlie: Persona) -> None:
+    read = Api(charlie).get("/api/v1/funding-settings/")
+    assert read.status_code == 200
+    assert read.json() == {
+        "program": "streamlined",
+        "cooling_off_days": 3,
+        "dual_authorization_amount": "50000.00",
+        "dual_authorization_currency": "USD",
+        "link_expiry_hours": 72,
+        "updated_at": None,
+    }
 
 
 def test_full_service_enrolments(world: World, alice: Persona) -> None:

@@ -1,12 +1,12 @@
-"""A clear value of an encrypted field (today: tax ids) leaves the system only to a signed-in
-browser session with a recent second factor, never to an API token.
+"""A clear value of an encrypted field (tax ids, bank account and routing numbers) leaves the
+system only to a signed-in browser session with a recent second factor, never to an API token.
 
 The walk below calls every operation of the OpenAPI schema (GET, body-less POST, empty PATCH)
 and every page route, with the ids of real objects of Alice's firm in the path, as a token
 carrying every right, and searches each answer — JSON, CSV, the XML inside an Excel workbook, the
-text of a PDF, the headers — for every known tax id in every way it is written. A new endpoint
-is walked without being listed here; one whose path names an object this test has no id for
-fails until it gets one, so nothing is skipped silently.
+text of a PDF, the headers — for every known tax id and bank number in every way it is written. A
+new endpoint is walked without being listed here; one whose path names an object this test has
+no id for fails until it gets one, so nothing is skipped silently.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from tests.conftest import Persona
 from tests.factories import ContactFactory, HouseholdFactory
 from tests.factories_portfolios import ClientAccountFactory
 from tests.test_contact_io import workbook
+from tests.test_funding_api import funding_book
 
 pytestmark = pytest.mark.django_db
 
@@ -63,6 +64,13 @@ SECRETS = {
     "Fiona's foreign tax id": "XK12QZ34WV",
     "the SSN a merge moved": "318274455",
     "the SSN an import brought": "456127890",
+}
+# The numbers of Ada's bank instructions (funding; sealed like tax ids, shown as the last four).
+BANK_SECRETS = {
+    "Ada's bank account number": "4417009921337",
+    "Ada's bank routing number": "011000015",
+    "Ada's pending bank account number": "000123456789",
+    "Ada's pending bank routing number": "021000021",
 }
 
 
@@ -96,7 +104,7 @@ def secrets_in(response: Any) -> set[str]:
     squeezed = re.sub(r"\s+", "", text)
     return {
         name
-        for name, value in SECRETS.items()
+        for name, value in {**SECRETS, **BANK_SECRETS}.items()
         if any(form in text or form in squeezed for form in written_forms(value))
     }
 
@@ -196,6 +204,7 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
             actor=actor, contact=ada, holder_name="Ada Lovelace", bank_name="First Bank", account_kind="checking",
             currency="USD", account_number="000123456789", routing_number="021000021",
         )  # fmt: skip  # a pending bank instruction: its clear numbers must reach no token
+        funding_ids = funding_book(actor=actor, contact=ada, account=account)
         audit_ids = list(AuditEntry.objects.values_list("pk", flat=True))
     ids = {
         "contacts": contact_ids,
@@ -238,6 +247,7 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         "anymail": ["postmark"],  # the provider of the delivery-report webhook (404 unless it is EMAIL_PROVIDER)
         "requests": [deposit.pk],  # funding requests (/funding/requests/<pk>/…)
         "instruction-files": [instruction_file.pk],
+        **funding_ids,  # /api/v1/funding-requests/{id}/, bank-instructions/{id}/, full-service-enrollments/{id}/
         "brand": [alice.firm.pk],  # the firm's colours for its client approval pages (public)
     }
     return Firm(ids=ids, contacts={"ada": ada.pk, "fiona": fiona.pk, "acme": acme.pk}, slug=alice.firm.slug)

@@ -78,6 +78,8 @@ class RequestForm(forms.Form):
             fields["quantity"] = forms.CharField(
                 label="Quantity", max_length=40, widget=forms.TextInput({"inputmode": "decimal", "autocomplete": "off"})
             )
+        if "currency" in fields and not self.is_bound and "currency" not in self.initial:
+            self.initial["currency"] = account.base_currency
         memo = self.fields.pop("memo")
         self.fields.update(fields)
         self.fields["memo"] = memo

@@ -17,6 +17,7 @@ import csv
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.contrib import messages
@@ -32,7 +33,7 @@ from accounts import audit
 from accounts.access import FirmScopedView
 from accounts.policy import grant_scope, has_right
 from accounts.rights import Right
-from advisorportal.formats import date_style, day, minor_units
+from advisorportal.formats import date_style, day, minor_units, round_money
 from advisorportal.hashing import sha256_hex
 from advisorportal.idempotency.services import (
     IdempotencyKeyInProgress,
@@ -857,9 +858,11 @@ class SettingsView(FundingPage):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         current = selectors.funding_settings()
-        form = kwargs.get("form") or SettingsForm(
-            initial={name: getattr(current, name) for name in SettingsForm.base_fields}
+        initial = {name: getattr(current, name) for name in SettingsForm.base_fields}
+        initial["dual_authorization_amount"] = round_money(
+            Decimal(current.dual_authorization_amount), current.dual_authorization_currency
         )
+        form = kwargs.get("form") or SettingsForm(initial=initial)
         contacts = selectors.contacts_in_scope(user=self.user)
         enrolments = list(
             Enrollment.objects.filter(contact__in=contacts.values("pk"))

@@ -241,7 +241,7 @@ class RequestNewView(FundingPage):
     def kind(self) -> str:
         return KIND_SLUGS[self.slug]
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.GET.get("account"):
             return self.pick_account()
         account = self.account_or_404(request.GET["account"])
@@ -428,9 +428,9 @@ class RequestDetailView(FundingPage):
         authorizations = list(request.authorizations.select_related("user").order_by("at", "id"))
         events = list(request.events.select_related("actor").order_by("at", "id"))
         for event in events:
-            event.label = states.ACTION_LABELS.get(event.action, event.action)  # type: ignore[attr-defined]
-            event.from_label = S(event.from_status).label if event.from_status else ""  # type: ignore[attr-defined]
-            event.to_label = S(event.to_status).label if event.to_status else ""  # type: ignore[attr-defined]
+            event.label = states.ACTION_LABELS.get(event.action, event.action)
+            event.from_label = S(event.from_status).label if event.from_status else ""
+            event.to_label = S(event.to_status).label if event.to_status else ""
         context.update(
             r=request,
             described=services.describe(request),
@@ -614,11 +614,13 @@ class HistoryCsvView(FundingPage):
 
     step_up = True
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:  # type: ignore[override]
         form = HistoryFilterForm(request.GET or None)
         if form.is_bound and not form.is_valid():
             text = "; ".join(
-                f"{form.fields[n].label}: {' '.join(e)}" for n, e in form.errors.items() if n in form.fields
+                f"{form.fields[n].label}: {' '.join(str(t) for t in e)}"
+                for n, e in form.errors.items()
+                if n in form.fields
             )
             return HttpResponse(text, status=400, content_type="text/plain; charset=utf-8")
         rows = selectors.history(user=self.user, **form.filters())
@@ -696,7 +698,7 @@ class InstructionFilesView(FundingPage):
     def needs_step_up(self, request: HttpRequest) -> bool:
         return request.method == "POST"
 
-    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         require_full_scope(self.user)
         return super().get(request, *args, **kwargs)
 
@@ -870,7 +872,7 @@ class SettingsView(FundingPage):
             .order_by("contact__last_name", "contact__first_name", "pk")[: self.ENROLMENTS_SHOWN + 1]
         )
         for enrolment in enrolments:
-            enrolment.power_labels = power_labels(enrolment)  # type: ignore[attr-defined]
+            enrolment.power_labels = power_labels(enrolment)
         find = self.request.GET.get("client", "").strip()[:100]
         found: list[Contact] = []
         if find:

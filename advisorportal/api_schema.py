@@ -7,12 +7,19 @@ a bad credential, a missing right, an object that is not there (or is another fi
 idempotency key, too many requests — and a client (or the schema fuzzer in ``tests/test_api_fuzz.py``)
 needs those documented. The hook adds them from what the schema and the view already say, so a new
 endpoint is documented without being listed here; an answer an operation documents itself is kept.
+
+What the schema cannot tell is declared where the parameter is: a list's filter that names an object
+by id (``object_filter``) is looked up like a path id, so one outside the caller's firm or scope
+answers 404, not an empty list.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 
 ERROR_COMPONENT = "Error"
 ERROR_SCHEMA: dict[str, Any] = {
@@ -40,9 +47,10 @@ DESCRIPTIONS = {
     "400": "The request is not valid: nothing was changed (the fields name what to fix).",
     "401": "No credential, or a token that is unknown, expired or revoked.",
     "403": "Signed in, but without the right this operation needs (or a second factor it needs).",
-    "404": "No such object (in the path or, for a write, the body) in your firm and scope; another firm's "
-    "object answers the same.",
+    "404": "No such object (in the path, a filter naming one or, for a write, the body) in your firm and "
+    "scope; another firm's object answers the same.",
     "409": "The same idempotency key is still being used by another request.",
+    "415": "The body is not of a media type (Content-Type) this operation reads: nothing was changed.",
     "422": "The idempotency key was used before with another request: nothing was run.",
     "429": "Too many requests: wait for the time in Retry-After.",
 }
@@ -50,6 +58,20 @@ DESCRIPTIONS = {
 WRITES = {"post", "put", "patch", "delete"}
 IDEMPOTENCY_HEADER = "idempotency-key"
 IDEMPOTENCY_REFUSAL = "idempotency_key_reused"
+NAMES_OBJECT = "x-names-object"  # on a query parameter: its value is an object's id (see object_filter)
+
+
+def object_filter(name: str, description: str, *, required: bool = False) -> OpenApiParameter:
+    """A list's query parameter whose value is the id of one object of the firm (``?contact=12``),
+    which the view looks up in the caller's scope as it would a path id: one that is missing, outside
+    the scope or another firm's answers 404 (the hook documents it), never a list of another's."""
+    return OpenApiParameter(
+        name,
+        OpenApiTypes.INT,
+        required=required,
+        description=f"{description}; one outside your firm or scope answers 404.",
+        extensions={NAMES_OBJECT: True},
+    )
 
 
 def _error(code: str) -> dict[str, Any]:
@@ -107,11 +129,15 @@ def error_codes(operation: dict[str, Any], method: str, view: Any, components: d
         codes.append("400")
     if _is_authenticated(operation):
         codes += ["401", "403"]
-    # A path id, or an id in a write's body, of an object outside the caller's firm or scope.
-    if method in WRITES or any(p.get("in") == "path" for p in parameters):
+    # A path id, a filter naming an object, or an id in a write's body, of an object outside the
+    # caller's firm or scope.
+    if method in WRITES or any(p.get("in") == "path" or p.get(NAMES_OBJECT) for p in parameters):
         codes.append("404")
     if method in WRITES and _takes_idempotency_key(operation, components):
         codes += ["409", "422"]
+    # DRF refuses a body whose Content-Type none of the view's parsers reads (or none at all).
+    if operation.get("requestBody"):
+        codes.append("415")
     if _is_throttled(view):
         codes.append("429")
     return codes

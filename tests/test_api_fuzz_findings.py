@@ -173,3 +173,52 @@ def test_a_crm_only_user_reads_contacts_with_an_empty_list_of_accounts(alice: Pe
     one = bob.api().get(f"/api/v1/contacts/{contact.pk}/")
     assert one.status_code == 200 and one.json()["accounts"] == []
     assert alice.api().get(f"/api/v1/contacts/{contact.pk}/").json()["accounts"] == ["U7000001"]
+
+
+# --- make fuzz, issue #14: the last schema-conformance findings ---------------------------------
+
+
+@pytest.mark.parametrize("path", ["calendar-events", "emails", "notes", "tasks", "workflows"])
+def test_a_filter_naming_an_object_outside_the_scope_answers_the_documented_404(
+    alice: Persona, charlie: Persona, path: str
+) -> None:
+    with charlie.scope():
+        theirs = ContactFactory()
+    operation = _schema(alice)["paths"][f"/api/v1/{path}/"]["get"]
+    [contact] = [p for p in operation["parameters"] if p["name"] == "contact"]
+    assert contact["schema"]["type"] == "integer" and "404" in contact["description"]
+    assert operation["responses"]["404"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Error"
+    }
+    for value in (theirs.pk, 999_999_999):
+        response = alice.api().get(f"/api/v1/{path}/", {"contact": value})
+        assert response.status_code == 404, response.content
+        _check(alice, response, f"/api/v1/{path}/", "get")
+
+
+def test_a_list_without_a_filter_naming_an_object_documents_no_404(alice: Persona) -> None:
+    paths = _schema(alice)["paths"]
+    assert "404" not in paths["/api/v1/contacts/"]["get"]["responses"]
+    assert "404" not in paths["/api/v1/notifications/"]["get"]["responses"]  # its contact filter only narrows
+
+
+def test_every_operation_with_a_body_documents_415_and_answers_it_in_the_error_shape(alice: Persona) -> None:
+    schema = _schema(alice)
+    missing = [
+        f"{method.upper()} {path}"
+        for path, item in schema["paths"].items()
+        for method, operation in item.items()
+        if operation.get("requestBody") and "415" not in operation["responses"]
+    ]
+    assert not missing, missing
+    template = alice.api().post(
+        "/api/v1/message-templates/",
+        {"name": "T", "category": "service", "subject": "Hi", "body": "Hello"},
+        format="json",
+    )
+    assert template.status_code == 201, template.content
+    path = f"/api/v1/message-templates/{template.json()['id']}/"
+    for content_type in ("text/plain", ""):
+        response = alice.api().generic("PATCH", path, b"subject=Yo", content_type=content_type)
+        assert response.status_code == 415 and response.json()["error"]["code"] == "unsupported_media_type"
+        _check(alice, response, "/api/v1/message-templates/{id}/", "patch")

@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from accounts.api_access import FirmScopedViewSet
 from accounts.rights import Right
+from advisorportal.api_schema import object_filter
 from crm import selectors as crm_selectors
 from crm.agenda import selectors, services
 from crm.agenda.models import Note, Task, TaskStatus, Workflow, WorkflowStep, WorkflowTemplate
@@ -118,7 +119,10 @@ class WorkflowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScop
         return _or_404(selectors.workflow_get, user=self.request.user, pk=self.kwargs["pk"])
 
     @extend_schema(
-        parameters=[OpenApiParameter("contact", OpenApiTypes.INT), OpenApiParameter("status", OpenApiTypes.STR)]
+        parameters=[
+            object_filter("contact", "Only this contact's workflows"),
+            OpenApiParameter("status", OpenApiTypes.STR),
+        ]
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
@@ -203,7 +207,13 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
             user=user, status=status_, contact=contact, assignee=None if params.get("assignee") == "any" else "me"
         )
 
-    @extend_schema(parameters=[OpenApiParameter(n, OpenApiTypes.STR) for n in ("status", "contact", "assignee")])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=TaskStatus.values, description="Default: open"),
+            object_filter("contact", "Only this contact's tasks"),
+            OpenApiParameter("assignee", OpenApiTypes.STR, description="any: everyone's you may see; default: yours"),
+        ]
+    )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return super().list(request, *args, **kwargs)
 
@@ -249,7 +259,12 @@ class NoteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Creat
             return Note.objects.unscoped().none()
         return Note.objects.unscoped().none()
 
-    @extend_schema(parameters=[OpenApiParameter(n, OpenApiTypes.STR) for n in ("contact", "q", "sort")])
+    @extend_schema(
+        parameters=[
+            object_filter("contact", "The contact whose notes to list", required=True),
+            *(OpenApiParameter(n, OpenApiTypes.STR) for n in ("q", "sort")),
+        ]
+    )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         params = request.query_params
         if not params.get("contact"):

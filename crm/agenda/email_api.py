@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from accounts.api_access import FirmScopedViewSet
 from accounts.rights import Right
+from advisorportal.api_schema import object_filter
 from advisorportal.idempotency.api import idempotent_view
 from advisorportal.mail import message_templates
 from advisorportal.mail.models import EmailCategory, EmailStatus, MessageTemplate, OutgoingEmail
@@ -176,7 +177,7 @@ class EmailViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, FirmScopedV
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("contact", OpenApiTypes.INT, description="Only the emails to this contact"),
+            object_filter("contact", "Only the emails to this contact"),
             OpenApiParameter("status", OpenApiTypes.STR, enum=EmailStatus.values),
         ]
     )

@@ -22,6 +22,7 @@ from rest_framework.response import Response
 
 from accounts.api_access import FirmScopedAPIView, FirmScopedViewSet
 from accounts.rights import Right
+from advisorportal.api_schema import object_filter
 from advisorportal.jobs.uploads import FileRefused, read_upload
 from crm import selectors as crm_selectors
 from crm.agenda.calendar import selectors, services
@@ -56,7 +57,7 @@ WINDOW_PARAMETERS = [
         "start", OpenApiTypes.STR, description="From this date (your time zone) or instant; default today"
     ),
     OpenApiParameter("end", OpenApiTypes.STR, description="Up to this date (inclusive) or instant; default 31 days on"),
-    OpenApiParameter("contact", OpenApiTypes.INT, description="Every event with this contact that you may see"),
+    object_filter("contact", "Every event with this contact that you may see"),
 ]
 
 

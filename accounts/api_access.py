@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from rest_framework import permissions, viewsets
 from rest_framework.exceptions import PermissionDenied
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -66,6 +67,10 @@ class FirmScopedAPIMixin:
         if token is not None:
             _current_firm_id.reset(token)
             self._firm_token = None
+        # An error answers in the one JSON shape even where a file was asked for (``?format=pdf``).
+        renderer = getattr(request, "accepted_renderer", None)
+        if getattr(response, "exception", False) and getattr(renderer, "render_style", "") == "binary":
+            request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
         return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
 
 

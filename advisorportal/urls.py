@@ -69,3 +69,7 @@ if not settings.PRODUCTION:  # the development outbox (docs/email.md): emails wr
 
 # A Redis or broker outage answers "try again" (503) instead of the 500 page.
 handler500 = "advisorportal.unavailable.server_error"
+# Under /api/ the API's error shape, elsewhere the pages.
+handler400 = "advisorportal.tenancy.errors.bad_request"
+handler403 = "advisorportal.tenancy.errors.permission_denied"
+handler404 = "advisorportal.tenancy.errors.page_not_found"

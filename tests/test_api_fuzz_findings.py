@@ -222,3 +222,50 @@ def test_every_operation_with_a_body_documents_415_and_answers_it_in_the_error_s
         response = alice.api().generic("PATCH", path, b"subject=Yo", content_type=content_type)
         assert response.status_code == 415 and response.json()["error"]["code"] == "unsupported_media_type"
         _check(alice, response, "/api/v1/message-templates/{id}/", "patch")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "documented"),
+    [
+        ("delete", "/api/v1/tokens/-5.2e-96/", "/api/v1/tokens/{id}/"),  # a number, not an id
+        ("post", "/api/v1/accounts/1/holds/-3/release/", "/api/v1/accounts/{account_pk}/holds/{id}/release/"),
+    ],
+)
+def test_an_api_path_no_route_matches_answers_the_documented_json_404(
+    alice: Persona, method: str, path: str, documented: str
+) -> None:
+    response = getattr(alice.api(), method)(path, {"reason": "x"}, format="json")
+    assert response.status_code == 404 and response["Content-Type"] == "application/json"
+    assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}
+    _check(alice, response, documented, method)
+    page = alice.api().get("/no-such-page/")
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/contacts/bulk/", "/api/v1/groups/{id}/members/"])
+def test_a_body_with_too_many_fields_answers_the_documented_json_400(alice: Persona, path: str) -> None:
+    with alice.scope():
+        contact = ContactFactory()
+    group = alice.api().post("/api/v1/groups/", {"name": "Many"}, format="json")
+    assert group.status_code == 201, group.content
+    url = path.replace("{id}", str(group.json()["id"]))
+    body = "&".join([f"ids={contact.pk}&contacts={contact.pk}"] * 600)  # 1,200 fields; Django reads 1,000
+    response = alice.api().post(url, body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400 and response["Content-Type"] == "application/json"
+    assert response.json()["error"] == {
+        "code": "parse_error",
+        "message": "The request has too many fields (at most 1000).",
+    }
+    _check(alice, response, path, "post")
+
+
+def test_an_error_asked_for_as_a_pdf_answers_json_as_documented(alice: Persona) -> None:
+    path = "/api/v1/contacts/{id}/client-information.pdf"
+    with alice.scope():
+        contact = ContactFactory()
+    missing = alice.api().get(path.replace("{id}", "999999999"), {"format": "pdf"})
+    assert missing.status_code == 404 and missing["Content-Type"] == "application/json"
+    assert missing.json()["error"]["code"] == "not_found"
+    _check(alice, missing, path, "get")
+    found = alice.api().get(path.replace("{id}", str(contact.pk)), {"format": "pdf"})
+    assert found.status_code == 200 and found["Content-Type"] == "application/pdf"

@@ -171,8 +171,8 @@ def test_a_job_whose_prefork_child_is_killed_fails_with_a_retry_and_keeps_nothin
         assert stopped.status == JobStatus.RUNNING and stopped.attempts == 1 and 3 <= stopped.done < STEPS
         assert not Job.objects.filter(kind=MARKER).exists()  # its transaction died with the child
 
-        # The message, handed back when the child died, reached the new child, which leaves the job
-        # alone: it is running, for all anyone can tell, until its lease runs out.
+        # The main process hands the message back (acks_late, reject_on_worker_lost); a child that gets
+        # it again leaves the job alone, which is running for all anyone can tell until its lease runs out.
         _wait_for("the lease to run out", lambda: current().lease_expires_at < timezone.now(), worker)
         assert services.jobs_sweep()["failed"] == 1  # the beat task's body
         failed = current()

@@ -37,6 +37,13 @@ def round_money(value: Decimal, currency: str) -> Decimal:
 
 
 @register.filter
+def under(path: str, prefix: str) -> bool:
+    """Whether the URL path ``path`` is ``prefix`` or below it (the navigation's current section:
+    ``/funding/contacts/`` is not under ``/contacts/``)."""
+    return bool(prefix) and str(path).startswith(str(prefix))
+
+
+@register.filter
 def quantity(value: Any) -> str:
     """A quantity with as many decimals as it has, and thousands separators: 1,250 or 0.125."""
     if value in (None, ""):

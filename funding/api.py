@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import date
 from types import SimpleNamespace
 from typing import Any, TypeVar
 
@@ -70,7 +69,6 @@ from portfolios.models import ClientAccount, Security
 
 F = TypeVar("F", bound=Callable[..., Response])
 ID_PATTERN = "[0-9]{1,19}"
-EARLIEST = date(2000, 1, 1)  # "every request": before the product existed
 
 
 class IllegalTransition(exceptions.APIException):
@@ -257,7 +255,7 @@ class FundingRequestViewSet(mixins.ListModelMixin, FirmScopedViewSet):
             if account is None:
                 raise exceptions.ValidationError({"account": ["No such account in your Funding scope."]})
         rows = selectors.history(
-            user=user, date_from=filters.get("date_from") or EARLIEST, date_to=filters.get("date_to"),
+            user=user, date_from=filters.get("date_from"), default_days=None, date_to=filters.get("date_to"),
             kind=filters.get("kind", ""), method=filters.get("method", ""), status=filters.get("status", ""),
             q=filters.get("q", ""), account=account,
         )  # fmt: skip

@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from accounts.policy import grant_scope
 from accounts.rights import Right
 from advisorportal import formats
 from advisorportal.links.models import Link
@@ -88,11 +89,16 @@ def submitted_with_custodian_record(
 
 
 def requests_in_scope(*, user: Any) -> QuerySet[FundingRequest]:
-    """Requests the user may see: their accounts (source or destination) in the user's Funding
-    scope, or, for a bank instruction, its client in that scope."""
+    """Requests the user may see: every account they name (the source and a transfer's
+    destination) in the user's Funding scope, or, for a bank instruction, its client in that scope."""
     base = FundingRequest.objects.all()
-    by_account = scope_accounts(base.filter(account__isnull=False), user=user, right=Right.FUNDING,
-                                account_field="account")  # fmt: skip
+    allowed, grant_id = grant_scope(user, Right.FUNDING)
+    if not allowed:
+        return base.none()
+    if grant_id is None:  # every client of the firm
+        return base
+    accounts = scope_accounts(ClientAccount.objects.all(), user=user, right=Right.FUNDING).values("pk")
+    by_account = base.filter(account__in=accounts).filter(Q(to_account__isnull=True) | Q(to_account__in=accounts))
     by_contact = scope_contacts(base.filter(kind=RequestKind.BANK_INSTRUCTION), user=user, right=Right.FUNDING,
                                 contact_field="client")  # fmt: skip
     return base.filter(Q(pk__in=by_account.values("pk")) | Q(pk__in=by_contact.values("pk")))
@@ -126,11 +132,15 @@ def history(
     status: str = "",
     q: str = "",
     account: ClientAccount | None = None,
+    default_days: int | None = 90,
 ) -> QuerySet[FundingRequest]:
-    """Transaction history: requests created in the range (the last 90 days by default), newest first."""
-    today = timezone.localdate()
-    date_from = date_from or today - timedelta(days=90)
-    rows = requests_in_scope(user=user).filter(created_at__date__gte=date_from)
+    """Transaction history: requests created in the range, newest first; without ``date_from``
+    the last ``default_days`` days (None: every date)."""
+    rows = requests_in_scope(user=user)
+    if date_from is None and default_days is not None:
+        date_from = timezone.localdate() - timedelta(days=default_days)
+    if date_from is not None:
+        rows = rows.filter(created_at__date__gte=date_from)
     if date_to:
         rows = rows.filter(created_at__date__lte=date_to)
     if kind:

@@ -32,7 +32,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.policy import has_right
+from accounts.policy import grant_scope, has_right
 from accounts.rights import Right
 from advisorportal import formats
 from advisorportal.hashing import fingerprint, sha256_hex
@@ -61,10 +61,11 @@ from portfolios import services as ledger
 from portfolios.models import AccountStatus, ClientAccount, Security, TransactionKind
 
 LINK_PURPOSE = "funding.request"
+MAX_AMOUNT = Decimal("1e14")  # what MoneyField and QuantityField hold (20 digits, 4 or 6 after the point)
 S = Status
 MONEY_KINDS = (RequestKind.DEPOSIT, RequestKind.WITHDRAWAL, RequestKind.INTERNAL_TRANSFER)
 HOLD_KINDS = (RequestKind.WITHDRAWAL, RequestKind.INTERNAL_TRANSFER)
-METHODS = {
+METHODS: dict[str, tuple[str, ...]] = {
     RequestKind.DEPOSIT: (Method.ACH, Method.WIRE, Method.CHECK),
     RequestKind.WITHDRAWAL: (Method.ACH, Method.WIRE),
     RequestKind.INTERNAL_TRANSFER: (Method.INTERNAL,),
@@ -91,6 +92,8 @@ def settings_update(*, actor: Any, **fields: Any) -> FundingSettings:
     unknown = set(fields) - allowed
     if unknown:
         raise ValidationError({sorted(unknown)[0]: "This setting does not exist."})
+    if "dual_authorization_currency" in fields:
+        fields["dual_authorization_currency"] = _currency(fields["dual_authorization_currency"])
     for name, value in fields.items():
         setattr(record, name, value)
     record.full_clean()
@@ -134,11 +137,11 @@ def _amount(value: Any, currency: str) -> Decimal:
         raise ValidationError({"amount": "Enter the amount as a number, e.g. 2500.00."}) from None
     if not amount.is_finite() or amount <= 0:
         raise ValidationError({"amount": "The amount must be greater than zero."})
+    if amount >= MAX_AMOUNT:  # before rounding: a huge exponent cannot be quantized
+        raise ValidationError({"amount": "The amount is too large."})
     if formats.round_money(amount, currency) != amount:
         places = formats.minor_units(currency)
         raise ValidationError({"amount": f"{currency} amounts have at most {places} decimal places."})
-    if amount >= Decimal("1e15"):
-        raise ValidationError({"amount": "The amount is too large."})
     return amount
 
 
@@ -160,6 +163,8 @@ def _quantity(value: Any) -> Decimal:
         raise ValidationError({"quantity": "Enter the quantity as a number."}) from None
     if not quantity.is_finite() or quantity <= 0:
         raise ValidationError({"quantity": "The quantity must be greater than zero."})
+    if quantity >= MAX_AMOUNT:
+        raise ValidationError({"quantity": "The quantity is too large."})
     if quantity != quantity.quantize(Decimal("0.000001")):
         raise ValidationError({"quantity": "A quantity has at most 6 decimal places."})
     return quantity
@@ -382,6 +387,8 @@ def request_edit(*, actor: Any, request: FundingRequest, **fields: Any) -> Fundi
     """Change a draft, or a request awaiting its client (it goes back to draft, its hold is
     released and every approval link sent for it stops working)."""
     current = _lock(request)
+    if not fields:
+        return current
     unknown = set(fields) - set(EDITABLE)
     if unknown:
         raise ValidationError({sorted(unknown)[0]: "This cannot be changed; cancel the request and create another."})
@@ -472,7 +479,9 @@ def request_resend(*, actor: Any, request: FundingRequest) -> Link:
     """A new approval email with a new link (earlier links stop working)."""
     current = _lock(request)
     if current.status != S.AWAITING_CLIENT:
-        raise ValidationError({"status": "Only a request awaiting its client can be sent to the client again."})
+        raise ValidationError({"status": ValidationError(
+            "Only a request awaiting its client can be sent to the client again.", code="illegal_transition"
+        )})  # fmt: skip
     return _email_client(current, actor)
 
 
@@ -491,10 +500,13 @@ def request_approve_on_behalf(*, actor: Any, request: FundingRequest, reason: st
     current = _lock(request)
     states.target(current.status, "approve_on_behalf", _after_client(current))
     if not has_right(actor, Right.FUNDING):
-        raise ValidationError({"status": "Approving for a client needs the Funding right."})
+        raise ValidationError({"status": ValidationError("Approving for a client needs the Funding right.",
+                                                         code="needs_right")})  # fmt: skip
     answer = decision(current)
     if not answer.advisor_may_approve:
-        raise ValidationError({"status": "The service program does not let the advisor approve this for the client."})
+        raise ValidationError({"status": ValidationError(
+            "The service program does not let the advisor approve this for the client.", code="program_refuses"
+        )})  # fmt: skip
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say how the client asked for it (e.g. a call on Dec 4)."})
@@ -543,11 +555,15 @@ def request_authorize(*, actor: Any, request: FundingRequest) -> FundingRequest:
     current = _lock(request)
     states.target(current.status, "authorize", S.SUBMITTED)
     if not has_right(actor, Right.FUNDING_AUTHORIZER):
-        raise ValidationError({"status": "Authorizing needs the Funding Authorizer right."})
+        raise ValidationError({"status": ValidationError("Authorizing needs the Funding Authorizer right.",
+                                                         code="needs_right")})  # fmt: skip
     if current.created_by_id == actor.pk:
-        raise ValidationError({"status": "You requested this, so another authorizer must approve it."})
+        raise ValidationError({"status": ValidationError("You requested this, so another authorizer must approve it.",
+                                                         code="maker_checker")})  # fmt: skip
     if Authorization.objects.filter(request=current, user=actor, version=current.version).exists():
-        raise ValidationError({"status": "You have already authorized this request; another authorizer must too."})
+        raise ValidationError({"status": ValidationError(
+            "You have already authorized this request; another authorizer must too.", code="already_authorized"
+        )})  # fmt: skip
     Authorization.objects.create(request=current, user=actor, version=current.version)
     done = Authorization.objects.filter(request=current, version=current.version).count()
     if done < current.required_authorizers:
@@ -569,7 +585,8 @@ def request_reject(*, actor: Any, request: FundingRequest, reason: str) -> Fundi
     current = _lock(request)
     states.target(current.status, "reject", S.REJECTED)
     if not has_right(actor, Right.FUNDING_AUTHORIZER):
-        raise ValidationError({"status": "Rejecting needs the Funding Authorizer right."})
+        raise ValidationError({"status": ValidationError("Rejecting needs the Funding Authorizer right.",
+                                                         code="needs_right")})  # fmt: skip
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why the request is rejected."})
@@ -584,9 +601,9 @@ def request_cancel(*, actor: Any, request: FundingRequest, reason: str) -> Fundi
     current = _lock(request)
     states.target(current.status, "cancel", S.CANCELLED)
     if current.status == S.SUBMITTED and current.instruction_file_id is not None:
-        raise ValidationError(
-            {"status": "This request was already sent to the custodian; ask the custodian to stop it."}
-        )
+        raise ValidationError({"status": ValidationError(
+            "This request was already sent to the custodian; ask the custodian to stop it.", code="at_custodian"
+        )})  # fmt: skip
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why the request is cancelled."})
@@ -608,7 +625,13 @@ INSTRUCTION_COLUMNS = (
 def instruction_file_create(*, actor: Any) -> tuple[InstructionFile, bytes]:
     """Every submitted request not yet sent, as one CSV for the custodian (docs/funding.md); each
     request goes into one file only. The bank numbers are in the clear in the file (the custodian
-    needs them): the page that downloads it needs a recent second factor."""
+    needs them): the page that downloads it needs a recent second factor, and only a Funding
+    Authorizer whose scope is every client of the firm may make one."""
+    allowed, grant_id = grant_scope(actor, Right.FUNDING_AUTHORIZER)
+    if not allowed or grant_id is not None:
+        raise ValidationError(
+            ValidationError("Instruction files need the Funding Authorizer right for every client.", code="needs_right")
+        )
     pending = list(
         FundingRequest.objects.select_for_update(skip_locked=True, of=("self",))
         .filter(status=S.SUBMITTED, instruction_file__isnull=True)
@@ -655,6 +678,9 @@ def request_complete(
     reference, with the status change in this one transaction. A transaction the custodian import
     already recorded under the reference is linked instead of posted again."""
     current = _lock(request)
+    if actor is not None and not has_right(actor, Right.FUNDING_AUTHORIZER):  # None: the custodian import
+        raise ValidationError({"status": ValidationError("Completing needs the Funding Authorizer right.",
+                                                         code="needs_right")})  # fmt: skip
     if current.status == S.COMPLETED:
         return current  # a retry (a second click, the import after the manual step): nothing more
     states.target(current.status, "complete", S.COMPLETED)

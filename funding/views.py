@@ -209,11 +209,10 @@ class TransferPayView(FundingPage):
         user, q = self.user, self.request.GET.get("q", "").strip()[:100]
         accounts = _accounts_matching(selectors.accounts_in_scope(user=user).filter(status=AccountStatus.OPEN), q)
         page = keyset_page(accounts, keys=("number", "id"), after=self.request.GET.get("after", ""), size=PAGE_SIZE)
-        for account in page.rows:
-            account.cash_rows = book.cash_summary(account=account)  # type: ignore[attr-defined]
         masters = list(book.master_accounts(user=user, right=Right.FUNDING))
-        for account in masters:
-            account.cash_rows = book.cash_summary(account=account)  # type: ignore[attr-defined]
+        cash = book.cash_summaries(accounts=[*page.rows, *masters])
+        for account in [*page.rows, *masters]:
+            account.cash_rows = cash[account.pk]  # type: ignore[attr-defined]
         waiting = selectors.waiting(user=user, limit=WAITING_SHOWN + 1)
         context.update(
             q=q,

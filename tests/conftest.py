@@ -154,6 +154,16 @@ def _unread_count_uncached(request: pytest.FixtureRequest, monkeypatch: pytest.M
     monkeypatch.setattr(selectors, "_cache", DummyCache("none", {}))
 
 
+@pytest.fixture(autouse=True)
+def _link_refusals_forgotten() -> None:
+    """Each test starts with no bad-token or wrong-code tries counted against the test client's
+    address (the approval page answers 429 past twenty in a quarter of an hour); a test of the
+    limit makes its own twenty."""
+    from django.core.cache import caches
+
+    caches["best_effort"].delete("links:refusals:127.0.0.1")
+
+
 @pytest.fixture
 def unread_cache() -> None:
     """Use the real (best-effort Redis) cache for the header's unread count."""

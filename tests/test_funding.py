@@ -503,3 +503,35 @@ def test_a_declined_bank_instruction_is_not_approved(world: World, client: Clien
         request.refresh_from_db()
         request.bank_instruction.refresh_from_db()
         assert (request.status, request.bank_instruction.status) == (Status.REJECTED, InstructionStatus.REJECTED)
+
+
+@pytest.mark.django_db
+def test_bad_tokens_are_throttled_per_address(world: World, client: Client) -> None:
+    for _ in range(20):
+        assert client.get("/approve/1.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA/").status_code == 404
+    with world.alice.scope():
+        request = world.withdrawal()
+        services.request_send(actor=world.advisor, request=request)
+    assert client.get(f"/approve/{token_from_outbox(world)}/").status_code == 429  # even a good one, for a while
+
+
+@pytest.mark.django_db
+def test_transfer_and_pay_reads_cash_in_a_constant_number_of_queries(world: World) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = Persona(world.advisor, world.alice.firm).client()
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/funding/").status_code == 200
+        return len(captured)
+
+    client.get("/funding/")
+    few = queries()
+    with world.alice.scope():
+        for index in range(6):
+            account = ClientAccountFactory(number=f"U66{index}", owners=[world.client])
+            ledger.transaction_record(actor=None, account=account, kind="deposit", amount=D("10"), currency="USD",
+                                      trade_date=TODAY - timedelta(days=2))  # fmt: skip
+    assert queries() == few

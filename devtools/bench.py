@@ -47,6 +47,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -794,6 +795,33 @@ def approval_page(worker: Worker) -> Sample:
     """A client opens the approval link from their email (GET: shows what is approved, changes nothing)."""
     tokens = worker.state["tokens"]
     return worker.request("GET", f"/approve/{tokens[worker.bench.next_number() % len(tokens)]}/", expect=200)
+
+
+TARGET_P95_MS["funding_create"] = 50.0
+
+
+def funding_accounts(worker: Worker) -> None:
+    """Setup: the advisor's API token and up to 500 open USD client accounts of the firm."""
+    worker.state["api_headers"] = {"Authorization": f"Token {worker.bench.user(local='advisor')['api_token']}"}
+    if "funding_accounts" not in worker.state:
+        response = worker.client.get("/api/v1/accounts/?status=open&page_size=500", headers=worker.state["api_headers"])
+        if response.status_code != 200:
+            raise BenchError(f"GET /api/v1/accounts/: status {response.status_code}")
+        ids = [row["id"] for row in response.json()["results"] if row.get("base_currency", "USD") == "USD"]
+        if not ids:
+            raise BenchError("the demo firm has no open USD client account")
+        worker.state["funding_accounts"] = ids
+
+
+@scenario("funding_create", setup=funding_accounts, in_mix=False)
+def funding_create(worker: Worker) -> Sample:
+    """A deposit notification created through the API with an Idempotency-Key (a draft)."""
+    number = worker.bench.next_number()
+    ids = worker.state["funding_accounts"]
+    body = {"kind": "deposit", "account": ids[number % len(ids)], "method": "ach", "amount": f"{100 + number}.00",
+            "currency": "USD"}  # fmt: skip
+    headers = {**worker.state["api_headers"], "Idempotency-Key": f"bench-{uuid.uuid4()}"}
+    return worker.request("POST", "/api/v1/funding-requests/", expect=201, json=body, headers=headers)
 
 
 # Add new scenarios above. `mixed` goes round the others (those with in_mix) on each worker.

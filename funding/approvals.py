@@ -6,14 +6,32 @@ from __future__ import annotations
 from advisorportal.links.models import CodeChannel, Link
 from advisorportal.links.purposes import Destination, Purpose, Shown
 from advisorportal.mail.sms import sms_available
+from crm.models import contact_label_defer
 from funding import services
 from funding.models import FundingRequest
 
 
 def _request(link: Link) -> FundingRequest:
-    return FundingRequest.objects.select_related(
-        "account", "to_account", "bank_instruction", "bank_instruction__replaces", "security", "client", "created_by"
-    ).get(pk=int(link.subject_id))
+    """The link's request, read once per page (the page asks for what it shows, where codes go
+    and the fingerprint); the client's label and contact fields only."""
+    cached: FundingRequest | None = getattr(link, "_funding_request", None)
+    if cached is None:
+        keep = {"client__email", "client__phone", "client__mobile_phone"}
+        cached = (
+            FundingRequest.objects.select_related(
+                "account",
+                "to_account",
+                "bank_instruction",
+                "bank_instruction__replaces",
+                "security",
+                "client",
+                "created_by",
+            )
+            .defer(*(name for name in contact_label_defer("client") if name not in keep))
+            .get(pk=int(link.subject_id))
+        )
+        link._funding_request = cached  # type: ignore[attr-defined]
+    return cached
 
 
 def _mask_email(address: str) -> str:

@@ -234,6 +234,12 @@ class FundingRequest(FirmOwnedModel):
                 condition=models.Q(status__in=["draft", "awaiting_client", "awaiting_authorizer", "submitted"]),
                 name="funding_req_open_idx",
             ),
+            # Pending items: the requests waiting longest first.
+            models.Index(
+                fields=["firm", "status_changed_at", "id"],
+                condition=models.Q(status__in=["awaiting_client", "awaiting_authorizer", "submitted"]),
+                name="funding_req_waiting_idx",
+            ),
             models.Index(fields=["firm", "-created_at", "-id"], name="funding_req_recent_idx"),
             models.Index(fields=["firm", "account", "status"], name="funding_req_account_idx"),
             models.Index(fields=["firm", "client"], name="funding_req_client_idx"),

@@ -15,7 +15,7 @@ from accounts.policy import grant_scope
 from accounts.rights import Right
 from advisorportal import formats
 from advisorportal.links.models import Link
-from crm.models import Contact
+from crm.models import Contact, contact_label_defer
 from crm.scope import scope_contacts
 from funding.models import (
     WAITING_STATUSES,
@@ -164,7 +164,11 @@ def waiting(*, user: Any, status: str = "", q: str = "", limit: int | None = Non
     rows = requests_in_scope(user=user).filter(status__in=[status] if status else WAITING_STATUSES)
     if q:
         rows = rows.filter(_text_match(q))
-    rows = rows.select_related("account", "client", "security").order_by("status_changed_at", "id")
+    rows = (
+        rows.select_related("account", "client", "security")
+        .defer(*contact_label_defer("client"))
+        .order_by("status_changed_at", "id")
+    )
     return list(rows[:limit] if limit else rows)
 
 

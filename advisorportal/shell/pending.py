@@ -40,7 +40,7 @@ class PendingItem:
 
 
 ItemsFn = Callable[..., list[PendingItem]]  # (user, *, q: str, status: str, limit: int | None)
-CountFn = Callable[..., int]  # (user, *, q: str, status: str)
+CountFn = Callable[..., int | None]  # (user, *, q: str, status: str); None: count the items built
 
 
 @dataclass(frozen=True)
@@ -107,12 +107,12 @@ class PendingRows(Sequence[PendingItem]):
 
     def __len__(self) -> int:
         if self._length is None:
-            self._length = sum(
-                k.count(self.user, q=self.q, status=self.status)
-                if k.count
-                else len(k.items(self.user, q=self.q, status=self.status, limit=None))
-                for k in self.kinds
-            )
+            total = 0
+            for k in self.kinds:
+                counted = k.count(self.user, q=self.q, status=self.status) if k.count else None
+                total += counted if counted is not None else len(k.items(self.user, q=self.q, status=self.status,
+                                                                          limit=None))  # fmt: skip
+            self._length = total
         return self._length
 
     def __getitem__(self, index: Any) -> Any:

@@ -22,9 +22,9 @@ def _matches(item: PendingItem, q: str, status: str) -> bool:
 
 
 def _steps(user: Any, *, q: str, status: str, limit: int | None) -> list[PendingItem]:
-    fetch = None if (q or status) else limit
+    fetch = None if q else limit  # words match in Python (names, titles); the status in the database
     rows = []
-    for step in agenda_selectors.open_steps_for_user(user=user, limit=fetch):
+    for step in agenda_selectors.open_steps_for_user(user=user, limit=fetch, overdue=status == "overdue"):
         overdue = bool(getattr(step, "is_overdue", False))  # set by the agenda's selector
         item = PendingItem(
             kind="workflow-step",
@@ -45,9 +45,9 @@ def _steps(user: Any, *, q: str, status: str, limit: int | None) -> list[Pending
 
 
 def _tasks(user: Any, *, q: str, status: str, limit: int | None) -> list[PendingItem]:
-    fetch = None if (q or status) else limit
+    fetch = None if q else limit
     rows = []
-    for task in agenda_selectors.open_tasks_for_user(user=user, limit=fetch):
+    for task in agenda_selectors.open_tasks_for_user(user=user, limit=fetch, overdue=status == "overdue"):
         overdue = bool(getattr(task, "is_overdue", False))  # set by the agenda's selector
         item = PendingItem(
             kind="task",
@@ -67,8 +67,16 @@ def _tasks(user: Any, *, q: str, status: str, limit: int | None) -> list[Pending
     return rows[:limit] if limit else rows
 
 
-register(ItemKind("workflow-step", "Workflow steps", _steps, (Right.CRM,), STATUSES))
-register(ItemKind("task", "Tasks", _tasks, (Right.CRM,), STATUSES))
+def _steps_count(user: Any, *, q: str, status: str) -> int | None:
+    return None if q else agenda_selectors.open_steps_count(user=user, overdue=status == "overdue")
+
+
+def _tasks_count(user: Any, *, q: str, status: str) -> int | None:
+    return None if q else agenda_selectors.open_tasks_count(user=user, overdue=status == "overdue")
+
+
+register(ItemKind("workflow-step", "Workflow steps", _steps, (Right.CRM,), STATUSES, _steps_count))
+register(ItemKind("task", "Tasks", _tasks, (Right.CRM,), STATUSES, _tasks_count))
 
 
 FUNDING_STATUSES = (

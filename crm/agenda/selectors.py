@@ -50,22 +50,30 @@ def today() -> Any:
 # --- For the shell (dashboard, pending items) --------------------------------------------------
 
 
-def open_steps_for_user(*, user: Any, limit: int | None = 50) -> list[WorkflowStep]:
-    steps = (
-        _in_scope(
-            WorkflowStep.objects.filter(assignee=user, status=StepStatus.OPEN, workflow__status=WorkflowStatus.ACTIVE),
-            user,
-        )
-        .select_related("contact", "workflow")
-        .defer(*contact_label_defer())
-    )
+def _open_steps(user: Any, overdue: bool) -> QuerySet[WorkflowStep]:
+    steps = WorkflowStep.objects.filter(assignee=user, status=StepStatus.OPEN, workflow__status=WorkflowStatus.ACTIVE)
+    if overdue:
+        steps = steps.filter(due_date__lt=today())
+    return _in_scope(steps, user)
+
+
+def open_steps_for_user(*, user: Any, limit: int | None = 50, overdue: bool = False) -> list[WorkflowStep]:
+    steps = _open_steps(user, overdue).select_related("contact", "workflow").defer(*contact_label_defer())
     rows = list(steps.order_by("due_date", "id")[:limit] if limit else steps.order_by("due_date", "id"))
     return _mark_overdue(rows)
 
 
-def open_tasks_for_user(*, user: Any, limit: int | None = 50) -> list[Task]:
-    tasks = task_list(user=user, status=TaskStatus.OPEN)
+def open_steps_count(*, user: Any, overdue: bool = False) -> int:
+    return _open_steps(user, overdue).count()
+
+
+def open_tasks_for_user(*, user: Any, limit: int | None = 50, overdue: bool = False) -> list[Task]:
+    tasks = task_list(user=user, status=TaskStatus.OPEN, overdue=overdue)
     return _mark_overdue(list(tasks[:limit] if limit else tasks))
+
+
+def open_tasks_count(*, user: Any, overdue: bool = False) -> int:
+    return task_list(user=user, status=TaskStatus.OPEN, overdue=overdue).order_by().count()
 
 
 def recent_notes(*, user: Any, limit: int = 10) -> list[Note]:

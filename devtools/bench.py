@@ -807,7 +807,7 @@ def funding_accounts(worker: Worker) -> None:
         response = worker.client.get("/api/v1/accounts/?status=open&page_size=500", headers=worker.state["api_headers"])
         if response.status_code != 200:
             raise BenchError(f"GET /api/v1/accounts/: status {response.status_code}")
-        ids = [row["id"] for row in response.json()["results"] if row.get("base_currency", "USD") == "USD"]
+        ids = [r["id"] for r in response.json()["results"] if r["base_currency"] == "USD" and not r["is_master"]]
         if not ids:
             raise BenchError("the demo firm has no open USD client account")
         worker.state["funding_accounts"] = ids

@@ -118,6 +118,7 @@ def request_get(*, user: Any, pk: Any) -> FundingRequest:
             "created_by",
             "hold",
         )
+        .defer(*contact_label_defer("client"))
         .get(pk=pk)
     )
 

@@ -373,7 +373,10 @@ def request_create(
         memo=(memo or "").strip(), created_by=actor,
     )  # fmt: skip
     _clean(request)
-    request.full_clean()
+    # The check constraints (positive amount and quantity, a completed request dated) are the
+    # database's, and ``_clean`` has said the same in words: validating them again costs three
+    # round trips per create (funding_create's bench target).
+    request.full_clean(validate_constraints=False)
     request.save()
     _event(request, "create", actor=actor, to_status=request.status)
     return request
@@ -401,7 +404,7 @@ def request_edit(*, actor: Any, request: FundingRequest, **fields: Any) -> Fundi
         _release_hold(current, actor, "The request was edited")
     _clean(current)
     current.version += 1
-    current.full_clean()
+    current.full_clean(validate_constraints=False)  # as in request_create
     links.links_revoke(subject=current, actor=actor)
     if was == S.AWAITING_CLIENT:
         return _move(current, "edit", S.DRAFT, actor=actor, reason="Edited: send it again for the client to approve")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -73,16 +75,44 @@ def test_adding_a_contact_with_an_existing_email_warns(page: Page, e2e_server: E
 MAIN_PAGES = [
     "/", "/pending/", "/contacts/", "/contacts/?status=prospect&has_email=yes", "/contacts/new/",
     "/contacts/groups/", "/contacts/households/", "/contacts/merge/", "/contacts/import/", "/agenda/",
-    "/calendar/", "/accounts/", "/funding/", "/onboarding/", "/billing/", "/reports/", "/settings/",
-    "/settings/audit/", "/settings/api-tokens/", "/settings/users/", "/settings/security/",
+    "/calendar/", "/accounts/", "/funding/", "/funding/history/", "/funding/settings/", "/onboarding/",
+    "/billing/", "/reports/", "/settings/", "/settings/audit/", "/settings/api-tokens/", "/settings/users/",
+    "/settings/security/",
     "/agenda/emails/", "/agenda/message-templates/", "/agenda/bulk-emails/", "/agenda/bulk-emails/new/",
     "/messages/", "/dev/outbox/",
 ]  # fmt: skip
 
 
+def _request_and_approval_pages(page: Page, timeout: float = 60) -> list[str]:
+    """A funding request's page and its client's approval page (no sign-in needed): a request
+    Transfer & Pay lists as awaiting its client (the demo has one), and the link of the newest
+    approval email to that client in the development outbox (sent by the worker, so waited for)."""
+    page.goto("/funding/")
+    waiting = page.get_by_role("region", name="Waiting on someone").locator("tbody tr", has_text="Awaiting client")
+    request = str(waiting.first.locator("a.ref").get_attribute("href"))
+    page.goto(request)
+    sent = page.get_by_role("region", name="Timeline").locator("li", has_text="Approval email sent").last
+    address = re.findall(r"To (\S+@\S+)", sent.inner_text())[-1]
+    emails, deadline = page.locator(".outbox-table tbody tr", has_text="Please review:"), time.monotonic() + timeout
+    while True:
+        page.goto(f"/dev/outbox/?q={quote(address)}")
+        if emails.count():
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no approval email to {address} in the development outbox")
+        time.sleep(0.5)
+    emails.first.get_by_role("link").click()
+    link = urlsplit(str(page.locator("main a[href*='/approve/']").first.get_attribute("href"))).path
+    page.goto(link)
+    expect(page.get_by_role("button", name="Send me a code")).to_be_visible()
+    return [request, link]
+
+
 def _main_pages(page: Page) -> list[str]:
-    """The fixed main pages, and one contact's and one household's page from the demo book."""
+    """The fixed main pages, one contact's and one household's page from the demo book, a funding
+    request's page and its client's approval page."""
     pages = list(MAIN_PAGES)
+    pages += _request_and_approval_pages(page)
     page.goto("/contacts/")
     contact = str(page.locator("#results table tbody tr a").first.get_attribute("href"))
     pages += [contact, f"{contact}agenda/", f"{contact}email/"]

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, St
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
+from django.utils.http import urlsafe_base64_decode
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_POST
 from django.views.generic import FormView, TemplateView
@@ -49,6 +49,7 @@ from accounts.selectors import (
     login_history,
     user_rights,
 )
+from advisorportal.redirects import safe_next
 from advisorportal.tenancy.context import firm_scope, firm_stream
 from advisorportal.tenancy.pagination import keyset_page
 
@@ -218,13 +219,6 @@ def _csv_safe(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def _safe_next(request: HttpRequest, default: str = "/") -> str:
-    target = request.POST.get("next") or request.GET.get("next") or default
-    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
-        return target
-    return default
-
-
 class TwoFactorVerifyView(FirmScopedView, FormView):
     """Second step of signing in, and the step-up confirmation before sensitive actions."""
 
@@ -235,12 +229,12 @@ class TwoFactorVerifyView(FirmScopedView, FormView):
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.user.is_authenticated and not two_factor.has_two_factor(request.user):
-            return redirect(f"{reverse('accounts:two-factor-enrol')}?{urlencode({'next': _safe_next(request)})}")
+            return redirect(f"{reverse('accounts:two-factor-enrol')}?{urlencode({'next': safe_next(request)})}")
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context.update(next=_safe_next(self.request), step_up=bool(self.request.GET.get("step_up")))
+        context.update(next=safe_next(self.request), step_up=bool(self.request.GET.get("step_up")))
         return context
 
     def form_valid(self, form: TwoFactorCodeForm) -> HttpResponse:
@@ -248,7 +242,7 @@ class TwoFactorVerifyView(FirmScopedView, FormView):
             form.add_error("code", "That code is not valid, or was already used. Try the next code from your app.")
             return self.form_invalid(form)
         sessions.cycle_key(self.request)
-        return redirect(_safe_next(self.request))
+        return redirect(safe_next(self.request))
 
 
 class TwoFactorEnrolView(FirmScopedView, FormView):
@@ -274,7 +268,7 @@ class TwoFactorEnrolView(FirmScopedView, FormView):
         context.update(
             qr=two_factor.qr_svg_data_uri(device),
             secret=two_factor.totp_secret(device),
-            next=_safe_next(self.request),
+            next=safe_next(self.request),
             required=two_factor.required_for(self.user),
         )
         return context
@@ -287,7 +281,7 @@ class TwoFactorEnrolView(FirmScopedView, FormView):
             return self.form_invalid(form)
         sessions.cycle_key(self.request)
         return render(
-            self.request, "accounts/two_factor_codes.html", {"codes": codes, "next": _safe_next(self.request)}
+            self.request, "accounts/two_factor_codes.html", {"codes": codes, "next": safe_next(self.request)}
         )
 
 

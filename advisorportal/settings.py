@@ -204,6 +204,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
     # Emailed links that expired unused: closed, and their purpose told (one task per firm).
     "links-expire": {"task": "advisorportal.links.tasks.links_expire_all", "schedule": crontab(minute="*/15")},
+    # Clients who have not answered an approval email: one reminder each (funding; one task per firm).
+    "funding-reminders": {"task": "funding.tasks.funding_reminders_all", "schedule": crontab(minute="*/15")},
     # Background jobs whose worker died: queued again or failed, never left running (jobs.tasks).
     "jobs-sweep": {"task": "advisorportal.jobs.tasks.sweep_jobs", "schedule": 60.0},
     # Calendar reminders that are due, emailed once each (crm/agenda/calendar; one task per firm).

@@ -81,4 +81,5 @@ PURPOSE = Purpose(
     code_destinations=destinations,
     decide=decide,
     fingerprint=fingerprint,
+    on_code=services.link_code_event,
 )

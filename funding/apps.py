@@ -17,6 +17,13 @@ class FundingConfig(AppConfig):
             html="funding/email/approval_request.html",
             text="funding/email/approval_request.txt",
         )
+        templates.register(
+            "funding.approval_reminder",
+            label="Funding: approval reminder",
+            subject="Reminder, please review: {{ request.title }}",
+            html="funding/email/approval_reminder.html",
+            text="funding/email/approval_reminder.txt",
+        )
         purposes.register(approvals.PURPOSE)
 
         from funding.tasks import queue_match

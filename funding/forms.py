@@ -266,3 +266,10 @@ class EnrollmentForm(forms.Form):
         max_length=100,
         help_text="Where the client's signed power of attorney is filed, e.g. its document number.",
     )
+    reminder_after_hours = forms.IntegerField(
+        label="Remind the client after (hours)",
+        min_value=0,
+        max_value=719,
+        help_text="A client who has not answered gets one reminder email after this many hours, with a new link "
+        "that expires when the first would have. 0: no reminders.",
+    )

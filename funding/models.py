@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -57,7 +58,22 @@ class FundingSettings(FirmOwnedModel):
     link_expiry_hours = models.PositiveSmallIntegerField(
         "approval links expire after (hours)", default=72, validators=[MinValueValidator(1), MaxValueValidator(720)]
     )
+    reminder_after_hours = models.PositiveSmallIntegerField(
+        "remind the client after (hours)",
+        default=24,
+        validators=[MaxValueValidator(719)],
+        help_text="A client who has not answered an approval email after this many hours gets one reminder, "
+        "with a new link that expires when the first would have. 0: no reminders.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
+
+    def clean(self) -> None:
+        if self.reminder_after_hours and self.reminder_after_hours >= self.link_expiry_hours:
+            message = (
+                f"The reminder must go out before the link expires: fewer hours than the links' "
+                f"{self.link_expiry_hours}, or 0 for no reminders."
+            )
+            raise ValidationError({"reminder_after_hours": message})
 
     class Meta(FirmOwnedModel.Meta):
         verbose_name_plural = "funding settings"

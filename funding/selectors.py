@@ -24,9 +24,12 @@ from funding.models import (
     FundingRequest,
     FundingSettings,
     InstructionStatus,
+    RequestEvent,
     RequestKind,
     Status,
 )
+from funding.policy import CLIENT_OR_ADVISOR, RULES
+from portfolios import selectors as book
 from portfolios.models import ClientAccount, Security, Transaction
 from portfolios.scope import scope_accounts
 
@@ -56,11 +59,30 @@ def pending_position_quantity(*, account: ClientAccount, security: Security, exc
     return rows.aggregate(total=Sum("quantity"))["total"] or Decimal(0)
 
 
-def open_links(request: FundingRequest) -> bool:
+def _open_links(request: FundingRequest) -> QuerySet[Link]:
     return Link.objects.filter(
         subject_type=request._meta.label_lower, subject_id=str(request.pk), used_at=None, revoked_at=None,
         expired_at=None, expires_at__gt=Now(),
-    ).exists()  # fmt: skip
+    )  # fmt: skip
+
+
+def open_links(request: FundingRequest) -> bool:
+    return _open_links(request).exists()
+
+
+def latest_open_link(request: FundingRequest) -> Link | None:
+    return _open_links(request).order_by("-created_at", "-id").first()
+
+
+def reminded(request: FundingRequest) -> bool:
+    """Whether the request's latest approval email was a reminder (a re-send starts again)."""
+    last = (
+        RequestEvent.objects.filter(request=request, action__in=("email_sent", "reminder_sent"))
+        .order_by("-at", "-id")
+        .values_list("action", flat=True)
+        .first()
+    )
+    return last == "reminder_sent"
 
 
 def transaction_by_reference(*, account: ClientAccount, reference: str) -> Transaction | None:
@@ -176,6 +198,31 @@ def waiting(*, user: Any, status: str = "", q: str = "", limit: int | None = Non
 def waiting_count(*, user: Any, status: str = "", q: str = "") -> int:
     rows = requests_in_scope(user=user).filter(status__in=[status] if status else WAITING_STATUSES)
     return (rows.filter(_text_match(q)) if q else rows).count()
+
+
+def advisor_may_approve(requests: list[FundingRequest]) -> set[int]:
+    """Of these requests, the ones awaiting their client that the advisor may approve on the
+    client's behalf: the policy's ``advisor_may_approve`` for a page of requests in two queries
+    (a request's page asks ``services.decision`` for one)."""
+    program = funding_settings().program
+    candidates = [
+        r
+        for r in requests
+        if r.status == Status.AWAITING_CLIENT
+        and r.to_account_id is not None
+        and any(RULES.get((r.kind, relation), {}).get(program) == CLIENT_OR_ADVISOR for relation in ("same", "shared"))
+    ]
+    if not candidates:
+        return set()
+    ids = {a for r in candidates for a in (r.account_id, r.to_account_id) if a is not None}
+    owners = book.owner_ids_by_account(account_ids=ids)
+    allowed = set()
+    for r in candidates:
+        source, destination = owners.get(r.account_id or 0, set()), owners.get(r.to_account_id or 0, set())
+        relation = "same" if source and source == destination else "shared" if source & destination else ""
+        if relation and RULES[(r.kind, relation)][program] == CLIENT_OR_ADVISOR:
+            allowed.add(r.pk)
+    return allowed
 
 
 def waiting_subject(request: FundingRequest) -> str:

@@ -415,11 +415,12 @@ class FundingSettingsSerializer(serializers.ModelSerializer[FundingSettings]):
     class Meta:
         model = FundingSettings
         fields = ("program", "cooling_off_days", "dual_authorization_amount", "dual_authorization_currency",
-                  "link_expiry_hours", "updated_at")  # fmt: skip
+                  "link_expiry_hours", "reminder_after_hours", "updated_at")  # fmt: skip
         extra_kwargs = {
             "cooling_off_days": {"required": False, "min_value": 0, "max_value": 60},
             "dual_authorization_currency": {"required": False},
             "link_expiry_hours": {"required": False, "min_value": 1, "max_value": 720},
+            "reminder_after_hours": {"required": False, "min_value": 0, "max_value": 719},
         }
 
     def to_representation(self, instance: FundingSettings) -> dict[str, Any]:

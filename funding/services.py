@@ -83,12 +83,13 @@ def _user(actor: Any) -> Any:
 
 @transaction.atomic
 def settings_update(*, actor: Any, **fields: Any) -> FundingSettings:
-    """Save the firm's funding policy (service program, cooling-off, two-authorizer amount, link expiry)."""
+    """Save the firm's funding policy (service program, cooling-off, two-authorizer amount, link expiry
+    and reminder)."""
     current = selectors.funding_settings()
     record = FundingSettings.objects.select_for_update().filter(pk=current.pk).first() if current.pk else current
     assert record is not None
     allowed = {"program", "cooling_off_days", "dual_authorization_amount", "dual_authorization_currency",
-               "link_expiry_hours"}  # fmt: skip
+               "link_expiry_hours", "reminder_after_hours"}  # fmt: skip
     unknown = set(fields) - allowed
     if unknown:
         raise ValidationError({sorted(unknown)[0]: "This setting does not exist."})
@@ -454,26 +455,33 @@ def request_send(*, actor: Any, request: FundingRequest) -> FundingRequest:
     return current
 
 
-def _email_client(request: FundingRequest, actor: Any) -> Link:
+def _email_client(request: FundingRequest, actor: Any, *, expires_at: Any = None, reminder: bool = False) -> Link:
+    """A new approval link (earlier ones stop working) emailed to the client; it expires after the
+    firm's hours, or at ``expires_at`` (a reminder keeps the first email's deadline)."""
     client = request.client
     if not client.email:
         raise ValidationError({"client": f"{client} has no email address on file to send the approval to."})
     links.links_revoke(subject=request, actor=actor)
-    hours = selectors.funding_settings().link_expiry_hours
+    expires_in = (
+        expires_at - timezone.now()
+        if expires_at is not None
+        else timedelta(hours=selectors.funding_settings().link_expiry_hours)
+    )
     issued = links.link_issue(
         purpose=LINK_PURPOSE, recipient_email=client.email, fingerprint=content_fingerprint(request), actor=actor,
-        subject=request, expires_in=timedelta(hours=hours),
+        subject=request, expires_in=expires_in,
     )  # fmt: skip
     url = django_settings.SITE_URL.rstrip("/") + reverse("links:approve", args=[issued.token])
     email_send(
         to=client.email,
-        template="funding.approval_request",
+        template="funding.approval_reminder" if reminder else "funding.approval_request",
         context={"contact": {"first_name": client.first_name}, "request": describe(request), "url": url,
                  "expires_at": formats.moment(issued.link.expires_at)},
         contact_id=client.pk,
-        actor=actor,
+        actor=actor or request.created_by,  # an automatic reminder is signed by the requester
     )  # fmt: skip
-    _event(request, "email_sent", actor=actor, reason=f"To {client.email}")
+    _event(request, "reminder_sent" if reminder else "email_sent", actor=actor,
+           label="" if actor else "Automatic reminder", reason=f"To {client.email}")  # fmt: skip
     return issued.link
 
 
@@ -536,6 +544,40 @@ def client_decide(*, link: Link, approve: bool, reason: str, who: str) -> str:
     _close_instruction(current)
     _move(current, "client_decline", S.REJECTED, label=label, reason=reason or "Declined by the client")
     return f"You declined the {current.get_kind_display().lower()} {current.reference}. Nothing will be moved."
+
+
+def link_code_event(link: Link, event: str, detail: str) -> None:
+    """A one-time code of the request's link was sent or refused: into the request's timeline."""
+    RequestEvent.objects.create(
+        request_id=int(link.subject_id), action=event, actor_label="Client", reason=detail[:500]
+    )
+
+
+def reminders_send_due() -> int:
+    """Celery beat: one reminder to each client who has not answered an approval email after the
+    firm's ``reminder_after_hours``. The reminder carries a new link (the earlier one stops working)
+    that expires when the earlier one would have, so a reminder never extends the time to answer.
+    Once per email: a re-send starts again, a rerun (or a second beat) sends nothing new."""
+    hours = selectors.funding_settings().reminder_after_hours
+    if not hours:
+        return 0
+    now = timezone.now()
+    due = Link.objects.filter(
+        purpose=LINK_PURPOSE, used_at=None, revoked_at=None, expired_at=None,
+        created_at__lte=now - timedelta(hours=hours), expires_at__gt=now + timedelta(minutes=15),
+    ).values_list("subject_id", flat=True)  # fmt: skip
+    sent = 0
+    for request_id in sorted({int(pk) for pk in due}):
+        with transaction.atomic():
+            current = _lock(FundingRequest.objects.get(pk=request_id))
+            link = selectors.latest_open_link(current)
+            if current.status != S.AWAITING_CLIENT or link is None:
+                continue
+            if selectors.reminded(current):
+                continue
+            _email_client(current, None, expires_at=link.expires_at, reminder=True)
+            sent += 1
+    return sent
 
 
 def link_expired(link: Link) -> None:

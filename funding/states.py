@@ -49,6 +49,7 @@ ACTION_LABELS = {
     "complete": "Completed",
     "instruction_file": "Sent to the custodian",
     "email_sent": "Approval email sent",
+    "reminder_sent": "Reminder email sent",
     "code_sent": "One-time code sent",
     "code_refused": "Wrong one-time code",
     "custodian_mismatch": "The custodian recorded other figures",

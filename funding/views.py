@@ -41,6 +41,7 @@ from advisorportal.idempotency.services import (
     IdempotencyKeyReused,
     idempotent,
 )
+from advisorportal.redirects import safe_next
 from advisorportal.tenancy.context import firm_stream
 from advisorportal.tenancy.pagination import keyset_page
 from crm.contact_io.exports import csv_safe
@@ -497,7 +498,8 @@ class RequestActionView(FundingPage):
             messages.info(request, "This was already done (the form was sent twice): nothing more happened.")
         else:
             messages.success(request, self.done_message(funding_request.pk))
-        return redirect("funding:request", pk=funding_request.pk)
+        # Back to where the form was (Pending items' buttons carry ``next``), else the request's page.
+        return redirect(safe_next(request, reverse("funding:request", args=[funding_request.pk])))
 
     def work_for(self, funding_request: FundingRequest, reason: str) -> Callable[[], int]:
         user, action = self.user, self.action
@@ -528,7 +530,7 @@ class RequestActionView(FundingPage):
                 return "Sent to the Funding Authorizers."
             return "Submitted: it goes to the custodian in the next instruction file."
         if self.action == "resend":
-            return f"A new approval email went to {request.client}; earlier links stop working."
+            return f"{request.reference}: a new approval email went to {request.client}; earlier links stop working."
         if self.action == "authorize":
             if status == S.AWAITING_AUTHORIZER:
                 return "Authorized. Another Funding Authorizer must authorize it too."

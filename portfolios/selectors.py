@@ -9,7 +9,7 @@ index leading with ``firm_id``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -852,6 +852,16 @@ def primary_owner(*, account: ClientAccount) -> Any:
 
 def owner_ids(*, account: ClientAccount) -> set[int]:
     return set(AccountOwner.objects.filter(account=account).values_list("contact_id", flat=True))
+
+
+def owner_ids_by_account(*, account_ids: Iterable[int]) -> dict[int, set[int]]:
+    """``owner_ids`` of many accounts in one query (accounts without owners are left out)."""
+    owners: dict[int, set[int]] = {}
+    for account_id, contact_id in AccountOwner.objects.filter(account_id__in=set(account_ids)).values_list(
+        "account_id", "contact_id"
+    ):
+        owners.setdefault(account_id, set()).add(contact_id)
+    return owners
 
 
 def held_quantity(*, account: ClientAccount, security: Any) -> Decimal:

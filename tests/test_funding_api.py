@@ -606,10 +606,10 @@ def test_funding_settings_read_with_funding_changed_with_user_management(world: 
                            ({"updated_at": "2026-01-01T00:00:00Z"}, "updated_at")):  # fmt: skip
         response = owner.write("patch", "/api/v1/funding-settings/", changes, key=None)
         assert response.status_code == 400 and field in error(response)["fields"], (changes, response.content)
-    saved = owner.write("patch", "/api/v1/funding-settings/", {"program": "full_service", "link_expiry_hours": 24},
+    saved = owner.write("patch", "/api/v1/funding-settings/", {"program": "full_service", "link_expiry_hours": 36},
                         key=None)  # fmt: skip
     assert saved.status_code == 200 and saved.json()["program"] == "full_service" and saved.json()["updated_at"]
-    assert advisor.get("/api/v1/funding-settings/").json()["link_expiry_hours"] == 24
+    assert advisor.get("/api/v1/funding-settings/").json()["link_expiry_hours"] == 36
 
 
 def test_the_defaults_of_a_firm_that_never_saved_its_settings(charlie: Persona) -> None:
@@ -621,6 +621,7 @@ def test_the_defaults_of_a_firm_that_never_saved_its_settings(charlie: Persona) 
         "dual_authorization_amount": "50000.00",
         "dual_authorization_currency": "USD",
         "link_expiry_hours": 72,
+        "reminder_after_hours": 24,
         "updated_at": None,
     }
 

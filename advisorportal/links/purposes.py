@@ -56,6 +56,9 @@ class Purpose:
     code_destinations: Callable[[Link], list[Destination]] | None = None
     decide: Callable[[Link, bool, str, str], str] | None = None  # (link, approve, reason, who) -> message
     fingerprint: Callable[[Link], str] | None = None  # the subject's fingerprint now (an edit changes it)
+    # A one-time code was sent ("code_sent", where to, masked) or refused ("code_refused", the
+    # link's wrong tries so far), for the subject's own timeline (the audit log has both anyway).
+    on_code: Callable[[Link, str, str], None] | None = None
 
     def __post_init__(self) -> None:
         if len(self.code) > 40 or not _CODE.fullmatch(self.code):

@@ -308,7 +308,14 @@ def code_send(*, link: Link, destination: purposes.Destination) -> LinkCode:
     _send_code(locked, destination.channel, destination.address, code)
     _record(locked, "code sent", auditing.UPDATE, {"details": {"code_sent_to": destination.masked,
             "channel": destination.channel}})  # fmt: skip
+    _tell_purpose(locked, "code_sent", destination.masked)
     return record
+
+
+def _tell_purpose(link: Link, event: str, detail: str) -> None:
+    hook = purposes.get(link.purpose).on_code if purposes.registered(link.purpose) else None
+    if hook is not None:
+        hook(link, event, detail)
 
 
 def _use_code(link: Link, code: str) -> None:
@@ -332,6 +339,7 @@ def _use_code(link: Link, code: str) -> None:
     _record(
         link, "code refused", auditing.READ, {"details": {"refused": "wrong or expired code", "wrong_tries": wrong}}
     )
+    _tell_purpose(link, "code_refused", f"{wrong} wrong or expired code{'s' if wrong != 1 else ''} so far")
     if wrong >= LINK_MAX_WRONG_CODES:
         links_revoke(subject_type=link.subject_type, subject_id=link.subject_id)
         raise CodeNotValid("Too many wrong codes: this link no longer works. Ask your advisor to send you a new one.")

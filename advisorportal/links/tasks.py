@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from celery import shared_task
-from django.db import models
 
 from advisorportal.links import services
-from advisorportal.links.models import Link
-from advisorportal.tenancy.context import firm_task
+from advisorportal.tenancy.context import firm_task, queue_per_firm
 
 
 @shared_task(acks_late=True)
@@ -21,11 +17,5 @@ def links_expire_firm(firm_id: int) -> int:
 
 @shared_task(acks_late=True)
 def links_expire_all() -> int:
-    """Celery beat: one ``links_expire_firm`` per firm; returns the firms queued. Firms are
-    identity data (not firm-owned), so listing them needs no scope; the floor reaches the firm
-    model through the firm key every firm-owned model has, not by importing accounts."""
-    firm_model = cast(type[models.Model], Link._meta.get_field("firm").related_model)
-    firm_ids = list(firm_model._default_manager.order_by("pk").values_list("pk", flat=True))
-    for firm_id in firm_ids:
-        links_expire_firm.delay(firm_id)
-    return len(firm_ids)
+    """Celery beat: one ``links_expire_firm`` per firm; returns the firms queued."""
+    return queue_per_firm(links_expire_firm)

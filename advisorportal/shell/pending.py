@@ -20,8 +20,14 @@ from accounts.rights import Right
 
 @dataclass(frozen=True)
 class Action:
+    """A link, or (``post``) a button that sends a form to ``url`` with ``key`` as its
+    idempotency key and the queue's page as ``next``; actions that need more (a reason, a
+    confirmation) are links to the item's own page."""
+
     label: str
     url: str
+    post: bool = False
+    key: str = ""
 
 
 @dataclass(frozen=True)

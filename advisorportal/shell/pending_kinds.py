@@ -4,9 +4,11 @@ funding requests."""
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
 from django.urls import reverse
 
+from accounts.policy import has_right
 from accounts.rights import Right
 from advisorportal.shell.pending import Action, ItemKind, PendingItem, register
 from crm.agenda import selectors as agenda_selectors
@@ -88,12 +90,11 @@ _WAITS_ON = {"awaiting_client": "Client", "awaiting_authorizer": "Funding author
 
 
 def _funding(user: Any, *, q: str, status: str, limit: int | None) -> list[PendingItem]:
+    requests = funding_selectors.waiting(user=user, status=status, q=q, limit=limit)
+    on_behalf = funding_selectors.advisor_may_approve(requests)
+    authorizer = has_right(user, Right.FUNDING_AUTHORIZER)
     rows = []
-    for request in funding_selectors.waiting(user=user, status=status, q=q, limit=limit):
-        url = reverse("funding:request", args=[request.pk])
-        actions = [Action("Open request", url)]
-        if request.status == "awaiting_client":
-            actions.append(Action("Re-send or approve for the client", url))
+    for request in requests:
         rows.append(
             PendingItem(
                 kind="funding-request",
@@ -105,10 +106,30 @@ def _funding(user: Any, *, q: str, status: str, limit: int | None) -> list[Pendi
                 status=request.get_status_display(),
                 waits_on=_WAITS_ON.get(request.status, ""),
                 due=None,
-                actions=tuple(actions),
+                actions=_funding_actions(request, user, authorizer=authorizer, on_behalf=request.pk in on_behalf),
             )
         )
     return rows
+
+
+def _funding_actions(request: Any, user: Any, *, authorizer: bool, on_behalf: bool) -> tuple[Action, ...]:
+    """What the request's state allows, as on its page (which checks it all again): re-sending
+    is a button; what needs a reason or a confirmation opens the request at that form."""
+    page = reverse("funding:request", args=[request.pk])
+    actions = [Action("Open", page)]
+    if request.status == "awaiting_client":
+        actions.append(
+            Action("Re-send email", reverse("funding:request-resend", args=[request.pk]), post=True, key=uuid4().hex)
+        )
+        if on_behalf:
+            actions.append(Action("Approve for the client…", f"{page}#reason-approve-on-behalf"))
+    elif request.status == "awaiting_authorizer" and authorizer and request.created_by_id != user.pk:
+        actions.append(Action("Authorize or reject…", f"{page}#actions-h"))
+    elif request.status == "submitted" and authorizer:
+        actions.append(Action("Mark completed…", f"{page}#actions-h"))
+    if request.status != "submitted" or request.instruction_file_id is None:
+        actions.append(Action("Cancel…", f"{page}#reason-cancel"))
+    return tuple(actions)
 
 
 def _funding_count(user: Any, *, q: str, status: str) -> int:

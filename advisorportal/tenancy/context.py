@@ -91,3 +91,15 @@ def firm_task(func: Callable[..., R]) -> Callable[..., R]:
             return func(firm_id, *args, **kwargs)
 
     return wrapper
+
+
+def queue_per_firm(task: Any) -> int:
+    """Celery beat's fan-out: ``task.delay(firm_id)`` for every firm (a ``firm_task``), so each
+    firm's work runs in its own scope; returns the firms queued. Firms are identity data, not
+    firm-owned, so listing them needs no scope; the floor names the model, it does not import it."""
+    from django.apps import apps
+
+    firm_ids = list(apps.get_model("accounts", "Firm")._default_manager.order_by("pk").values_list("pk", flat=True))
+    for firm_id in firm_ids:
+        task.delay(firm_id)
+    return len(firm_ids)

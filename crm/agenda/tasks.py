@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from accounts.models import Firm
-from advisorportal.tenancy.context import firm_task
+from advisorportal.tenancy.context import firm_task, queue_per_firm
 from crm.agenda import services
 
 
@@ -19,10 +18,7 @@ def task_reminders_firm(firm_id: int) -> int:
 @shared_task(acks_late=True)
 def task_reminders_all() -> int:
     """Celery beat: one ``task_reminders_firm`` per firm; returns the firms queued."""
-    firm_ids = list(Firm.objects.order_by("pk").values_list("pk", flat=True))
-    for firm_id in firm_ids:
-        task_reminders_firm.delay(firm_id)
-    return len(firm_ids)
+    return queue_per_firm(task_reminders_firm)
 
 
 @shared_task(acks_late=True)
@@ -37,7 +33,4 @@ def task_due_notifications_firm(firm_id: int) -> int:
 @shared_task(acks_late=True)
 def task_due_notifications_all() -> int:
     """Celery beat: one ``task_due_notifications_firm`` per firm; returns the firms queued."""
-    firm_ids = list(Firm.objects.order_by("pk").values_list("pk", flat=True))
-    for firm_id in firm_ids:
-        task_due_notifications_firm.delay(firm_id)
-    return len(firm_ids)
+    return queue_per_firm(task_due_notifications_firm)

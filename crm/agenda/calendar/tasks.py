@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from accounts.models import Firm
-from advisorportal.tenancy.context import firm_task
+from advisorportal.tenancy.context import firm_task, queue_per_firm
 from crm.agenda.calendar import services
 
 
@@ -19,7 +18,4 @@ def calendar_reminders_firm(firm_id: int) -> int:
 @shared_task(acks_late=True)
 def calendar_reminders_all() -> int:
     """Celery beat: one ``calendar_reminders_firm`` per firm; returns the firms queued."""
-    firm_ids = list(Firm.objects.order_by("pk").values_list("pk", flat=True))
-    for firm_id in firm_ids:
-        calendar_reminders_firm.delay(firm_id)
-    return len(firm_ids)
+    return queue_per_firm(calendar_reminders_firm)

@@ -17,13 +17,13 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts.access import FirmScopedView, PublicView
 from accounts.policy import has_right
 from accounts.rights import Right
 from advisorportal import formats
 from advisorportal.jobs.uploads import FileRefused, read_upload
+from advisorportal.redirects import safe_next
 from advisorportal.tenancy.context import current_firm_id, firm_scope
 from crm import selectors as crm_selectors
 from crm.agenda.calendar import grid, ical, selectors, services
@@ -43,17 +43,6 @@ def _day(value: str) -> date:
     if not 1900 <= day.year <= 2200:
         raise Http404("No such day.")
     return day
-
-
-def _safe_next(request: HttpRequest, fallback: str) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
-    if (
-        target
-        and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
-        and target.startswith("/")
-    ):
-        return target
-    return fallback
 
 
 def _put_errors(form: Any, error: ValidationError) -> None:
@@ -173,7 +162,7 @@ class EventFormMixin(CalendarPage):
         fallback = reverse("agenda_calendar:month-today")
         return self.page(
             "agenda_calendar/event_form.html",
-            {"form": form, "event": event, "contacts": contacts, "next": _safe_next(self.request, fallback)},
+            {"form": form, "event": event, "contacts": contacts, "next": safe_next(self.request, fallback)},
             status=status,
         )
 
@@ -206,7 +195,7 @@ class EventFormMixin(CalendarPage):
             return self.render_form(form, event=event, contacts=contacts, status=400)
         local = saved.start.astimezone(selectors.user_time_zone(user=self.user)).date()
         day = saved.first_day if saved.all_day and saved.first_day else local
-        return redirect(_safe_next(request, reverse("agenda_calendar:day", args=[day.isoformat()])))
+        return redirect(safe_next(request, reverse("agenda_calendar:day", args=[day.isoformat()])))
 
 
 class EventCreateView(EventFormMixin):
@@ -274,13 +263,13 @@ class EventDeleteView(EventEditView):
     def get(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         event = self.event(pk)
         fallback = reverse("agenda_calendar:month-today")
-        return self.page("agenda_calendar/event_delete.html", {"event": event, "next": _safe_next(request, fallback)})
+        return self.page("agenda_calendar/event_delete.html", {"event": event, "next": safe_next(request, fallback)})
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         event = self.event(pk)
         services.event_delete(actor=self.user, event=event)
         messages.success(request, f"Deleted “{event.title}”.")
-        next_url = _safe_next(request, reverse("agenda_calendar:month-today"))
+        next_url = safe_next(request, reverse("agenda_calendar:month-today"))
         if next_url.startswith(reverse("agenda_calendar:event-edit", args=[pk])):
             next_url = reverse("agenda_calendar:month-today")
         return redirect(next_url)

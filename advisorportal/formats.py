@@ -12,6 +12,7 @@ KRW, 3 for BHD, JOD, KWD, OMR, TND): ``minor_units`` and ``round_money`` are the
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
@@ -22,6 +23,8 @@ from typing import Any
 from django import template
 from django.db import models
 from django.utils import dateformat, timezone
+from django.utils.html import conditional_escape
+from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
@@ -87,6 +90,44 @@ def money(value: Any, currency: str) -> str:
     1,235 JPY, 1.235 KWD."""
     shown = amount(value, minor_units(currency))
     return f"{shown} {currency}" if shown else ""
+
+
+# --- Masked numbers and references -----------------------------------------------------------------
+# A bank or account number is shown by its last digits behind one mask, the same everywhere:
+# "•••• 6789", with a no-break space so a line never breaks inside it. ``masked_digits`` makes it
+# (in templates: ``{{ instruction.account_last4|masked }}``);
+# the ``masks`` filter rewrites the masks in a text made elsewhere ("••••6789", "•••• 6789") to it,
+# and ``unbroken`` does that and keeps request references (FR-0000123) whole in HTML.
+
+MASK = "\u2022\u2022\u2022\u2022"
+_MASKED = re.compile("\u2022{4}[ \u00a0]?(?=[0-9A-Za-z])")
+_REFERENCE = re.compile(r"\bFR-\d+\b")
+
+
+@register.filter(name="masked")
+def masked_digits(last_digits: str) -> str:
+    """The mask of a number ending in ``last_digits``: "•••• 6789" (a no-break space); "" for none."""
+    last_digits = str(last_digits or "").strip()
+    return f"{MASK}\u00a0{last_digits}" if last_digits else ""
+
+
+@register.filter(is_safe=True)
+def masks(value: Any) -> str:
+    """``value`` with every masked number in the one style: "••••6789" and "•••• 6789" become
+    "•••• 6789" with a no-break space. Plain text (escaped as usual where autoescaping is on)."""
+    if value in (None, ""):
+        return ""
+    return _MASKED.sub(MASK + "\u00a0", str(value))
+
+
+@register.filter(needs_autoescape=True)
+def unbroken(value: Any, autoescape: bool = True) -> SafeString:
+    """``value`` as HTML with its masked numbers in the one style (``masks``) and every request
+    reference in a ``nowrap`` span, so "FR-0000123" does not break at its hyphen."""
+    text = masks(value)
+    escaped = str(conditional_escape(text) if autoescape else text)
+    wrapped = _REFERENCE.sub(lambda m: f'<span class="nowrap">{m.group(0)}</span>', escaped)
+    return mark_safe(wrapped)  # noqa: S308 - the text is escaped above; only the spans are added
 
 
 # --- Dates ----------------------------------------------------------------------------------------

@@ -524,7 +524,7 @@ def test_the_instruction_file_needs_a_fresh_second_factor(world: World) -> None:
 def test_bank_instruction_pages_show_masked_numbers_only(world: World) -> None:
     adam = world.advisor.client()
     listing = adam.get(f"/funding/contacts/{world.client.pk}/bank-instructions/").content.decode()
-    assert "•••• 6789" in listing and "•••• 0021" in listing and "First Bank" in listing
+    assert "••••\u00a06789" in listing and "••••\u00a00021" in listing and "First Bank" in listing
     assert CLEAR_ACCOUNT not in listing and CLEAR_ROUTING not in listing and "123456789" not in listing
     url = f"/funding/contacts/{world.client.pk}/bank-instructions/new/"
     assert not_recently_verified(world.advisor.client()).get(url).status_code == 302  # step-up first

@@ -262,7 +262,7 @@ def test_a_withdrawal_from_request_to_the_ledger_exactly_once(
     details = client_page.locator("table.approval-details")
     expect(details.locator("tr", has_text="Amount")).to_contain_text(f"{amount} USD")
     bank_row = details.locator("tr", has=client_page.locator("th", has_text=re.compile("^Bank account$")))
-    expect(bank_row).to_contain_text(re.compile(r"checking •+ ?\d{4}, routing •+ ?\d{4}, USD"))
+    expect(bank_row).to_contain_text(re.compile(r"checking •+\s?\d{4}, routing •+\s?\d{4}, USD"))
     shown = details.inner_text().replace(reference, "")
     assert not re.search(r"\d{5,}", shown), f"a bank or account number is shown in clear: {shown}"
     expect(details).to_contain_text(reference)

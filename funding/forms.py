@@ -7,14 +7,17 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db.models import QuerySet
+from django.utils.functional import lazy
 
-from advisorportal.formats import round_money
+from advisorportal.formats import masked_digits, round_money
 from funding import selectors
 from funding.models import BankAccountKind, BankInstruction, Method, Power, Program, RequestKind, Status
 from funding.services import METHODS
 from portfolios import selectors as book
 from portfolios.models import ClientAccount
 
+MAX_INSTRUCTIONS_DESCRIBED = 6  # an account's owners have one or two; the help text names at most this many
 AMOUNT_ATTRS = {"inputmode": "decimal", "autocomplete": "off", "placeholder": "e.g. 2500.00"}
 
 
@@ -28,11 +31,31 @@ class AccountChoice(forms.ModelChoiceField):
 
 
 class InstructionChoice(forms.ModelChoiceField):
+    """A bank instruction by its bank and masked number only ("First Bank •••• 6789"): a closed
+    select at 360 px shows about 30 characters. The holder, kind and currency are in the field's
+    help text (``instruction_help``)."""
+
     def label_from_instance(self, obj: Any) -> str:
-        return (
-            f"{obj.holder_name} · {obj.bank_name} {obj.get_account_kind_display().lower()} {obj.masked_account} "
-            f"({obj.currency})"
-        )
+        return instruction_label(obj)
+
+
+def instruction_label(obj: BankInstruction) -> str:
+    return f"{obj.bank_name} {masked_digits(obj.account_last4)}"
+
+
+INSTRUCTION_HELP = "Active bank instructions of the account's owners"
+
+
+def instruction_help(instructions: QuerySet[BankInstruction]) -> str:
+    """The field's help text: whose account each choice is, of which kind and currency."""
+    shown = list(instructions[: MAX_INSTRUCTIONS_DESCRIBED + 1])
+    details = [
+        f"{instruction_label(i)} is {i.holder_name}'s {i.get_account_kind_display().lower()} account in {i.currency}"
+        for i in shown[:MAX_INSTRUCTIONS_DESCRIBED]
+    ]
+    if len(shown) > MAX_INSTRUCTIONS_DESCRIBED:
+        details.append("and more")
+    return f"{INSTRUCTION_HELP}: {'; '.join(details)}." if details else f"{INSTRUCTION_HELP}."
 
 
 class RequestForm(forms.Form):
@@ -48,11 +71,12 @@ class RequestForm(forms.Form):
         self.kind, self.account = kind, account
         fields: dict[str, forms.Field] = {}
         if kind == RequestKind.WITHDRAWAL:
+            instructions = selectors.instructions_for_account(account=account).order_by("bank_name", "pk")
             fields["bank_instruction"] = InstructionChoice(
                 label="To the bank account",
-                queryset=selectors.instructions_for_account(account=account).order_by("bank_name", "pk"),
+                queryset=instructions,
                 empty_label="— Choose a bank instruction —",
-                help_text="Active bank instructions of the account's owners.",
+                help_text=lazy(instruction_help, str)(instructions),  # read only when the form is shown
             )
         if kind in (RequestKind.INTERNAL_TRANSFER, RequestKind.POSITION_TRANSFER):
             fields["to_account"] = AccountChoice(

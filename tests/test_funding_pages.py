@@ -228,7 +228,8 @@ def test_the_forms_offer_only_choices_in_reach(world: World) -> None:
     adam = world.advisor.client()
     withdrawal = adam.get(f"/funding/requests/new/withdrawal/?account={world.account.pk}").content.decode()
     assert f'value="{world.instruction.pk}"' in withdrawal and f'value="{theirs.pk}"' not in withdrawal
-    assert "•••• 6789" in withdrawal and CLEAR_ACCOUNT not in withdrawal
+    assert "First Bank ••••\u00a06789</option>" in withdrawal and CLEAR_ACCOUNT not in withdrawal
+    assert "First Bank ••••\u00a06789 is Carla Client&#x27;s checking account in USD" in withdrawal
     transfer = adam.get(f"/funding/requests/new/internal-transfer/?account={world.account.pk}").content.decode()
     assert "U5550002" in transfer and "U5550003" not in transfer  # only accounts sharing an owner
     positions = adam.get(f"/funding/requests/new/position-transfer/?account={world.account.pk}").content.decode()

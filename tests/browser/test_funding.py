@@ -143,7 +143,7 @@ def request_withdrawal(page: Page, number: str, amount: str, note: str, shots: P
     options = bank.locator("option").all_inner_texts()
     assert len(options) >= 2, f"no saved bank instruction for {number}: {options}"
     bank.select_option(index=1)
-    assert re.search(r"•+ ?\d{4}", options[1]), f"the bank account is not shown masked: {options[1]!r}"
+    assert re.search(r"•+\s?\d{4}", options[1]), f"the bank account is not shown masked: {options[1]!r}"
     page.get_by_label("Amount").fill(amount)
     expect(page.get_by_label("Currency")).to_have_value("USD")
     page.get_by_label("ACH").check()

@@ -275,6 +275,13 @@ class SettingsForm(forms.Form):
         max_value=720,
         help_text="A client's emailed approval link stops working after this many hours; the request then expires.",
     )
+    reminder_after_hours = forms.IntegerField(
+        label="Remind the client after (hours)",
+        min_value=0,
+        max_value=719,
+        help_text="A client who has not answered gets one reminder email after this many hours, with a new link "
+        "that expires when the first would have. 0: no reminders.",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -289,11 +296,4 @@ class EnrollmentForm(forms.Form):
         label="Signed form",
         max_length=100,
         help_text="Where the client's signed power of attorney is filed, e.g. its document number.",
-    )
-    reminder_after_hours = forms.IntegerField(
-        label="Remind the client after (hours)",
-        min_value=0,
-        max_value=719,
-        help_text="A client who has not answered gets one reminder email after this many hours, with a new link "
-        "that expires when the first would have. 0: no reminders.",
     )

@@ -564,7 +564,7 @@ def test_settings_are_read_with_funding_and_changed_with_user_management(world: 
     assert adam.post("/funding/settings/", {"program": "full_service"}).status_code == 403
     alice = world.alice.client()
     data = {"program": "streamlined_plus", "cooling_off_days": "5", "dual_authorization_amount": "25000",
-            "dual_authorization_currency": "USD", "link_expiry_hours": "48"}  # fmt: skip
+            "dual_authorization_currency": "USD", "link_expiry_hours": "48", "reminder_after_hours": "12"}  # fmt: skip
     assert alice.post("/funding/settings/", {**data, "cooling_off_days": "99"}).status_code == 400
     assert alice.post("/funding/settings/", data).status_code == 302
     with world.alice.scope():
@@ -573,6 +573,7 @@ def test_settings_are_read_with_funding_and_changed_with_user_management(world: 
         current = funding_settings()
         assert current.program == "streamlined_plus" and current.cooling_off_days == 5
         assert current.dual_authorization_amount == D("25000") and current.link_expiry_hours == 48
+        assert current.reminder_after_hours == 12
     # Enrolment of a client, with the powers on the signed form.
     url = f"/funding/contacts/{world.client.pk}/enrolment/"
     assert adam.post(url, {"powers": ["move_funds"], "form_reference": "POA-1"}).status_code == 403

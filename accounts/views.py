@@ -280,9 +280,7 @@ class TwoFactorEnrolView(FirmScopedView, FormView):
             form.add_error("code", "That code does not match. Check the time on your phone and try the newest code.")
             return self.form_invalid(form)
         sessions.cycle_key(self.request)
-        return render(
-            self.request, "accounts/two_factor_codes.html", {"codes": codes, "next": safe_next(self.request)}
-        )
+        return render(self.request, "accounts/two_factor_codes.html", {"codes": codes, "next": safe_next(self.request)})
 
 
 @require_POST

@@ -183,9 +183,11 @@ def test_pending_items_offer_what_the_program_and_the_rights_allow(world: World)
         withdrawal = _sent_withdrawal(world)
         waiting = selectors.waiting(user=world.advisor)
         # The page's batch answer is the policy's answer for each request.
-        assert selectors.advisor_may_approve(waiting) == {
-            r.pk for r in waiting if services.decision(r).advisor_may_approve
-        } == {transfer.pk}
+        assert (
+            selectors.advisor_may_approve(waiting)
+            == {r.pk for r in waiting if services.decision(r).advisor_may_approve}
+            == {transfer.pk}
+        )
     advisor = Persona(world.advisor, world.alice.firm).client()
     page = advisor.get("/pending/").content.decode()
     assert f"/funding/requests/{transfer.pk}/#reason-approve-on-behalf" in page

@@ -74,6 +74,17 @@ def latest_open_link(request: FundingRequest) -> Link | None:
     return _open_links(request).order_by("-created_at", "-id").first()
 
 
+def reminder_candidates(*, after_hours: int) -> list[int]:
+    """Requests whose open approval link went out at least ``after_hours`` ago and does not expire
+    within 15 minutes (the expiry sweep comes first); the service checks each again under its lock."""
+    now = timezone.now()
+    due = Link.objects.filter(
+        subject_type=FundingRequest._meta.label_lower, used_at=None, revoked_at=None, expired_at=None,
+        created_at__lte=now - timedelta(hours=after_hours), expires_at__gt=now + timedelta(minutes=15),
+    ).values_list("subject_id", flat=True)  # fmt: skip
+    return sorted({int(pk) for pk in due})
+
+
 def reminded(request: FundingRequest) -> bool:
     """Whether the request's latest approval email was a reminder (a re-send starts again)."""
     last = (

@@ -561,13 +561,8 @@ def reminders_send_due() -> int:
     hours = selectors.funding_settings().reminder_after_hours
     if not hours:
         return 0
-    now = timezone.now()
-    due = Link.objects.filter(
-        purpose=LINK_PURPOSE, used_at=None, revoked_at=None, expired_at=None,
-        created_at__lte=now - timedelta(hours=hours), expires_at__gt=now + timedelta(minutes=15),
-    ).values_list("subject_id", flat=True)  # fmt: skip
     sent = 0
-    for request_id in sorted({int(pk) for pk in due}):
+    for request_id in selectors.reminder_candidates(after_hours=hours):
         with transaction.atomic():
             current = _lock(FundingRequest.objects.get(pk=request_id))
             link = selectors.latest_open_link(current)

@@ -3,6 +3,7 @@ approving or declining does (``advisorportal.links.views``)."""
 
 from __future__ import annotations
 
+from advisorportal import formats
 from advisorportal.links.models import CodeChannel, Link
 from advisorportal.links.purposes import Destination, Purpose, Shown
 from advisorportal.mail.sms import sms_available
@@ -41,7 +42,7 @@ def _mask_email(address: str) -> str:
 
 def _mask_phone(number: str) -> str:
     digits = "".join(ch for ch in number if ch.isdigit())
-    return f"Text to •••• {digits[-4:]}" if len(digits) >= 4 else ""
+    return f"Text to {formats.masked_digits(digits[-4:])}" if len(digits) >= 4 else ""
 
 
 def show(link: Link) -> Shown:

@@ -150,7 +150,7 @@ def _currency(value: str) -> str:
     currency = (value or "").strip().upper()
     if not re.fullmatch(r"[A-Z]{3}", currency):
         raise ValidationError({"currency": "Enter a three-letter currency code, e.g. USD."})
-    if currency not in book.known_currencies():
+    if not book.currency_known(currency):
         raise ValidationError({"currency": f"{currency} is not a currency this firm can value."})
     return currency
 
@@ -877,9 +877,10 @@ def describe(request: FundingRequest) -> dict[str, Any]:
         rows.append(("Method", request.get_method_display()))
     if request.account is not None:
         rows.append(("From account" if request.kind != RequestKind.DEPOSIT else "To account",
-                     f"{request.account.title} · ••••{request.account.number[-4:]}"))  # fmt: skip
+                     f"{request.account.title} · {formats.masked_digits(request.account.number[-4:])}"))  # fmt: skip
     if request.to_account is not None:
-        rows.append(("To account", f"{request.to_account.title} · ••••{request.to_account.number[-4:]}"))
+        to_mask = formats.masked_digits(request.to_account.number[-4:])
+        rows.append(("To account", f"{request.to_account.title} · {to_mask}"))
     bank = request.bank_instruction
     if bank is not None:
         rows.append(("Bank account" if request.kind == RequestKind.WITHDRAWAL else "New bank account",

@@ -834,6 +834,12 @@ def convert(amount: Decimal, *, from_currency: str, to_currency: str, on: date |
     return amount * rates[from_currency] / rates[to_currency]
 
 
+def currency_known(code: str) -> bool:
+    """Whether the product can value ``code``: US dollars, or a currency with an exchange rate (one
+    index probe, where ``known_currencies`` reads the whole rate table)."""
+    return code == "USD" or FxRate.objects.filter(currency=code).exists()
+
+
 def known_currencies() -> frozenset[str]:
     """The currencies the product can value: US dollars and every currency with an exchange rate."""
     return frozenset({"USD", *FxRate.objects.values_list("currency", flat=True).distinct()})

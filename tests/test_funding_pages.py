@@ -299,7 +299,7 @@ def test_the_request_page_shows_the_reason_and_only_what_the_status_allows(world
     assert "Under Streamlined, Carla Client approves it from the emailed link with a one-time code." in draft
     assert "A Funding Authorizer who did not request it approves it." in draft
     assert action_urls(draft, request.pk) == {"send", "cancel"}
-    assert f'href="/funding/requests/{request.pk}/edit/"' in draft and "•••• 6789" in draft
+    assert f'href="/funding/requests/{request.pk}/edit/"' in draft and "••••\u00a06789" in draft
     assert "data-confirm=" in draft  # cancelling asks first
     assert "Created" in draft and "Adam Advisor" in draft  # the timeline
 
@@ -542,7 +542,7 @@ def test_bank_instruction_pages_show_masked_numbers_only(world: World) -> None:
     saved = adam.post(url, {**data, "routing_number": "011000015"})
     assert saved.status_code == 302 and count(world, kind="bank_instruction") == before + 1
     detail = adam.get(saved["Location"]).content.decode()
-    assert "Second Bank" in detail and "•••• 1098" in detail and "987654321098" not in detail
+    assert "Second Bank" in detail and "••••\u00a01098" in detail and "987654321098" not in detail
     assert "Replaces" in detail and "Draft" in detail
     again = adam.get(f"/funding/contacts/{world.client.pk}/bank-instructions/").content.decode()
     assert "Awaiting approval" in again and "987654321098" not in again and "011000015" not in again

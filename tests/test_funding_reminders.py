@@ -161,7 +161,7 @@ def test_pending_items_resend_from_the_row_and_come_back(world: World) -> None:
     with world.alice.scope():
         assert again.status_code == 302 and OutgoingEmail.objects.count() == emails + 1
     followed = advisor.get("/pending/?kind=funding-request").content.decode()
-    assert f"{request.reference}: a new approval email went to Carla Client" in followed
+    assert f'<span class="nowrap">{request.reference}</span>: a new approval email went to Carla Client' in followed
     with world.alice.scope():
         first.refresh_from_db()
         assert first.revoked_at is not None

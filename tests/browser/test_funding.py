@@ -423,3 +423,43 @@ def test_the_approval_page_on_a_phone_and_a_used_link(
         page.goto(url)
         no_sideways_scroll(page, 360)
         page.screenshot(path=shots / f"2-09-{name}-360.png", full_page=True)
+
+
+def test_pending_items_resend_from_the_row_at_desktop_and_phone_width(
+    page: Page, e2e_server: E2EServer, shots: Path
+) -> None:
+    """A request awaiting its client is in Pending items with its actions; "Re-send email" there is
+    a real button that sends a new email and comes back to the same filtered queue."""
+    advisor = e2e_server.user("harbor", "advisor")
+    log_in(page, advisor, e2e_server.backup_code(advisor))
+    number = a_withdrawal_account(page)
+    amount = f"{100 + uuid.uuid4().int % 800}.{uuid.uuid4().int % 90 + 10}"
+    reference = request_withdrawal(page, number, amount, "Browser test from Pending items", shots, "3-01")
+    client = fact(page, "Client").split(" · ")[0]
+    send(page, client)
+
+    queue = f"/pending/?kind=funding-request&q={quote(number)}"
+    for width in (1280, 360):
+        page.set_viewport_size({"width": width, "height": 800})
+        page.goto(queue)
+        row = page.locator("main table tbody tr", has_text=reference)
+        expect(row).to_have_count(1)
+        expect(row).to_contain_text("Awaiting client")
+        resend = row.get_by_role("button", name=re.compile(r"^Re-send email"))
+        expect(resend).to_be_visible()
+        box = resend.bounding_box()  # on the screen, not at the end of a sideways scroll
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (width, box)
+        expect(row.get_by_role("link", name=re.compile(r"^Cancel…"))).to_be_visible()
+        no_sideways_scroll(page, width)
+        page.screenshot(path=shots / f"3-02-pending-items-{width}.png", full_page=True)
+        resend.click()
+        expect(page).to_have_url(re.compile(re.escape(queue) + "$"))
+        resent = page.get_by_role("status").filter(has_text=f"{reference}: a new approval email went to {client}")
+        expect(resent).to_be_visible()
+        no_sideways_scroll(page, width)
+        page.screenshot(path=shots / f"3-03-pending-items-resent-{width}.png", full_page=True)
+
+    page.goto(queue)
+    page.locator("main table tbody tr", has_text=reference).get_by_role("link", name=re.compile(r"^Open")).click()
+    # The first email and one re-send per width: three emails, each in the timeline.
+    expect(page.get_by_role("region", name="Timeline").locator("li", has_text="Approval email sent")).to_have_count(3)

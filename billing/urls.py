@@ -5,4 +5,5 @@ from billing import views
 app_name = "billing"
 urlpatterns = [
     path("", views.IndexView.as_view(), name="index"),
+    path("fee-calculator/", views.FeeCalculatorView.as_view(), name="fee-calculator"),
 ]

@@ -824,6 +824,26 @@ def funding_create(worker: Worker) -> Sample:
     return worker.request("POST", "/api/v1/funding-requests/", expect=201, json=body, headers=headers)
 
 
+TARGET_P95_MS["fee_calculator"] = 20.0
+FEE_CALCULATOR_BODY = {
+    "schedule": {"method": "tiered", "minimum_annual_fee": "250.00",
+                 "tiers": [{"up_to": "250000.00", "annual_rate_pct": "1.25"},
+                           {"up_to": "1000000.00", "annual_rate_pct": "1.00"},
+                           {"up_to": "5000000.00", "annual_rate_pct": "0.75"},
+                           {"up_to": None, "annual_rate_pct": "0.50"}]},
+    "accounts": [{"ref": f"U{9000000 + n}", "value": f"{(n + 1) * 123456.78:.2f}"} for n in range(10)],
+    "householding": True, "frequency": "quarterly", "period_start": "2026-10-01", "period_end": "2026-12-31",
+    "billable_from": "2026-11-15", "proration": "actual/365",
+}  # fmt: skip
+
+
+@scenario("fee_calculator", setup=api_token, in_mix=False)
+def fee_calculator(worker: Worker) -> Sample:
+    """A householded tiered fee of 10 accounts for a prorated quarter (nothing stored)."""
+    return worker.request("POST", "/api/v1/billing/fee-calculator/", expect=200, json=FEE_CALCULATOR_BODY,
+                          headers=worker.state["api_headers"])  # fmt: skip
+
+
 # Add new scenarios above. `mixed` goes round the others (those with in_mix) on each worker.
 
 

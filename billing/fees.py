@@ -247,7 +247,6 @@ class _Unit:
     values: list[Decimal]
     value: Decimal = ZERO
     bands: list[tuple[Decimal, Decimal | None, Decimal, Decimal]] = field(default_factory=list)
-    before_limits: Decimal = ZERO
     annual: Decimal = ZERO  # unrounded, after the minimum and maximum
     limit_note: str = ""
 
@@ -260,15 +259,16 @@ def _unit_fee(schedule: Schedule, unit: _Unit) -> None:
     else:
         unit.bands = _lines(schedule, unit.value)
         fee = sum((base * rate / HUNDRED for _, _, rate, base in unit.bands), ZERO)
-    unit.before_limits = fee
     billed = unit.value > 0 or schedule.method == FLAT
     low, high = schedule.minimum_annual_fee, schedule.maximum_annual_fee
     if billed and low is not None and fee < low:
-        fee, unit.limit_note = low, f"raised to the minimum annual fee of {formats.amount(low)}"
+        unit.limit_note = f"{formats.amount(fee)} raised to the minimum annual fee of {formats.amount(low)}"
+        fee = low
     if high is not None and fee > high:
-        fee, unit.limit_note = high, f"lowered to the maximum annual fee of {formats.amount(high)}"
+        unit.limit_note = f"{formats.amount(fee)} lowered to the maximum annual fee of {formats.amount(high)}"
+        fee = high
     if not billed and low is not None:
-        unit.limit_note = "no value, so no minimum fee"
+        unit.limit_note = "without value, no minimum fee"
     unit.annual = fee
 
 
@@ -398,7 +398,7 @@ def _explain(
             ]
             text = f"{who}: value {formats.amount(unit.value)}; " + ("; ".join(used) if used else "no value, no fee")
         if unit.limit_note:
-            text += f"; {formats.amount(unit.before_limits)} {unit.limit_note}"
+            text += f"; {unit.limit_note}"
         out.append(text + f"; annual fee {formats.amount(unit.annual)}.")
     out.append(f"{period_words}.")
     if householding and len(fees) > 1:

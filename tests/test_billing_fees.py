@@ -97,7 +97,7 @@ def test_minimum_and_maximum_apply_per_billing_unit() -> None:
 def test_no_value_no_percent_fee_and_no_minimum_but_a_flat_fee_is_owed() -> None:
     empty = fee("tiered", ("0",), minimum_annual_fee="1000")
     assert (empty.annual_fee, empty.blended_rate_pct) == (D("0.00"), None)
-    assert "no value, so no minimum fee" in empty.explanation
+    assert "without value, no minimum fee" in empty.explanation
     flat = fee("flat", ("0", "0"), householding=True, flat_annual_fee="1200")
     assert flat.annual_fee == D("1200.00") and flat.period_fee == D("300.00")
     assert [a.annual_fee for a in flat.accounts] == [D("600.00"), D("600.00")]  # equally, without value

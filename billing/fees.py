@@ -103,7 +103,11 @@ class Result:
     blended_rate_pct: Decimal | None  # None when there is no value to divide by
     accounts: tuple[AccountFee, ...]
     lines: tuple[Line, ...]
-    explanation: str
+    steps: tuple[str, ...]  # the explanation, one sentence a step
+
+    @property
+    def explanation(self) -> str:
+        return " ".join(self.steps)
 
 
 class FeeInputError(ValueError):
@@ -347,8 +351,8 @@ def calculate(
     annual_total = sum((f.annual_fee for f in fees), ZERO)
     period_total = sum((f.period_fee for f in fees), ZERO)
     blended = (annual_total / total_value * HUNDRED).quantize(Decimal("0.0001"), ROUND_HALF_UP) if total_value else None
-    explanation = _explain(schedule, units, fees, householding, period_words, annual_total, period_total, blended)
-    return Result(annual_total, period_total, blended, tuple(fees), lines, explanation)
+    steps = _explain(schedule, units, fees, householding, period_words, annual_total, period_total, blended)
+    return Result(annual_total, period_total, blended, tuple(fees), lines, steps)
 
 
 def _summed_lines(schedule: Schedule, units: list[_Unit]) -> tuple[Line, ...]:
@@ -377,7 +381,7 @@ def _explain(
     annual_total: Decimal,
     period_total: Decimal,
     blended: Decimal | None,
-) -> str:
+) -> tuple[str, ...]:
     out = [f"{METHODS[schedule.method]}."]
     if householding and len(fees) > 1:
         out.append(
@@ -415,4 +419,4 @@ def _explain(
         f"Total: annual fee {formats.amount(annual_total)}{rate}; period fee {formats.amount(period_total)}. "
         "Amounts are rounded to the cent, half up."
     )
-    return " ".join(out)
+    return tuple(out)

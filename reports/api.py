@@ -1,0 +1,180 @@
+"""The stateless calculators' API (issue #19), under /api/v1/tools/: XIRR, XNPV, IRR, the returns
+of a held-away account (TWR, MWR, Modified Dietz) and required minimum distributions. Nothing is
+read from or written to the database beyond the caller's identity; the rules are in
+``reports.returns`` and docs/reports.md.
+
+Right: PortfolioAnalyst (a signed-in user of the firm, or an API token that carries it). Bad input
+(a malformed date or amount, a JSON number instead of a decimal string, more than 10,000 rows,
+flows outside the period, cash flows all of one sign, a rate without a solution) answers 400 in the
+one error shape, naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from drf_spectacular.utils import OpenApiExample, extend_schema
+from rest_framework import exceptions
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.api_access import FirmScopedAPIView
+from accounts.rights import Right
+from reports import returns
+from reports.serializers import (
+    ToolIrrRequestSerializer,
+    ToolRateSerializer,
+    ToolReturnsRequestSerializer,
+    ToolReturnsSerializer,
+    ToolRmdQuerySerializer,
+    ToolRmdSerializer,
+    ToolValueSerializer,
+    ToolXirrRequestSerializer,
+    ToolXnpvRequestSerializer,
+    decimal_text,
+)
+
+T = TypeVar("T")
+
+
+def calculate(call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a calculator; its refusal is the API's 400 naming the field."""
+    try:
+        return call(*args, **kwargs)
+    except returns.CalculationError as error:
+        raise exceptions.ValidationError({error.field: [error.message]}) from None
+
+
+class ToolView(FirmScopedAPIView):
+    required_right = Right.PORTFOLIO_ANALYST
+
+    def body(self, serializer_class: type[Any], request: Request) -> dict[str, Any]:
+        body = serializer_class(data=request.data)
+        body.is_valid(raise_exception=True)
+        return dict(body.validated_data)
+
+
+class XirrView(ToolView):
+    @extend_schema(
+        request=ToolXirrRequestSerializer,
+        responses=ToolRateSerializer,
+        examples=[
+            OpenApiExample(
+                "The spreadsheet example",
+                request_only=True,
+                value={"cashflows": [
+                    {"date": "2008-01-01", "amount": "-10000"}, {"date": "2008-03-01", "amount": "2750"},
+                    {"date": "2008-10-30", "amount": "4250"}, {"date": "2009-02-15", "amount": "3250"},
+                    {"date": "2009-04-01", "amount": "2750"},
+                ]},
+            ),
+            OpenApiExample("Its answer", response_only=True, value={"rate": "0.373362533519"}),
+        ],
+    )  # fmt: skip
+    def post(self, request: Request) -> Response:
+        """The rate per year r with sum(amount_i / (1 + r)^((d_i - d_0) / 365)) = 0, d_0 the first row's
+        date: the spreadsheet XIRR (actual days over 365). Solved by Newton's method from 10 % with a
+        bracketing fallback (Brent's method on the first sign change found outwards from 10 %), then
+        refined in 28-digit decimals; answered to 12 significant digits. Needs at least 2 rows, one
+        positive and one negative amount, no date before the first; 400 when no rate solves it."""
+        data = self.body(ToolXirrRequestSerializer, request)
+        return Response({"rate": decimal_text(calculate(returns.xirr, data["cashflows"]))})
+
+
+class XnpvView(ToolView):
+    @extend_schema(request=ToolXnpvRequestSerializer, responses=ToolValueSerializer)
+    def post(self, request: Request) -> Response:
+        """sum(amount_i / (1 + rate)^((d_i - d_0) / 365)), d_0 the first row's date: the spreadsheet
+        XNPV. Computed in 28-digit decimals, answered to six decimal places (half up). The rate is
+        per year and more than -1."""
+        data = self.body(ToolXnpvRequestSerializer, request)
+        return Response({"value": decimal_text(calculate(returns.xnpv, data["rate"], data["cashflows"]))})
+
+
+class IrrView(ToolView):
+    @extend_schema(request=ToolIrrRequestSerializer, responses=ToolRateSerializer)
+    def post(self, request: Request) -> Response:
+        """The rate per period r with sum(amount_k / (1 + r)^k) = 0 for amounts at equal periods
+        k = 0, 1, …: the spreadsheet IRR. Same solver and precision as XIRR."""
+        data = self.body(ToolIrrRequestSerializer, request)
+        return Response({"rate": decimal_text(calculate(returns.irr, data["cashflows"]))})
+
+
+class ReturnsView(ToolView):
+    @extend_schema(
+        request=ToolReturnsRequestSerializer,
+        responses=ToolReturnsSerializer,
+        examples=[
+            OpenApiExample(
+                "A contribution half way",
+                request_only=True,
+                value={
+                    "valuations": [{"date": "2023-01-01", "value": "1000"}, {"date": "2023-07-01", "value": "1100"},
+                                   {"date": "2024-01-01", "value": "2200"}],
+                    "flows": [{"date": "2023-07-01", "amount": "1000"}],
+                },
+            )
+        ],
+    )  # fmt: skip
+    def post(self, request: Request) -> Response:
+        """The returns of an account from its valuations and external flows.
+
+        Convention: each valuation is the market value at the END of its date, BEFORE that date's
+        flows; each flow happens AFTER its date's valuation (positive: contribution). A flow on the
+        first date is invested for the whole period; a flow may not fall on the last date (it comes
+        after the closing value).
+
+        - `twr`: sub-period returns V_i / (V_{i-1} + F_{i-1}) - 1 linked geometrically; it needs a
+          valuation on every flow's date, else null (the explanation says which dates).
+        - `mwr`: (1 + x)^(days / 365) - 1 with x the XIRR of -V_start at the start, -F_i at their
+          dates and +V_end at the end; `mwr_annualized` is x.
+        - `modified_dietz`: (V_end - V_start - sum F) / (V_start + sum F_i w_i), w_i = (CD - D_i) / CD,
+          D_i the flow's day counted from the start, CD the days of the period; never annualised.
+        - Annualised figures, (1 + r)^(365 / days) - 1, only for periods longer than 365 days (else null).
+
+        Rates: 12 significant digits. Figures are null (and the explanation says why) for a negative
+        start, a start at zero with nothing invested that day, a sub-period starting at zero, a
+        withdrawal larger than the account, no XIRR solution. Fewer than 2 valuations, dates out of
+        order, negative valuations, zero flows or flows outside the period: 400 naming the field."""
+        data = self.body(ToolReturnsRequestSerializer, request)
+        result = calculate(returns.returns, data["valuations"], data.get("flows") or [])
+        return Response(
+            {
+                "twr": decimal_text(result.twr),
+                "twr_annualized": decimal_text(result.twr_annualized),
+                "mwr": decimal_text(result.mwr),
+                "mwr_annualized": decimal_text(result.mwr_annualized),
+                "modified_dietz": decimal_text(result.modified_dietz),
+                "days": result.days,
+                "explanation": result.explanation,
+            }
+        )
+
+
+class RmdView(ToolView):
+    @extend_schema(parameters=[ToolRmdQuerySerializer], responses=ToolRmdSerializer)
+    def get(self, request: Request) -> Response:
+        """The required minimum distribution of an IRA owner for a year: balance (December 31 of the
+        year before) / distribution period, to the cent, half up.
+
+        Applicable age (SECURE 2.0): 70½ for those born before 1949-07-01, 72 for 1949-07-01 to
+        1950-12-31, 73 for 1951 to 1959, 75 for 1960 or later; the first RMD year is the year it is
+        reached, due April 1 of the next year, later years by December 31. No RMD for 2020 (CARES
+        Act). Tables (IRS Publication 590-B, Appendix B): the Uniform Lifetime Table of 2022 for 2022
+        and later, the earlier one before; the Joint and Last Survivor Table when the spouse is the
+        sole beneficiary and more than 10 years younger (ages attained in the year). A combination
+        of ages this calculator does not hold is a 400 naming `spouse_birth_date`, never a guess.
+        Before the first RMD year `required` is false and `table`, `distribution_period`, `rmd` are null."""
+        query = ToolRmdQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        answer = calculate(
+            returns.rmd,
+            data["birth_date"],
+            data["year"],
+            data["balance"],
+            spouse_birth_date=data.get("spouse_birth_date"),
+            spouse_sole_beneficiary=data.get("spouse_sole_beneficiary", False),
+        )
+        return Response(ToolRmdSerializer(answer).data)

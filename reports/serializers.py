@@ -1,0 +1,268 @@
+"""What the calculators' API reads and answers (``reports.api``).
+
+Amounts and rates travel as decimal strings both ways ("2500.00", "0.0725"): a JSON number is a
+float to most clients. A list of cash flows is read by one field (``DatedAmountsField``) rather
+than a nested serializer per row: 10,000 rows are read in milliseconds, and a bad row is named by
+its number and key ("Row 3: amount: …").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from reports.returns import MAX_FLOWS
+
+# Digits, an optional sign and fraction: no exponent, no NaN or Infinity (never a non-finite number).
+_DECIMAL = re.compile(r"[+-]?[0-9]{1,18}(\.[0-9]{1,20})?")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+NOT_A_DECIMAL = 'Enter a decimal number as a string, e.g. "2500.00" (at most 18 digits before the point, 20 after).'
+
+
+def decimal_text(value: Decimal | None) -> str | None:
+    """A Decimal as a plain decimal string (never an exponent), None as null."""
+    return None if value is None else format(value, "f")
+
+
+def parse_decimal(data: Any) -> Decimal:
+    """A finite decimal from a JSON string; ValueError with the message to show otherwise."""
+    if not isinstance(data, str):
+        raise ValueError('Send it as a decimal string, e.g. "2500.00", not as a JSON number.')
+    text = data.strip()
+    if not _DECIMAL.fullmatch(text):
+        raise ValueError(NOT_A_DECIMAL)
+    return Decimal(text)
+
+
+def parse_date(data: Any) -> date:
+    if not isinstance(data, str) or not _DATE.fullmatch(data.strip()):
+        raise ValueError("Enter a date as YYYY-MM-DD.")
+    try:
+        return date.fromisoformat(data.strip())
+    except ValueError:
+        raise ValueError("Enter a real date as YYYY-MM-DD.") from None
+
+
+@extend_schema_field({"type": "string", "format": "decimal", "example": "2500.00"})
+class DecimalStringField(serializers.Field):
+    """A finite decimal number sent as a JSON string."""
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        try:
+            return parse_decimal(data)
+        except ValueError as error:
+            raise serializers.ValidationError(str(error)) from None
+
+    def to_representation(self, value: Any) -> str | None:
+        return decimal_text(value)
+
+
+def _rows_schema(value_key: str, example: list[dict[str, str]]) -> dict[str, Any]:
+    return {
+        "type": "array",
+        "maxItems": MAX_FLOWS,
+        "items": {
+            "type": "object",
+            "required": ["date", value_key],
+            "properties": {
+                "date": {"type": "string", "format": "date"},
+                value_key: {"type": "string", "format": "decimal"},
+            },
+            "additionalProperties": False,
+        },
+        "example": example,
+    }
+
+
+class DatedAmountsField(serializers.Field):
+    """A list of ``{"date": "YYYY-MM-DD", "<value_key>": "<decimal string>"}`` rows, at most
+    ``MAX_FLOWS``, read into ``[(date, Decimal), …]`` in the order sent."""
+
+    def __init__(self, *, value_key: str = "amount", **kwargs: Any) -> None:
+        self.value_key = value_key
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> list[tuple[date, Decimal]]:
+        if not isinstance(data, list):
+            raise serializers.ValidationError(f'Send a list of {{"date", "{self.value_key}"}} objects.')
+        if len(data) > MAX_FLOWS:
+            raise serializers.ValidationError(f"At most {MAX_FLOWS:,} rows.")
+        rows = []
+        keys = {"date", self.value_key}
+        for number, row in enumerate(data, start=1):
+            if not isinstance(row, Mapping):
+                raise serializers.ValidationError(f'Row {number}: send an object {{"date", "{self.value_key}"}}.')
+            unknown = sorted(set(row) - keys)
+            if unknown:
+                raise serializers.ValidationError(f"Row {number}: {', '.join(unknown)} is not part of a row.")
+            for key in sorted(keys):
+                if key not in row:
+                    raise serializers.ValidationError(f"Row {number}: {key} is required.")
+            try:
+                day = parse_date(row["date"])
+            except ValueError as error:
+                raise serializers.ValidationError(f"Row {number}: date: {error}") from None
+            try:
+                value = parse_decimal(row[self.value_key])
+            except ValueError as error:
+                raise serializers.ValidationError(f"Row {number}: {self.value_key}: {error}") from None
+            rows.append((day, value))
+        return rows
+
+    def to_representation(self, value: Any) -> Any:
+        return [{"date": d.isoformat(), self.value_key: decimal_text(v)} for d, v in value]
+
+
+@extend_schema_field(
+    _rows_schema("amount", [{"date": "2008-01-01", "amount": "-10000"}, {"date": "2008-03-01", "amount": "2750"}])
+)
+class CashflowsField(DatedAmountsField):
+    pass
+
+
+@extend_schema_field(
+    _rows_schema("value", [{"date": "2024-01-01", "value": "100000.00"}, {"date": "2024-12-31", "value": "108000.00"}])
+)
+class ValuationsField(DatedAmountsField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(value_key="value", **kwargs)
+
+
+@extend_schema_field({"type": "array", "maxItems": MAX_FLOWS, "items": {"type": "string", "format": "decimal"},
+                      "example": ["-70000", "12000", "15000", "18000", "21000", "26000"]})  # fmt: skip
+class AmountsField(serializers.Field):
+    def to_internal_value(self, data: Any) -> list[Decimal]:
+        if not isinstance(data, list):
+            raise serializers.ValidationError('Send a list of decimal strings, e.g. ["-1000", "300", "800"].')
+        if len(data) > MAX_FLOWS:
+            raise serializers.ValidationError(f"At most {MAX_FLOWS:,} amounts.")
+        amounts = []
+        for number, item in enumerate(data, start=1):
+            try:
+                amounts.append(parse_decimal(item))
+            except ValueError as error:
+                raise serializers.ValidationError(f"Amount {number}: {error}") from None
+        return amounts
+
+    def to_representation(self, value: Any) -> Any:
+        return [decimal_text(v) for v in value]
+
+
+class StrictSerializer(serializers.Serializer[Any]):
+    """A request body whose unknown keys are refused (a typo never passes silently)."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(self.initial_data, Mapping):
+            unknown = sorted(set(self.initial_data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(dict.fromkeys(unknown, "This field is not part of this request."))
+        return attrs
+
+
+# --- Requests -----------------------------------------------------------------------------------------
+
+
+class ToolXirrRequestSerializer(StrictSerializer):
+    cashflows = CashflowsField(
+        help_text="Dated amounts (negative: paid out, positive: received), at least one of each sign; the first "
+        "row's date starts the discounting and no row may be earlier. At most 10,000."
+    )
+
+
+class ToolXnpvRequestSerializer(StrictSerializer):
+    rate = DecimalStringField(help_text='The discount rate per year, more than -1, e.g. "0.09" for 9 %.')
+    cashflows = CashflowsField(help_text="Dated amounts; the first row's date is day 0. At most 10,000.")
+
+
+class ToolIrrRequestSerializer(StrictSerializer):
+    cashflows = AmountsField(help_text="Amounts at equal periods, the first at period 0. At most 10,000.")
+
+
+class ToolReturnsRequestSerializer(StrictSerializer):
+    valuations = ValuationsField(
+        help_text="The account's market value at the END of each date, BEFORE that date's flows; at least 2, "
+        "strictly increasing dates. The first is the start of the period, the last its end. At most 10,000."
+    )
+    flows = CashflowsField(
+        required=False,
+        default=list,
+        help_text="External flows (positive: contribution, negative: withdrawal), each AFTER its date's valuation, "
+        "by date, on or after the first valuation's date and before the last one's. At most 10,000.",
+    )
+
+
+class ToolRmdQuerySerializer(serializers.Serializer[Any]):
+    birth_date = serializers.DateField(help_text="The account owner's birth date (YYYY-MM-DD).")
+    year = serializers.IntegerField(min_value=1900, max_value=2200, help_text="The distribution year.")
+    balance = DecimalStringField(help_text="The account balance on December 31 of the year before, e.g. 250000.00.")
+    spouse_birth_date = serializers.DateField(required=False, help_text="The spouse's birth date (YYYY-MM-DD).")
+    spouse_sole_beneficiary = serializers.BooleanField(
+        required=False, default=False, help_text="true when the spouse is the sole beneficiary all year."
+    )
+
+    def validate_balance(self, value: Decimal) -> Decimal:
+        if value < 0:
+            raise serializers.ValidationError("The balance cannot be negative.")
+        if value.as_tuple().exponent < -2:  # type: ignore[operator]
+            raise serializers.ValidationError("Give the balance to the cent at most (2 decimal places).")
+        return value
+
+
+# --- Answers ------------------------------------------------------------------------------------------
+
+
+class ToolRateSerializer(serializers.Serializer[Any]):
+    rate = DecimalStringField(help_text="The rate as a decimal string, 12 significant digits, e.g. 0.373362533519.")
+
+
+class ToolValueSerializer(serializers.Serializer[Any]):
+    value = DecimalStringField(help_text="The net present value, to six decimal places (half up).")
+
+
+def _nullable_rate(help_text: str) -> DecimalStringField:
+    return DecimalStringField(allow_null=True, help_text=help_text)
+
+
+class ToolReturnsSerializer(serializers.Serializer[Any]):
+    twr = _nullable_rate(
+        "Time-weighted return over the whole period (geometrically linked, broken at every flow); null when "
+        "undefined: a flow on a date without a valuation, a sub-period starting at zero, a non-positive start."
+    )
+    twr_annualized = _nullable_rate("(1 + twr)^(365 / days) - 1; null for periods of 365 days or less.")
+    mwr = _nullable_rate(
+        "Money-weighted return over the whole period: (1 + XIRR)^(days / 365) - 1, where XIRR is of -first value, "
+        "-each flow, +last value; null when XIRR has no solution."
+    )
+    mwr_annualized = _nullable_rate("The XIRR rate itself; null for periods of 365 days or less.")
+    modified_dietz = _nullable_rate(
+        "(V_end - V_start - sum F) / (V_start + sum F_i (CD - D_i) / CD), over the period, never annualised; null "
+        "when the denominator is not positive."
+    )
+    days = serializers.IntegerField(help_text="Days from the first valuation to the last.")
+    explanation = serializers.CharField(
+        help_text="Plain-language text: the figures, why TWR and MWR differ, the flow-timing convention, and why any "
+        "figure is null."
+    )
+
+
+class ToolRmdSerializer(serializers.Serializer[Any]):
+    age = serializers.IntegerField(help_text="The age the owner attains in the year.")
+    applicable_age = DecimalStringField(help_text="70.5, 72, 73 or 75 by birth date (SECURE 2.0).")
+    # A field named like Field.required (the metaclass moves declared fields off the class).
+    required = serializers.BooleanField(  # type: ignore[assignment]
+        help_text="Whether an RMD is due for the year (none for 2020: CARES Act)."
+    )
+    first_rmd_year = serializers.IntegerField(help_text="The year of the first RMD (the applicable age is reached).")
+    first_deadline = serializers.DateField(
+        help_text="When this year's RMD is due: April 1 of the following year for the first RMD year, December 31 "
+        "for later years; before the first RMD year, the first RMD's deadline."
+    )
+    table = serializers.CharField(allow_null=True, help_text='"Uniform Lifetime" or "Joint and Last Survivor".')
+    distribution_period = DecimalStringField(allow_null=True, help_text="The table's divisor, e.g. 26.5.")
+    rmd = DecimalStringField(allow_null=True, help_text="balance / distribution_period, to the cent, half up.")

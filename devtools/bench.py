@@ -51,7 +51,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -842,6 +842,32 @@ def fee_calculator(worker: Worker) -> Sample:
     """A householded tiered fee of 10 accounts for a prorated quarter (nothing stored)."""
     return worker.request("POST", "/api/v1/billing/fee-calculator/", expect=200, json=FEE_CALCULATOR_BODY,
                           headers=worker.state["api_headers"])  # fmt: skip
+
+
+# Calculators (issue #19): the returns of a held-away account, posted to the stateless API.
+TARGET_P95_MS["tools_returns"] = 20.0
+
+
+def tools_token(worker: Worker) -> None:
+    """Setup: the API token of advisor@harbor.example (an Advisor: PortfolioAnalyst among the
+    role's rights), and a body of 250 month-end valuations over about 20 years with 4 flows."""
+    worker.state["api_headers"] = {"Authorization": f"Token {worker.bench.user(local='advisor')['api_token']}"}
+    if "tools_body" not in worker.state:
+        dates = [date(2005, 1, 31) + timedelta(days=round(30.44 * i)) for i in range(250)]
+        value, valuations = 100_000.0, []
+        for i, day in enumerate(dates):
+            value *= 1.004 + 0.02 * ((i * 7919) % 13 - 6) / 6  # months up and down, deterministic
+            valuations.append({"date": day.isoformat(), "value": f"{value:.2f}"})
+        moves = ((40, "25000.00"), (95, "-10000.00"), (150, "50000.00"), (210, "-30000.00"))
+        flows = [{"date": dates[i].isoformat(), "amount": amount} for i, amount in moves]
+        worker.state["tools_body"] = {"valuations": valuations, "flows": flows}
+
+
+@scenario("tools_returns", setup=tools_token, in_mix=False)
+def tools_returns(worker: Worker) -> Sample:
+    """TWR, MWR and Modified Dietz of 250 valuations and 4 flows (POST /api/v1/tools/returns/)."""
+    body = worker.state["tools_body"]
+    return worker.request("POST", "/api/v1/tools/returns/", expect=200, json=body, headers=worker.state["api_headers"])
 
 
 # Add new scenarios above. `mixed` goes round the others (those with in_mix) on each worker.

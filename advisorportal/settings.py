@@ -420,6 +420,8 @@ SPECTACULAR_SETTINGS = {
         "FundingRequestCreateKindEnum": "funding.serializers.CREATABLE_KINDS",
         "FundingRequestStatusEnum": "funding.models.Status",
         "BankInstructionStatusEnum": "funding.models.InstructionStatus",
+        "MethodEnum": "funding.models.Method",  # the name it had before billing added a "method" field
+        "FeeScheduleMethodEnum": "billing.serializers.SCHEDULE_METHODS",
     },
 }
 

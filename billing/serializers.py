@@ -36,6 +36,9 @@ unrounded figure; shares by largest remainder so the accounts add up to the tota
 `annual_fee` is its band's share before any minimum or maximum. Nothing is stored."""
 
 
+SCHEDULE_METHODS = tuple(fees.METHODS)  # named for the schema (FeeScheduleMethodEnum)
+
+
 class BandSerializer(serializers.Serializer):
     up_to = _amount(
         allow_null=True, min_value=Decimal("0.01"),
@@ -51,7 +54,7 @@ class BandSerializer(serializers.Serializer):
 
 
 class ScheduleSerializer(serializers.Serializer):
-    method = serializers.ChoiceField(choices=list(fees.METHODS))
+    method = serializers.ChoiceField(choices=SCHEDULE_METHODS)
     tiers = BandSerializer(many=True, required=False, max_length=MAX_BANDS, default=list)  # type: ignore[call-arg]
     flat_annual_fee = _amount(required=False, allow_null=True, default=None)
     minimum_annual_fee = _amount(required=False, allow_null=True, default=None)

@@ -49,6 +49,9 @@ class Clock:
         self.directory = directory
         self.now = 1_700_000_000
         self.sizes: dict[str, int] = {}
+        # The file backend names a file by the time to the second and id() of its connection: a
+        # freed connection's id comes back, and two emails of one second would share one file.
+        self.connections: list[Any] = []
 
     def tick(self) -> None:
         self.now += 60
@@ -66,7 +69,10 @@ def clock(mail_dir: Path) -> Clock:
 
 def mail(clock: Clock, subject: str, to: str, body: str = "Hello.", **headers: str) -> None:
     """One email through Django's file backend (its own connection, as send_mail opens one)."""
-    EmailMessage(subject, body, "AdvisorPortal <no-reply@advisorportal.localhost>", [to], headers=headers).send()
+    connection = get_connection()
+    clock.connections.append(connection)  # kept alive: each email gets a file of its own
+    sender = "AdvisorPortal <no-reply@advisorportal.localhost>"
+    EmailMessage(subject, body, sender, [to], headers=headers, connection=connection).send()
     clock.tick()
 
 

@@ -1,4 +1,5 @@
-"""A faster read path for wide model serializers in list endpoints.
+"""Serializer helpers of the floor: ``StrictSerializer`` (request bodies that refuse unknown keys) and
+a faster read path for wide model serializers in list endpoints.
 
 DRF builds a serializer's fields for every request and, per row and field, goes through
 ``_readable_fields``, ``get_attribute`` and ``check_for_none``: for 50 contacts of 67 fields that
@@ -11,7 +12,7 @@ serializer keeps DRF's path.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from rest_framework import serializers
@@ -93,3 +94,14 @@ class CompiledRead:
                     continue
             data[name] = None if value is None else represent(value)
         return data
+
+
+class StrictSerializer(serializers.Serializer[Any]):
+    """A request body whose unknown keys are refused (a typo never passes silently as "no change")."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if isinstance(self.initial_data, Mapping):
+            unknown = sorted(set(self.initial_data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(dict.fromkeys(unknown, "This field is not part of this request."))
+        return attrs

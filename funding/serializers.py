@@ -17,6 +17,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from advisorportal.serializers import StrictSerializer
 from funding import states
 from funding.models import (
     Authorization,
@@ -71,17 +72,6 @@ class DecimalStringField(serializers.CharField):
         if value and not _DECIMAL.fullmatch(value):
             self.fail("not_a_decimal")
         return value
-
-
-class StrictSerializer(serializers.Serializer[Any]):
-    """A request body whose unknown keys are refused (a typo never passes silently as "no change")."""
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if isinstance(self.initial_data, Mapping):
-            unknown = sorted(set(self.initial_data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(dict.fromkeys(unknown, "This field is not part of this request."))
-        return attrs
 
 
 # --- References inside answers --------------------------------------------------------------------

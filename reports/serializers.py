@@ -17,6 +17,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from advisorportal.serializers import StrictSerializer
 from reports.returns import MAX_FLOWS
 
 # Digits, an optional sign and fraction: no exponent, no NaN or Infinity (never a non-finite number).
@@ -152,17 +153,6 @@ class AmountsField(serializers.Field):
 
     def to_representation(self, value: Any) -> Any:
         return [decimal_text(v) for v in value]
-
-
-class StrictSerializer(serializers.Serializer[Any]):
-    """A request body whose unknown keys are refused (a typo never passes silently)."""
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if isinstance(self.initial_data, Mapping):
-            unknown = sorted(set(self.initial_data) - set(self.fields))
-            if unknown:
-                raise serializers.ValidationError(dict.fromkeys(unknown, "This field is not part of this request."))
-        return attrs
 
 
 # --- Requests -----------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from rest_framework.test import APIClient
 
 from accounts.rights import Right, Role
 from tests.conftest import Persona
@@ -115,8 +116,6 @@ def test_fee_administration_is_needed(alice: Persona, bob: Persona) -> None:
     assert bob.api().post(URL, body(), format="json").status_code == 403  # CRM only
     assert Persona(UserFactory(firm=alice.firm, role=Role.ADVISOR, rights=frozenset({Right.FEE_ADMINISTRATION})),
                    alice.firm).api().post(URL, body(), format="json").status_code == 200  # fmt: skip
-    from rest_framework.test import APIClient
-
     assert APIClient().post(URL, body(), format="json").status_code in (401, 403)
 
 

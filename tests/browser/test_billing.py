@@ -2,7 +2,7 @@
 Fee billing, types a householded tiered schedule, reads the fee band by band and why, then a
 wrong band gets its message on the field. At desktop and phone widths.
 
-Screenshots go to var/screenshots/billing."""
+Screenshots go to var/screenshots (billing-*.png)."""
 
 from __future__ import annotations
 
@@ -11,22 +11,15 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import SCREENSHOT_DIR, E2EServer
+from tests.browser.conftest import E2EServer
 from tests.browser.test_shell import log_in
 
 pytestmark = pytest.mark.xdist_group("browser")
 
 
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    path = SCREENSHOT_DIR / "billing"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 @pytest.mark.parametrize("width", [1280, 360])
 def test_the_fee_calculator_explains_a_householded_tiered_fee(
-    page: Page, e2e_server: E2EServer, shots: Path, width: int
+    page: Page, e2e_server: E2EServer, screenshot_dir: Path, width: int
 ) -> None:
     page.set_viewport_size({"width": width, "height": 900})
     owner = e2e_server.user("harbor", "owner")
@@ -51,7 +44,7 @@ def test_the_fee_calculator_explains_a_householded_tiered_fee(
     # The form keeps what was typed, so a second question starts from the first.
     expect(page.get_by_label("Band 1: values below")).to_have_value("1,000,000")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    page.screenshot(path=shots / f"fee-calculator-{width}.png", full_page=True)
+    page.screenshot(path=screenshot_dir / f"billing-fee-calculator-{width}.png", full_page=True)
 
     page.get_by_label("Band 2: values below").fill("500")
     page.get_by_label("Band 3: annual rate %").fill("0.50")
@@ -59,4 +52,4 @@ def test_the_fee_calculator_explains_a_householded_tiered_fee(
     expect(page.get_by_role("alert").first).to_contain_text("Nothing was calculated")
     expect(page.locator("td", has=page.get_by_label("Band 2: values below"))).to_contain_text("Bands must rise")
     expect(page.get_by_role("region", name="The fee")).to_have_count(0)
-    page.screenshot(path=shots / f"fee-calculator-error-{width}.png", full_page=True)
+    page.screenshot(path=screenshot_dir / f"billing-fee-calculator-error-{width}.png", full_page=True)

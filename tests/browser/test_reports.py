@@ -1,6 +1,6 @@
 """The calculators of issue #19 in a real browser: an advisor pastes a held-away account's
 valuations and flows and reads TWR, MWR and Modified Dietz side by side with the reason they
-differ, then works out an RMD. At desktop and phone widths. Screenshots: var/screenshots/reports."""
+differ, then works out an RMD. At desktop and phone widths. Screenshots: var/screenshots (reports-*.png)."""
 
 from __future__ import annotations
 
@@ -9,21 +9,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import SCREENSHOT_DIR, E2EServer
+from tests.browser.conftest import E2EServer
 from tests.browser.test_shell import log_in
 
 pytestmark = pytest.mark.xdist_group("browser")
 
 
-@pytest.fixture(scope="module")
-def shots() -> Path:
-    path = SCREENSHOT_DIR / "reports"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 @pytest.mark.parametrize("width", [1280, 360])
-def test_held_away_returns_and_an_rmd(page: Page, e2e_server: E2EServer, shots: Path, width: int) -> None:
+def test_held_away_returns_and_an_rmd(page: Page, e2e_server: E2EServer, screenshot_dir: Path, width: int) -> None:
     page.set_viewport_size({"width": width, "height": 900})
     advisor = e2e_server.user("harbor", "advisor")
     log_in(page, advisor, e2e_server.backup_code(advisor))
@@ -36,7 +29,7 @@ def test_held_away_returns_and_an_rmd(page: Page, e2e_server: E2EServer, shots: 
     for name in ("Time-weighted", "Money-weighted", "Modified Dietz"):
         expect(result).to_contain_text(name)
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    page.screenshot(path=shots / f"held-away-{width}.png", full_page=True)
+    page.screenshot(path=screenshot_dir / f"reports-held-away-{width}.png", full_page=True)
 
     page.goto("/reports/rmd/")
     page.get_by_label("Owner's birth date").fill("1951-05-01")
@@ -46,4 +39,4 @@ def test_held_away_returns_and_an_rmd(page: Page, e2e_server: E2EServer, shots: 
     # Age 75 in 2026: 500,000 ÷ 24.6 (Uniform Lifetime Table, 2022 and later).
     expect(page.get_by_role("heading", level=2).first).to_have_text("RMD for 2026: 20,325.20 USD")
     assert page.evaluate("document.documentElement.scrollWidth") <= width
-    page.screenshot(path=shots / f"rmd-{width}.png", full_page=True)
+    page.screenshot(path=screenshot_dir / f"reports-rmd-{width}.png", full_page=True)

@@ -31,5 +31,6 @@ urlpatterns = [
     path("", include("crm.agenda.calendar.api_urls")),
     path("", include("funding.api_urls")),
     path("", include("reports.api_urls")),
+    path("", include("reports.planning.api_urls")),
     path("", include("billing.api_urls")),
 ]

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "onboarding",
     "billing",
     "reports",
+    "reports.planning",
     "portfolios.custodian",
     "crm.contact_io",
     "crm.merge",

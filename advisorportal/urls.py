@@ -52,6 +52,7 @@ urlpatterns = [
     path("funding/", include("funding.urls")),
     path("onboarding/", include("onboarding.urls")),
     path("billing/", include("billing.urls")),
+    path("reports/planning/", include("reports.planning.urls")),  # before reports: /reports/planning/…
     path("reports/", include("reports.urls")),
     path("imports/", include("portfolios.custodian.urls")),
     path("approve/", include("advisorportal.links.urls")),  # client approval links (no sign-in)

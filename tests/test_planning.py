@@ -550,3 +550,34 @@ def test_questionnaire_pages_need_trading_models_to_edit(alice: Persona) -> None
         assert [o.value for o in question.options.order_by("position")][-1] == D("4.50")
     confirm = client.get(f"/reports/planning/questions/{question.pk}/delete/")
     assert confirm.status_code == 200 and "Yes, remove it" in confirm.content.decode()
+
+
+def test_api_answers_are_what_the_schema_documents(alice: Persona, ann: Any) -> None:
+    from tests.test_api_schema_conformance import _check
+
+    api = alice.api()
+    listed = api.get("/api/v1/planning/questionnaires/")
+    _check(alice, listed, "/api/v1/planning/questionnaires/", "get")
+    questionnaire = listed.json()["results"][0]
+    answers = [{"question": q["id"], "option": q["options"][0]["id"]} for q in questionnaire["questions"]]
+    score = api.post(f"/api/v1/planning/contacts/{ann.pk}/risk-scores/", {"answers": answers}, format="json")
+    _check(alice, score, "/api/v1/planning/contacts/{contact_pk}/risk-scores/", "post")
+    _check(
+        alice,
+        api.get(f"/api/v1/planning/risk-scores/{score.json()['id']}/"),
+        "/api/v1/planning/risk-scores/{id}/",
+        "get",
+    )
+    body = {"name": "Boat", "target_amount": "30000.00", "target_date": in_years(3).isoformat(),
+            "expected_return": "0.04", "volatility": "0.05"}  # fmt: skip
+    goal = api.post(f"/api/v1/planning/contacts/{ann.pk}/goals/", body, format="json")
+    _check(alice, goal, "/api/v1/planning/contacts/{contact_pk}/goals/", "post")
+    projection = api.get(f"/api/v1/planning/goals/{goal.json()['id']}/projection/")
+    _check(alice, projection, "/api/v1/planning/goals/{id}/projection/", "get")
+    bad = api.post(f"/api/v1/planning/contacts/{ann.pk}/goals/", {**body, "volatility": "2"}, format="json")
+    _check(alice, bad, "/api/v1/planning/contacts/{contact_pk}/goals/", "post")
+    with alice.scope():
+        Goal.objects.filter(pk=goal.json()["id"]).update(target_date=timezone.localdate())
+    gone = api.get(f"/api/v1/planning/goals/{goal.json()['id']}/projection/")
+    assert gone.status_code == 200 and gone.json()["available"] is False and gone.json()["probability"] is None
+    _check(alice, gone, "/api/v1/planning/goals/{id}/projection/", "get")

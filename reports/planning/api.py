@@ -219,6 +219,11 @@ class RiskScoreViewSet(mixins.RetrieveModelMixin, FirmScopedViewSet):
     required_right = Right.PORTFOLIO_ANALYST
     serializer_class = RiskScoreSerializer
 
+    def get_queryset(self) -> QuerySet[RiskScore]:
+        if self.describing_schema():
+            return RiskScore.objects.unscoped().none()
+        return selectors.recent_scores_queryset(user=self.request.user)
+
     def get_object(self) -> RiskScore:
         try:
             return selectors.risk_score_get(user=self.request.user, pk=self.kwargs["pk"])
@@ -271,6 +276,11 @@ class GoalViewSet(mixins.RetrieveModelMixin, mixins.DestroyModelMixin, FirmScope
     required_right = Right.PORTFOLIO_ANALYST
     serializer_class = GoalSerializer
     http_method_names = ["get", "patch", "delete", "head", "options"]
+
+    def get_queryset(self) -> QuerySet[Goal]:
+        if self.describing_schema():
+            return Goal.objects.unscoped().none()
+        return selectors.goal_list(user=self.request.user)
 
     def get_object(self) -> Goal:
         try:

@@ -78,8 +78,12 @@ def risk_score_get(*, user: Any, pk: Any, contact_id: Any = None) -> RiskScore:
     return scores.get()
 
 
+def recent_scores_queryset(*, user: Any) -> QuerySet[RiskScore]:
+    return _scores(user).order_by("-recorded_at", "-id")
+
+
 def recent_scores(*, user: Any, limit: int = 20) -> list[RiskScore]:
-    return list(_scores(user).order_by("-recorded_at", "-id")[:limit])
+    return list(recent_scores_queryset(user=user)[:limit])
 
 
 def _goals(user: Any) -> QuerySet[Goal]:

@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class BillingConfig(AppConfig):
     name = "billing"
     verbose_name = "Fee billing"
+
+    def ready(self) -> None:
+        from advisorportal.jobs.kinds import JobKind, register
+        from billing import services
+
+        register(JobKind(services.COMPUTE_JOB, run=services.compute, label="Fee run preview"))
+        register(JobKind(services.POST_JOB, run=services.post, label="Fee run posting", atomic=False))

@@ -998,3 +998,27 @@ def benchmark_history(*, symbol: str, start: date | None = None, end: date | Non
     if end is not None:
         values = values.filter(date__lte=end)
     return list(values.order_by("date").values_list("date", "level"))
+
+
+def navs_between(*, account_ids: Sequence[int], start: date, end: date) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """The stored end-of-day NAVs of each of ``account_ids`` from ``start`` to ``end`` (inclusive),
+    as (business days as ``datetime64[D]``, NAVs as float64, already rounded to cents), oldest
+    first; an account without a value in the window is left out. One query over the quarter rows
+    of the window, for any number of accounts (fee runs value every account of a firm at once)."""
+    first_quarter = quarter_of(np.array([start], dtype="datetime64[D]"))[0].astype(date)
+    rows = (
+        DailySeries.objects.filter(account_id__in=list(account_ids), quarter__gte=first_quarter, quarter__lte=end)
+        .order_by("account_id", "quarter")
+        .values_list("account_id", "first_date", "nav")
+    )
+    low, high = np.datetime64(start, "D"), np.datetime64(end, "D")
+    parts: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for account_id, first, navs in rows.iterator(chunk_size=2000):
+        days = np.busday_offset(np.datetime64(first, "D"), np.arange(len(navs)))
+        keep = (days >= low) & (days <= high)
+        if keep.any():
+            parts.setdefault(account_id, []).append((days[keep], np.asarray(navs, dtype=np.float64)[keep]))
+    return {
+        pk: (np.concatenate([d for d, _ in chunks]), np.concatenate([v for _, v in chunks]))
+        for pk, chunks in parts.items()
+    }

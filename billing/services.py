@@ -1,0 +1,476 @@
+"""Every write of fee billing: schedules and their versions, assignments, and fee runs (compute,
+approve, post, discard). Keyword-only, transactional, ``full_clean()``.
+
+Posting is the one place money moves: each line's difference against what posted runs already
+billed the account for the period goes through ``portfolios.services.fee_charge`` (or
+``fee_refund``) with the idempotency key ``billing.run<run>.account<account>``, in chunks that each
+commit with the lines they posted, so a worker killed mid-run leaves every posted line recorded
+and a retry carries on with the rest, never billing one twice.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from accounts import audit
+from accounts.models import AuditAction
+from advisorportal import formats
+from advisorportal.jobs import services as jobs
+from advisorportal.jobs.kinds import Outcome
+from advisorportal.jobs.models import Job
+from advisorportal.jobs.progress import Progress
+from billing import fees, runs
+from billing.models import (
+    BillingSettings,
+    FeeAssignment,
+    FeeLine,
+    FeeRun,
+    FeeSchedule,
+    FeeScheduleVersion,
+    LineStatus,
+    RunStatus,
+)
+from portfolios import services as ledger
+from portfolios.models import ClientAccount
+
+COMPUTE_JOB = "billing.fee_run_compute"
+POST_JOB = "billing.fee_run_post"
+POST_CHUNK = 250
+T = TypeVar("T")
+TERMS = (
+    "method", "tiers", "flat_annual_fee", "minimum_annual_fee", "maximum_annual_fee", "frequency", "timing",
+    "valuation", "period_basis", "proration",
+)  # fmt: skip
+
+
+def _batched(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class Refused(ValidationError):
+    """An action refused on ``subject``: ``audited_refusals`` records it after the service's own
+    transaction rolled back, so the entry stays (pages and the API keep their transaction)."""
+
+    def __init__(self, subject: Any, field: str, message: str) -> None:
+        super().__init__({field: message})
+        self.subject = subject
+
+
+def _refuse(obj: Any, field: str, message: str) -> Refused:
+    return Refused(obj, field, message)
+
+
+def audited_refusals(func: Callable[..., T]) -> Callable[..., T]:
+    """Around a transactional service: a refusal leaves an audit entry on its subject."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            return func(*args, **kwargs)
+        except Refused as refused:
+            if refused.subject is not None and refused.subject.pk:
+                audit.record(
+                    action=AuditAction.UPDATE, obj=refused.subject, changes={"refused": " ".join(refused.messages)}
+                )
+            raise
+
+    return wrapper
+
+
+def _tiers(raw: Any) -> list[dict[str, str | None]]:
+    """Bands as stored: decimal strings, the last open-ended (null)."""
+    if not isinstance(raw, list):
+        raise ValidationError({"tiers": "Bands are a list of {up_to, annual_rate_pct}."})
+    out = []
+    for index, tier in enumerate(raw):
+        try:
+            up_to = tier.get("up_to")
+            rate = Decimal(str(tier["annual_rate_pct"]))
+            bound = None if up_to in (None, "") else Decimal(str(up_to))
+        except (AttributeError, KeyError, InvalidOperation, TypeError):
+            raise ValidationError({"tiers": f"Band {index + 1}: give an upper bound (or none) and a rate."}) from None
+        if not rate.is_finite() or (bound is not None and not bound.is_finite()):
+            raise ValidationError({"tiers": f"Band {index + 1}: not a number."})
+        out.append({"up_to": None if bound is None else f"{bound:f}", "annual_rate_pct": f"{rate:f}"})
+    return out
+
+
+def _check_terms(version: FeeScheduleVersion) -> None:
+    """The terms as the calculator reads them: bands, fees and method together."""
+    try:
+        fees.check_schedule(runs._schedule_of(version))
+    except fees.FeeInputError as error:
+        mapped: dict[str, list[str]] = {}
+        for path, message in error.errors.items():
+            name = path.removeprefix("schedule.")
+            if name.startswith("tiers["):
+                index = int(name[6 : name.index("]")])
+                mapped.setdefault("tiers", []).append(f"Band {index + 1}: {message}")
+            else:
+                mapped.setdefault(name if name in TERMS else "method", []).append(message)
+        raise ValidationError(mapped) from None
+
+
+def _settings() -> BillingSettings:
+    found = BillingSettings.objects.select_for_update().first()
+    if found is None:
+        found = BillingSettings()
+        found.full_clean()
+        found.save()
+    return found
+
+
+@transaction.atomic
+def settings_update(*, actor: Any, four_eyes: bool, change_alert_pct: Decimal) -> BillingSettings:
+    current = _settings()
+    current.four_eyes, current.change_alert_pct = four_eyes, change_alert_pct
+    current.full_clean()
+    current.save()
+    return current
+
+
+@transaction.atomic
+def schedule_create(
+    *, actor: Any, name: str, description: str = "", is_default: bool = False, effective_from: date, **terms: Any
+) -> FeeSchedule:
+    """A schedule with its first version."""
+    schedule = FeeSchedule(name=(name or "").strip(), description=(description or "").strip(), created_by=actor)
+    schedule.full_clean()
+    if FeeSchedule.objects.filter(name=schedule.name).exists():
+        raise ValidationError({"name": f"A schedule named {schedule.name} exists already."})
+    schedule.save()
+    version_add(actor=actor, schedule=schedule, effective_from=effective_from, **terms)
+    if is_default:
+        schedule_make_default(actor=actor, schedule=schedule)
+    return schedule
+
+
+def last_posted_day(schedule: FeeSchedule) -> date | None:
+    """The end of the latest period a posted run billed on this schedule."""
+    return (
+        FeeLine.objects.filter(version__schedule=schedule, posted_amount__isnull=False)
+        .order_by("-run__period_end")
+        .values_list("run__period_end", flat=True)
+        .first()
+    )
+
+
+@audited_refusals
+@transaction.atomic
+def version_add(
+    *, actor: Any, schedule: FeeSchedule, effective_from: date, note: str = "", **terms: Any
+) -> FeeScheduleVersion:
+    """New terms from ``effective_from`` on. Refused on or before the end of a period already
+    posted on this schedule (what was billed stays what the schedule said then)."""
+    unknown = set(terms) - set(TERMS)
+    if unknown:
+        raise ValidationError({"method": f"Unknown terms: {', '.join(sorted(unknown))}."})
+    version = FeeScheduleVersion(schedule=schedule, effective_from=effective_from, note=(note or "").strip(),
+                                 created_by=actor)  # fmt: skip
+    for name, value in terms.items():
+        setattr(version, name, _tiers(value) if name == "tiers" else value)
+    if version.method == "flat":
+        version.tiers = []
+    version.full_clean(exclude=["schedule"])
+    _check_terms(version)
+    posted = last_posted_day(schedule)
+    if effective_from is not None and posted is not None and effective_from <= posted:
+        raise _refuse(
+            schedule, "effective_from",
+            f"Fees up to {formats.day(posted)} are already posted on this schedule; a change can take effect from "
+            "the day after, at the earliest.",
+        )  # fmt: skip
+    if FeeScheduleVersion.objects.filter(schedule=schedule, effective_from=effective_from).exists():
+        raise ValidationError(
+            {"effective_from": f"This schedule already has a version from {formats.day(effective_from)}."}
+        )
+    version.save()
+    return version
+
+
+@transaction.atomic
+def schedule_make_default(*, actor: Any, schedule: FeeSchedule) -> FeeSchedule:
+    for other in FeeSchedule.objects.select_for_update().filter(is_default=True).exclude(pk=schedule.pk):
+        other.is_default = False
+        other.save(update_fields=["is_default"])
+    schedule.is_default = True
+    schedule.save(update_fields=["is_default"])
+    return schedule
+
+
+@transaction.atomic
+def assign(
+    *,
+    actor: Any,
+    schedule: FeeSchedule | None,
+    accounts: list[ClientAccount] | tuple[()] = (),
+    households: list[Any] | tuple[()] = (),
+    householding: bool = True,
+    payer: ClientAccount | None = None,
+    excluded: bool = False,
+    fee_cap_pct: Decimal | None = None,
+) -> int:
+    """Put ``schedule`` on each of ``accounts`` and ``households`` (replacing what they had); the
+    household options apply to households, ``excluded`` and the cap to accounts. Returns how many."""
+    if not accounts and not households:
+        raise ValidationError({"accounts": "Choose at least one account or household."})
+    if schedule is None and not excluded and not fee_cap_pct and not households:
+        raise ValidationError({"schedule": "Choose a schedule (or mark the accounts not billed)."})
+    if payer is not None:
+        if len(households) != 1 or accounts:
+            raise ValidationError({"payer": "A paying account is set on one household at a time."})
+        if payer.household_id != households[0].pk:
+            raise ValidationError({"payer": f"The account {payer.number} is not in the household {households[0]}."})
+        if payer.is_master:
+            raise ValidationError({"payer": "The firm's master account does not pay client fees."})
+    count = 0
+    for account in accounts:
+        if account.is_master:
+            raise ValidationError({"accounts": "The firm's master account is not billed."})
+        row = FeeAssignment.objects.filter(account=account).first() or FeeAssignment(account=account)
+        row.schedule, row.excluded, row.fee_cap_pct, row.updated_by = schedule, excluded, fee_cap_pct, actor
+        row.full_clean()
+        row.save()
+        count += 1
+    for household in households:
+        row = FeeAssignment.objects.filter(household=household).first() or FeeAssignment(household=household)
+        row.schedule, row.householding, row.payer, row.updated_by = schedule, householding, payer, actor
+        row.full_clean()
+        row.save()
+        count += 1
+    return count
+
+
+@transaction.atomic
+def assignment_remove(*, actor: Any, assignment: FeeAssignment) -> None:
+    assignment.delete()
+
+
+# --- Runs ----------------------------------------------------------------------------------------
+
+
+def _start(actor: Any, run: FeeRun, kind: str, total: int, phase: str) -> Job:
+    job = jobs.job_create(actor=actor, kind=kind, total=total, phase=phase)
+    run.job = job
+    run.save(update_fields=["job"])
+    return job
+
+
+def _open_runs_of(start: date, end: date) -> Any:
+    return FeeRun.objects.filter(period_start=start, period_end=end, status__in=[RunStatus.APPROVED,
+                                                                                   RunStatus.POSTING])  # fmt: skip
+
+
+@transaction.atomic
+def run_create(*, actor: Any, period_start: date, period_end: date, account_numbers: list[str] | None = None) -> FeeRun:
+    """A run of ``period_start`` to ``period_end`` for every open account (or those numbered),
+    computed by a worker. Nothing is posted until it is approved and posted."""
+    numbers = sorted({n.strip() for n in account_numbers or [] if n.strip()})
+    if period_end < period_start:
+        raise ValidationError({"period_end": "The period ends before it starts."})
+    if (period_end - period_start).days + 1 > 366:
+        raise ValidationError({"period_end": "A fee period lasts at most a year."})
+    if numbers:
+        known = set(ClientAccount.objects.filter(number__in=numbers, is_master=False).values_list("number", flat=True))
+        missing = [n for n in numbers if n not in known]
+        if missing:
+            raise ValidationError({"account_numbers": f"No such account: {', '.join(missing[:10])}."})
+    run = FeeRun(period_start=period_start, period_end=period_end, account_numbers=numbers, prepared_by=actor)
+    run.full_clean()
+    run.save()
+    _start(actor, run, COMPUTE_JOB, 0, "Computing fees")
+    return run
+
+
+@audited_refusals
+@transaction.atomic
+def run_recompute(*, actor: Any, run: FeeRun) -> FeeRun:
+    """Compute the run again (after a schedule or assignment was corrected). Only a preview."""
+    run = FeeRun.objects.select_for_update().get(pk=run.pk)
+    if run.status != RunStatus.PREVIEW:
+        raise _refuse(
+            run, "run", f"{run.reference} is {run.get_status_display().lower()}; only a preview is recomputed."
+        )
+    if run.job is not None and run.job.active:
+        raise _refuse(run, "run", f"{run.reference} is being computed; wait for it to finish.")
+    run.prepared_by = actor
+    run.save(update_fields=["prepared_by"])
+    _start(actor, run, COMPUTE_JOB, 0, "Computing fees")
+    return run
+
+
+def compute(background: Job, progress: Progress) -> Outcome:
+    """The compute job (one transaction): the run's lines replaced by a fresh plan."""
+    run = FeeRun.objects.select_for_update().get(job=background)
+    if run.status != RunStatus.PREVIEW:
+        return Outcome.failure(f"{run.reference} is {run.get_status_display().lower()}; nothing was computed.")
+    progress.update(0, phase="Valuing accounts and computing fees")
+    result = runs.plan(run)
+    progress.update(0, total=len(result.lines), phase="Storing fee lines")
+    FeeLine.objects.filter(run=run).delete()
+    for done, chunk in enumerate(_batched(result.lines, 2000), start=1):
+        FeeLine.objects.bulk_create(
+            FeeLine(
+                run=run, account_id=p.account_id, payer_id=p.payer_id, household_id=p.household_id, version=p.version,
+                status=p.status, currency=p.currency, value=p.value, billable_from=p.billable_from,
+                billable_to=p.billable_to, annual_fee=p.annual_fee, period_fee=p.period_fee,
+                previously_billed=p.previously_billed, to_post=p.to_post, explanation=p.explanation[:20_000],
+                details=p.details,
+            )
+            for p in chunk
+        )  # fmt: skip
+        progress.update(min(done * 2000, len(result.lines)))
+    run.line_count = len(result.lines)
+    run.total_fee, run.total_to_post = result.total_fee, result.total_to_post
+    run.audit = [f.as_dict() for f in result.findings]
+    run.computed_at = timezone.now()
+    run.save(update_fields=["line_count", "total_fee", "total_to_post", "audit", "computed_at"])
+    return Outcome()
+
+
+@audited_refusals
+@transaction.atomic
+def run_approve(*, actor: Any, run: FeeRun) -> FeeRun:
+    """Approve a computed preview for posting (four eyes: not by its preparer, if the firm asks)."""
+    run = FeeRun.objects.select_for_update().get(pk=run.pk)
+    if run.status != RunStatus.PREVIEW:
+        raise _refuse(run, "run", f"{run.reference} is {run.get_status_display().lower()}; only a preview is approved.")
+    if run.computed_at is None or (run.job is not None and run.job.active):
+        raise _refuse(run, "run", f"{run.reference} is still being computed.")
+    if runs.settings_of().four_eyes and run.prepared_by_id == getattr(actor, "pk", None):
+        raise _refuse(
+            run, "run", "Your firm asks for four eyes: a run is approved by someone other than who prepared it."
+        )
+    other = _open_runs_of(run.period_start, run.period_end).exclude(pk=run.pk).first()
+    if other is not None:
+        raise _refuse(run, "run", f"{other.reference} of the same period is approved and not yet posted: post or "
+                      "discard it first.")  # fmt: skip
+    run.status, run.approved_by, run.approved_at = RunStatus.APPROVED, actor, timezone.now()
+    try:
+        with transaction.atomic():
+            run.save(update_fields=["status", "approved_by", "approved_at"])
+    except IntegrityError:
+        raise ValidationError({"run": "Another run of the same period was approved at the same moment."}) from None
+    return run
+
+
+@audited_refusals
+@transaction.atomic
+def run_post(*, actor: Any, run: FeeRun) -> FeeRun:
+    """Post an approved run: a worker debits each client and credits the master account."""
+    run = FeeRun.objects.select_for_update().get(pk=run.pk)
+    if run.status in (RunStatus.POSTING, RunStatus.POSTED):
+        raise _refuse(run, "run", f"{run.reference} is {run.get_status_display().lower()} already; it posts once.")
+    if run.status != RunStatus.APPROVED:
+        raise _refuse(run, "run", f"{run.reference} is {run.get_status_display().lower()}; approve it first.")
+    to_post = run.lines.filter(status__in=[LineStatus.BILLED, LineStatus.NO_CASH], posted_amount__isnull=True).count()
+    run.status, run.posted_by = RunStatus.POSTING, actor
+    run.save(update_fields=["status", "posted_by"])
+    _start(actor, run, POST_JOB, to_post, "Posting fees")
+    return run
+
+
+@audited_refusals
+@transaction.atomic
+def run_discard(*, actor: Any, run: FeeRun) -> FeeRun:
+    run = FeeRun.objects.select_for_update().get(pk=run.pk)
+    if run.status not in (RunStatus.PREVIEW, RunStatus.APPROVED):
+        raise _refuse(run, "run", f"{run.reference} is {run.get_status_display().lower()}; it cannot be discarded.")
+    if run.job is not None and run.job.active:
+        raise _refuse(run, "run", f"{run.reference} is being computed; wait for it to finish.")
+    run.status = RunStatus.DISCARDED
+    run.save(update_fields=["status"])
+    return run
+
+
+def _memo(run: FeeRun, line: FeeLine) -> str:
+    period = f"{run.period_start.isoformat()} to {run.period_end.isoformat()}"
+    whose = f" for {line.account.number}" if line.payer_id else ""
+    return f"Advisory fee {period}{whose} ({run.reference})"
+
+
+def post(background: Job, progress: Progress) -> Outcome:
+    """The post job (commits chunk by chunk; resumable): each line's difference against what was
+    already billed for its account and period, posted once, under the lock of every run of the
+    period, so that a re-run of the period never posts beside it."""
+    run = FeeRun.objects.get(job=background)
+    pending = list(
+        run.lines.filter(status__in=[LineStatus.BILLED, LineStatus.NO_CASH], posted_amount__isnull=True)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    done = background.total - len(pending) if background.total >= len(pending) else 0
+    progress.update(done, total=done + len(pending), phase="Posting fees")
+    today = timezone.localdate()
+    for chunk in _batched(pending, POST_CHUNK):
+        with transaction.atomic():
+            locked = {r.pk: r for r in FeeRun.objects.select_for_update().filter(
+                period_start=run.period_start, period_end=run.period_end).order_by("pk")}  # fmt: skip
+            current = locked[run.pk]
+            if current.status != RunStatus.POSTING:
+                return Outcome.failure(
+                    f"{run.reference} is {current.get_status_display().lower()}; nothing more posted."
+                )
+            lines = list(
+                FeeLine.objects.filter(pk__in=chunk, posted_amount__isnull=True).select_related("account", "payer")
+            )
+            before = dict(
+                FeeLine.objects.filter(
+                    account_id__in=[ln.account_id for ln in lines], posted_amount__isnull=False,
+                    run__period_start=run.period_start, run__period_end=run.period_end,
+                )
+                .exclude(run=run)
+                .values_list("account_id")
+                .annotate(total=Sum("posted_amount"))
+                .order_by()
+            )  # fmt: skip
+            for line in lines:
+                _post_line(background, current, line, before.get(line.account_id, Decimal(0)), today)
+            FeeLine.objects.bulk_update(lines, ["status", "previously_billed", "to_post", "posted_amount", "transfer",
+                                                "explanation"])  # fmt: skip
+        done += len(chunk)
+        progress.update(done)
+    with transaction.atomic():
+        current = FeeRun.objects.select_for_update().get(pk=run.pk)
+        if current.status != RunStatus.POSTING:
+            return Outcome.failure(f"{run.reference} is {current.get_status_display().lower()}; nothing more posted.")
+        totals = current.lines.filter(posted_amount__isnull=False).aggregate(total=Sum("posted_amount"))
+        current.status, current.posted_at = RunStatus.POSTED, timezone.now()
+        current.total_to_post = totals["total"] or Decimal(0)
+        current.save(update_fields=["status", "posted_at", "total_to_post"])
+    held = run.lines.filter(status=LineStatus.NO_CASH).count()
+    if held:
+        return Outcome(message=f"{held} accounts did not have the cash for their fee; they were not debited.")
+    return Outcome()
+
+
+def _post_line(background: Job, run: FeeRun, line: FeeLine, before: Decimal, today: date) -> None:
+    amount = line.period_fee - before
+    line.previously_billed, line.to_post = before, amount
+    if amount == 0:
+        line.status, line.posted_amount = LineStatus.BILLED, Decimal(0)
+        return
+    payer = line.payer or line.account
+    key = f"billing.run{run.pk}.account{line.account_id}"
+    action = ledger.fee_charge if amount > 0 else ledger.fee_refund
+    try:
+        with transaction.atomic():
+            line.transfer = action(
+                actor=background.created_by, account=payer, amount=abs(amount), currency=line.currency,
+                trade_date=today, idempotency_key=key, memo=_memo(run, line),
+            )  # fmt: skip
+    except ValidationError as refused:
+        if line.status != LineStatus.NO_CASH:
+            line.explanation += f" Not posted: {' '.join(refused.messages)}"
+        line.status = LineStatus.NO_CASH
+        return
+    line.status, line.posted_amount = LineStatus.BILLED, amount

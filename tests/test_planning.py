@@ -581,3 +581,27 @@ def test_api_answers_are_what_the_schema_documents(alice: Persona, ann: Any) -> 
     gone = api.get(f"/api/v1/planning/goals/{goal.json()['id']}/projection/")
     assert gone.status_code == 200 and gone.json()["available"] is False and gone.json()["probability"] is None
     _check(alice, gone, "/api/v1/planning/goals/{id}/projection/", "get")
+
+
+@pytest.mark.django_db
+def test_seed_demo_answers_questionnaires_and_sets_goals_in_both_firms(tmp_path: Any) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from accounts.models import Firm
+    from advisorportal.tenancy.context import firm_scope
+
+    from devtools.demo.planning import seed_planning
+
+    call_command("seed_demo", contacts=12, accounts=0, credentials=str(tmp_path / "c.json"), stdout=StringIO())
+    for slug in ("harbor", "summit"):
+        firm = Firm.objects.get(slug=slug)
+        with firm_scope(firm):
+            assert seed_planning(firm=firm, seed=1, log=lambda _: None) == 0  # once only
+            assert RiskScore.objects.count() == 7 and Goal.objects.count() == 10
+            first = RiskScore.objects.order_by("contact_id", "taken_on").first()
+            assert first is not None and RiskScore.objects.filter(contact_id=first.contact_id).count() == 2
+            assert all(selectors.goal_projection(goal) is not None for goal in Goal.objects.all())
+            assert {s.recorded_by.email for s in RiskScore.objects.select_related("recorded_by")} == {
+                f"advisor@{slug}.example"}  # fmt: skip

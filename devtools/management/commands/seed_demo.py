@@ -28,6 +28,7 @@ from devtools.demo.crm import seed_contacts
 from devtools.demo.documents import seed_documents
 from devtools.demo.funding import delete_funding, seed_funding
 from devtools.demo.mail import seed_mail
+from devtools.demo.planning import seed_planning
 from devtools.demo.portfolios import delete_portfolios, seed_portfolios
 
 DEMO_FIRMS = (
@@ -102,6 +103,7 @@ class Command(BaseCommand):
                 seed_calendar(firm=firm, seed=options["seed"] + index, log=self.stdout.write)
                 seed_mail(firm=firm, log=self.stdout.write)
                 seed_funding(firm=firm, extra_waiting=options["funding"], log=self.stdout.write)
+                seed_planning(firm=firm, seed=options["seed"] + index, log=self.stdout.write)
                 credentials["firms"][slug] = {"name": firm.name, "users": users}
             self.stdout.write(f"{firm.name}: {len(users)} users, {self._count(firm)} contacts")
         path = Path(options["credentials"])

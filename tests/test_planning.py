@@ -591,7 +591,6 @@ def test_seed_demo_answers_questionnaires_and_sets_goals_in_both_firms(tmp_path:
 
     from accounts.models import Firm
     from advisorportal.tenancy.context import firm_scope
-
     from devtools.demo.planning import seed_planning
 
     call_command("seed_demo", contacts=12, accounts=0, credentials=str(tmp_path / "c.json"), stdout=StringIO())

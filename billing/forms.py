@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from billing import fees
+from billing.models import Frequency, Method, PeriodBasis, Proration, Timing, Valuation
 
 FORM_BANDS = 6
 _NUMBER = re.compile(r"^-?[\d,]*\.?\d*$")
@@ -18,7 +21,44 @@ def _decimal_text(value: str) -> str:
     return value.replace(",", "").strip()
 
 
-class FeeCalculatorForm(forms.Form):
+class BandFields(forms.Form):
+    """Six band rows ("values below", "annual rate %"), as the calculator and schedules type them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for n in range(1, FORM_BANDS + 1):
+            self.fields[f"band_{n}_up_to"] = forms.CharField(
+                label=f"Band {n}: values below", required=False, max_length=30
+            )
+            self.fields[f"band_{n}_rate"] = forms.CharField(
+                label=f"Band {n}: annual rate %", required=False, max_length=12
+            )
+        self._band_fields: list[int] = []  # form band number of each band sent, in order
+
+    def band_rows(self) -> list[tuple[forms.BoundField, forms.BoundField]]:
+        return [(self[f"band_{n}_up_to"], self[f"band_{n}_rate"]) for n in range(1, FORM_BANDS + 1)]
+
+    def tiers(self) -> list[dict[str, Any]]:
+        """The bands typed in, in the API's shape (thousands separators and % dropped)."""
+        data = self.cleaned_data
+        tiers = []
+        self._band_fields = []
+        for n in range(1, FORM_BANDS + 1):
+            up_to, rate = data.get(f"band_{n}_up_to", ""), data.get(f"band_{n}_rate", "")
+            if up_to or rate:
+                tiers.append(
+                    {"up_to": _decimal_text(up_to) or None, "annual_rate_pct": _decimal_text(rate).rstrip("%")}
+                )
+                self._band_fields.append(n)
+        return tiers
+
+    def band_field(self, index: int, part: str) -> str:
+        """The form field of the ``index``-th band sent (``part``: up_to or annual_rate_pct)."""
+        n = self._band_fields[index] if index < len(self._band_fields) else 1
+        return f"band_{n}_up_to" if part == "up_to" else f"band_{n}_rate"
+
+
+class FeeCalculatorForm(BandFields):
     method = forms.ChoiceField(
         label="Method", choices=[(k, k.capitalize()) for k in fees.METHODS], initial=fees.TIERED,
         help_text="Tiered: each band's rate on its part of the value. Breakpoint: one rate on the whole value.",
@@ -55,18 +95,7 @@ class FeeCalculatorForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for n in range(1, FORM_BANDS + 1):
-            self.fields[f"band_{n}_up_to"] = forms.CharField(
-                label=f"Band {n}: values below", required=False, max_length=30
-            )
-            self.fields[f"band_{n}_rate"] = forms.CharField(
-                label=f"Band {n}: annual rate %", required=False, max_length=12
-            )
-        self._band_fields: list[int] = []  # form band number of each band sent, in order
         self._account_lines: list[int] = []  # the textarea line of each account sent
-
-    def band_rows(self) -> list[tuple[forms.BoundField, forms.BoundField]]:
-        return [(self[f"band_{n}_up_to"], self[f"band_{n}_rate"]) for n in range(1, FORM_BANDS + 1)]
 
     def schedule_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in ("method", "flat_annual_fee", "minimum_annual_fee", "maximum_annual_fee")]
@@ -78,15 +107,7 @@ class FeeCalculatorForm(forms.Form):
     def body(self) -> dict[str, Any]:
         """The calculator body (the API's shape) of the cleaned form."""
         data = self.cleaned_data
-        tiers = []
-        self._band_fields = []
-        for n in range(1, FORM_BANDS + 1):
-            up_to, rate = data.get(f"band_{n}_up_to", ""), data.get(f"band_{n}_rate", "")
-            if up_to or rate:
-                tiers.append(
-                    {"up_to": _decimal_text(up_to) or None, "annual_rate_pct": _decimal_text(rate).rstrip("%")}
-                )
-                self._band_fields.append(n)
+        tiers = self.tiers()
         accounts = []
         self._account_lines = []
         for number, line in enumerate(data.get("accounts", "").splitlines(), 1):
@@ -118,9 +139,161 @@ class FeeCalculatorForm(forms.Form):
 
     def _field_of(self, path: str) -> str | None:
         if match := re.match(r"schedule\.tiers\[(\d+)\]\.(up_to|annual_rate_pct)", path):
-            n = self._band_fields[int(match.group(1))]
-            return f"band_{n}_up_to" if match.group(2) == "up_to" else f"band_{n}_rate"
+            return self.band_field(int(match.group(1)), match.group(2))
         if path == "schedule.tiers":
             return "band_1_rate"
         name = path.removeprefix("schedule.").split("[")[0].split(".")[0]
         return name if name in self.fields else None
+
+
+DATE = forms.DateInput(attrs={"type": "date"})
+
+
+def _amount(value: str) -> Decimal | None:
+    text = _decimal_text(value or "")
+    if not text:
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise forms.ValidationError("Type an amount, e.g. 1,000.00.") from None
+
+
+class VersionForm(BandFields):
+    """The terms of a schedule from a date: what ``services.version_add`` takes."""
+
+    effective_from = forms.DateField(
+        label="Effective from",
+        widget=DATE,
+        help_text="The first period this version bills is the one starting on or after it.",
+    )
+    method = forms.ChoiceField(
+        label="Method",
+        choices=Method.choices,
+        initial=Method.TIERED,
+        help_text=fees.METHODS[fees.TIERED] + ". " + fees.METHODS[fees.BREAKPOINT] + ".",
+    )
+    flat_annual_fee = forms.CharField(
+        label="Flat annual fee", required=False, max_length=30, help_text="For the flat method only."
+    )
+    minimum_annual_fee = forms.CharField(label="Minimum annual fee", required=False, max_length=30)
+    maximum_annual_fee = forms.CharField(label="Maximum annual fee", required=False, max_length=30)
+    frequency = forms.ChoiceField(label="Billing cycle", choices=Frequency.choices, initial=Frequency.QUARTERLY)
+    timing = forms.ChoiceField(label="Billed", choices=Timing.choices, initial=Timing.ARREARS)
+    valuation = forms.ChoiceField(label="Valuation", choices=Valuation.choices, initial=Valuation.AVERAGE_DAILY)
+    period_basis = forms.ChoiceField(label="Period fee", choices=PeriodBasis.choices, initial=PeriodBasis.FREQUENCY)
+    proration = forms.ChoiceField(
+        label="Day count (part periods)",
+        choices=Proration.choices,
+        initial=Proration.ACTUAL_365,
+        help_text="How an account opened mid-period, or a period fee by days, counts days.",
+    )
+    note = forms.CharField(label="Note", required=False, max_length=300, help_text="Why this version, for the record.")
+
+    term_names = (
+        "method",
+        "flat_annual_fee",
+        "minimum_annual_fee",
+        "maximum_annual_fee",
+        "frequency",
+        "timing",
+        "valuation",
+        "period_basis",
+        "proration",
+    )
+
+    def clean_flat_annual_fee(self) -> Decimal | None:
+        return _amount(self.cleaned_data.get("flat_annual_fee", ""))
+
+    def clean_minimum_annual_fee(self) -> Decimal | None:
+        return _amount(self.cleaned_data.get("minimum_annual_fee", ""))
+
+    def clean_maximum_annual_fee(self) -> Decimal | None:
+        return _amount(self.cleaned_data.get("maximum_annual_fee", ""))
+
+    def term_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.term_names]
+
+    def terms(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        return {
+            "effective_from": data["effective_from"],
+            "note": data.get("note", ""),
+            "tiers": self.tiers(),
+            **{name: data.get(name) for name in self.term_names},
+        }
+
+    def show_service_errors(self, error: ValidationError) -> None:
+        """A service's errors on the fields they name; band errors on their band's row."""
+        for name, messages in error.message_dict.items():
+            for message in messages:
+                match = re.match(r"Band (\d+): ", message)
+                if name == "tiers" and match:
+                    self.add_error(self.band_field(int(match.group(1)) - 1, "up_to"), message)
+                else:
+                    self.add_error(name if name in self.fields else None, message)
+
+
+class ScheduleForm(VersionForm):
+    name = forms.CharField(label="Name", max_length=120)
+    description = forms.CharField(
+        label="Description", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    is_default = forms.BooleanField(
+        label="Firm default (bills every account without a schedule of its own)", required=False
+    )
+
+    field_order = ["name", "description", "is_default", "effective_from"]
+
+
+class AssignForm(forms.Form):
+    accounts = forms.CharField(
+        label="Account numbers",
+        max_length=200_000,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text="One or more, separated by spaces, commas or lines.",
+    )
+    target = forms.ChoiceField(
+        label="Assign to",
+        widget=forms.RadioSelect,
+        initial="accounts",
+        choices=[("accounts", "These accounts"), ("households", "Their households (every account of each household)")],
+    )
+    householding = forms.BooleanField(
+        label="Bill each household together (the combined value sets the bands)", required=False, initial=True
+    )
+    fee_cap_pct = forms.DecimalField(
+        label="Fee cap (% a year of the value)",
+        required=False,
+        min_value=0,
+        max_value=100,
+        decimal_places=6,
+        help_text="Accounts only: the run never bills above it.",
+    )
+
+    def numbers(self) -> list[str]:
+        return list(dict.fromkeys(n for n in re.split(r"[\s,;]+", self.cleaned_data["accounts"]) if n))
+
+
+class RunForm(forms.Form):
+    period_start = forms.DateField(label="Period from", widget=DATE)
+    period_end = forms.DateField(label="Period to", widget=DATE)
+    accounts = forms.CharField(
+        label="Only these accounts",
+        required=False,
+        max_length=200_000,
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false"}),
+        help_text="Account numbers; leave empty to bill every open account.",
+    )
+
+    def numbers(self) -> list[str]:
+        return list(dict.fromkeys(n for n in re.split(r"[\s,;]+", self.cleaned_data.get("accounts", "")) if n))
+
+
+class SettingsForm(forms.Form):
+    four_eyes = forms.BooleanField(
+        label="Four eyes: a run is approved by someone other than who prepared it", required=False
+    )
+    change_alert_pct = forms.DecimalField(
+        label="Flag fees that changed by more than (%)", min_value=0, max_value=10_000, decimal_places=2
+    )

@@ -13,6 +13,7 @@ so nothing is billed twice (docs/billing.md).
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -140,6 +141,15 @@ class FeeScheduleVersion(FirmOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.schedule} from {self.effective_from}"
+
+    def band_rows(self) -> list[tuple[Decimal, Decimal | None, Decimal]]:
+        """(from, to under, annual rate %) of each band."""
+        rows, low = [], Decimal(0)
+        for tier in self.tiers:
+            high = None if tier["up_to"] is None else Decimal(tier["up_to"])
+            rows.append((low, high, Decimal(tier["annual_rate_pct"])))
+            low = high if high is not None else low
+        return rows
 
 
 class FeeAssignment(FirmOwnedModel):
@@ -299,3 +309,66 @@ class FeeLine(FirmOwnedModel):
 
     def __str__(self) -> str:
         return f"{self.run} {self.account_id}"
+
+
+class InvoiceBatch(FirmOwnedModel):
+    """The making and sending of a posted run's invoices (one per run; ``job``: the latest). The
+    job is resumable: each invoice commits on its own, and running it again makes only what is
+    missing and mails only what was not mailed."""
+
+    run = models.ForeignKey(FeeRun, on_delete=models.CASCADE, related_name="+")
+    job = models.ForeignKey("jobs.Job", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    no_recipient = models.JSONField(
+        default=list, blank=True, help_text="Accounts billed by the run with no one to invoice (their numbers)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(FirmOwnedModel.Meta):
+        constraints = [models.UniqueConstraint(fields=["firm", "run"], name="billing_invoice_batch_run_uniq")]
+
+
+class Invoice(FirmOwnedModel):
+    """One billing unit's invoice for a posted run: a household (sent to its head) or a client's
+    own accounts (sent to their primary owner), in one currency. The PDF is kept as a document on
+    the recipient's contact record (``document``; ``content_hash`` is the PDF's SHA-256, kept even
+    if the document is deleted there). ``sent_at`` is set, once, in the transaction that queues
+    the email (``email``), so no client is mailed twice for one invoice; ``not_sent`` says why an
+    invoice was made and not mailed (no recipient, no email address)."""
+
+    run = models.ForeignKey(FeeRun, on_delete=models.PROTECT, related_name="+")
+    number = models.CharField(max_length=40)
+    sequence = models.PositiveIntegerField()
+    household = models.ForeignKey(
+        "crm.Household", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    contact = models.ForeignKey(
+        "crm.Contact", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False,
+        help_text="The recipient: the household's head, else the accounts' primary owner.",
+    )  # fmt: skip
+    recipient_name = models.CharField(max_length=200)
+    recipient_email = models.EmailField(blank=True)
+    currency = CurrencyField(default="USD")
+    total = AmountField(default=0)
+    line_ids = models.JSONField(default=list, help_text="The fee lines invoiced (ids).")
+    content_hash = models.CharField("SHA-256 of the PDF", max_length=64)
+    document = models.ForeignKey(
+        "documents.Document", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        db_constraint=False,
+    )  # fmt: skip
+    email = models.ForeignKey(
+        "mail.OutgoingEmail", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    sent_at = models.DateTimeField(null=True, blank=True)
+    not_sent = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(FirmOwnedModel.Meta):
+        ordering = ["run", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["firm", "run", "sequence"], name="billing_invoice_run_seq_uniq"),
+            models.UniqueConstraint(fields=["firm", "number"], name="billing_invoice_number_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number

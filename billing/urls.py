@@ -1,9 +1,28 @@
 from django.urls import path
 
-from billing import views
+from billing import invoice_views, views
 
 app_name = "billing"
 urlpatterns = [
     path("", views.IndexView.as_view(), name="index"),
     path("fee-calculator/", views.FeeCalculatorView.as_view(), name="fee-calculator"),
+    path("runs/<int:pk>/invoices/", invoice_views.InvoicesPanelView.as_view(), name="run-invoices"),
+    path("runs/<int:pk>/summary.csv", invoice_views.RunSummaryCsvView.as_view(), name="run-summary-csv"),
+    path("runs/<int:pk>/summary.xlsx", invoice_views.RunSummaryXlsxView.as_view(), name="run-summary-xlsx"),
+    path("invoices/<int:pk>.pdf", invoice_views.InvoicePdfView.as_view(), name="invoice-pdf"),
+    path("invoice-copy/<str:token>/", invoice_views.invoice_copy, name="invoice-copy"),
+    path("settings/", views.SettingsView.as_view(), name="settings"),
+    path("schedules/", views.SchedulesView.as_view(), name="schedules"),
+    path("schedules/new/", views.ScheduleNewView.as_view(), name="schedule-new"),
+    path("schedules/<int:pk>/", views.ScheduleDetailView.as_view(), name="schedule"),
+    path("schedules/<int:pk>/versions/", views.ScheduleVersionView.as_view(), name="schedule-version"),
+    path("schedules/<int:pk>/assign/", views.ScheduleAssignView.as_view(), name="schedule-assign"),
+    path("schedules/<int:pk>/default/", views.ScheduleDefaultView.as_view(), name="schedule-default"),
+    path("assignments/<int:pk>/remove/", views.AssignmentRemoveView.as_view(), name="assignment-remove"),
+    path("runs/", views.RunsView.as_view(), name="runs"),
+    path("runs/<int:pk>/", views.RunDetailView.as_view(), name="run"),
+    path("runs/<int:pk>/recompute/", views.RunActionView.as_view(action="recompute"), name="run-recompute"),
+    path("runs/<int:pk>/approve/", views.RunActionView.as_view(action="approve"), name="run-approve"),
+    path("runs/<int:pk>/post/", views.RunActionView.as_view(action="post"), name="run-post"),
+    path("runs/<int:pk>/discard/", views.RunActionView.as_view(action="discard"), name="run-discard"),
 ]

@@ -67,7 +67,7 @@ def schedules() -> list[FeeSchedule]:
     counts = dict(FeeAssignment.objects.values_list("schedule_id").annotate(n=Count("id")).order_by())
     rows = list(FeeSchedule.objects.prefetch_related(Prefetch("versions", queryset=current)))
     for row in rows:
-        row.assigned = counts.get(row.pk, 0)  # type: ignore[attr-defined]
+        row.assigned = counts.get(row.pk, 0)
     return rows
 
 

@@ -70,7 +70,7 @@ def test_a_schedule_made_assigned_and_run_through_the_pages(alice: Persona) -> N
         assert job_services.job_execute(job_id=run.job_id) == "done"
     page = web.get(reverse("billing:run", args=[run.pk])).content.decode()
     assert "2,062.50" in page and "687.50" in page and "combined value of 1,200,000.00" in page
-    assert "four eyes" in page and 'action="/billing/runs/%d/approve/"' % run.pk not in page
+    assert "four eyes" in page and f'action="/billing/runs/{run.pk}/approve/"' not in page
 
     checker_web = Persona(checker, alice.firm).client()
     assert checker_web.post(reverse("billing:run-approve", args=[run.pk])).status_code == 302

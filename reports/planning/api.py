@@ -320,7 +320,7 @@ class GoalViewSet(mixins.RetrieveModelMixin, mixins.DestroyModelMixin, FirmScope
                 explanation="The goal date is less than a month away or has passed: nothing to project.",
             )
             return Response(GoalProjectionSerializer(body).data)
-        chart = presenting.chart(projection, goal=goal.target_amount, start=timezone.localdate())
+        chart = presenting.chart(projection, goal=goal.target_amount, start=timezone.localdate(), end=goal.target_date)
         body = {
             "goal": goal.pk,
             "available": True,

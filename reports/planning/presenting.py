@@ -44,7 +44,9 @@ class GoalChart:
     rows: tuple[Row, ...]  # one a year, and the goal date
 
 
-def chart(projection: Projection, *, goal: Decimal, start: dt.date) -> GoalChart:
+def chart(projection: Projection, *, goal: Decimal, start: dt.date, end: dt.date | None = None) -> GoalChart:
+    """The lines and band of the chart, and the table's rows (one a year and the goal date, ``end``:
+    the projection's last whole month ends on or just before it, and nothing grows in between)."""
     points = projection.points
     top = max(max(p.high for p in points), max(p.projected for p in points), float(goal)) * 1.05 or 1.0
     months = projection.months or 1
@@ -56,7 +58,13 @@ def chart(projection: Projection, *, goal: Decimal, start: dt.date) -> GoalChart
 
     band = [xy(p.month, p.high) for p in points] + [xy(p.month, p.low) for p in reversed(points)]
     rows = [
-        Row(add_months(start, p.month), _cents(p.projected), _cents(p.low), _cents(p.median), _cents(p.high))
+        Row(
+            end if end is not None and p is points[-1] else add_months(start, p.month),
+            _cents(p.projected),
+            _cents(p.low),
+            _cents(p.median),
+            _cents(p.high),
+        )
         for p in points
         if p.month % 12 == 0 or p is points[-1]
     ]

@@ -65,7 +65,8 @@ def _sample_months(months: int) -> list[int]:
     if months <= CHART_POINTS:
         return list(range(months + 1))
     step = months / CHART_POINTS
-    return sorted({round(i * step) for i in range(CHART_POINTS)} | {months})
+    # Every year's end too: the page's table has a row a year.
+    return sorted({round(i * step) for i in range(CHART_POINTS)} | set(range(0, months, 12)) | {months})
 
 
 def project(

@@ -288,7 +288,9 @@ def goal_detail(request: AuthenticatedRequest, pk: int) -> HttpResponse:
     if projection is not None:
         from django.utils import timezone
 
-        context["chart"] = presenting.chart(projection, goal=goal.target_amount, start=timezone.localdate())
+        context["chart"] = presenting.chart(
+            projection, goal=goal.target_amount, start=timezone.localdate(), end=goal.target_date
+        )
         context["explanation"] = presenting.explanation(goal, projection)
         context["chance"] = presenting.chance_words(projection.probability)
         context["percent"] = (projection.probability * 100).quantize(Decimal("1"))

@@ -12,6 +12,7 @@ one error shape, naming the field.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any, TypeVar
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -21,8 +22,12 @@ from rest_framework.response import Response
 
 from accounts.api_access import FirmScopedAPIView
 from accounts.rights import Right
-from reports import returns
+from advisorportal.api_schema import object_filter
+from reports import returns, selectors
+from reports.performance import PerformanceInputError
 from reports.serializers import (
+    PerformanceQuerySerializer,
+    PerformanceSerializer,
     ToolIrrRequestSerializer,
     ToolRateSerializer,
     ToolReturnsRequestSerializer,
@@ -178,3 +183,66 @@ class RmdView(ToolView):
             spouse_sole_beneficiary=data.get("spouse_sole_beneficiary", False),
         )
         return Response(ToolRmdSerializer(answer).data)
+
+
+CONVENTION = (
+    "A day's value is its close; external flows (deposits, withdrawals, transfers) happen at the end of their day; "
+    "dividends, interest and fees are not flows. A period runs from the close of `start` (its flows are in the "
+    "starting value) to the close of `end` (its flows are in the period). Time-weighted: the daily returns "
+    "(value - flows) / value the day before - 1, linked geometrically (a household: its accounts' daily returns "
+    "weighted by their values the day before). Money-weighted: XIRR of -start value, -flows, +end value, actual/365. "
+    "Modified Dietz: gain / (start value + sum of flows x (CD - D) / CD), a flow on day D of CD days; never "
+    "annualised. Net of fees: fees lower the return; gross: fees count as money taken out. Annualised only over "
+    "more than 365 days: (1 + r)^(365 / days) - 1."
+)
+
+
+class PerformanceView(FirmScopedAPIView):
+    required_right = Right.PORTFOLIO_ANALYST
+
+    @extend_schema(
+        parameters=[
+            PerformanceQuerySerializer,
+            object_filter("account", "The account to measure (give account or household)"),
+            object_filter("household", "The household to measure: its accounts in your scope"),
+        ],
+        responses=PerformanceSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        """The performance of an account or a household from its daily values: month, quarter and year to
+        date, 1, 3 and 5 years, since inception, and a custom range (`start`, `end`), each time-weighted,
+        money-weighted (XIRR) and Modified Dietz, net and gross of fees, beside a benchmark (`benchmark`,
+        default SPX or the demo index), with the reason the time- and money-weighted returns differ.
+
+        Rates are decimal strings to 10 decimal places, amounts to the currency's minor unit, dates ISO
+        8601. A household is its accounts in your scope in its main base currency (others are listed in
+        `left_out`). A period longer than the history, or one that starts at a value of zero or less, has
+        null figures and says why in `undefined`. A start before inception or a date in the future, an end
+        before the start, or an unknown benchmark: 400 naming the field. An account or household outside
+        your firm or scope: 404."""
+        query = PerformanceQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        try:
+            if "household" in data:
+                subject = selectors.performance_household(user=request.user, pk=data["household"])
+            else:
+                subject = selectors.performance_account(user=request.user, pk=data["account"])
+        except selectors.SubjectNotFound:
+            raise exceptions.NotFound("No such account or household.") from None
+        try:
+            page = selectors.performance(
+                subject=subject, start=data.get("start"), end=data.get("end"), benchmark=data.get("benchmark", ""),
+                day=date.isoformat,
+            )  # fmt: skip
+        except PerformanceInputError as error:
+            raise exceptions.ValidationError({error.field: [error.message]}) from None
+        result = page.performance
+        body = {
+            "kind": subject.kind, "id": subject.pk, "name": subject.name, "currency": subject.currency,
+            "accounts": subject.accounts, "left_out": subject.left_out,
+            "first": result.first if result else None, "as_of": result.as_of if result else None,
+            "benchmark": result.benchmark if result else "", "periods": result.periods if result else [],
+            "custom": result.custom if result else None, "convention": CONVENTION,
+        }  # fmt: skip
+        return Response(PerformanceSerializer(body).data)

@@ -10,4 +10,5 @@ urlpatterns = [
     path("tools/irr/", api.IrrView.as_view(), name="tools-irr"),
     path("tools/returns/", api.ReturnsView.as_view(), name="tools-returns"),
     path("tools/rmd/", api.RmdView.as_view(), name="tools-rmd"),
+    path("reports/performance/", api.PerformanceView.as_view(), name="reports-performance"),
 ]

@@ -121,3 +121,24 @@ class RmdForm(forms.Form):
         except returns.CalculationError as error:
             self.add_error(error.field if error.field in self.fields else None, error.message)
         return data
+
+
+class PerformanceForm(forms.Form):
+    """A performance page's choices (a GET form): a custom range and the benchmark. Without a start,
+    the standard periods run to the end (default: the latest value)."""
+
+    start = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Measured from the close of the day before.",
+    )  # fmt: skip
+    end = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Blank: the latest value.",
+    )  # fmt: skip
+    benchmark = forms.ChoiceField(required=False, label="Benchmark")
+
+    def __init__(self, *args: Any, benchmarks: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["benchmark"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "Default"), *((s, s) for s in benchmarks)]

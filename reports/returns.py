@@ -368,8 +368,8 @@ def returns(valuations: Sequence[Cashflow], flows: Sequence[Cashflow]) -> Return
         notes.append(blocked)
     else:
         twr = _twr(valuations, by_date, notes)
-        md = _modified_dietz(start, start_value, end_value, days, by_date, total_flows, notes)
-        mwr, mwr_rate = _mwr(start, start_value, end, end_value, days, flows, notes)
+        md = modified_dietz(start, start_value, end_value, days, by_date, total_flows, notes)
+        mwr, mwr_rate = money_weighted(start, start_value, end, end_value, days, flows, notes)
 
     result = Returns(
         twr=None if twr is None else significant(twr),
@@ -410,10 +410,13 @@ def _twr(valuations: Sequence[Cashflow], by_date: dict[date, Decimal], notes: li
     return growth - 1
 
 
-def _modified_dietz(
+def modified_dietz(
     start: date, start_value: Decimal, end_value: Decimal, days: int, by_date: dict[date, Decimal],
     total_flows: Decimal, notes: list[str],
 ) -> Decimal | None:  # fmt: skip
+    """(V_end - V_start - sum F) / (V_start + sum F_i (CD - D_i) / CD), unrounded; ``by_date`` holds
+    the flows by date (none before ``start``; one on the end date weighs 0). None, with the reason
+    added to ``notes``, when the denominator is not positive."""
     with localcontext() as context:
         context.prec = 28
         weighted = sum(
@@ -429,10 +432,13 @@ def _modified_dietz(
         return (end_value - start_value - total_flows) / base
 
 
-def _mwr(
+def money_weighted(
     start: date, start_value: Decimal, end: date, end_value: Decimal, days: int, flows: Sequence[Cashflow],
     notes: list[str],
 ) -> tuple[Decimal | None, Decimal | None]:  # fmt: skip
+    """The money-weighted return over the period and per year, from the XIRR of -V_start at
+    ``start``, -F at each flow's date (by date, none before ``start``) and +V_end at ``end``; each to
+    12 significant digits. (None, None), with the reason added to ``notes``, without a solution."""
     cashflows = [(start, -start_value), *((day, -amount) for day, amount in flows), (end, end_value)]
     try:
         log_rate = _xirr(cashflows)

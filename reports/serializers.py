@@ -215,8 +215,8 @@ class ToolValueSerializer(serializers.Serializer[Any]):
     value = DecimalStringField(help_text="The net present value, to six decimal places (half up).")
 
 
-def _nullable_rate(help_text: str) -> DecimalStringField:
-    return DecimalStringField(allow_null=True, help_text=help_text)
+def _nullable_rate(help_text: str, **kwargs: Any) -> DecimalStringField:
+    return DecimalStringField(allow_null=True, help_text=help_text, **kwargs)
 
 
 class ToolReturnsSerializer(serializers.Serializer[Any]):
@@ -256,3 +256,87 @@ class ToolRmdSerializer(serializers.Serializer[Any]):
     table = serializers.CharField(allow_null=True, help_text='"Uniform Lifetime" or "Joint and Last Survivor".')
     distribution_period = DecimalStringField(allow_null=True, help_text="The table's divisor, e.g. 26.5.")
     rmd = DecimalStringField(allow_null=True, help_text="balance / distribution_period, to the cent, half up.")
+
+
+# --- Performance of an account or a household (GET /api/v1/reports/performance/) ----------------------
+
+
+class PerformanceQuerySerializer(StrictSerializer):
+    account = serializers.IntegerField(required=False, min_value=1, help_text="An account's id.")
+    household = serializers.IntegerField(required=False, min_value=1, help_text="A household's id.")
+    start = serializers.DateField(
+        required=False, help_text="Start of a custom range (YYYY-MM-DD), measured from the close of the day before."
+    )
+    end = serializers.DateField(
+        required=False, help_text="The last day measured (YYYY-MM-DD); default: the latest value. Sets every period."
+    )
+    benchmark = serializers.CharField(required=False, max_length=32, help_text="A benchmark's symbol, e.g. SPX.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        if ("account" in attrs) == ("household" in attrs):
+            raise serializers.ValidationError({"account": ["Give either account or household (one of them)."]})
+        return attrs
+
+
+class PerformanceFiguresSerializer(serializers.Serializer[Any]):
+    twr = _nullable_rate("Time-weighted: the daily return index, end over start, minus 1.")
+    twr_annualized = _nullable_rate("(1 + twr)^(365 / days) - 1; null for 365 days or less.", source="twr_annualised")
+    mwr = _nullable_rate("Money-weighted over the period: (1 + XIRR)^(days / 365) - 1.")
+    mwr_annualized = _nullable_rate("The XIRR itself (actual/365); null for 365 days or less.", source="mwr_annualised")
+    modified_dietz = _nullable_rate("Modified Dietz over the period (flows weighted (CD - D) / CD); never annualised.")
+
+
+class PerformanceTimingSerializer(serializers.Serializer[Any]):
+    verdict = serializers.ChoiceField(
+        choices=["none", "same", "well", "badly"],
+        help_text="none: no flows; same: the two agree; well: money-weighted above time-weighted; badly: below.",
+    )
+    text = serializers.CharField(help_text="Why, in plain words (the largest flow and what followed it).")
+
+
+class PerformancePeriodSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField(help_text="MTD, QTD, YTD, 1Y, 3Y, 5Y, ITD (since inception) or CUSTOM.")
+    # A field named like Field.label (the metaclass moves declared fields off the class).
+    label = serializers.CharField(help_text="The period's name, e.g. Year to date.")  # type: ignore[assignment]
+    start = serializers.DateField(
+        source="base", allow_null=True, help_text="The close measured from; null when the history is too short."
+    )
+    end = serializers.DateField(help_text="The last close measured.")
+    days = serializers.IntegerField(allow_null=True)
+    start_value = DecimalStringField(allow_null=True, help_text="The value at the start's close.")
+    end_value = DecimalStringField(allow_null=True)
+    flows = DecimalStringField(allow_null=True, help_text="External flows in the period (negative: money out).")
+    fees = DecimalStringField(allow_null=True, help_text="Fees less refunds charged in the period (negative: paid).")
+    gain = DecimalStringField(allow_null=True, help_text="end_value - start_value - flows (net of fees).")
+    net = PerformanceFiguresSerializer(allow_null=True, help_text="Net of fees: fees lower the return.")
+    gross = PerformanceFiguresSerializer(allow_null=True, help_text="Gross of fees: fees count as money taken out.")
+    benchmark = _nullable_rate("The benchmark's change over the same days.")
+    benchmark_annualized = _nullable_rate("Per year, over more than 365 days.", source="benchmark_annualised")
+    undefined = serializers.CharField(help_text="Why nothing is measured (empty when figures are given).")
+    notes = serializers.ListField(child=serializers.CharField(), help_text="Why a single figure is null.")
+    timing = PerformanceTimingSerializer(allow_null=True, help_text="Why TWR and MWR differ; null without both.")
+
+
+class PerformanceAccountSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(source="pk")
+    number = serializers.CharField()
+    title = serializers.CharField()
+    base_currency = serializers.CharField()
+
+
+class PerformanceSerializer(serializers.Serializer[Any]):
+    kind = serializers.ChoiceField(choices=["account", "household"])
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    currency = serializers.CharField(help_text="Every amount's currency (ISO 4217).")
+    accounts = PerformanceAccountSerializer(many=True, help_text="The accounts measured.")
+    left_out = PerformanceAccountSerializer(
+        many=True, help_text="A household's accounts in another base currency: not converted, not included."
+    )
+    first = serializers.DateField(allow_null=True, help_text="The first day with a value; null before any.")
+    as_of = serializers.DateField(allow_null=True, help_text="The last day measured; null before any value.")
+    benchmark = serializers.CharField(help_text="The benchmark's symbol (empty: none loaded).")
+    periods = PerformancePeriodSerializer(many=True)
+    custom = PerformancePeriodSerializer(allow_null=True, help_text="The range from start to end; null without start.")
+    convention = serializers.CharField(help_text="How the figures are measured.")

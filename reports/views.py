@@ -2,12 +2,16 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.views.generic import TemplateView
 
 from accounts.access import FirmScopedView
 from accounts.rights import Right
-from reports.forms import HeldAwayForm, RmdForm
+from advisorportal import formats
+from reports import selectors
+from reports.charts import growth_chart
+from reports.forms import HeldAwayForm, PerformanceForm, RmdForm
+from reports.performance import PerformanceInputError
 
 
 class ReportsPage(FirmScopedView, TemplateView):
@@ -53,3 +57,49 @@ class RmdView(ReportsPage):
         valid = form.is_valid()
         result = getattr(form, "result", None) if valid else None
         return self.render_to_response(self.get_context_data(form=form, result=result), status=200 if valid else 400)
+
+
+class PerformanceView(ReportsPage):
+    """The performance of an account or a household: every period measured three ways, net and
+    gross of fees, beside a benchmark, with why the time- and money-weighted returns differ, and
+    the growth chart. A GET form chooses a custom range and the benchmark."""
+
+    template_name = "reports/performance.html"
+    nav = "performance"
+    kind: ClassVar[str]
+
+    def subject(self, pk: int) -> selectors.Subject:
+        if self.kind == "household":
+            return selectors.performance_household(user=self.user, pk=pk)
+        return selectors.performance_account(user=self.user, pk=pk)
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            subject = self.subject(kwargs["pk"])
+        except selectors.SubjectNotFound:
+            raise Http404("No such account or household.") from None
+        choices = selectors.benchmark_choices()
+        form = PerformanceForm(request.GET or None, benchmarks=choices)
+        context: dict[str, Any] = {"subject": subject, "form": form}
+        if request.GET and not form.is_valid():
+            return self.render_to_response(self.get_context_data(**context), status=400)
+        wanted = form.cleaned_data if request.GET else {}
+        try:
+            page = selectors.performance(
+                subject=subject, start=wanted.get("start"), end=wanted.get("end"),
+                benchmark=wanted.get("benchmark") or "", day=formats.day, choices=choices,
+            )  # fmt: skip
+        except PerformanceInputError as error:
+            form.add_error(error.field if error.field in form.fields else None, error.message)
+            return self.render_to_response(self.get_context_data(**context), status=400)
+        chart = growth_chart(page.series, page.window, page.levels) if page.series and page.window else None
+        context.update(page=page, result=page.performance, chart=chart)
+        return self.render_to_response(self.get_context_data(**context))
+
+
+class AccountPerformanceView(PerformanceView):
+    kind = "account"
+
+
+class HouseholdPerformanceView(PerformanceView):
+    kind = "household"

@@ -1,0 +1,101 @@
+"""The growth chart of a performance page: what 10,000 became (time-weighted, net of fees) beside
+the benchmark rebased to the same start, as SVG coordinates drawn on the server. Hovering shows a
+point's figures through the ``<title>`` of a transparent band over it (no script, nothing inline
+for the CSP), as the dashboard's AUM chart does."""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from reports.performance import Series
+
+WIDTH, HEIGHT, PAD = 600, 200, 8
+LINE_POINTS = 300  # the eye sees no more on 600 units
+HOVER_BANDS = 120  # at most this many hover bands (every day of a short window, every week or more of a long one)
+START = Decimal(10_000)
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class ChartPoint:
+    date: date
+    growth: Decimal  # what 10,000 at the start became
+    change: Decimal  # growth / 10,000 - 1
+    benchmark: Decimal | None  # the benchmark rebased to 10,000 at the start
+    nav: Decimal
+
+
+@dataclass(frozen=True)
+class HoverBand:
+    x: float
+    width: float
+    point: ChartPoint
+
+
+@dataclass(frozen=True)
+class GrowthChart:
+    points: str
+    benchmark_points: str
+    baseline_y: float  # where 10,000 is
+    bands: list[HoverBand]
+    first: ChartPoint
+    last: ChartPoint
+    low: Decimal
+    high: Decimal
+
+
+def _level(levels: Sequence[tuple[date, Decimal]], day: date) -> Decimal | None:
+    at = bisect.bisect_right(levels, (day, Decimal("Infinity"))) - 1
+    return levels[at][1] if at >= 0 else None
+
+
+def growth_chart(series: Series, window: tuple[int, int], levels: Sequence[tuple[date, Decimal]]) -> GrowthChart | None:
+    base, end = window
+    if end - base < 1 or series.net_index[base] <= 0:
+        return None
+    start_index = series.net_index[base]
+    start_level = _level(levels, series.days[base])
+    points = []
+    for i in range(base, end + 1):
+        growth = (START * series.net_index[i] / start_index).quantize(CENT, rounding=ROUND_HALF_UP)
+        level = _level(levels, series.days[i]) if start_level else None
+        bench = (START * level / start_level).quantize(CENT, rounding=ROUND_HALF_UP) if level and start_level else None
+        points.append(ChartPoint(series.days[i], growth, growth / START - 1, bench, series.nav[i]))
+    values = [float(p.growth) for p in points] + [float(p.benchmark) for p in points if p.benchmark is not None]
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    first_day, days = points[0].date, (points[-1].date - points[0].date).days or 1
+
+    def x(day: date) -> float:
+        return (day - first_day).days / days * WIDTH
+
+    def y(value: Decimal) -> float:
+        return HEIGHT - PAD - (float(value) - low) / span * (HEIGHT - 2 * PAD)
+
+    def thinned(every: int) -> list[ChartPoint]:
+        picked = points[::every]
+        return picked if picked[-1] is points[-1] else [*picked, points[-1]]
+
+    line = thinned(max(1, len(points) // LINE_POINTS))
+    hover = thinned(max(1, -(-len(points) // HOVER_BANDS)))
+    edges = [0.0] + [(x(a.date) + x(b.date)) / 2 for a, b in itertools.pairwise(hover)] + [float(WIDTH)]
+    with_benchmark = [p for p in line if p.benchmark is not None]
+    return GrowthChart(
+        points=" ".join(f"{x(p.date):.1f},{y(p.growth):.1f}" for p in line),
+        benchmark_points=(
+            " ".join(f"{x(p.date):.1f},{y(p.benchmark):.1f}" for p in with_benchmark if p.benchmark is not None)
+            if len(with_benchmark) >= 2
+            else ""
+        ),
+        baseline_y=round(y(START), 1),
+        bands=[HoverBand(round(edges[i], 1), round(edges[i + 1] - edges[i], 1), p) for i, p in enumerate(hover)],
+        first=points[0],
+        last=points[-1],
+        low=min(p.growth for p in points),
+        high=max(p.growth for p in points),
+    )

@@ -604,3 +604,33 @@ def test_seed_demo_answers_questionnaires_and_sets_goals_in_both_firms(tmp_path:
             assert all(selectors.goal_projection(goal) is not None for goal in Goal.objects.all())
             assert {s.recorded_by.email for s in RiskScore.objects.select_related("recorded_by")} == {
                 f"advisor@{slug}.example"}  # fmt: skip
+
+
+def test_lists_cost_the_same_queries_whatever_their_length(alice: Persona, ann: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api, client = alice.api(), alice.client()
+    paths = [f"/api/v1/planning/contacts/{ann.pk}/risk-scores/", f"/api/v1/planning/contacts/{ann.pk}/goals/",
+             "/reports/planning/"]  # fmt: skip
+
+    def counts() -> list[int]:
+        found = []
+        for path in paths:
+            with CaptureQueriesContext(connection) as ctx:
+                assert (api if path.startswith("/api/") else client).get(path).status_code == 200
+            found.append(len(ctx.captured_queries))
+        return found
+
+    with alice.scope():
+        questionnaire = services.questionnaire_ensure_default(actor=alice.user)
+        answers = answer_all(questionnaire, lambda options: options[0])
+        services.risk_score_record(actor=alice.user, contact=ann, questionnaire=questionnaire, answers=answers)
+        services.goal_create(actor=alice.user, contact=ann, **goal_fields())
+    counts()  # the first request of a token records its first use
+    few = counts()
+    with alice.scope():
+        for _ in range(5):
+            services.risk_score_record(actor=alice.user, contact=ann, questionnaire=questionnaire, answers=answers)
+            services.goal_create(actor=alice.user, contact=ann, **goal_fields())
+    assert counts() == few

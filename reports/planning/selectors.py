@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.utils import timezone
 
 from accounts.rights import Right
@@ -36,7 +36,8 @@ def planning_contact_get(*, user: Any, pk: Any) -> Contact:
 
 
 def questionnaire_list() -> QuerySet[Questionnaire]:
-    return Questionnaire.objects.order_by("-is_default", "name", "id")
+    """The firm's questionnaires, the default first; each with ``question_count``."""
+    return Questionnaire.objects.annotate(question_count=Count("questions")).order_by("-is_default", "name", "id")
 
 
 def questionnaire_get(*, pk: Any) -> Questionnaire:

@@ -2,8 +2,10 @@
 
 from django.urls import path
 
-from billing import api
+from billing import api, api_invoices
 
 urlpatterns = [
     path("billing/fee-calculator/", api.FeeCalculatorView.as_view(), name="billing-fee-calculator"),
+    path("billing/runs/<int:pk>/invoices/", api_invoices.RunInvoicesAPIView.as_view(), name="billing-run-invoices"),
+    path("billing/invoices/<int:pk>/", api_invoices.InvoiceAPIView.as_view(), name="billing-invoice"),
 ]

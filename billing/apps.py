@@ -11,3 +11,7 @@ class BillingConfig(AppConfig):
 
         register(JobKind(services.COMPUTE_JOB, run=services.compute, label="Fee run preview"))
         register(JobKind(services.POST_JOB, run=services.post, label="Fee run posting", atomic=False))
+        from billing import invoices
+
+        register(JobKind(invoices.INVOICE_JOB, run=invoices.run_job, label="Fee run invoices", atomic=False))
+        invoices.register_email_and_link()

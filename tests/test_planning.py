@@ -634,3 +634,46 @@ def test_lists_cost_the_same_queries_whatever_their_length(alice: Persona, ann: 
             services.risk_score_record(actor=alice.user, contact=ann, questionnaire=questionnaire, answers=answers)
             services.goal_create(actor=alice.user, contact=ann, **goal_fields())
     assert counts() == few
+
+
+def test_a_copy_is_changed_without_touching_the_original_and_removed_when_unused(
+    alice: Persona, charlie: Persona, ann: Any
+) -> None:
+    with alice.scope():
+        original = services.questionnaire_ensure_default(actor=alice.user)
+        with pytest.raises(ValidationError) as taken:
+            services.questionnaire_copy(actor=alice.user, source=original, name="Risk tolerance")
+        assert "name" in taken.value.message_dict
+    api = alice.api()
+    copied = api.post(f"/api/v1/planning/questionnaires/{original.pk}/copy/", {"name": "Retirees"}, format="json")
+    assert copied.status_code == 201, copied.content
+    copy = copied.json()
+    assert (
+        not copy["is_default"] and len(copy["questions"]) == 5 and copy["questions"][0]["options"][4]["value"] == "5.00"
+    )
+    assert api.patch(f"/api/v1/planning/questionnaires/{copy['id']}/setup/", {"scale_max": 9},
+                     format="json").status_code == 200  # fmt: skip
+    with alice.scope():
+        assert selectors.questionnaire_get(pk=original.pk).questions.all()[0].options.all()[4].value == D(5)
+        default = api.delete(f"/api/v1/planning/questionnaires/{original.pk}/setup/")
+        assert default.status_code == 400 and "default" in str(default.json()["error"]["fields"])
+        used = selectors.questionnaire_get(pk=copy["id"])
+        services.risk_score_record(actor=alice.user, contact=ann, questionnaire=used,
+                                   answers=answer_all(used, lambda options: options[0]))  # fmt: skip
+    refused = api.delete(f"/api/v1/planning/questionnaires/{copy['id']}/setup/")
+    assert refused.status_code == 400 and "1 score(s)" in str(refused.json()["error"]["fields"])
+    client = alice.client()
+    page = client.get(f"/reports/planning/questionnaires/{copy['id']}/delete/")
+    assert page.status_code == 200 and "Yes, remove it" in page.content.decode()
+    unused = client.post(f"/reports/planning/questionnaires/{original.pk}/copy/", {"name": "Unused"})
+    assert unused.status_code == 302
+    with alice.scope():
+        unused_pk = selectors.questionnaire_list().get(name="Unused").pk
+    assert client.post(f"/reports/planning/questionnaires/{unused_pk}/delete/").status_code == 302
+    with alice.scope():
+        assert sorted(q.name for q in selectors.questionnaire_list()) == ["Retirees", "Risk tolerance"]
+        assert not Question.objects.filter(questionnaire_id=unused_pk).exists()
+    outsider = charlie.api().post(
+        f"/api/v1/planning/questionnaires/{copy['id']}/copy/", {"name": "Mine"}, format="json"
+    )
+    assert outsider.status_code == 404

@@ -29,6 +29,7 @@ from reports.planning.serializers import (
     GoalSerializer,
     GoalWriteSerializer,
     QuestionEditSerializer,
+    QuestionnaireCopySerializer,
     QuestionnaireSerializer,
     QuestionnaireSetupSerializer,
     QuestionSerializer,
@@ -113,6 +114,37 @@ class QuestionnaireSetupView(FirmScopedAPIView):
         except ValidationError as error:
             raise _refused(error) from None
         return Response(QuestionnaireSerializer(selectors.questionnaire_get(pk=questionnaire.pk)).data)
+
+    @extend_schema(
+        summary="Remove a questionnaire no score was recorded with (never the firm's default).",
+        responses={204: None},
+    )
+    def delete(self, request: Request, pk: int) -> Response:
+        try:
+            services.questionnaire_delete(actor=request.user, questionnaire=_questionnaire(pk))
+        except ValidationError as error:
+            raise _refused(error) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class QuestionnaireCopyView(FirmScopedAPIView):
+    required_right = Right.TRADING
+
+    @extend_schema(
+        summary="Copy a questionnaire (scale, questions, answers, values) under a new name.",
+        request=QuestionnaireCopySerializer,
+        responses={201: QuestionnaireSerializer},
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        source = _questionnaire(pk)
+        data = _body(QuestionnaireCopySerializer, request)
+        try:
+            copy = services.questionnaire_copy(actor=request.user, source=source, name=data["name"])
+        except ValidationError as error:
+            raise _refused(error) from None
+        return Response(
+            QuestionnaireSerializer(selectors.questionnaire_get(pk=copy.pk)).data, status=status.HTTP_201_CREATED
+        )
 
 
 class QuestionAddView(FirmScopedAPIView):

@@ -25,6 +25,11 @@ urlpatterns = [
         api.QuestionnaireSetupView.as_view(),
         name="planning-questionnaire-setup",
     ),
+    path(
+        "planning/questionnaires/<int:pk>/copy/",
+        api.QuestionnaireCopyView.as_view(),
+        name="planning-questionnaire-copy",
+    ),
     path("planning/questionnaires/<int:pk>/questions/", api.QuestionAddView.as_view(), name="planning-question-add"),
     path("planning/questions/<int:pk>/", api.QuestionView.as_view(), name="planning-question"),
     path("", include(router.urls)),

@@ -50,6 +50,10 @@ class QuestionnaireSetupSerializer(StrictSerializer):
     )
 
 
+class QuestionnaireCopySerializer(StrictSerializer):
+    name = serializers.CharField(max_length=200, help_text="The copy's name, unique in the firm.")
+
+
 class OptionEditSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField(required=False, help_text="An existing answer's id; leave out for a new answer.")
     text = serializers.CharField(max_length=300)

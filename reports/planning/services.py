@@ -75,6 +75,43 @@ def questionnaire_ensure_default(*, actor: Any) -> Questionnaire:
         return found
 
 
+def _name_free(name: str, *, other_than: int | None = None) -> None:
+    taken = Questionnaire.objects.filter(name=name.strip())
+    if other_than is not None:
+        taken = taken.exclude(pk=other_than)
+    if name.strip() and taken.exists():
+        raise ValidationError({"name": "The firm has a questionnaire of this name already."})
+
+
+@transaction.atomic
+def questionnaire_copy(*, actor: Any, source: Questionnaire, name: str) -> Questionnaire:
+    """A new questionnaire of the firm with ``source``'s scale, questions, answers and values, to
+    change without touching the one in use."""
+    _name_free(name)
+    copy = Questionnaire(
+        name=name.strip(), description=source.description, scale_min=source.scale_min, scale_max=source.scale_max
+    )
+    _save(copy)
+    for question in source.questions.prefetch_related("options").order_by("position", "id"):
+        new = Question(questionnaire=copy, position=question.position, text=question.text)
+        _save(new)
+        for option in question.options.all():
+            _save(AnswerOption(question=new, position=option.position, text=option.text, value=option.value))
+    return copy
+
+
+@transaction.atomic
+def questionnaire_delete(*, actor: Any, questionnaire: Questionnaire) -> None:
+    """Remove a questionnaire no score was recorded with (those keep a client's history); never the default."""
+    questionnaire = Questionnaire.objects.select_for_update().get(pk=questionnaire.pk)
+    if questionnaire.is_default:
+        raise ValidationError({"questionnaire": "The firm's default questionnaire cannot be removed."})
+    used = RiskScore.objects.filter(questionnaire=questionnaire).count()
+    if used:
+        raise ValidationError({"questionnaire": f"{used} score(s) were recorded with this questionnaire; it stays."})
+    questionnaire.delete()
+
+
 def _rescaled(value: Decimal, old: tuple[int, int], new: tuple[int, int]) -> Decimal:
     """A value moved to the same place on the new scale (1-5 → 1-10: 3 becomes 5.5)."""
     ratio = (value - old[0]) / Decimal(old[1] - old[0])
@@ -90,6 +127,7 @@ def questionnaire_update(
     values can then be adjusted one by one. Scores already recorded keep their own scale."""
     questionnaire = Questionnaire.objects.select_for_update().get(pk=questionnaire.pk)
     old = (questionnaire.scale_min, questionnaire.scale_max)
+    _name_free(name, other_than=questionnaire.pk)
     questionnaire.name, questionnaire.description = name.strip(), description.strip()
     questionnaire.scale_min, questionnaire.scale_max = scale_min, scale_max
     _check_scale(scale_min, scale_max)

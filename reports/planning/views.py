@@ -108,6 +108,41 @@ def questionnaire_edit(request: AuthenticatedRequest, pk: int) -> HttpResponseBa
     return _page(request, "questionnaire_edit.html", {"questionnaire": questionnaire, "form": form}, status)
 
 
+@firm_view(EDIT)
+def questionnaire_copy(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
+    """A copy to change without touching the questionnaire in use."""
+    source = _questionnaire(pk)
+    name = request.POST.get("name", f"{source.name} (copy)")
+    problems: list[str] = []
+    if request.method == "POST":
+        try:
+            copy = services.questionnaire_copy(actor=request.user, source=source, name=name)
+        except ValidationError as error:
+            problems = [m for ms in error.message_dict.values() for m in ms]
+        else:
+            messages.success(request, f"Made {copy.name}, a copy of {source.name}.")
+            return redirect("planning:questionnaire", pk=copy.pk)
+    context = {"questionnaire": source, "name": name, "problems": problems}
+    return _page(request, "questionnaire_copy.html", context, status=400 if problems else 200)
+
+
+@firm_view(EDIT)
+def questionnaire_delete(request: AuthenticatedRequest, pk: int) -> HttpResponseBase:
+    """GET asks for confirmation (or says why it cannot be removed); POST removes it."""
+    questionnaire = _questionnaire(pk)
+    problems: list[str] = []
+    if request.method == "POST":
+        try:
+            services.questionnaire_delete(actor=request.user, questionnaire=questionnaire)
+        except ValidationError as error:
+            problems = [m for ms in error.message_dict.values() for m in ms]
+        else:
+            messages.success(request, f"Removed {questionnaire.name}.")
+            return redirect("planning:index")
+    context = {"questionnaire": questionnaire, "problems": problems}
+    return _page(request, "questionnaire_delete.html", context, status=400 if problems else 200)
+
+
 def _posted_options(request: HttpRequest) -> list[OptionEdit]:
     """The answer rows of a question form; a row with neither text nor value is left out."""
     ids, texts, values = (request.POST.getlist(n) for n in ("option_id", "option_text", "option_value"))

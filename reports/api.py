@@ -193,7 +193,8 @@ CONVENTION = (
     "weighted by their values the day before). Money-weighted: XIRR of -start value, -flows, +end value, actual/365. "
     "Modified Dietz: gain / (start value + sum of flows x (CD - D) / CD), a flow on day D of CD days; never "
     "annualised. Net of fees: fees lower the return; gross: fees count as money taken out. Annualised only over "
-    "more than 365 days: (1 + r)^(365 / days) - 1."
+    "more than a year (3 and 5 years always; since inception and a custom range when they end after the same date a "
+    "year after their start; never the periods to date or 1 year): (1 + r)^(365 / days) - 1, the XIRR's basis."
 )
 
 

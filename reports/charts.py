@@ -78,8 +78,14 @@ def growth_chart(series: Series, window: tuple[int, int], levels: Sequence[tuple
         return HEIGHT - PAD - (float(value) - low) / span * (HEIGHT - 2 * PAD)
 
     def thinned(every: int) -> list[ChartPoint]:
+        """Every ``every``-th point and the last one (in place of the one before it when that is
+        nearer than half a step, so that no band is a sliver)."""
         picked = points[::every]
-        return picked if picked[-1] is points[-1] else [*picked, points[-1]]
+        if picked[-1] is points[-1]:
+            return picked
+        if len(picked) > 1 and (len(points) - 1) % every < every / 2:
+            return [*picked[:-1], points[-1]]
+        return [*picked, points[-1]]
 
     line = thinned(max(1, len(points) // LINE_POINTS))
     hover = thinned(max(1, -(-len(points) // HOVER_BANDS)))

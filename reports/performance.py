@@ -167,6 +167,12 @@ def _percent(value: Decimal) -> str:
     return calculators.percent(value).replace(" %", "%")
 
 
+def _signed(value: Decimal) -> str:
+    """+10.00%, -2.10%, 0.00%."""
+    shown = (value * 100).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    return "0.00%" if not shown else f"{shown:+}%"
+
+
 def _money(value: Decimal) -> str:
     return f"{abs(value):,.2f}"
 
@@ -210,17 +216,23 @@ def _timing(series: Series, base: int, end: int, net: Figures, day: DayText) -> 
         )
     largest = max(moves, key=lambda i: (abs(series.flow[i]), i))
     amount, when = series.flow[largest], series.days[largest]
-    after = series.net_index[end] / series.net_index[largest] - 1 if series.net_index[largest] > 0 else None
+    index = series.net_index
+    before = index[largest] / index[base] - 1 if index[base] > 0 else None
+    after = index[end] / index[largest] - 1 if index[largest] > 0 and largest < end else None
     verdict = "well" if gap > 0 else "badly"
     what = "added" if amount > 0 else "taken out"
     fact = f"The largest flow, {_money(amount)} {series.currency} {what} on {day(when)}"
-    if after is None or when == series.days[end]:
-        fact += ", came at the end of the period."
-        clause = ""
+    clause = ""
+    if largest == end:
+        fact += ", came on the period's last day, so it had no time to earn anything."
+    elif before is None or after is None:
+        fact = ""  # a return index at zero (a wiped-out account) says nothing about before and after
     else:
-        move = "rise" if after >= 0 else "fall"
-        fact += f", came before a {move} of {_percent(abs(after))} (time-weighted, to {day(series.days[end])})."
-        clause = f"money was {what} before a {move}"
+        fact += (
+            f": the time-weighted return was {_signed(before)} before it (from {day(series.days[base])}) and "
+            f"{_signed(after)} after it (to {day(series.days[end])})."
+        )
+        clause = f"money was {what} before a {'rise' if after >= 0 else 'fall'}"
     if verdict == "well":
         head = (
             f"The money-weighted return ({_percent(net.mwr)}) is above the time-weighted return "
@@ -234,7 +246,7 @@ def _timing(series: Series, base: int, end: int, net: Figures, day: DayText) -> 
         )
         general = "more money was in the account while it did worse, or out of it while it did better"
     consistent = clause and ((verdict == "well") == ((amount > 0) == (after is not None and after >= 0)))
-    text = f"{head} — {clause if consistent else general}. {fact}"
+    text = f"{head} — {clause if consistent else general}." + (f" {fact}" if fact else "")
     text += (
         " The time-weighted return is the investments' result whatever the flows; the money-weighted return is "
         "what this money earned."

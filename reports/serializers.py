@@ -281,9 +281,13 @@ class PerformanceQuerySerializer(StrictSerializer):
 
 class PerformanceFiguresSerializer(serializers.Serializer[Any]):
     twr = _nullable_rate("Time-weighted: the daily return index, end over start, minus 1.")
-    twr_annualized = _nullable_rate("(1 + twr)^(365 / days) - 1; null for 365 days or less.", source="twr_annualised")
+    twr_annualized = _nullable_rate(
+        "(1 + twr)^(365 / days) - 1; null for a period of a year or less (see convention).", source="twr_annualised"
+    )
     mwr = _nullable_rate("Money-weighted over the period: (1 + XIRR)^(days / 365) - 1.")
-    mwr_annualized = _nullable_rate("The XIRR itself (actual/365); null for 365 days or less.", source="mwr_annualised")
+    mwr_annualized = _nullable_rate(
+        "The XIRR itself (actual/365); null for a period of a year or less.", source="mwr_annualised"
+    )
     modified_dietz = _nullable_rate("Modified Dietz over the period (flows weighted (CD - D) / CD); never annualised.")
 
 
@@ -312,7 +316,7 @@ class PerformancePeriodSerializer(serializers.Serializer[Any]):
     net = PerformanceFiguresSerializer(allow_null=True, help_text="Net of fees: fees lower the return.")
     gross = PerformanceFiguresSerializer(allow_null=True, help_text="Gross of fees: fees count as money taken out.")
     benchmark = _nullable_rate("The benchmark's change over the same days.")
-    benchmark_annualized = _nullable_rate("Per year, over more than 365 days.", source="benchmark_annualised")
+    benchmark_annualized = _nullable_rate("Per year, over more than a year.", source="benchmark_annualised")
     undefined = serializers.CharField(help_text="Why nothing is measured (empty when figures are given).")
     notes = serializers.ListField(child=serializers.CharField(), help_text="Why a single figure is null.")
     timing = PerformanceTimingSerializer(allow_null=True, help_text="Why TWR and MWR differ; null without both.")

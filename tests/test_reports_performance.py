@@ -98,7 +98,10 @@ def test_money_added_before_a_rise_makes_the_money_weighted_return_higher(alice:
     assert itd["timing"]["verdict"] == "well"
     text = itd["timing"]["text"]
     assert "timed well — money was added before a rise" in text
-    assert "The largest flow, 9,000.00 USD added on 2025-03-04, came before a rise of 10.00%" in text
+    assert (
+        "The largest flow, 9,000.00 USD added on 2025-03-04: the time-weighted return was 0.00% before it "
+        "(from 2025-03-03) and +10.00% after it (to 2025-03-05)."
+    ) in text
 
 
 def test_fees_lower_the_net_return_only(alice: Persona) -> None:

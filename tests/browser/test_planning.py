@@ -91,3 +91,16 @@ def test_record_a_risk_score_and_track_a_goal(
     expect(result.get_by_role("table")).to_be_visible()
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     page.screenshot(path=screenshot_dir / f"planning-goal-{width}.png", full_page=True)
+
+    # The questionnaire behind the score, and its editor (the advisor holds Trading/Models).
+    page.goto("/reports/planning/")
+    page.get_by_role("link", name="Risk tolerance").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Risk tolerance")
+    expect(page.get_by_text("The average of the values of the chosen answers")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.screenshot(path=screenshot_dir / f"planning-questionnaire-{width}.png", full_page=True)
+    page.get_by_role("link", name="Edit question 1", exact=True).click()
+    expect(page.get_by_label("Question", exact=True)).to_have_value("When do you expect to need most of this money?")
+    expect(page.get_by_label("Answer 1", exact=True)).to_have_value("Within 2 years")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.screenshot(path=screenshot_dir / f"planning-question-edit-{width}.png", full_page=True)

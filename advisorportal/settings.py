@@ -409,6 +409,9 @@ SPECTACULAR_SETTINGS = {
     ],
     # Several models have a "kind" or "status" with their own choices: name each enum.
     "ENUM_NAME_OVERRIDES": {
+        "FeeFrequencyEnum": "billing.models.Frequency",
+        "FeeProrationEnum": "billing.models.Proration",
+        "FeeMethodEnum": "billing.models.Method",
         "AccountStatusEnum": "portfolios.models.AccountStatus",
         "TransactionKindEnum": "portfolios.models.TransactionKind",
         "ContactKindEnum": "crm.models.ContactKind",

@@ -1,11 +1,19 @@
 """API routes of fee billing, included under /api/v1/ (the names are a contract)."""
 
-from django.urls import path
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
 
 from billing import api, api_invoices
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("billing/schedules", api.ScheduleViewSet, basename="billing-schedule")
+router.register("billing/assignments", api.AssignmentViewSet, basename="billing-assignment")
+router.register("billing/runs", api.RunViewSet, basename="billing-run")
 
 urlpatterns = [
     path("billing/fee-calculator/", api.FeeCalculatorView.as_view(), name="billing-fee-calculator"),
     path("billing/runs/<int:pk>/invoices/", api_invoices.RunInvoicesAPIView.as_view(), name="billing-run-invoices"),
     path("billing/invoices/<int:pk>/", api_invoices.InvoiceAPIView.as_view(), name="billing-invoice"),
+    path("", include(router.urls)),
 ]

@@ -7,7 +7,21 @@ from typing import Any
 
 from rest_framework import serializers
 
+from advisorportal.serializers import StrictSerializer
 from billing import fees
+from billing.models import (
+    FeeAssignment,
+    FeeLine,
+    FeeRun,
+    FeeSchedule,
+    FeeScheduleVersion,
+    Frequency,
+    Method,
+    PeriodBasis,
+    Proration,
+    Timing,
+    Valuation,
+)
 
 MAX_ACCOUNTS = 1000
 MAX_BANDS = 50
@@ -194,3 +208,133 @@ class FeeCalculatorResultSerializer(serializers.Serializer):
     accounts = FeeAccountResultSerializer(many=True)
     lines = FeeLineSerializer(many=True)
     explanation = serializers.CharField()
+
+
+# --- Schedules, assignments and runs --------------------------------------------------------------
+
+
+class TierSerializer(serializers.Serializer[Any]):
+    up_to = serializers.CharField(allow_null=True, max_length=30, help_text="Decimal string; null for the last band")
+    annual_rate_pct = serializers.CharField(max_length=12, help_text="Decimal string, 0 to 100")
+
+
+class VersionBodySerializer(StrictSerializer):
+    """New terms of a schedule from ``effective_from``."""
+
+    effective_from = serializers.DateField()
+    method = serializers.ChoiceField(choices=Method.choices)
+    tiers = TierSerializer(many=True, required=False, default=list)
+    flat_annual_fee = serializers.DecimalField(max_digits=17, decimal_places=2, allow_null=True, required=False,
+                                               coerce_to_string=True)  # fmt: skip
+    minimum_annual_fee = serializers.DecimalField(max_digits=17, decimal_places=2, allow_null=True, required=False)
+    maximum_annual_fee = serializers.DecimalField(max_digits=17, decimal_places=2, allow_null=True, required=False)
+    frequency = serializers.ChoiceField(choices=Frequency.choices, default=Frequency.QUARTERLY)
+    timing = serializers.ChoiceField(choices=Timing.choices, default=Timing.ARREARS)
+    valuation = serializers.ChoiceField(choices=Valuation.choices, default=Valuation.AVERAGE_DAILY)
+    period_basis = serializers.ChoiceField(choices=PeriodBasis.choices, default=PeriodBasis.FREQUENCY)
+    proration = serializers.ChoiceField(choices=Proration.choices, default=Proration.ACTUAL_365)
+    note = serializers.CharField(max_length=300, required=False, default="", allow_blank=True)
+
+
+class ScheduleBodySerializer(VersionBodySerializer):
+    name = serializers.CharField(max_length=120)
+    description = serializers.CharField(max_length=2000, required=False, default="", allow_blank=True)
+    is_default = serializers.BooleanField(required=False, default=False)
+
+
+class VersionSerializer(serializers.ModelSerializer[FeeScheduleVersion]):
+    class Meta:
+        model = FeeScheduleVersion
+        fields = ["id", "effective_from", "method", "tiers", "flat_annual_fee", "minimum_annual_fee",
+                  "maximum_annual_fee", "frequency", "timing", "valuation", "period_basis", "proration", "note",
+                  "created_at"]  # fmt: skip
+
+
+class FeeScheduleSerializer(serializers.ModelSerializer[FeeSchedule]):
+    versions = VersionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = FeeSchedule
+        fields = ["id", "name", "description", "is_default", "versions", "created_at"]
+
+
+class AssignBodySerializer(StrictSerializer):
+    """Put a schedule on accounts (by number) or households (by id), replacing what they had."""
+
+    schedule = serializers.IntegerField(allow_null=True, help_text="The schedule's id; null with excluded")
+    accounts = serializers.ListField(child=serializers.CharField(max_length=32), required=False, default=list,
+                                     max_length=20_000)  # fmt: skip
+    households = serializers.ListField(child=serializers.IntegerField(), required=False, default=list,
+                                       max_length=5_000)  # fmt: skip
+    householding = serializers.BooleanField(required=False, default=True)
+    payer = serializers.CharField(max_length=32, required=False, allow_null=True, default=None,
+                                  help_text="Account number paying for one household's accounts")  # fmt: skip
+    excluded = serializers.BooleanField(required=False, default=False)
+    fee_cap_pct = serializers.DecimalField(
+        max_digits=9,
+        decimal_places=6,
+        min_value=Decimal(0),
+        max_value=Decimal(100),
+        required=False,
+        allow_null=True,
+        default=None,
+    )
+
+
+class AssignmentSerializer(serializers.ModelSerializer[FeeAssignment]):
+    account: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="number", read_only=True)
+
+    class Meta:
+        model = FeeAssignment
+        fields = ["id", "schedule", "account", "household", "householding", "payer", "excluded", "fee_cap_pct",
+                  "updated_at"]  # fmt: skip
+
+
+class RunBodySerializer(StrictSerializer):
+    period_start = serializers.DateField()
+    period_end = serializers.DateField()
+    accounts = serializers.ListField(
+        child=serializers.CharField(max_length=32),
+        required=False,
+        default=list,
+        max_length=20_000,
+        help_text="Account numbers; empty: every open account",
+    )
+
+
+class RunSerializer(serializers.ModelSerializer[FeeRun]):
+    reference = serializers.CharField(read_only=True)
+    job_status = serializers.SerializerMethodField()
+    progress = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FeeRun
+        fields = ["id", "reference", "period_start", "period_end", "account_numbers", "status", "job_status",
+                  "progress", "computed_at", "line_count", "total_fee", "total_to_post", "audit", "prepared_by",
+                  "approved_by", "approved_at", "posted_by", "posted_at", "created_at"]  # fmt: skip
+
+    def get_job_status(self, run: FeeRun) -> str | None:
+        return run.job.status if run.job else None
+
+    def get_progress(self, run: FeeRun) -> int | None:
+        return run.job.percent if run.job else None
+
+
+class LineSerializer(serializers.ModelSerializer[FeeLine]):
+    account: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    payer: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="number",
+        read_only=True,
+        allow_null=True,
+        help_text="The account debited for this one's fee, if another",
+    )
+    schedule = serializers.SerializerMethodField()
+
+    class Meta:
+        model = FeeLine
+        fields = ["id", "account", "payer", "household", "schedule", "version", "status", "currency", "value",
+                  "billable_from", "billable_to", "annual_fee", "period_fee", "previously_billed", "to_post",
+                  "posted_amount", "transfer", "explanation", "details"]  # fmt: skip
+
+    def get_schedule(self, line: FeeLine) -> str | None:
+        return line.version.schedule.name if line.version else None

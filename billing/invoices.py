@@ -173,15 +173,17 @@ def run_job(background: Job, progress: Progress) -> Outcome:
     date_format = firm_date_format(firm_id=firm.pk)
     actor = background.created_by
     households = {h.pk: h for h in Household.objects.filter(pk__in={u.household_id for u in found.units})}
-    heads = {h.head_id for h in households.values()}
-    contacts = {c.pk: c for c in Contact.objects.filter(pk__in=heads | {u.contact_id for u in found.units})}
     existing = {i.sequence: i for i in Invoice.objects.filter(run=run)}
+    wanted = {h.head_id for h in households.values()} | {u.contact_id for u in found.units}
+    wanted |= {i.contact_id for i in existing.values()}  # an invoice made stays with its recipient
+    contacts = {c.pk: c for c in Contact.objects.filter(pk__in=wanted - {None})}
     progress.update(0, total=len(found.units), phase="Making and sending invoices")
     made = mailed = 0
     for sequence, unit in enumerate(found.units, start=1):
         invoice = existing.get(sequence)
         household = households.get(unit.household_id) if unit.household_id else None
-        contact = contacts.get(household.head_id if household else unit.contact_id or 0)
+        recipient = invoice.contact_id if invoice is not None else household.head_id if household else unit.contact_id
+        contact = contacts.get(recipient or 0)
         if invoice is None:
             invoice = _make(run, unit, sequence, household, contact, brand, date_format, actor)
             made += 1

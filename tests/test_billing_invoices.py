@@ -208,6 +208,8 @@ def test_a_run_not_posted_gets_no_invoices(alice: Persona, book: dict[str, Any])
         preview = services.run_create(actor=alice.user, period_start=Q1[0], period_end=Q1[1])
         with pytest.raises(ValidationError, match="invoices are made once it is posted"):
             invoices.invoices_start(actor=alice.user, run=preview)
+    refused = alice.api().post(f"/api/v1/billing/runs/{preview.pk}/invoices/")
+    assert refused.status_code == 400 and "once it is posted" in str(refused.json()["error"]["fields"]["run"])
     assert (
         "Invoices are made once the run is posted."
         in alice.client().get(f"/billing/runs/{preview.pk}/invoices/").content.decode()

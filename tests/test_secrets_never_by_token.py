@@ -33,6 +33,8 @@ from accounts.services import api_token_create
 from advisorportal.mail.models import MessageTemplate
 from advisorportal.notifications import services as notification_services
 from advisorportal.shell.panels import registered
+from billing import services as billing_services
+from billing.models import FeeAssignment
 from crm import selectors as crm_selectors
 from crm import services as crm_services
 from crm.agenda import bulk_email
@@ -48,6 +50,7 @@ from funding import services as funding_services
 from portfolios import services as portfolio_services
 from portfolios.custodian import services as custodian_services
 from portfolios.custodian.templates_csv import TEMPLATES as CUSTODIAN_TEMPLATES
+from reports.planning import services as planning_services
 from tests.conftest import Persona
 from tests.factories import ContactFactory, HouseholdFactory
 from tests.factories_portfolios import ClientAccountFactory
@@ -205,6 +208,21 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
             currency="USD", account_number="000123456789", routing_number="021000021",
         )  # fmt: skip  # a pending bank instruction: its clear numbers must reach no token
         funding_ids = funding_book(actor=actor, contact=ada, account=account)
+        fee_schedule = billing_services.schedule_create(
+            actor=actor, name="Standard", effective_from=date(2024, 1, 1), method="flat", flat_annual_fee=Decimal(1000)
+        )
+        billing_services.assign(actor=actor, schedule=fee_schedule, accounts=[account])
+        fee_assignment = FeeAssignment.objects.get(account=account)
+        fee_run = billing_services.run_create(actor=actor, period_start=date(2026, 1, 1), period_end=date(2026, 3, 31))
+        questionnaire = planning_services.questionnaire_ensure_default(actor=actor)
+        answers = {q.pk: q.options.order_by("pk").first().pk for q in questionnaire.questions.all()}
+        risk_score = planning_services.risk_score_record(actor=actor, contact=ada, questionnaire=questionnaire,
+                                                         answers=answers)  # fmt: skip
+        goal = planning_services.goal_create(
+            actor=actor, contact=ada, name="Retirement", target_amount=Decimal("500000.00"),
+            target_date=date(date.today().year + 20, 1, 1), current_amount=Decimal("100000.00"),
+            monthly_contribution=Decimal("1000.00"), expected_return=Decimal("0.0600"), volatility=Decimal("0.1200"),
+        )  # fmt: skip
         audit_ids = list(AuditEntry.objects.values_list("pk", flat=True))
     ids = {
         "contacts": contact_ids,
@@ -214,6 +232,8 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         "documents": [document.pk],
         "audit": audit_ids,
         "accounts": [account.pk],
+        "account": [account.pk],  # /reports/performance/account/<pk>/
+        "household": [household.pk],  # /reports/performance/household/<pk>/
         "contact-merges": [merge.pk],
         "contact-imports": [contact_import.pk],
         "imports": [custodian.pk],
@@ -248,6 +268,14 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         "requests": [deposit.pk],  # funding requests (/funding/requests/<pk>/…)
         "instruction-files": [instruction_file.pk],
         **funding_ids,  # /api/v1/funding-requests/{id}/, bank-instructions/{id}/, full-service-enrollments/{id}/
+        "schedules": [fee_schedule.pk],
+        "assignments": [fee_assignment.pk],
+        "runs": [fee_run.pk],
+        "questionnaires": [questionnaire.pk],
+        "questions": list(answers)[:1],
+        "risk-scores": [risk_score.pk],
+        "goals": [goal.pk],
+        "invoices": [],  # invoices need a posted run on daily values (tests/test_billing_invoices.py)
         "brand": [alice.firm.pk],  # the firm's colours for its client approval pages (public)
     }
     return Firm(ids=ids, contacts={"ada": ada.pk, "fiona": fiona.pk, "acme": acme.pk}, slug=alice.firm.slug)

@@ -25,7 +25,7 @@ def test_the_fee_calculator_explains_a_householded_tiered_fee(
     owner = e2e_server.user("harbor", "owner")
     log_in(page, owner, e2e_server.backup_code(owner))
     page.goto("/billing/")
-    page.get_by_role("link", name="Fee calculator").click()
+    page.get_by_role("navigation", name="Fee billing").get_by_role("link", name="Fee calculator").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Fee calculator")
     page.get_by_label("Method").select_option("tiered")
     page.get_by_label("Band 1: values below").fill("1,000,000")

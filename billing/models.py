@@ -128,6 +128,18 @@ class FeeScheduleVersion(FirmOwnedModel):
         help_text="How days are counted for a part period (an account opened mid-period) and for a period fee by days.",
     )  # fmt: skip
     note = models.CharField(max_length=300, blank=True, help_text="Why this version, for the record.")
+    exclusions = models.JSONField(
+        default=dict, blank=True, help_text="What is left out of the billed value (``billing.exclusions``)."
+    )
+    flow_threshold_amount = AmountField(
+        verbose_name="flow threshold (amount)", null=True, blank=True, validators=[MinValueValidator(0)],
+        help_text="A deposit or withdrawal above it during the period is prorated by its days in the account.",
+    )  # fmt: skip
+    flow_threshold_pct = models.DecimalField(
+        "flow threshold (% of value)", max_digits=9, decimal_places=6, null=True, blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(1000)],
+        help_text="The same, as a percentage of the account's billed value.",
+    )  # fmt: skip
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -178,6 +190,9 @@ class FeeAssignment(FirmOwnedModel):
         "fee cap (% a year)", max_digits=9, decimal_places=6, null=True, blank=True,
         validators=[MinValueValidator(0), MaxValueValidator(100)],
     )  # fmt: skip
+    exclusions = models.JSONField(
+        default=dict, blank=True, help_text="What is left out of the billed value (``billing.exclusions``)."
+    )
     updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -375,3 +390,105 @@ class Invoice(FirmOwnedModel):
 
 
 from billing.increase_models import *  # noqa: E402,F401,F403
+
+
+# --- Adjustments (issue #18, point 4) -------------------------------------------------------------
+
+
+class AdjustmentKind(models.TextChoices):
+    CREDIT = "credit", "Credit"
+    REIMBURSEMENT = "reimbursement", "Reimbursement"
+
+
+class Adjustment(FirmOwnedModel):
+    """A one-off credit or reimbursement to a client account, posted at once as a fee refund (the
+    firm's master account debited, the client's account credited: ``transfer``), with its reason.
+    Posted exactly once per ``idempotency_key``; a mistaken one is corrected by a new posting,
+    never by an edit (the ledger is append-only)."""
+
+    name_fields: ClassVar[frozenset[str]] = frozenset({"reason"})
+
+    account = models.ForeignKey(
+        "portfolios.ClientAccount", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    kind = models.CharField(max_length=14, choices=AdjustmentKind.choices, default=AdjustmentKind.CREDIT)
+    amount = AmountField(validators=[MinValueValidator(Decimal("0.01"))])
+    currency = CurrencyField(default="USD")
+    reason = models.CharField(max_length=300)
+    trade_date = models.DateField()
+    idempotency_key = models.CharField(max_length=255)
+    transfer = models.ForeignKey(
+        "portfolios.AccountTransfer", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(FirmOwnedModel.Meta):
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["firm", "idempotency_key"], name="billing_adjustment_key_uniq"),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="billing_adjustment_amount_positive"),
+        ]
+        indexes = [models.Index(fields=["firm", "account", "created_at"], name="billing_adjustment_account_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount} {self.currency}"
+
+
+class RecurringKind(models.TextChoices):
+    FIXED_CREDIT = "fixed_credit", "Fixed credit per billing period"
+    FEE_DISCOUNT = "fee_discount", "Discount of the fee (%)"
+
+
+class RecurringAdjustment(FirmOwnedModel):
+    """A credit on an account's fee in every billing period that overlaps ``starts_on`` to
+    ``ends_on`` (open-ended when empty): a fixed amount per period, or a percentage of the period
+    fee. Fee runs apply it to the account's line (``billing.runs``), which says so; it never turns
+    a fee into a payment to the client. Stopping it sets ``ends_on`` (what was billed stays)."""
+
+    name_fields: ClassVar[frozenset[str]] = frozenset({"reason"})
+
+    account = models.ForeignKey(
+        "portfolios.ClientAccount", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
+    kind = models.CharField(max_length=14, choices=RecurringKind.choices)
+    amount = AmountField(
+        null=True, blank=True, validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="The credit per billing period, in the account's currency (fixed credit).",
+    )  # fmt: skip
+    pct = models.DecimalField(
+        "discount (%)", max_digits=9, decimal_places=6, null=True, blank=True,
+        validators=[MinValueValidator(Decimal("0.000001")), MaxValueValidator(100)],
+        help_text="The share of the period fee credited (discount).",
+    )  # fmt: skip
+    reason = models.CharField(max_length=300)
+    starts_on = models.DateField("from")
+    ends_on = models.DateField("to", null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    stopped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(FirmOwnedModel.Meta):
+        ordering = ["account", "starts_on", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind="fixed_credit", amount__gt=0, pct__isnull=True)
+                | models.Q(kind="fee_discount", amount__isnull=True, pct__gt=0, pct__lte=100),
+                name="billing_recurring_terms",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ends_on__isnull=True) | models.Q(ends_on__gte=models.F("starts_on")),
+                name="billing_recurring_dates",
+            ),
+        ]
+        indexes = [models.Index(fields=["firm", "account", "starts_on"], name="billing_recurring_account_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.account_id}"
+
+    def in_force(self, start: Any, end: Any) -> bool:
+        """Whether it overlaps the period ``start`` to ``end``."""
+        return self.starts_on <= end and (self.ends_on is None or self.ends_on >= start)

@@ -7,7 +7,7 @@ Time-weighted: ``index_end / index_base - 1``, net of fees (``return_index``) an
 (``gross_index``). A trailing period (1, 3, 5 years) longer than the account's history has no
 return; a period to date (month, quarter, year) that began before the account did is measured
 from its first day. Returns over more than a year are also given annualised:
-``(1 + r) ** (365.25 / days) - 1``.
+``(1 + r) ** (365 / days) - 1``, the basis of the reports and of XIRR (issue #19).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from portfolios.models import (
     Transaction,
 )
 
-YEAR_DAYS = 365.25
+YEAR_DAYS = 365
 
 
 def base_day(day: date) -> date:

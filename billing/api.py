@@ -239,7 +239,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillingViewSe
     def get_queryset(self) -> QuerySet[FeeRun]:
         if self.describing_schema():
             return FeeRun.objects.unscoped().none()
-        return selectors.runs()
+        return selectors.runs(user=self.request.user)
 
     @extend_schema(request=RunBodySerializer, responses={202: RunSerializer})
     @idempotent_view("billing.run_create")

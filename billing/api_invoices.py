@@ -70,9 +70,9 @@ class PdfRenderer(renderers.BaseRenderer):
         return data
 
 
-def _run(pk: int) -> FeeRun:
+def _run(pk: int, *, user: Any) -> FeeRun:
     try:
-        return selectors.runs().get(pk=pk)
+        return selectors.runs(user=user).get(pk=pk)
     except FeeRun.DoesNotExist:
         raise Http404 from None
 
@@ -86,7 +86,7 @@ class RunInvoicesAPIView(FirmScopedAPIView):
 
     @extend_schema(summary="The invoices of a fee run", responses=InvoiceSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
-        run = _run(pk)
+        run = _run(pk, user=request.user)
         visible = [i.pk for i in invoices.run_invoices(run=run, user=request.user)]
         queryset = Invoice.objects.filter(pk__in=visible).select_related("email").order_by("id")
         paginator = self.pagination_class()
@@ -99,7 +99,7 @@ class RunInvoicesAPIView(FirmScopedAPIView):
         responses={202: InvoiceJobSerializer},
     )
     def post(self, request: Request, pk: int) -> Response:
-        run = _run(pk)
+        run = _run(pk, user=request.user)
         if not selectors.whole_firm(request.user):
             raise exceptions.PermissionDenied("This needs the Fee Administration right for every client.")
         try:

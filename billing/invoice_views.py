@@ -34,9 +34,9 @@ from billing import invoices, selectors, summary
 from billing.models import FeeRun, Invoice
 
 
-def run_or_404(pk: Any) -> FeeRun:
+def run_or_404(pk: Any, *, user: Any) -> FeeRun:
     try:
-        return selectors.runs().get(pk=pk)
+        return selectors.runs(user=user).get(pk=pk)
     except (FeeRun.DoesNotExist, ValueError):
         raise Http404 from None
 
@@ -85,11 +85,11 @@ class InvoicesPanelView(FirmScopedView):
     required_right = Right.FEE_ADMINISTRATION
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        run = run_or_404(pk)
+        run = run_or_404(pk, user=self.user)
         return render(request, "billing/_invoices.html", invoices.panel_context(run=run, user=self.user))
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponseBase:
-        run = run_or_404(pk)
+        run = run_or_404(pk, user=self.user)
         require_whole_firm(self.user)
         try:
             invoices.invoices_start(actor=self.user, run=run)
@@ -114,7 +114,7 @@ class RunSummaryCsvView(FirmScopedView):
     required_right = Right.FEE_ADMINISTRATION
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponseBase:
-        run = run_or_404(pk)
+        run = run_or_404(pk, user=self.user)
         require_whole_firm(self.user)
         audit.record_read(what="fee run summary CSV export", obj=run)
         body = firm_stream(self.user.firm_id, summary.csv_lines(run, date_format=date_style().code))
@@ -127,7 +127,7 @@ class RunSummaryXlsxView(FirmScopedView):
     required_right = Right.FEE_ADMINISTRATION
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponseBase:
-        run = run_or_404(pk)
+        run = run_or_404(pk, user=self.user)
         require_whole_firm(self.user)
         audit.record_read(what="fee run summary Excel export", obj=run)
         return FileResponse(

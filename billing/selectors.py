@@ -79,8 +79,14 @@ def assignments(*, user: Any, schedule: FeeSchedule) -> QuerySet[FeeAssignment]:
     return rows.filter(account__in=visible) | rows.filter(household__in=visible.values("household_id"))
 
 
-def runs() -> QuerySet[FeeRun]:
-    return FeeRun.objects.select_related("job", "prepared_by", "approved_by", "posted_by")
+def runs(*, user: Any) -> QuerySet[FeeRun]:
+    """The fee runs the user may read. A run's totals and pre-bill audit cover all its accounts, so
+    a user whose scope is a selection sees only the runs of chosen accounts all inside it."""
+    found = FeeRun.objects.select_related("job", "prepared_by", "approved_by", "posted_by")
+    if whole_firm(user):
+        return found
+    numbers = list(accounts(user=user).values_list("number", flat=True))
+    return found.exclude(account_numbers=[]).filter(account_numbers__contained_by=numbers)
 
 
 def run_lines(*, user: Any, run: FeeRun, status: str = "") -> QuerySet[FeeLine]:

@@ -13,7 +13,7 @@ from django.views.generic import TemplateView
 from accounts.access import FirmScopedView
 from accounts.rights import Right
 from advisorportal import formats
-from billing import fees, runs, selectors, services
+from billing import fees, invoices, runs, selectors, services
 from billing.forms import AssignForm, FeeCalculatorForm, RunForm, ScheduleForm, SettingsForm, VersionForm
 from billing.models import FeeAssignment, FeeRun, FeeSchedule, LineStatus, RunStatus
 from billing.serializers import calculate_body
@@ -36,7 +36,7 @@ class BillingPage(FirmScopedView, TemplateView):
 
     def run_or_404(self, pk: int) -> FeeRun:
         try:
-            return selectors.runs().get(pk=pk)
+            return selectors.runs(user=self.user).get(pk=pk)
         except FeeRun.DoesNotExist:
             raise Http404("No such fee run.") from None
 
@@ -46,7 +46,7 @@ class IndexView(BillingPage):
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
-        context.update(recent=list(selectors.runs()[:5]), schedules=selectors.schedules(),
+        context.update(recent=list(selectors.runs(user=self.user)[:5]), schedules=selectors.schedules(),
                        default=FeeSchedule.objects.filter(is_default=True).first())  # fmt: skip
         return context
 
@@ -221,7 +221,7 @@ class RunsView(BillingPage):
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
         context.setdefault("form", RunForm())
-        page = Paginator(selectors.runs(), 50).get_page(self.request.GET.get("page"))
+        page = Paginator(selectors.runs(user=self.user), 50).get_page(self.request.GET.get("page"))
         context.update(page=page, runs=page.object_list)
         return context
 
@@ -278,6 +278,7 @@ class RunDetailView(BillingPage):
             four_eyes_blocks=run.status == RunStatus.PREVIEW and four_eyes and run.prepared_by_id == user.pk,
             computing=run.job is not None and run.job.active,
         )  # fmt: skip
+        context.update(invoices.panel_context(run=run, user=user), whole_firm=selectors.whole_firm(user))
         return context
 
 

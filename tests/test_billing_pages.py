@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
+from accounts import services as account_services
+from accounts.models import AccountScope, Role
 from advisorportal.jobs import services as job_services
 from billing.models import FeeAssignment, FeeRun, FeeSchedule, RunStatus
 from portfolios import performance
@@ -118,3 +120,30 @@ def test_other_firms_and_users_without_the_right(alice: Persona, bob: Persona, c
         assert bob.client().get(reverse(name, args=args)).status_code == 403
     assert charlie.client().post(reverse("billing:run-approve", args=[run.pk])).status_code == 404
     assert bob.client().get(reverse("billing:runs")).status_code == 403
+
+
+def test_a_fee_administrator_of_a_selection_sees_only_runs_of_their_accounts(alice: Persona) -> None:
+    """A run's totals and audit cover all its accounts: a user whose scope is a selection reads
+    only the runs of chosen accounts all inside it, in the pages and the API."""
+    with alice.scope():
+        mine, other = new_account(), new_account()
+        admin = UserFactory(firm=alice.firm, email="erin@alpha.test", role=Role.ADVISOR)
+        account_services.account_scope_set(
+            actor=alice.user, user=admin, scope=AccountScope.SELECTED, account_ids=frozenset({mine.pk})
+        )
+        whole = FeeRun.objects.create(period_start=Q1[0], period_end=Q1[1], prepared_by=alice.user)
+        both = FeeRun.objects.create(period_start=Q1[0], period_end=Q1[1], prepared_by=alice.user,
+                                     account_numbers=sorted([mine.number, other.number]))  # fmt: skip
+        own = FeeRun.objects.create(period_start=Q1[0], period_end=Q1[1], prepared_by=alice.user,
+                                    account_numbers=[mine.number])  # fmt: skip
+    erin = Persona(admin, alice.firm)
+    web = erin.client()
+    for run in (whole, both):
+        assert web.get(reverse("billing:run", args=[run.pk])).status_code == 404
+        assert erin.api().get(f"/api/v1/billing/runs/{run.pk}/").status_code == 404
+    assert web.get(reverse("billing:run", args=[own.pk])).status_code == 200
+    listed = web.get(reverse("billing:runs")).content.decode()
+    assert own.reference in listed and whole.reference not in listed and both.reference not in listed
+    assert [r["id"] for r in erin.api().get("/api/v1/billing/runs/").json()["results"]] == [own.pk]
+    # Alice, for every client, sees all three.
+    assert len(alice.api().get("/api/v1/billing/runs/").json()["results"]) == 3

@@ -389,9 +389,6 @@ class Invoice(FirmOwnedModel):
         return self.number
 
 
-from billing.increase_models import *  # noqa: E402,F401,F403
-
-
 # --- Adjustments (issue #18, point 4) -------------------------------------------------------------
 
 
@@ -492,3 +489,6 @@ class RecurringAdjustment(FirmOwnedModel):
     def in_force(self, start: Any, end: Any) -> bool:
         """Whether it overlaps the period ``start`` to ``end``."""
         return self.starts_on <= end and (self.ends_on is None or self.ends_on >= start)
+
+
+from billing.increase_models import *  # noqa: E402,F401,F403

@@ -11,12 +11,16 @@ For each account billed (open, not the master account, opened by the period's en
 3. **Value** in the account's base currency from the stored daily values
    (``portfolios.performance.navs_between``): at the period's end, the average daily balance, or
    the average of month-ends, over the period (in arrears) or the period before (in advance),
-   from the account's inception.
+   from the account's inception; less what the version and the assignments exclude (securities,
+   asset classes, cash, part of a position), valued the same way; large flows prorated by their
+   days (``billing.exclusions``).
 4. **Fee**: ``billing.fees.calculate`` on the billing unit — the household when its assignment
    bills it together (bands on the combined value, shared pro rata), else the account — for the
    account's billed days (from its inception, if later than the period's start).
 5. **Cap**: a fee above the account's cap (an annualised % of its value) is lowered to it.
-6. **Already billed**: what posted runs billed for the same account and period is subtracted; the
+6. **Recurring adjustments** of the account in force in the period (``RecurringAdjustment``): a
+   discount (% of the fee), then a fixed credit, each a step of the line; never below zero.
+7. **Already billed**: what posted runs billed for the same account and period is subtracted; the
    line posts the difference (a refund when negative). An account billed in a posted run of an
    overlapping other period is held back (it would be billed twice for those days).
 """
@@ -33,7 +37,7 @@ import numpy as np
 from django.db.models import Sum
 
 from advisorportal import formats
-from billing import fees
+from billing import exclusions, fees
 from billing.models import (
     BillingSettings,
     FeeAssignment,
@@ -43,6 +47,8 @@ from billing.models import (
     FeeScheduleVersion,
     LineStatus,
     PeriodBasis,
+    RecurringAdjustment,
+    RecurringKind,
     Timing,
     Valuation,
 )
@@ -74,6 +80,7 @@ class LinePlan:
     steps: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     cap_pct: Decimal | None = None
+    exclusions: dict[str, Any] = field(default_factory=dict)
 
     @property
     def explanation(self) -> str:
@@ -200,6 +207,9 @@ def plan(run: FeeRun) -> Plan:
     for version in FeeScheduleVersion.objects.select_related("schedule").order_by("-effective_from"):
         versions[version.schedule_id].append(version)
     names = dict(FeeSchedule.objects.values_list("pk", "name"))
+    from billing import increases  # a raise the client has not approved bills on the old terms
+
+    held = increases.pending_increases(run.firm_id, [r[0] for r in rows], start)
 
     findings: dict[str, Finding] = {}
 
@@ -246,7 +256,14 @@ def plan(run: FeeRun) -> Plan:
             line.steps.append(f"The schedule {names[schedule_id]} is not yet in effect on {formats.day(start)}{when}.")
             find("not_effective", "error", "Accounts whose schedule is not yet in effect (not billed).", number)
             continue
+        if (kept := held.get(pk)) is not None and (old := kept.instead_of(version)) is not None:
+            line.steps.append(kept.why(version))
+            version, schedule_id = old, old.schedule_id
         line.version = version
+        line.exclusions = exclusions.merged(
+            version.exclusions, mine.exclusions if mine is not None else None,
+            theirs.exclusions if theirs is not None and how == "its household's fee assignment" else None,
+        )  # fmt: skip
         line.steps.append(
             f"Schedule {names[schedule_id]} (version from {formats.day(version.effective_from)}, "
             f"{version.get_method_display().lower()}), from {how}."
@@ -274,6 +291,7 @@ def plan(run: FeeRun) -> Plan:
     _value(units, start, end)
     for (kind, _), members in units.items():
         _fee(kind, members, start, end)
+    _recurring(lines, start, end)
     _already_billed(run, lines, find)
     _audit_cash_and_change(run, lines, find)
     for line in lines:
@@ -291,6 +309,9 @@ def _value(units: dict[tuple[str, int], list[LinePlan]], start: date, end: date)
             by_window[valuation_window(start, end, line.version.timing)].append(line)
     for (low, high), members in by_window.items():
         navs = performance.navs_between(account_ids=[ln.account_id for ln in members], start=low, end=high)
+        asks = [exclusions.Ask(ln.account_id, ln.currency, ln.exclusions, navs[ln.account_id][0])
+                for ln in members if ln.exclusions and ln.account_id in navs]  # fmt: skip
+        left_out = exclusions.excluded_series(asks)
         for line in members:
             assert line.version is not None
             found = navs.get(line.account_id)
@@ -308,6 +329,145 @@ def _value(units: dict[tuple[str, int], list[LinePlan]], start: date, end: date)
                 f"Valued {timing}: {formats.amount(line.value)} {line.currency}, {words} "
                 f"({line.version.get_valuation_display().lower()})."
             )
+            if line.exclusions:
+                _exclude(line, found, left_out.get(line.account_id, {}))
+        _prorate_flows([ln for ln in members if _has_threshold(ln)], low, high)
+
+
+def _exclude(line: LinePlan, found: Any, series: dict[str, np.ndarray]) -> None:
+    """Take what the line's exclusions leave out off its value, item by item, valued as the value
+    was (the methods are averages or a last value: linear, so each item is valued alone)."""
+    assert line.version is not None
+    items = []
+    if found is not None:
+        for label, values in sorted(series.items()):
+            amount, _ = value_of(found[0], values, line.version.valuation)
+            if amount:
+                items.append((label, amount))
+    total = sum((a for _, a in items), ZERO)
+    before = line.value
+    line.value = max(before - total, ZERO)
+    line.details["exclusions"] = {
+        "rules": line.exclusions, "items": [{"what": label, "value": str(a)} for label, a in items],
+        "total": str(total), "value_before": str(before),
+    }  # fmt: skip
+    what = exclusions.describe(line.exclusions)
+    if not items:
+        line.steps.append(f"Excluded from the value: {what}; the account held none of it, so nothing was left out.")
+        return
+    parts = ", ".join(f"{label} {formats.amount(a)}" for label, a in items)
+    floor = " (not below zero)" if before - total < 0 else ""
+    line.steps.append(
+        f"Excluded from the value ({what}): {parts}, in all {formats.amount(total)} {line.currency} valued the "
+        f"same way; billed value {formats.amount(line.value)} {line.currency}{floor}."
+    )
+
+
+def _has_threshold(line: LinePlan) -> bool:
+    version = line.version
+    return version is not None and (version.flow_threshold_amount is not None
+                                    or version.flow_threshold_pct is not None)  # fmt: skip
+
+
+def _prorate_flows(members: list[LinePlan], low: date, high: date) -> None:
+    """Large flows of the period, prorated by the days they were out of (or still in) the account."""
+    eligible = []
+    for line in members:
+        version = line.version
+        assert version is not None
+        if version.timing == Timing.ADVANCE:
+            line.steps.append("Large flows are not prorated: the fee is billed in advance, on the value before the "
+                              "period.")  # fmt: skip
+        elif version.valuation != Valuation.PERIOD_END:
+            line.steps.append(f"Large flows are not prorated again: the {version.get_valuation_display().lower()} "
+                              "already counts each flow by its time in the account.")  # fmt: skip
+        elif line.exclusions.get("cash"):
+            line.steps.append("Large flows are not prorated: cash is excluded from the value, and flows are cash.")
+        else:
+            eligible.append(line)
+    flows = exclusions.flows_between(account_ids=[ln.account_id for ln in eligible], start=low, end=high)
+    for line in eligible:
+        version = line.version
+        assert version is not None and line.billable_from is not None and line.billable_to is not None
+        if version.flow_threshold_amount is not None:
+            threshold, words = version.flow_threshold_amount, f"{formats.amount(version.flow_threshold_amount)}"
+        else:
+            assert version.flow_threshold_pct is not None
+            threshold = fees.cents(line.value * version.flow_threshold_pct / 100)
+            words = f"{formats.quantity(version.flow_threshold_pct)} % of the value, {formats.amount(threshold)}"
+        days = (line.billable_to - line.billable_from).days + 1
+        prorated = []
+        change = ZERO
+        for day, amount in flows.get(line.account_id, []):
+            flow = _money(amount)
+            if day < line.billable_from or day > line.billable_to or abs(flow) <= threshold:
+                continue
+            outside = (day - line.billable_from).days
+            delta = fees.cents(-flow * outside / days)
+            change += delta
+            prorated.append({"date": day.isoformat(), "flow": str(flow), "days_out": outside if flow > 0 else None,
+                             "days_in": outside if flow < 0 else None, "days": days, "change": str(delta)})  # fmt: skip
+            if flow > 0:
+                line.steps.append(
+                    f"Large deposit of {formats.amount(flow)} on {formats.day(day)} (above the flow threshold of "
+                    f"{words}): in the account {days - outside} of {days} days, so the value falls by "
+                    f"{formats.amount(-delta)}."
+                )
+            else:
+                line.steps.append(
+                    f"Large withdrawal of {formats.amount(-flow)} on {formats.day(day)} (above the flow threshold of "
+                    f"{words}): still in the account {outside} of {days} days, so the value rises by "
+                    f"{formats.amount(delta)}."
+                )
+        line.details["flows"] = {"threshold": str(threshold), "prorated": prorated, "change": str(change)}
+        if prorated:
+            line.value = max(line.value + change, ZERO)
+            line.steps.append(f"Value after prorating large flows: {formats.amount(line.value)} {line.currency}.")
+        else:
+            line.steps.append(f"No flow above the flow threshold of {words} in the period.")
+
+
+def _recurring(lines: list[LinePlan], start: date, end: date) -> None:
+    """The recurring adjustments in force in the period on each billed line: discounts (a share of
+    the fee), then fixed credits, never taking the fee below zero (one query)."""
+    billed = {ln.account_id: ln for ln in lines if ln.status == LineStatus.BILLED}
+    if not billed:
+        return
+    rows = (
+        RecurringAdjustment.objects.filter(account_id__in=list(billed), starts_on__lte=end)
+        .exclude(ends_on__lt=start)
+        .order_by("account_id", "kind", "starts_on", "id")
+    )
+    by_account: dict[int, list[RecurringAdjustment]] = defaultdict(list)
+    for row in rows:
+        by_account[row.account_id].append(row)
+    for account_id, found in by_account.items():
+        line = billed[account_id]
+        before = line.period_fee
+        fee, applied = before, []
+        for row in sorted(found, key=lambda r: (r.kind != RecurringKind.FEE_DISCOUNT, r.starts_on, r.pk)):
+            if row.kind == RecurringKind.FEE_DISCOUNT:
+                assert row.pct is not None
+                credit = min(fees.cents(before * row.pct / 100), fee)
+                what = f"a discount of {formats.quantity(row.pct)} % of the fee"
+            else:
+                assert row.amount is not None
+                credit = min(row.amount, fee)
+                what = f"a fixed credit of {formats.amount(row.amount)} a period"
+            fee -= credit
+            until = f" to {formats.day(row.ends_on)}" if row.ends_on else ""
+            short = "" if row.kind == RecurringKind.FEE_DISCOUNT or credit == row.amount else (
+                " (limited to the fee left: a credit never pays the client)")  # fmt: skip
+            line.steps.append(
+                f"Recurring adjustment ({row.reason}; from {formats.day(row.starts_on)}{until}): {what}, "
+                f"{formats.amount(credit)} off{short}."
+            )
+            applied.append({"id": row.pk, "kind": row.kind, "reason": row.reason, "credit": str(credit),
+                            "pct": None if row.pct is None else str(row.pct),
+                            "amount": None if row.amount is None else str(row.amount)})  # fmt: skip
+        line.period_fee = fee
+        line.details["adjustments"] = {"before": str(before), "applied": applied, "after": str(fee)}
+        line.steps.append(f"Fee after adjustments: {formats.amount(fee)} {line.currency}.")
 
 
 def _period(line: LinePlan, start: date, end: date) -> fees.Period:

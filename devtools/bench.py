@@ -870,6 +870,45 @@ def tools_returns(worker: Worker) -> Sample:
     return worker.request("POST", "/api/v1/tools/returns/", expect=200, json=body, headers=worker.state["api_headers"])
 
 
+# Reports (issue #19): a household's performance and the client data query on TWR, as the advisor.
+TARGET_P95_MS["household_performance"] = 300.0
+TARGET_SECONDS["client_query_twr"] = 2.0
+
+
+def bench_household(worker: Worker) -> None:
+    """Setup: the advisor's token and the ten-account household with five years of values that
+    ``manage.py bench_household`` makes once in the bench firm (later runs find it)."""
+    tools_token(worker)
+    if "household" not in worker.state:
+        with worker.bench._lock:
+            if worker.bench.shared.get("household") is None:
+                figures = _command_figures("bench_household", FIRMS[0])
+                if isinstance(figures, Sample):
+                    raise BenchError(f"bench household: {figures.error}")
+                worker.bench.shared["household"] = figures["household"]
+        worker.state["household"] = worker.bench.shared["household"]
+
+
+@scenario("household_performance", setup=bench_household, in_mix=False)
+def household_performance(worker: Worker) -> Sample:
+    """Every period (MTD to 5 years, since inception) of a 10-account household over 5 years: TWR, MWR and
+    Modified Dietz, net and gross of fees, beside the benchmark (GET /api/v1/reports/performance/)."""
+    query = {"household": worker.state["household"]}
+    return worker.request("GET", "/api/v1/reports/performance/", expect=200, params=query,
+                          headers=worker.state["api_headers"])  # fmt: skip
+
+
+def client_query_twr(worker: Worker) -> Sample:
+    """Every account of the firm (20,000 at full scale) whose 1-year TWR is above 5 %: one statement reads
+    each account's index at the period's base and end (GET /api/v1/reports/queries/performance/)."""
+    return worker.request("GET", "/api/v1/reports/queries/performance/", expect=200,
+                          params={"period": "1Y", "above": "0.05", "limit": "1000"},
+                          headers=worker.state["api_headers"])  # fmt: skip
+
+
+SCENARIOS["client_query_twr"] = Scenario(client_query_twr, tools_token, in_mix=False, workers=1, requests=20, warmup=2)
+
+
 # Add new scenarios above. `mixed` goes round the others (those with in_mix) on each worker.
 
 

@@ -15,19 +15,30 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api_access import FirmScopedAPIView
+from accounts.api_access import FirmScopedAPIView, require_stepped_up_session
 from accounts.rights import Right
 from advisorportal.api_schema import object_filter
-from reports import returns, selectors
+from reports import queries, returns, selectors
 from reports.performance import PerformanceInputError
 from reports.serializers import (
+    AccountQueryAnswerSerializer,
+    AccountQueryParamsSerializer,
+    ActivityQueryAnswerSerializer,
+    ActivityQueryParamsSerializer,
+    PerformanceQueryAnswerSerializer,
+    PerformanceQueryParamsSerializer,
     PerformanceQuerySerializer,
     PerformanceSerializer,
+    RmdQueryAnswerSerializer,
+    RmdQueryParamsSerializer,
+    SymbolQueryAnswerSerializer,
+    SymbolQueryParamsSerializer,
     ToolIrrRequestSerializer,
     ToolRateSerializer,
     ToolReturnsRequestSerializer,
@@ -247,3 +258,120 @@ class PerformanceView(FirmScopedAPIView):
             "custom": result.custom if result else None, "convention": CONVENTION,
         }  # fmt: skip
         return Response(PerformanceSerializer(body).data)
+
+
+# --- Client data queries and account queries (issue #19, point 4) -------------------------------------
+
+
+class QueryView(FirmScopedAPIView):
+    """A query over the accounts of the caller's PortfolioAnalyst scope; its answer is ``count``,
+    ``truncated``, ``summary``, ``notes`` and the first ``limit`` rows in ``results``."""
+
+    required_right = Right.PORTFOLIO_ANALYST
+    params: type[Any]
+    answer: type[Any]
+
+    def run(self, request: Request, data: dict[str, Any]) -> queries.QueryResult:
+        raise NotImplementedError
+
+    def get(self, request: Request) -> Response:
+        query = self.params(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = dict(query.validated_data)
+        try:
+            result = self.run(request, data)
+        except queries.QueryInputError as error:
+            raise exceptions.ValidationError({error.field: [error.message]}) from None
+        limit = data["limit"]
+        body = {"count": result.count, "truncated": result.count > limit, "summary": result.summary,
+                "notes": result.notes, "results": result.rows[:limit]}  # fmt: skip
+        return Response(self.answer(body).data)
+
+
+class PerformanceQueryView(QueryView):
+    params, answer = PerformanceQueryParamsSerializer, PerformanceQueryAnswerSerializer
+
+    @extend_schema(parameters=[PerformanceQueryParamsSerializer], responses=PerformanceQueryAnswerSerializer)
+    def get(self, request: Request) -> Response:
+        """Accounts whose time-weighted return (net of fees, the stored daily index) over `period` is above
+        `above` and/or below `below` (fractions; both: between them), highest first. A period to date and
+        since inception that began before an account did is measured from its first day; 1, 3 and 5 years
+        and CUSTOM need values from their start (others are counted in `notes`). Give at least one of
+        above and below; with both, above must be lower: else 400 naming the field."""
+        return super().get(request)
+
+    def run(self, request: Request, data: dict[str, Any]) -> queries.QueryResult:
+        return queries.performance_query(
+            user=request.user, code=data["period"], above=data.get("above"), below=data.get("below"),
+            start=data.get("start"), end=data.get("end"), today=timezone.localdate(),
+        )  # fmt: skip
+
+
+class SymbolQueryView(QueryView):
+    params, answer = SymbolQueryParamsSerializer, SymbolQueryAnswerSerializer
+
+    @extend_schema(parameters=[SymbolQueryParamsSerializer], responses=SymbolQueryAnswerSerializer)
+    def get(self, request: Request) -> Response:
+        """Accounts that held the security at the start of the period or had a transaction in it. An unknown
+        symbol is a 400 naming `symbol`."""
+        return super().get(request)
+
+    def run(self, request: Request, data: dict[str, Any]) -> queries.QueryResult:
+        return queries.symbol_query(
+            user=request.user, symbol=data["symbol"], start=data["start"], end=data.get("end"),
+            today=timezone.localdate(),
+        )  # fmt: skip
+
+
+class ActivityQueryView(QueryView):
+    params, answer = ActivityQueryParamsSerializer, ActivityQueryAnswerSerializer
+
+    @extend_schema(parameters=[ActivityQueryParamsSerializer], responses=ActivityQueryAnswerSerializer)
+    def get(self, request: Request) -> Response:
+        """Accounts with more than `threshold` trades (buys and sells), dividends and position transfers
+        together in the period, most first; interest, cash flows and fees are not counted, and a correction
+        and the transaction it reverses count as none."""
+        return super().get(request)
+
+    def run(self, request: Request, data: dict[str, Any]) -> queries.QueryResult:
+        return queries.activity_query(
+            user=request.user, start=data["start"], end=data.get("end"), threshold=data["threshold"],
+            today=timezone.localdate(),
+        )  # fmt: skip
+
+
+class RmdQueryView(QueryView):
+    params, answer = RmdQueryParamsSerializer, RmdQueryAnswerSerializer
+
+    @extend_schema(parameters=[RmdQueryParamsSerializer], responses=RmdQueryAnswerSerializer)
+    def get(self, request: Request) -> Response:
+        """The primary owners of Traditional, Rollover and SEP IRAs (not closed) with a required minimum
+        distribution for `year`: the balance at the close of December 31 before over the Uniform Lifetime
+        Table's period, withdrawn so far in the year and what is left."""
+        return super().get(request)
+
+    def run(self, request: Request, data: dict[str, Any]) -> queries.QueryResult:
+        return queries.rmd_query(user=request.user, year=data["year"], today=timezone.localdate())
+
+
+class AccountQueryView(QueryView):
+    params, answer = AccountQueryParamsSerializer, AccountQueryAnswerSerializer
+
+    @extend_schema(parameters=[AccountQueryParamsSerializer], responses=AccountQueryAnswerSerializer)
+    def get(self, request: Request) -> Response:
+        """Accounts by type, status, margin type, trading permissions, base currency, opening date, value,
+        household and sub-account (each list: any of its values; all criteria together). Only from a
+        signed-in browser session that confirmed its second factor in the last minutes, never with an API
+        token (403)."""
+        require_stepped_up_session(request, what="An account query")
+        return super().get(request)
+
+    def run(self, request: Request, data: dict[str, Any]) -> queries.QueryResult:
+        criteria = queries.AccountCriteria(
+            account_types=data.get("account_type", []), statuses=data.get("status", []),
+            margin_types=data.get("margin_type", []), permissions=data.get("permission", []),
+            currencies=data.get("currency", []), opened_from=data.get("opened_from"),
+            opened_to=data.get("opened_to"), value_min=data.get("value_min"), value_max=data.get("value_max"),
+            in_household=data.get("household"), sub_accounts=data.get("sub_account"),
+        )  # fmt: skip
+        return queries.account_query(user=request.user, criteria=criteria)

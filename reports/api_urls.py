@@ -11,4 +11,9 @@ urlpatterns = [
     path("tools/returns/", api.ReturnsView.as_view(), name="tools-returns"),
     path("tools/rmd/", api.RmdView.as_view(), name="tools-rmd"),
     path("reports/performance/", api.PerformanceView.as_view(), name="reports-performance"),
+    path("reports/queries/performance/", api.PerformanceQueryView.as_view(), name="reports-query-performance"),
+    path("reports/queries/symbol/", api.SymbolQueryView.as_view(), name="reports-query-symbol"),
+    path("reports/queries/activity/", api.ActivityQueryView.as_view(), name="reports-query-activity"),
+    path("reports/queries/rmd/", api.RmdQueryView.as_view(), name="reports-query-rmd"),
+    path("reports/queries/accounts/", api.AccountQueryView.as_view(), name="reports-query-accounts"),
 ]

@@ -10,7 +10,9 @@ from typing import Any
 
 from django import forms
 
-from reports import returns
+from crm.models import TradingPermission
+from portfolios.models import AccountStatus, AccountType, MarginType
+from reports import queries, returns
 
 MAX_TEXT = 400_000  # about 10,000 lines
 _SEPARATOR = re.compile(r"\s*[,;\t]\s*|\s+")
@@ -142,3 +144,137 @@ class PerformanceForm(forms.Form):
         field = self.fields["benchmark"]
         assert isinstance(field, forms.ChoiceField)
         field.choices = [("", "Default"), *((s, s) for s in benchmarks)]
+
+
+# --- Client data queries and account queries (issue #19, point 4): GET forms ---------------------
+
+
+class QueryForm(forms.Form):
+    """A query's inputs; ``run`` answers the query or adds the refusal to its field."""
+
+    def query(self, *, user: Any, today: date) -> queries.QueryResult:
+        raise NotImplementedError
+
+    def run(self, *, user: Any, today: date) -> queries.QueryResult | None:
+        if not self.is_valid():
+            return None
+        try:
+            return self.query(user=user, today=today)
+        except queries.QueryInputError as error:
+            self.add_error(error.field if error.field in self.fields else None, error.message)
+            return None
+
+
+def _percent_field(label: str, help_text: str) -> forms.DecimalField:
+    return forms.DecimalField(
+        label=label, required=False, max_digits=12, decimal_places=4, min_value=Decimal(-100),
+        max_value=Decimal(100_000), help_text=help_text,
+    )  # fmt: skip
+
+
+PERIOD_CHOICES = [
+    ("MTD", "Month to date"), ("QTD", "Quarter to date"), ("YTD", "Year to date"), ("1Y", "1 year"),
+    ("3Y", "3 years"), ("5Y", "5 years"), ("ITD", "Since inception"), ("CUSTOM", "Custom range"),
+]  # fmt: skip
+
+
+class PerformanceQueryForm(QueryForm):
+    period = forms.ChoiceField(label="Period", choices=PERIOD_CHOICES, initial="YTD")
+    start = forms.DateField(label="From", required=False, widget=DateInput(), help_text="Custom range only.")
+    end = forms.DateField(
+        label="To", required=False, widget=DateInput(), help_text="Custom range only; blank: the latest value."
+    )
+    above = _percent_field("TWR above (%)", "E.g. 5 for accounts that returned more than 5 %.")
+    below = _percent_field("TWR below (%)", "E.g. -2 for accounts that lost more than 2 %. Both: between them.")
+
+    def query(self, *, user: Any, today: date) -> queries.QueryResult:
+        data = self.cleaned_data
+        custom = data["period"] == "CUSTOM"
+        return queries.performance_query(
+            user=user, code=data["period"],
+            above=data["above"] / 100 if data["above"] is not None else None,
+            below=data["below"] / 100 if data["below"] is not None else None,
+            start=data["start"] if custom else None, end=data["end"] if custom else None, today=today,
+        )  # fmt: skip
+
+
+class SymbolQueryForm(QueryForm):
+    symbol = forms.CharField(label="Symbol", max_length=32, help_text="As the custodian reports it, e.g. AAPL.")
+    start = forms.DateField(label="From", widget=DateInput())
+    end = forms.DateField(label="To", required=False, widget=DateInput(), help_text="Blank: today.")
+
+    def query(self, *, user: Any, today: date) -> queries.QueryResult:
+        data = self.cleaned_data
+        return queries.symbol_query(user=user, symbol=data["symbol"], start=data["start"], end=data["end"], today=today)
+
+
+class ActivityQueryForm(QueryForm):
+    start = forms.DateField(label="From", widget=DateInput())
+    end = forms.DateField(label="To", required=False, widget=DateInput(), help_text="Blank: today.")
+    threshold = forms.IntegerField(
+        label="More than", min_value=0, max_value=1_000_000, help_text="Trades, dividends and position transfers."
+    )
+
+    def query(self, *, user: Any, today: date) -> queries.QueryResult:
+        data = self.cleaned_data
+        return queries.activity_query(
+            user=user, start=data["start"], end=data["end"], threshold=data["threshold"], today=today
+        )
+
+
+class RmdQueryForm(QueryForm):
+    year = forms.IntegerField(label="Tax year", min_value=1990, max_value=2200)
+
+    def query(self, *, user: Any, today: date) -> queries.QueryResult:
+        return queries.rmd_query(user=user, year=self.cleaned_data["year"], today=today)
+
+
+YES_NO = [("", "Either"), ("yes", "Yes"), ("no", "No")]
+
+
+def _yes_no(value: str) -> bool | None:
+    return {"yes": True, "no": False}.get(value)
+
+
+class AccountQueryForm(QueryForm):
+    account_type = forms.MultipleChoiceField(
+        label="Account type", required=False, choices=AccountType.choices, widget=forms.CheckboxSelectMultiple
+    )
+    status = forms.MultipleChoiceField(
+        label="Status", required=False, choices=AccountStatus.choices, widget=forms.CheckboxSelectMultiple
+    )
+    margin_type = forms.MultipleChoiceField(
+        label="Margin type", required=False, choices=MarginType.choices, widget=forms.CheckboxSelectMultiple
+    )
+    permission = forms.MultipleChoiceField(
+        label="Trading permissions (any of)", required=False, choices=TradingPermission.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )  # fmt: skip
+    currency = forms.CharField(
+        label="Base currency", required=False, max_length=80, help_text="ISO codes, comma-separated, e.g. USD, EUR."
+    )
+    opened_from = forms.DateField(label="Opened from", required=False, widget=DateInput())
+    opened_to = forms.DateField(label="Opened to", required=False, widget=DateInput())
+    value_min = forms.DecimalField(label="Value at least", required=False, max_digits=20, decimal_places=2)
+    value_max = forms.DecimalField(label="Value at most", required=False, max_digits=20, decimal_places=2)
+    household = forms.ChoiceField(label="In a household", required=False, choices=YES_NO)
+    sub_account = forms.ChoiceField(label="Sub-account", required=False, choices=YES_NO)
+
+    def clean_currency(self) -> list[str]:
+        codes = [c.strip().upper() for c in re.split(r"[,\s]+", self.cleaned_data.get("currency", "")) if c.strip()]
+        for code in codes:
+            if not re.fullmatch(r"[A-Z]{3}", code):
+                raise forms.ValidationError(f"{code!r} is not an ISO 4217 code (three letters, e.g. USD).")
+        return codes
+
+    def criteria(self) -> queries.AccountCriteria:
+        data = self.cleaned_data
+        return queries.AccountCriteria(
+            account_types=data["account_type"], statuses=data["status"], margin_types=data["margin_type"],
+            permissions=data["permission"], currencies=data["currency"], opened_from=data["opened_from"],
+            opened_to=data["opened_to"], value_min=data["value_min"], value_max=data["value_max"],
+            in_household=_yes_no(data["household"]), sub_accounts=_yes_no(data["sub_account"]),
+        )  # fmt: skip
+
+    def query(self, *, user: Any, today: date) -> queries.QueryResult:
+        return queries.account_query(user=user, criteria=self.criteria())

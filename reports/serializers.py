@@ -18,6 +18,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from advisorportal.serializers import StrictSerializer
+from crm.models import TradingPermission
+from portfolios.models import AccountStatus, AccountType, MarginType
 from reports.returns import MAX_FLOWS
 
 # Digits, an optional sign and fraction: no exponent, no NaN or Infinity (never a non-finite number).
@@ -344,3 +346,148 @@ class PerformanceSerializer(serializers.Serializer[Any]):
     periods = PerformancePeriodSerializer(many=True)
     custom = PerformancePeriodSerializer(allow_null=True, help_text="The range from start to end; null without start.")
     convention = serializers.CharField(help_text="How the figures are measured.")
+
+
+# --- Client data queries and account queries (GET /api/v1/reports/queries/…) ------------------------
+
+
+class QueryLimitMixin(StrictSerializer):
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=20_000, default=1000,
+        help_text="At most this many rows (default 1,000; count says how many matched).",
+    )  # fmt: skip
+
+
+class PerformanceQueryParamsSerializer(QueryLimitMixin):
+    period = serializers.ChoiceField(
+        choices=["MTD", "QTD", "YTD", "1Y", "3Y", "5Y", "ITD", "CUSTOM"], default="YTD",
+        help_text="The period, as on the performance report; CUSTOM takes start and end.",
+    )  # fmt: skip
+    start = serializers.DateField(required=False, help_text="CUSTOM: the first day (measured from the close before).")
+    end = serializers.DateField(required=False, help_text="CUSTOM: the last day (default: the latest value).")
+    above = DecimalStringField(required=False, help_text='TWR above this fraction ("0.05" is 5 %).')
+    below = DecimalStringField(required=False, help_text='TWR below this fraction ("-0.02" is -2 %).')
+
+
+class SymbolQueryParamsSerializer(QueryLimitMixin):
+    symbol = serializers.CharField(max_length=32, help_text="The security's symbol, e.g. AAPL.")
+    start = serializers.DateField(help_text="The period's first day.")
+    end = serializers.DateField(required=False, help_text="The period's last day (default: today).")
+
+
+class ActivityQueryParamsSerializer(QueryLimitMixin):
+    start = serializers.DateField(help_text="The period's first day.")
+    end = serializers.DateField(required=False, help_text="The period's last day (default: today).")
+    threshold = serializers.IntegerField(min_value=0, help_text="More than this many trades, dividends and transfers.")
+
+
+class RmdQueryParamsSerializer(QueryLimitMixin):
+    year = serializers.IntegerField(min_value=1990, max_value=2200, help_text="The tax year.")
+
+
+class AccountQueryParamsSerializer(QueryLimitMixin):
+    account_type = serializers.ListField(
+        child=serializers.ChoiceField(choices=AccountType.choices), required=False, help_text="Any of (repeat)."
+    )
+    status = serializers.ListField(
+        child=serializers.ChoiceField(choices=AccountStatus.choices), required=False, help_text="Any of (repeat)."
+    )
+    margin_type = serializers.ListField(
+        child=serializers.ChoiceField(choices=MarginType.choices), required=False, help_text="Any of (repeat)."
+    )
+    permission = serializers.ListField(
+        child=serializers.ChoiceField(choices=TradingPermission.choices), required=False,
+        help_text="Trading permissions, any of (repeat).",
+    )  # fmt: skip
+    currency = serializers.ListField(
+        child=serializers.RegexField(r"^[A-Z]{3}$", max_length=3), required=False,
+        help_text="Base currencies (ISO 4217).",
+    )  # fmt: skip
+    opened_from = serializers.DateField(required=False)
+    opened_to = serializers.DateField(required=False)
+    value_min = DecimalStringField(required=False)
+    value_max = DecimalStringField(required=False)
+    household = serializers.BooleanField(required=False, allow_null=True, default=None, help_text="In a household.")
+    sub_account = serializers.BooleanField(required=False, allow_null=True, default=None)
+
+
+class QueryAnswerSerializer(serializers.Serializer[Any]):
+    count = serializers.IntegerField(help_text="How many rows matched (results holds at most `limit`).")
+    truncated = serializers.BooleanField(help_text="Whether results holds fewer rows than matched.")
+    summary = serializers.CharField(help_text="What was asked, in words.")
+    notes = serializers.ListField(child=serializers.CharField(), help_text="What was left out, and why.")
+
+
+class _AccountRow(serializers.Serializer[Any]):
+    id = serializers.IntegerField(help_text="The account's id.")
+    number = serializers.CharField()
+    title = serializers.CharField()
+
+
+class PerformanceQueryRowSerializer(_AccountRow):
+    currency = serializers.CharField()
+    start = serializers.DateField(help_text="The close measured from.")
+    end = serializers.DateField(help_text="The last close measured.")
+    twr = DecimalStringField(help_text="Time-weighted return net of fees over the period (fraction, 10 places).")
+
+
+class SymbolQueryRowSerializer(_AccountRow):
+    held_at_start = DecimalStringField(help_text="The quantity held at the start of the period.")
+    transactions = serializers.IntegerField(help_text="Transactions in the security during the period.")
+    held_at_end = DecimalStringField(help_text="The quantity held at the end of the period.")
+
+
+class ActivityQueryRowSerializer(_AccountRow):
+    trades = serializers.IntegerField()
+    dividends = serializers.IntegerField()
+    position_transfers = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+class RmdQueryRowSerializer(serializers.Serializer[Any]):
+    contact_id = serializers.IntegerField(help_text="The owner's contact id.")
+    client = serializers.CharField()
+    date_of_birth = serializers.DateField()
+    age = serializers.IntegerField(help_text="Age attained in the tax year.")
+    id = serializers.IntegerField(help_text="The account's id.")
+    number = serializers.CharField()
+    account_type = serializers.CharField()
+    currency = serializers.CharField()
+    balance = DecimalStringField(help_text="Value at the close of December 31 of the year before.")
+    distribution_period = DecimalStringField()
+    rmd = DecimalStringField(help_text="The required minimum distribution, to the cent.")
+    withdrawn = DecimalStringField(help_text="Withdrawn from the account in the tax year so far.")
+    remaining = DecimalStringField(help_text="RMD less withdrawn, not below zero.")
+    deadline = serializers.DateField(help_text="April 1 of the next year for the first RMD year, else December 31.")
+
+
+class AccountQueryRowSerializer(_AccountRow):
+    account_type = serializers.CharField()
+    status = serializers.CharField()
+    margin_type = serializers.CharField()
+    permissions = serializers.CharField()
+    currency = serializers.CharField()
+    opened = serializers.DateField()
+    household = serializers.CharField()
+    value = DecimalStringField(allow_null=True)
+    value_date = serializers.DateField(allow_null=True)
+
+
+class PerformanceQueryAnswerSerializer(QueryAnswerSerializer):
+    results = PerformanceQueryRowSerializer(many=True)
+
+
+class SymbolQueryAnswerSerializer(QueryAnswerSerializer):
+    results = SymbolQueryRowSerializer(many=True)
+
+
+class ActivityQueryAnswerSerializer(QueryAnswerSerializer):
+    results = ActivityQueryRowSerializer(many=True)
+
+
+class RmdQueryAnswerSerializer(QueryAnswerSerializer):
+    results = RmdQueryRowSerializer(many=True)
+
+
+class AccountQueryAnswerSerializer(QueryAnswerSerializer):
+    results = AccountQueryRowSerializer(many=True)

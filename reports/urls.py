@@ -9,4 +9,10 @@ urlpatterns = [
     path("rmd/", views.RmdView.as_view(), name="rmd"),
     path("performance/account/<int:pk>/", views.AccountPerformanceView.as_view(), name="performance-account"),
     path("performance/household/<int:pk>/", views.HouseholdPerformanceView.as_view(), name="performance-household"),
+    path("queries/", views.QueriesIndexView.as_view(), name="queries"),
+    path("queries/performance/", views.PerformanceQueryView.as_view(), name="query-performance"),
+    path("queries/symbol/", views.SymbolQueryView.as_view(), name="query-symbol"),
+    path("queries/activity/", views.ActivityQueryView.as_view(), name="query-activity"),
+    path("queries/rmd/", views.RmdQueryView.as_view(), name="query-rmd"),
+    path("queries/accounts/", views.AccountQueryView.as_view(), name="query-accounts"),
 ]

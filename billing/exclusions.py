@@ -1,5 +1,6 @@
 """What is left out of an account's billed value, and the proration of large flows (issue #18,
-point 1). Reads only; ``billing.runs`` calls it for every line of a run at once.
+point 1). Reads only; ``billing.runs`` calls it for every line of a run at once. The writes are
+in ``billing.exclusion_services``.
 
 **Exclusions** are kept on a schedule version (for every account it bills) and on a fee assignment
 (for the accounts it bills), as ``{"symbols": ["AAPL"], "asset_classes": ["cash_equivalent"],

@@ -9,8 +9,18 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from billing import fees
-from billing.models import Frequency, Method, PeriodBasis, Proration, Timing, Valuation
+from billing import exclusions, fees
+from billing.models import (
+    AdjustmentKind,
+    Frequency,
+    Method,
+    PeriodBasis,
+    Proration,
+    RecurringKind,
+    Timing,
+    Valuation,
+)
+from portfolios.models import AssetClass
 
 FORM_BANDS = 6
 _NUMBER = re.compile(r"^-?[\d,]*\.?\d*$")
@@ -159,7 +169,56 @@ def _amount(value: str) -> Decimal | None:
         raise forms.ValidationError("Type an amount, e.g. 1,000.00.") from None
 
 
-class VersionForm(BandFields):
+class ExclusionFields(forms.Form):
+    """What is left out of the billed value (``billing.exclusions``), as typed."""
+
+    exclude_symbols = forms.CharField(
+        label="Exclude securities", required=False, max_length=4000,
+        help_text="Symbols, separated by commas, e.g. “AAPL, BND”.",
+    )  # fmt: skip
+    exclude_asset_classes = forms.MultipleChoiceField(
+        label="Exclude asset classes", required=False, choices=AssetClass.choices, widget=forms.CheckboxSelectMultiple
+    )
+    exclude_cash = forms.BooleanField(label="Exclude cash", required=False)
+    exclude_positions = forms.CharField(
+        label="Exclude part of a position", required=False, max_length=4000,
+        help_text="A symbol and the % left out, separated by commas, e.g. “MSFT 50, VTI 25”.",
+    )  # fmt: skip
+    exclusion_names = ("exclude_symbols", "exclude_asset_classes", "exclude_cash", "exclude_positions")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        initial = kwargs.get("initial")
+        if initial and isinstance(initial.get("exclusions"), dict):
+            kwargs["initial"] = {**initial, **exclusions.as_text(initial["exclusions"])}
+        super().__init__(*args, **kwargs)
+
+    def exclusion_fields(self) -> list[forms.BoundField]:
+        return [self[name] for name in self.exclusion_names]
+
+    def exclusions(self) -> dict[str, Any]:
+        """The exclusions typed in, in the stored shape (``billing.exclusions.clean`` checks them)."""
+        data = self.cleaned_data
+        positions = []
+        for part in re.split(r"[,;\n]+", data.get("exclude_positions", "")):
+            if part.strip():
+                symbol, _, pct = part.strip().rpartition(" ")
+                positions.append({"symbol": symbol.strip() or pct, "pct": pct.rstrip("%") if symbol else ""})
+        return {
+            "symbols": data.get("exclude_symbols", ""),
+            "asset_classes": list(data.get("exclude_asset_classes") or []),
+            "cash": bool(data.get("exclude_cash")),
+            "positions": positions,
+        }
+
+    def show_exclusion_errors(self, messages: list[str]) -> None:
+        for message in messages:
+            field = "exclude_positions" if message.startswith("Position") else "exclude_symbols"
+            if message.startswith("Unknown asset class"):
+                field = "exclude_asset_classes"
+            self.add_error(field, message)
+
+
+class VersionForm(ExclusionFields, BandFields):
     """The terms of a schedule from a date: what ``services.version_add`` takes."""
 
     effective_from = forms.DateField(
@@ -189,8 +248,17 @@ class VersionForm(BandFields):
         help_text="How an account opened mid-period, or a period fee by days, counts days.",
     )
     note = forms.CharField(label="Note", required=False, max_length=300, help_text="Why this version, for the record.")
+    flow_threshold_amount = forms.CharField(
+        label="Flow threshold (amount)", required=False, max_length=30,
+        help_text="A deposit or withdrawal above it during a period billed in arrears on the period-end value is "
+        "prorated by its days in the account.",
+    )  # fmt: skip
+    flow_threshold_pct = forms.CharField(
+        label="Flow threshold (% of the value)", required=False, max_length=14,
+        help_text="The same, as a share of the account's billed value (give one or the other).",
+    )  # fmt: skip
 
-    term_names = (
+    service_terms = (
         "method",
         "flat_annual_fee",
         "minimum_annual_fee",
@@ -201,6 +269,8 @@ class VersionForm(BandFields):
         "period_basis",
         "proration",
     )
+    # The version's fields a form starts from (the schedule page reads these off the latest version).
+    term_names = (*service_terms, "exclusions", "flow_threshold_amount", "flow_threshold_pct")
 
     def clean_flat_annual_fee(self) -> Decimal | None:
         return _amount(self.cleaned_data.get("flat_annual_fee", ""))
@@ -212,15 +282,28 @@ class VersionForm(BandFields):
         return _amount(self.cleaned_data.get("maximum_annual_fee", ""))
 
     def term_fields(self) -> list[forms.BoundField]:
-        return [self[name] for name in self.term_names]
+        return [self[name] for name in self.service_terms]
+
+    def flow_fields(self) -> list[forms.BoundField]:
+        return [self["flow_threshold_amount"], self["flow_threshold_pct"]]
 
     def terms(self) -> dict[str, Any]:
+        """What ``services.version_add`` takes."""
         data = self.cleaned_data
         return {
             "effective_from": data["effective_from"],
             "note": data.get("note", ""),
             "tiers": self.tiers(),
-            **{name: data.get(name) for name in self.term_names},
+            **{name: data.get(name) for name in self.service_terms},
+        }
+
+    def extras(self) -> dict[str, Any]:
+        """What ``billing.exclusion_services`` adds to the terms."""
+        data = self.cleaned_data
+        return {
+            "exclusions": self.exclusions(),
+            "flow_threshold_amount": data.get("flow_threshold_amount") or None,
+            "flow_threshold_pct": (data.get("flow_threshold_pct") or "").rstrip("%") or None,
         }
 
     def show_service_errors(self, error: ValidationError) -> None:
@@ -230,6 +313,8 @@ class VersionForm(BandFields):
                 match = re.match(r"Band (\d+): ", message)
                 if name == "tiers" and match:
                     self.add_error(self.band_field(int(match.group(1)) - 1, "up_to"), message)
+                elif name == "exclusions":
+                    self.show_exclusion_errors([message])
                 else:
                     self.add_error(name if name in self.fields else None, message)
 
@@ -246,7 +331,7 @@ class ScheduleForm(VersionForm):
     field_order = ["name", "description", "is_default", "effective_from"]
 
 
-class AssignForm(forms.Form):
+class AssignForm(ExclusionFields):
     accounts = forms.CharField(
         label="Account numbers",
         max_length=200_000,
@@ -270,6 +355,7 @@ class AssignForm(forms.Form):
         decimal_places=6,
         help_text="Accounts only: the run never bills above it.",
     )
+    field_order = ["accounts", "target", "householding", "fee_cap_pct"]
 
     def numbers(self) -> list[str]:
         return list(dict.fromkeys(n for n in re.split(r"[\s,;]+", self.cleaned_data["accounts"]) if n))
@@ -297,3 +383,50 @@ class SettingsForm(forms.Form):
     change_alert_pct = forms.DecimalField(
         label="Flag fees that changed by more than (%)", min_value=0, max_value=10_000, decimal_places=2
     )
+
+
+# --- Adjustments ---------------------------------------------------------------------------------
+
+
+class AdjustmentForm(forms.Form):
+    """A one-off credit or reimbursement (``billing.adjustments.adjustment_post``). ``key`` is made
+    when the form is shown, so a second click or a reload posts nothing more."""
+
+    account = forms.CharField(label="Account number", max_length=32)
+    kind = forms.ChoiceField(label="Type", choices=AdjustmentKind.choices, initial=AdjustmentKind.CREDIT)
+    amount = forms.CharField(label="Amount", max_length=30, help_text="In the account's currency, e.g. 250.00.")
+    reason = forms.CharField(label="Reason", max_length=300, help_text="Kept with the posting.")
+    key = forms.CharField(widget=forms.HiddenInput, max_length=255)
+    confirmed = forms.BooleanField(widget=forms.HiddenInput, required=False)
+
+    def clean_amount(self) -> str:
+        return _decimal_text(self.cleaned_data["amount"])
+
+
+class RecurringForm(forms.Form):
+    account = forms.CharField(label="Account number", max_length=32)
+    kind = forms.ChoiceField(label="Type", choices=RecurringKind.choices, initial=RecurringKind.FEE_DISCOUNT)
+    amount = forms.CharField(label="Credit per period", required=False, max_length=30,
+                             help_text="Fixed credit: in the account's currency.")  # fmt: skip
+    pct = forms.CharField(label="Discount %", required=False, max_length=14, help_text="Discount: a share of the fee.")
+    reason = forms.CharField(label="Reason", max_length=300)
+    starts_on = forms.DateField(label="From", widget=DATE)
+    ends_on = forms.DateField(label="To (empty: until stopped)", required=False, widget=DATE)
+
+    def clean_amount(self) -> str:
+        return _decimal_text(self.cleaned_data.get("amount", ""))
+
+    def clean_pct(self) -> str:
+        return _decimal_text(self.cleaned_data.get("pct", "")).rstrip("%")
+
+
+class StopForm(forms.Form):
+    ends_on = forms.DateField(label="Last day", required=False, widget=DATE, help_text="Empty: today.")
+
+
+def show_service_errors(form: forms.Form, error: ValidationError) -> None:
+    """A service's errors on the fields of ``form`` they name (others above the form)."""
+    fields = error.message_dict if hasattr(error, "error_dict") else {"": error.messages}
+    for name, texts in fields.items():
+        for text in texts:
+            form.add_error(name if name in form.fields else None, text)

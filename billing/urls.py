@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing import invoice_views, views
+from billing import adjustment_views, exclusion_views, invoice_views, views
 
 app_name = "billing"
 urlpatterns = [
@@ -25,4 +25,11 @@ urlpatterns = [
     path("runs/<int:pk>/approve/", views.RunActionView.as_view(action="approve"), name="run-approve"),
     path("runs/<int:pk>/post/", views.RunActionView.as_view(action="post"), name="run-post"),
     path("runs/<int:pk>/discard/", views.RunActionView.as_view(action="discard"), name="run-discard"),
+    path("schedules/create/", exclusion_views.ScheduleCreateView.as_view(), name="schedule-create"),
+    path("schedules/<int:pk>/terms/", exclusion_views.ScheduleTermsView.as_view(), name="schedule-terms"),
+    path("schedules/<int:pk>/assigning/", exclusion_views.ScheduleAssignmentsView.as_view(), name="schedule-assigning"),
+    path("adjustments/", adjustment_views.AdjustmentsView.as_view(), name="adjustments"),
+    path("adjustments/new/", adjustment_views.AdjustmentNewView.as_view(), name="adjustment-new"),
+    path("adjustments/recurring/new/", adjustment_views.RecurringNewView.as_view(), name="recurring-new"),
+    path("adjustments/recurring/<int:pk>/stop/", adjustment_views.RecurringStopView.as_view(), name="recurring-stop"),
 ]

@@ -426,6 +426,8 @@ SPECTACULAR_SETTINGS = {
         "BankInstructionStatusEnum": "funding.models.InstructionStatus",
         "MethodEnum": "funding.models.Method",  # the name it had before billing added a "method" field
         "FeeScheduleMethodEnum": "billing.serializers.SCHEDULE_METHODS",
+        "FeeAdjustmentKindEnum": "billing.models.AdjustmentKind",
+        "RecurringAdjustmentKindEnum": "billing.models.RecurringKind",
     },
 }
 

@@ -32,5 +32,6 @@ urlpatterns = [
     path("", include("funding.api_urls")),
     path("", include("reports.api_urls")),
     path("", include("reports.planning.api_urls")),
+    path("", include("reports.statements.api_urls")),
     path("", include("billing.api_urls")),
 ]

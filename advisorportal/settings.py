@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "billing",
     "reports",
     "reports.planning",
+    "reports.statements",
     "portfolios.custodian",
     "crm.contact_io",
     "crm.merge",
@@ -218,6 +219,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "crm.agenda.tasks.task_due_notifications_all",
         "schedule": crontab(minute="*/15"),
     },
+    # Scheduled report definitions that are due: one run each, its clients mailed once (reports/statements).
+    "report-definitions": {"task": "reports.statements.tasks.definitions_due_all", "schedule": crontab(minute="*/15")},
 }
 
 # Emailed single-use links (advisorportal/links): how long a link stays valid unless its purpose

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from reports import views
 
@@ -15,4 +15,5 @@ urlpatterns = [
     path("queries/activity/", views.ActivityQueryView.as_view(), name="query-activity"),
     path("queries/rmd/", views.RmdQueryView.as_view(), name="query-rmd"),
     path("queries/accounts/", views.AccountQueryView.as_view(), name="query-accounts"),
+    path("statements/", include("reports.statements.urls")),  # statements and report definitions
 ]

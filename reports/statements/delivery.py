@@ -1,0 +1,309 @@
+"""A report definition's run: ONE background job (``statements.run``) that makes a statement per
+account or household and emails each client a download link, on demand or by Celery beat.
+
+- **Resumable.** The job commits each statement in its own transaction (figures, PDF on the
+  client's documents, hash) and each delivery in another; a run of the same definition and period
+  is one ``ReportRun`` (unique), so running it again — the sweeper after a worker died, Run now
+  pressed twice, beat — makes only the statements missing and mails only the recipients not yet
+  mailed.
+- **Never twice.** A delivery is a row unique on (definition, period, recipient), inserted in the
+  transaction that issues the links and queues the email (which the mail service sends after
+  commit): of any number of attempts, one inserts it and mails; the others find it and mail
+  nobody. A recipient without an email address gets a row saying so (nothing is mailed); a run
+  after the address was added claims that row by one conditional UPDATE and mails once.
+- **The PDF in the email.** The email service has no attachments, so the email carries one
+  single-use, expiring link per statement (``advisorportal.links``, purpose ``statements.copy``),
+  as invoices do; the firm keeps every statement on the client's documents.
+- **Beat** (``reports.statements.tasks``, every 15 minutes): each active scheduled definition due
+  today is advanced to its next day by one conditional UPDATE (one beat wins) and its run started
+  for the period before the day it was due.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from advisorportal import formats
+from advisorportal.jobs import services as jobs
+from advisorportal.jobs.kinds import Outcome
+from advisorportal.jobs.models import Job
+from advisorportal.jobs.progress import Progress
+from advisorportal.links import purposes
+from advisorportal.links import services as links
+from advisorportal.links.purposes import Purpose
+from advisorportal.mail import services as mail
+from advisorportal.mail import templates
+from crm.models import Contact, Household
+from portfolios.models import AccountOwner, OwnerRole
+from reports.selectors import Subject, SubjectNotFound
+from reports.statements import selectors, services
+from reports.statements.figures import StatementInputError
+from reports.statements.models import (
+    DefinitionTarget,
+    Delivery,
+    DeliveryStatus,
+    Frequency,
+    ReportDefinition,
+    ReportRun,
+    Statement,
+)
+
+RUN_JOB = "statements.run"
+EMAIL_TEMPLATE = "statements.delivery"
+COPY_PURPOSE = "statements.copy"
+COPY_LINK_DAYS = 30
+NO_EMAIL = "Not sent: {name} has no email address on record."
+
+
+def register_email_and_link() -> None:
+    templates.register(
+        EMAIL_TEMPLATE, label="Statement delivery", subject="Your {{ report.kind }}, {{ report.period }}",
+        html="statements/email/delivery.html", text="statements/email/delivery.txt",
+    )  # fmt: skip
+    purposes.register(Purpose(code=COPY_PURPOSE, label="Statement download", expiry=timedelta(days=COPY_LINK_DAYS)))
+
+
+# --- Starting -----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def run_start(
+    *, actor: Any, definition: ReportDefinition, on: date | None = None, scheduled: bool = False
+) -> ReportRun:
+    """Run ``definition`` for the period before ``on`` (default today) in one background job.
+    Idempotent: while the period's job waits or runs it is the answer; afterwards a new job makes
+    only what is missing and mails only whom was not mailed."""
+    definition = ReportDefinition.objects.select_for_update().get(pk=definition.pk)
+    if not definition.active:
+        raise ValidationError({"definition": f"{definition.name} is switched off: switch it on to run it."})
+    if actor is not None:
+        services.require_rights(actor, definition.kind)
+    start, end = services.period_for(definition.period, on or timezone.localdate())
+    run = ReportRun.objects.select_related("job").filter(definition=definition, period_start=start,
+                                                          period_end=end).first()  # fmt: skip
+    if run is None:
+        run = ReportRun(definition=definition, period_start=start, period_end=end, scheduled=scheduled,
+                        requested_by=actor if getattr(actor, "pk", None) else None)  # fmt: skip
+        run.full_clean(exclude=["job"])
+        run.save()
+    elif run.job is not None and run.job.active:
+        return run
+    run.job = jobs.job_create(actor=actor, kind=RUN_JOB, phase="Making statements")
+    run.save(update_fields=["job"])
+    return run
+
+
+def definitions_run_due(*, today: date | None = None) -> int:
+    """Celery beat's work in one firm: start the run of every scheduled definition due by
+    ``today``, once (the day moves on by one conditional UPDATE in the run's transaction)."""
+    today = today or timezone.localdate()
+    started = 0
+    due = ReportDefinition.objects.filter(active=True, next_run_on__lte=today).exclude(frequency=Frequency.NONE)
+    for definition in due.order_by("next_run_on", "id"):
+        with transaction.atomic():
+            planned = definition.next_run_on
+            assert planned is not None
+            moved = ReportDefinition.objects.filter(pk=definition.pk, next_run_on=planned).update(
+                next_run_on=services.next_after(definition.frequency, today)
+            )
+            if not moved:
+                continue  # another beat took it
+            run_start(actor=None, definition=definition, on=planned, scheduled=True)
+            started += 1
+    return started
+
+
+# --- The job ------------------------------------------------------------------------------------------------
+
+
+def _subjects(definition: ReportDefinition, owner: Any) -> tuple[list[Subject], list[str]]:
+    """What the run reports on, in the owner's Activity Statements scope now; the refused, said why."""
+    refused: list[str] = []
+    if definition.every_account:
+        accounts = list(selectors.run_accounts(user=owner))
+        return [Subject("account", a.pk, f"{a.number} · {a.title}", a.base_currency, [a], []) for a in accounts], []
+    subjects: list[Subject] = []
+    for target in DefinitionTarget.objects.filter(definition=definition).select_related("account", "household"):
+        try:
+            if target.account_id is not None:
+                subjects.append(selectors.account_subject(user=owner, pk=target.account_id))
+            else:
+                subjects.append(selectors.household_subject(user=owner, pk=target.household_id))
+        except SubjectNotFound:
+            what = target.account.number if target.account else target.household.name if target.household else "?"
+            refused.append(f"{what}: no longer in the scope of {owner.full_name or owner.email}.")
+    return subjects, refused
+
+
+def _recipients(subjects: list[Subject]) -> dict[tuple[str, int], Contact]:
+    """Each subject's recipient (the household's head, the account's primary owner, else its first
+    owner), in two queries whatever the number of subjects."""
+    account_ids = [s.pk for s in subjects if s.kind == "account"]
+    owner_of: dict[int, int] = {}
+    rank: dict[int, int] = {}
+    for account_id, contact_id, role in (
+        AccountOwner.objects.filter(account_id__in=account_ids).order_by("id")
+        .values_list("account_id", "contact_id", "role")
+    ):  # fmt: skip
+        place = 0 if role == OwnerRole.PRIMARY else 1
+        if account_id not in rank or place < rank[account_id]:
+            owner_of[account_id], rank[account_id] = contact_id, place
+    heads = dict(
+        Household.objects.filter(pk__in=[s.pk for s in subjects if s.kind == "household"]).values_list("pk", "head_id")
+    )
+    contacts = {c.pk: c for c in Contact.objects.filter(pk__in={*owner_of.values(), *heads.values()})}
+    out: dict[tuple[str, int], Contact] = {}
+    for s in subjects:
+        contact_id = owner_of.get(s.pk) if s.kind == "account" else heads.get(s.pk)
+        if contact_id in contacts:
+            out[(s.kind, s.pk)] = contacts[contact_id]
+    return out
+
+
+def _key(statement: Statement) -> tuple[str, int]:
+    if statement.account_id is not None:
+        return ("account", statement.account_id)
+    assert statement.household_id is not None
+    return ("household", statement.household_id)
+
+
+def run_job(background: Job, progress: Progress) -> Outcome:
+    """Each statement made in its own transaction, then each recipient mailed once (see the doc)."""
+    run = ReportRun.objects.select_related("definition__created_by").get(job=background)
+    definition = run.definition
+    owner = definition.created_by
+    try:
+        services.require_rights(owner, definition.kind)
+    except PermissionDenied as error:
+        return Outcome.failure(f"{owner.full_name or owner.email} no longer may: {error}. Nothing was made.")
+    progress.update(0, phase="Finding the accounts")
+    subjects, refused = _subjects(definition, owner)
+    recipients = _recipients(subjects)
+    shared = services.firmwide()
+    existing = {_key(s): s for s in Statement.objects.filter(run=run).select_related("contact")}
+    progress.update(0, total=len(subjects), phase="Making statements")
+    made = 0
+    for number, subject in enumerate(subjects, start=1):
+        key = (subject.kind, subject.pk)
+        if key not in existing:
+            contact = recipients.get(key)
+            if contact is None:
+                refused.append(f"{subject.name}: no owner to keep the statement for.")
+            else:
+                try:
+                    statement = _make(run, definition, subject, contact, shared, owner)
+                except StatementInputError as error:
+                    refused.append(f"{subject.name}: {error.message}")
+                else:
+                    if statement is not None:
+                        existing[key] = statement
+                        made += 1
+        progress.update(number)
+    if run.refused != refused:
+        ReportRun.objects.filter(pk=run.pk).update(refused=refused)
+    mailed = unsent = 0
+    if definition.email_clients:
+        progress.update(0, total=len(existing), phase="Emailing clients")
+        by_contact: dict[int, list[Statement]] = {}
+        for statement in existing.values():
+            by_contact.setdefault(statement.contact_id, []).append(statement)
+        for number, (_contact_id, statements) in enumerate(sorted(by_contact.items()), start=1):
+            outcome = deliver(run=run, contact=statements[0].contact, statements=statements,
+                              actor=owner, date_format=shared.date_format)  # fmt: skip
+            mailed += outcome == DeliveryStatus.SENT
+            unsent += outcome == DeliveryStatus.NO_EMAIL
+            progress.update(number)
+    note = f"{made} statement{'s' if made != 1 else ''} made, {mailed} client{'s' if mailed != 1 else ''} emailed."
+    if unsent:
+        note += f" {unsent} not emailed (no email address)."
+    if refused:
+        note += f" {len(refused)} not made: see the run."
+    return Outcome(message=note)
+
+
+def _make(
+    run: ReportRun, definition: ReportDefinition, subject: Subject, contact: Contact, shared: services.Firmwide,
+    owner: Any,
+) -> Statement | None:  # fmt: skip
+    statement = Statement(
+        kind=definition.kind, style=definition.style, sections=list(definition.sections), contact=contact,
+        period_start=run.period_start, period_end=run.period_end, benchmark=definition.benchmark,
+        title=services._title(definition.kind, subject, run.period_start, run.period_end), run=run,
+        created_by=owner, account_id=subject.pk if subject.kind == "account" else None,
+        household_id=subject.pk if subject.kind == "household" else None,
+    )  # fmt: skip
+    try:
+        with transaction.atomic():
+            statement.save()
+            services.make(statement=statement, subject=subject, shared=shared, actor=owner)
+    except IntegrityError:
+        return Statement.objects.filter(run=run, **{f"{subject.kind}_id": subject.pk}).first()  # made elsewhere
+    return statement
+
+
+# --- Delivery ----------------------------------------------------------------------------------------------
+
+
+def deliver(*, run: ReportRun, contact: Contact, statements: list[Statement], actor: Any, date_format: str) -> str:
+    """Mail ``contact`` the links to ``statements`` once for the run's definition and period:
+    ``sent`` (this call mailed), ``no_email`` (recorded, nothing mailed) or ``already``."""
+    address = (contact.email or "").strip()
+    key = {"definition_id": run.definition_id, "period_start": run.period_start, "period_end": run.period_end,
+           "contact": contact}  # fmt: skip
+    ids = sorted(s.pk for s in statements)
+    with transaction.atomic():
+        if not address:
+            try:
+                with transaction.atomic():
+                    Delivery.objects.create(**key, run=run, status=DeliveryStatus.NO_EMAIL, statement_ids=ids,
+                                            message=NO_EMAIL.format(name=contact.display_name)[:300])  # fmt: skip
+            except IntegrityError:
+                return "already"
+            return DeliveryStatus.NO_EMAIL
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                delivery = Delivery.objects.create(**key, run=run, status=DeliveryStatus.SENT, recipient_email=address,
+                                                   statement_ids=ids, sent_at=now)  # fmt: skip
+        except IntegrityError:
+            claimed = Delivery.objects.filter(**key, status=DeliveryStatus.NO_EMAIL).update(
+                status=DeliveryStatus.SENT, recipient_email=address, statement_ids=ids, sent_at=now, message="",
+                run=run,
+            )  # fmt: skip
+            if not claimed:
+                return "already"  # mailed by another attempt
+            delivery = Delivery.objects.get(**key)
+        downloads = []
+        for statement in sorted(statements, key=lambda s: s.title):
+            issued = links.link_issue(
+                purpose=COPY_PURPOSE, recipient_email=address, fingerprint=statement.content_hash, subject=statement,
+                actor=actor, expires_in=timedelta(days=COPY_LINK_DAYS),
+            )  # fmt: skip
+            downloads.append({"title": statement.title, "url": _copy_url(issued.token)})
+        definition = run.definition
+        email = mail.email_send(
+            to=address, template=EMAIL_TEMPLATE, contact_id=contact.pk, actor=actor,
+            context={
+                "report": {
+                    "recipient": contact.display_name,
+                    "kind": definition.get_kind_display().lower(),
+                    "period": f"{formats.day(run.period_start, date_format)} to "
+                              f"{formats.day(run.period_end, date_format)}",
+                },
+                "downloads": downloads,
+                "link_days": COPY_LINK_DAYS,
+            },
+        )  # fmt: skip
+        Delivery.objects.filter(pk=delivery.pk).update(email=email)
+    return DeliveryStatus.SENT
+
+
+def _copy_url(token: str) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("reports:statements:copy", args=[token])

@@ -15,3 +15,6 @@ class BillingConfig(AppConfig):
 
         register(JobKind(invoices.INVOICE_JOB, run=invoices.run_job, label="Fee run invoices", atomic=False))
         invoices.register_email_and_link()
+        from billing import increases
+
+        increases.register()

@@ -93,12 +93,12 @@ class StopBodySerializer(StrictSerializer):
     ends_on = serializers.DateField(required=False, allow_null=True, default=None, help_text="Default: today")
 
 
-class PositionExclusionSerializer(StrictSerializer):
+class PositionExclusionSerializer(serializers.Serializer[Any]):
     symbol = serializers.CharField(max_length=32)
     pct = serializers.DecimalField(max_digits=9, decimal_places=6, help_text="% of the position left out")
 
 
-class ExclusionsSerializer(StrictSerializer):
+class ExclusionsSerializer(serializers.Serializer[Any]):
     symbols = serializers.ListField(child=serializers.CharField(max_length=32), required=False, max_length=200)
     asset_classes = serializers.ListField(child=serializers.ChoiceField(choices=AssetClass.choices), required=False,
                                           max_length=10)  # fmt: skip

@@ -403,6 +403,8 @@ def _prorate_flows(members: list[LinePlan], low: date, high: date) -> None:
             if day < line.billable_from or day > line.billable_to or abs(flow) <= threshold:
                 continue
             outside = (day - line.billable_from).days
+            if outside == 0:  # in (or out) for the whole billed period: nothing to prorate
+                continue
             delta = fees.cents(-flow * outside / days)
             change += delta
             prorated.append({"date": day.isoformat(), "flow": str(flow), "days_out": outside if flow > 0 else None,

@@ -26,8 +26,7 @@ from portfolios import services as ledger
 from portfolios.models import AccountTransfer, ClientAccount, LedgerPosting, Transaction
 from tests.conftest import Persona
 from tests.factories import UserFactory
-from tests.factories_portfolios import ClientAccountFactory
-from tests.test_billing_runs import Q1, books, computed, deposit, fees_of, line, new_account, posted, schedule
+from tests.test_billing_runs import books, computed, deposit, fees_of, line, new_account, posted, schedule
 from tests.test_billing_runs_api import post as api_post
 
 pytestmark = pytest.mark.django_db
@@ -148,9 +147,11 @@ def test_a_recurring_discount_and_credit_are_applied_explained_and_posted(
         adjustments.recurring_add(actor=alice.user, account=account, kind="fee_discount", pct="10",
                                   reason="Family discount", starts_on=date(2025, 1, 1))  # fmt: skip
         adjustments.recurring_add(actor=alice.user, account=account, kind="fixed_credit", amount="150",
-                                  reason="Platform credit", starts_on=date(2025, 2, 1), ends_on=date(2025, 12, 31))  # fmt: skip
+                                  reason="Platform credit", starts_on=date(2025, 2, 1),
+                                  ends_on=date(2025, 12, 31))  # fmt: skip
         adjustments.recurring_add(actor=alice.user, account=account, kind="fixed_credit", amount="999",
-                                  reason="Ended last year", starts_on=date(2024, 1, 1), ends_on=date(2024, 12, 31))  # fmt: skip
+                                  reason="Ended last year", starts_on=date(2024, 1, 1),
+                                  ends_on=date(2024, 12, 31))  # fmt: skip
         run = computed(alice)
         fee = line(run, account)
         assert (fee.status, fee.annual_fee, fee.period_fee, fee.to_post) == (
@@ -309,8 +310,9 @@ def test_the_adjustments_page_posts_a_credit_after_confirmation(alice: Persona, 
 def test_the_adjustments_page_adds_and_stops_a_recurring_one(alice: Persona, funded: dict[str, Any]) -> None:
     web = alice.client()
     account = funded["account"]
-    made = web.post(reverse("billing:recurring-new"), {"account": account.number, "kind": "fee_discount",
-                                                       "pct": "5", "reason": "Loyalty", "starts_on": "2025-01-01"})  # fmt: skip
+    body = {"account": account.number, "kind": "fee_discount", "pct": "5", "reason": "Loyalty",
+            "starts_on": "2025-01-01"}  # fmt: skip
+    made = web.post(reverse("billing:recurring-new"), body)
     assert made.status_code == 302, made.content.decode()[:2000]
     with alice.scope():
         row = RecurringAdjustment.objects.get()
@@ -320,8 +322,7 @@ def test_the_adjustments_page_adds_and_stops_a_recurring_one(alice: Persona, fun
     with alice.scope():
         row.refresh_from_db()
         assert row.ends_on == date(2025, 6, 30)
-    bad = web.post(reverse("billing:recurring-new"), {"account": account.number, "kind": "fee_discount",
-                                                      "pct": "500", "reason": "Too much", "starts_on": "2025-01-01"})  # fmt: skip
+    bad = web.post(reverse("billing:recurring-new"), {**body, "pct": "500", "reason": "Too much"})
     assert bad.status_code == 400 and "at most 100" in bad.content.decode()
 
 
@@ -334,8 +335,8 @@ def test_pages_outside_the_scope_are_404_and_without_the_right_403(
                                         reason="Hidden", starts_on=date(2025, 1, 1))  # fmt: skip
     listed = fran.get(reverse("billing:adjustments")).content.decode()
     assert "Hidden" not in listed
-    refused = fran.post(reverse("billing:adjustment-new"), {"account": account.number, "kind": "credit",
-                                                            "amount": "5", "reason": "x", "key": "k", "confirmed": "1"})  # fmt: skip
+    body = {"account": account.number, "kind": "credit", "amount": "5", "reason": "x", "key": "k", "confirmed": "1"}
+    refused = fran.post(reverse("billing:adjustment-new"), body)
     assert refused.status_code == 400 and "No such account" in refused.content.decode()
     assert fran.post(reverse("billing:recurring-stop", args=[row.pk]), {"ends_on": "2025-06-30"}).status_code == 404
     assert charlie.client().post(reverse("billing:recurring-stop", args=[row.pk]), {}).status_code == 404

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts import audit
 from accounts.models import AuditAction
-from advisorportal import formats
+from advisorportal import bulk, formats
 from advisorportal.jobs import services as jobs
 from advisorportal.jobs.kinds import Outcome
 from advisorportal.jobs.models import Job
@@ -40,7 +40,7 @@ from billing.models import (
     RunStatus,
 )
 from portfolios import services as ledger
-from portfolios.models import ClientAccount
+from portfolios.models import ClientAccount, TransferKind
 
 COMPUTE_JOB = "billing.fee_run_compute"
 POST_JOB = "billing.fee_run_post"
@@ -433,10 +433,11 @@ def post(background: Job, progress: Progress) -> Outcome:
                 .annotate(total=Sum("posted_amount"))
                 .order_by()
             )  # fmt: skip
-            for line in lines:
-                _post_line(background, current, line, before.get(line.account_id, Decimal(0)), today)
-            FeeLine.objects.bulk_update(lines, ["status", "previously_billed", "to_post", "posted_amount", "transfer",
-                                                "explanation"])  # fmt: skip
+            _post_lines(background, current, lines, before, today)
+            columns = ("status", "previously_billed", "to_post", "posted_amount", "transfer_id", "explanation")
+            audit = bulk.Audit(reason=f"{run.reference}: fee lines posted", details={"run": run.pk})
+            bulk.update(FeeLine, [ln.pk for ln in lines], {c: [getattr(ln, c) for ln in lines] for c in columns},
+                        audit=audit)  # fmt: skip
         done += len(chunk)
         progress.update(done)
     with transaction.atomic():
@@ -453,24 +454,39 @@ def post(background: Job, progress: Progress) -> Outcome:
     return Outcome()
 
 
-def _post_line(background: Job, run: FeeRun, line: FeeLine, before: Decimal, today: date) -> None:
-    amount = line.period_fee - before
-    line.previously_billed, line.to_post = before, amount
-    if amount == 0:
-        line.status, line.posted_amount = LineStatus.BILLED, Decimal(0)
-        return
-    payer = line.payer or line.account
-    key = f"billing.run{run.pk}.account{line.account_id}"
-    action = ledger.fee_charge if amount > 0 else ledger.fee_refund
-    try:
-        with transaction.atomic():
-            line.transfer = action(
-                actor=background.created_by, account=payer, amount=abs(amount), currency=line.currency,
-                trade_date=today, idempotency_key=key, memo=_memo(run, line),
-            )  # fmt: skip
-    except ValidationError as refused:
-        if line.status != LineStatus.NO_CASH:
-            line.explanation += f" Not posted: {' '.join(refused.messages)}"
-        line.status = LineStatus.NO_CASH
-        return
-    line.status, line.posted_amount = LineStatus.BILLED, amount
+def _post_lines(background: Job, run: FeeRun, lines: list[FeeLine], before: dict[int, Decimal], today: date) -> None:
+    """Post each line's difference against what was already billed (``before``), in two bulk calls
+    (fees, then refunds; ``ledger.transfers_bulk`` posts each as ``fee_charge`` or ``fee_refund``
+    would alone, with the key ``billing.run<run>.account<account>``); a refused debit holds the
+    line back as "Not enough cash"."""
+    orders: dict[str, list[tuple[FeeLine, ledger.TransferOrder]]] = {TransferKind.FEE: [], TransferKind.FEE_REFUND: []}
+    master = None
+    for line in lines:
+        amount = line.period_fee - before.get(line.account_id, Decimal(0))
+        line.previously_billed, line.to_post = before.get(line.account_id, Decimal(0)), amount
+        if amount == 0:
+            line.status, line.posted_amount = LineStatus.BILLED, Decimal(0)
+            continue
+        master = master or ledger.master_account()
+        payer = line.payer or line.account
+        key = f"billing.run{run.pk}.account{line.account_id}"
+        if amount > 0:
+            order = ledger.TransferOrder(payer, master, abs(amount), key, _memo(run, line))
+        else:
+            order = ledger.TransferOrder(master, payer, abs(amount), key, _memo(run, line))
+        orders[TransferKind.FEE if amount > 0 else TransferKind.FEE_REFUND].append((line, order))
+    for kind, pairs in orders.items():
+        if not pairs:
+            continue
+        currencies = {line.currency for line, _ in pairs}
+        for currency in sorted(currencies):
+            chosen = [(line, order) for line, order in pairs if line.currency == currency]
+            results = ledger.transfers_bulk(actor=background.created_by, kind=kind, currency=currency, trade_date=today,
+                                            orders=[order for _, order in chosen])  # fmt: skip
+            for (line, _), result in zip(chosen, results, strict=True):
+                if isinstance(result, ValidationError):
+                    if line.status != LineStatus.NO_CASH:
+                        line.explanation += f" Not posted: {' '.join(result.messages)}"
+                    line.status = LineStatus.NO_CASH
+                else:
+                    line.transfer, line.status, line.posted_amount = result, LineStatus.BILLED, line.to_post

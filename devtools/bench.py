@@ -844,6 +844,34 @@ def fee_calculator(worker: Worker) -> Sample:
                           headers=worker.state["api_headers"])  # fmt: skip
 
 
+# Fee runs (issue #18): a quarter of every open account of the firm, valued by average daily
+# balance with households billed together, previewed by the compute job and then posted to the
+# ledger by the post job; and one household's invoice PDF (the one with the most accounts),
+# rendered in one process. ``manage.py bench_fee_run`` runs the jobs as the worker does, inside
+# one transaction rolled back after timing. Reported in seconds.
+TARGET_SECONDS.update({"fee_run_preview": 15.0, "fee_run_post": 30.0, "invoice_pdf": 1.0})
+
+
+def _bench_fee_run(worker: Worker, mode: str, figure: str) -> Sample:
+    figures = _command_figures("bench_fee_run", FIRMS[0], mode)
+    if isinstance(figures, Sample):
+        return figures
+    if figures.get("preview_status") != "done" or (mode != "preview" and figures.get("run_status") != "posted"):
+        return Sample(float(figures.get(figure, 0.0)), error=f"bench_fee_run {mode}: the run did not finish: {figures}")
+    return Sample(float(figures[figure]))
+
+
+SCENARIOS["fee_run_preview"] = Scenario(
+    lambda worker: _bench_fee_run(worker, "preview", "preview_seconds"), in_mix=False, workers=1, requests=1, warmup=0
+)
+SCENARIOS["fee_run_post"] = Scenario(
+    lambda worker: _bench_fee_run(worker, "post", "post_seconds"), in_mix=False, workers=1, requests=1, warmup=0
+)
+SCENARIOS["invoice_pdf"] = Scenario(
+    lambda worker: _bench_fee_run(worker, "invoice", "invoice_seconds"), in_mix=False, workers=1, requests=1, warmup=0
+)
+
+
 # Calculators (issue #19): the returns of a held-away account, posted to the stateless API.
 TARGET_P95_MS["tools_returns"] = 20.0
 

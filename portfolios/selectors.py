@@ -328,6 +328,26 @@ def cash_position(*, account: ClientAccount, currency: str, today: date | None =
     return CashRow(currency=currency, total=total or ZERO, pending=pending or ZERO, held=held or ZERO)
 
 
+def cash_positions(*, account_ids: Sequence[int], currency: str, today: date | None = None) -> dict[int, CashRow]:
+    """``cash_position`` of many accounts in one currency, in three grouped queries (a fee run's
+    chunk); an account without cash gets a row of zeros. Read under the accounts' row locks."""
+    today = today or timezone.localdate()
+    ids = list(account_ids)
+    sums: dict[str, dict[int, Decimal]] = {}
+    for name, rows in (
+        ("total", LedgerPosting.objects.filter(account_id__in=ids, ledger_account="cash", currency=currency)),
+        ("pending", _pending_settlement(ids, today).filter(currency=currency)),  # type: ignore[arg-type]
+        ("held", CashHold.objects.filter(account_id__in=ids, currency=currency, released_at__isnull=True)),
+    ):
+        grouped = rows.values_list("account_id").annotate(t=Sum("amount")).order_by()
+        sums[name] = {account_id: total or ZERO for account_id, total in grouped}
+    return {
+        pk: CashRow(currency=currency, total=sums["total"].get(pk, ZERO), pending=sums["pending"].get(pk, ZERO),
+                    held=sums["held"].get(pk, ZERO))
+        for pk in ids
+    }  # fmt: skip
+
+
 def hold_list(*, account: ClientAccount, include_released: bool = False) -> QuerySet[CashHold]:
     """The account's holds, newest first; open ones only unless ``include_released``."""
     holds = CashHold.objects.filter(account=account).select_related("created_by", "released_by")

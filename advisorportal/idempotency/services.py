@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hmac
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 from rest_framework import exceptions, status
@@ -140,3 +142,90 @@ def _insert(*, scope: str, key: str, digest: str, actor_id: int | None) -> int |
         cursor.execute(sql, [require_firm_id(), scope, key, digest, actor_id])
         row = cursor.fetchone()
     return None if row is None else int(row[0])
+
+
+# --- Many keys at once ----------------------------------------------------------------------------
+
+
+@dataclass
+class Claim:
+    """One key of ``claim_many``: new (run its operation, then ``store_many`` or ``discard_many``),
+    ``replayed`` (``body`` is its first result) or ``refused`` (what ``idempotent`` would raise)."""
+
+    key: str
+    replayed: bool = False
+    body: Any = None
+    refused: exceptions.APIException | None = None
+
+
+def claim_many(
+    *, scope: str, payloads: dict[str, Any], actor: Any = None, name: str = "idempotency key"
+) -> dict[str, Claim]:
+    """``idempotent`` for many keys in the caller's transaction, in two statements however many
+    keys (a fee run's chunk of 250 fees): each new key is inserted (``ON CONFLICT DO NOTHING``, so
+    a concurrent writer of the same key waits, as with one key), each key already stored is
+    compared by its payload's fingerprint. The caller runs the new ones and stores their results
+    (``store_many``) or frees the keys of those that did not happen (``discard_many``)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("claim_many runs in the caller's transaction.")
+    claims: dict[str, Claim] = {}
+    digests: dict[str, str] = {}
+    for key, payload in payloads.items():
+        try:
+            check_key(key, name=name)
+        except IdempotencyKeyInvalid as invalid:
+            claims[key] = Claim(key, refused=invalid)
+            continue
+        digests[key] = fingerprint(payload)
+    if not digests:
+        return claims
+    table = connection.ops.quote_name(IdempotencyKey._meta.db_table)
+    # The table name comes from model metadata and is quoted; every value is a parameter.
+    sql = (
+        f'INSERT INTO {table} ("firm_id", "scope", "key", "fingerprint", "created_by_id", "created_at") '  # noqa: S608
+        "SELECT %s, %s, u.k, u.f, %s, statement_timestamp() FROM unnest(%s::text[], %s::text[]) AS u(k, f) "
+        'ON CONFLICT ("firm_id", "scope", "key") DO NOTHING RETURNING "key"'
+    )
+    keys = list(digests)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [require_firm_id(), scope, getattr(actor, "pk", None), keys, [digests[k] for k in keys]])
+        inserted = {row[0] for row in cursor.fetchall()}
+    for key in inserted:
+        claims[key] = Claim(key)
+    for first in IdempotencyKey.objects.filter(scope=scope, key__in=[k for k in keys if k not in inserted]):
+        if not hmac.compare_digest(first.fingerprint, digests[first.key]):
+            claims[first.key] = Claim(first.key, refused=IdempotencyKeyReused(
+                f"The {name} {first.key!r} was already used with a different request. "
+                "Send a new key for a new request, or the same request to get its first result."
+            ))  # fmt: skip
+        elif first.completed_at is None:
+            claims[first.key] = Claim(first.key, refused=IdempotencyKeyInProgress(
+                f"The request with the {name} {first.key!r} is still being processed."
+            ))  # fmt: skip
+        else:
+            claims[first.key] = Claim(first.key, replayed=True, body=first.response_body)
+    return claims
+
+
+def store_many(*, scope: str, bodies: dict[str, Any]) -> None:
+    """Keep each new key's result (JSON: ids, not objects), in one statement."""
+    if not bodies:
+        return
+    table = connection.ops.quote_name(IdempotencyKey._meta.db_table)
+    sql = (
+        f"UPDATE {table} AS t SET response_body = u.b::jsonb, completed_at = statement_timestamp() "  # noqa: S608
+        "FROM unnest(%s::text[], %s::text[]) AS u(k, b) "
+        "WHERE t.firm_id = %s AND t.scope = %s AND t.key = u.k AND t.completed_at IS NULL"
+    )
+    keys = list(bodies)
+    encoded = [json.dumps(bodies[k], cls=DjangoJSONEncoder) for k in keys]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [keys, encoded, require_firm_id(), scope])
+        if cursor.rowcount != len(keys):
+            raise RuntimeError(f"{scope}: {len(keys) - cursor.rowcount} keys were not claimed by this transaction.")
+
+
+def discard_many(*, scope: str, keys: list[str]) -> None:
+    """Free keys whose operation did not happen, so that a retry runs it."""
+    if keys:
+        IdempotencyKey.objects.filter(scope=scope, key__in=keys, completed_at__isnull=True).delete()

@@ -49,6 +49,10 @@ def business_days(first: date, last: date) -> list[date]:
 
 @pytest.fixture
 def book(alice: Persona) -> dict[str, Any]:
+    return build_book(alice)
+
+
+def build_book(alice: Persona) -> dict[str, Any]:
     """Hana Hill (email and address) owns H1000001 (100,000 in, 500 ACME bought, a dividend, a fee,
     10,000 more in March) and H1000002 (50,000 cash) in the Hill household; Olga Oak owns O2000001."""
     with alice.scope():

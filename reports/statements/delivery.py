@@ -232,10 +232,14 @@ def _make(
     run: ReportRun, definition: ReportDefinition, subject: Subject, contact: Contact, shared: services.Firmwide,
     owner: Any,
 ) -> Statement | None:  # fmt: skip
+    opened = services.inception(subject)
+    if opened > run.period_end:
+        raise StatementInputError(f"opened on {opened.isoformat()}, after the period.", field="start")
+    start = max(run.period_start, opened)  # an account opened during the period: from its inception
     statement = Statement(
         kind=definition.kind, style=definition.style, sections=list(definition.sections), contact=contact,
-        period_start=run.period_start, period_end=run.period_end, benchmark=definition.benchmark,
-        title=services._title(definition.kind, subject, run.period_start, run.period_end), run=run,
+        period_start=start, period_end=run.period_end, benchmark=definition.benchmark,
+        title=services.statement_title(definition.kind, subject, start, run.period_end), run=run,
         created_by=owner, account_id=subject.pk if subject.kind == "account" else None,
         household_id=subject.pk if subject.kind == "household" else None,
     )  # fmt: skip

@@ -117,7 +117,7 @@ def _check_benchmark(benchmark: str) -> None:
             raise ValidationError({"benchmark": f"Unknown benchmark {benchmark!r}: choose one of {known}."})
 
 
-def _title(kind: str, subject: Subject, start: date, end: date) -> str:
+def statement_title(kind: str, subject: Subject, start: date, end: date) -> str:
     return f"{Kind(kind).label} · {subject.name} · {start.isoformat()} to {end.isoformat()}"[:300]
 
 
@@ -151,7 +151,7 @@ def statement_request(
         raise ValidationError({"account": "The account has no owner to keep the statement for: add its owner first."})
     statement = Statement(
         kind=kind, style=style, sections=chosen, contact=contact, period_start=start, period_end=end,
-        benchmark=benchmark, title=_title(kind, subject, start, end), created_by=actor,
+        benchmark=benchmark, title=statement_title(kind, subject, start, end), created_by=actor,
         account_id=subject.pk if subject.kind == "account" else None,
         household_id=subject.pk if subject.kind == "household" else None,
     )  # fmt: skip

@@ -215,37 +215,46 @@ class PerformanceView(FirmScopedAPIView):
     @extend_schema(
         parameters=[
             PerformanceQuerySerializer,
-            object_filter("account", "The account to measure (give account or household)"),
+            object_filter("account", "The account to measure (give one of account, household, group, firm)"),
             object_filter("household", "The household to measure: its accounts in your scope"),
+            object_filter("group", "The CRM group to measure: its members' accounts in your scope"),
         ],
         responses=PerformanceSerializer,
     )
     def get(self, request: Request) -> Response:
-        """The performance of an account or a household from its daily values: month, quarter and year to
+        """The performance of an account, a household, a CRM group (`group`: its members' accounts) or the
+        whole firm (`firm=true`: every account of your scope) from its daily values: month, quarter and year to
         date, 1, 3 and 5 years, since inception, and a custom range (`start`, `end`), each time-weighted,
         money-weighted (XIRR) and Modified Dietz, net and gross of fees, beside a benchmark (`benchmark`,
         default SPX or the demo index), with the reason the time- and money-weighted returns differ.
 
         Rates are decimal strings to 10 decimal places, amounts to the currency's minor unit, dates ISO
-        8601. A household is its accounts in your scope in its main base currency (others are listed in
-        `left_out`). A period longer than the history, or one that starts at a value of zero or less, has
-        null figures and says why in `undefined`. A start before inception or a date in the future, an end
-        before the start, or an unknown benchmark: 400 naming the field. An account or household outside
-        your firm or scope: 404."""
+        8601. A household, a group and the firm are their accounts in your scope in their main base currency
+        (others are listed in `left_out`; a group and the firm list at most 100 of each and count them all in
+        `account_count` and `left_out_count`). A group and the firm link their summed values' daily growth,
+        (NAV - flows) / NAV the day before: the household's value-weighted linking. A period longer than the
+        history, or one that starts at a value of zero or less, has null figures and says why in `undefined`.
+        A start before inception or a date in the future, an end before the start, or an unknown benchmark:
+        400 naming the field. An account, household or group outside your firm or scope (or another user's
+        private group): 404."""
         query = PerformanceQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
         try:
             if "household" in data:
                 subject = selectors.performance_household(user=request.user, pk=data["household"])
+            elif "group" in data:
+                subject = selectors.performance_group(user=request.user, pk=data["group"])
+            elif data.get("firm"):
+                subject = selectors.performance_firm(user=request.user)
             else:
                 subject = selectors.performance_account(user=request.user, pk=data["account"])
         except selectors.SubjectNotFound:
-            raise exceptions.NotFound("No such account or household.") from None
+            raise exceptions.NotFound("No such account, household or group.") from None
         try:
             page = selectors.performance(
                 subject=subject, start=data.get("start"), end=data.get("end"), benchmark=data.get("benchmark", ""),
-                day=date.isoformat,
+                day=date.isoformat, user=request.user,
             )  # fmt: skip
         except PerformanceInputError as error:
             raise exceptions.ValidationError({error.field: [error.message]}) from None
@@ -253,6 +262,8 @@ class PerformanceView(FirmScopedAPIView):
         body = {
             "kind": subject.kind, "id": subject.pk, "name": subject.name, "currency": subject.currency,
             "accounts": subject.accounts, "left_out": subject.left_out,
+            "account_count": subject.account_count or len(subject.accounts),
+            "left_out_count": subject.left_out_count or len(subject.left_out),
             "first": result.first if result else None, "as_of": result.as_of if result else None,
             "benchmark": result.benchmark if result else "", "periods": result.periods if result else [],
             "custom": result.custom if result else None, "convention": CONVENTION,

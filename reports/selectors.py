@@ -1,9 +1,11 @@
 """Reads of the reports app, each given the user (the firm is the one in scope).
 
-Performance (issue #19, point 1): an account or a household of the user's PortfolioAnalyst scope,
-its daily values through ``portfolios.performance.value_history``, its fees from the ledger and a
-benchmark through ``benchmark_history``; ``reports.performance`` measures them. Another firm's
-account or household, one outside the scope and a missing one are the same ``SubjectNotFound``.
+Performance (issue #19, point 1): an account, a household, a CRM group or the whole firm as the
+user's PortfolioAnalyst scope covers it; an account's and a household's daily values through
+``portfolios.performance.value_history``, a group's and the firm's summed per day in one statement
+(``_summed_series``), the fees from the ledger and a benchmark through ``benchmark_history``;
+``reports.performance`` measures them. Another firm's account, household or group, one outside the
+scope (or a private group of another user) and a missing one are the same ``SubjectNotFound``.
 """
 
 from __future__ import annotations
@@ -15,18 +17,24 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
+from django.db import connection
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
+from accounts.policy import grant_scope
 from accounts.rights import Right
 from advisorportal.formats import round_money
+from advisorportal.tenancy.context import require_firm_id
+from crm.models import Group, GroupMember
 from portfolios import performance as daily_values
 from portfolios import selectors as book
 from portfolios.accounting import FEE_KINDS
-from portfolios.models import ClientAccount, Transaction
+from portfolios.models import AccountOwner, AumDay, ClientAccount, DailySeries, Transaction
 from portfolios.scope import scope_accounts
 from reports.performance import DayText, Performance, PerformanceInputError, Series, report
 
 ZERO = Decimal(0)
+LISTED = 100  # a group's or the firm's accounts named on the page and in the API (the count is complete)
 
 
 class SubjectNotFound(Exception):
@@ -38,12 +46,16 @@ class Subject:
     """What is measured: one account, or a household's accounts in the user's scope that share a
     base currency (``left_out``: those in another currency; values are not converted)."""
 
-    kind: str  # "account" or "household"
+    kind: str  # "account", "household", "group" or "firm"
     pk: int
     name: str
     currency: str
-    accounts: list[ClientAccount]
-    left_out: list[ClientAccount]
+    accounts: list[ClientAccount]  # a group's or the firm's: the first LISTED of them
+    left_out: list[ClientAccount]  # a group's or the firm's: the first LISTED of them
+    # A group's and the firm's accounts are read in bulk: the measured ones as a query, and counts.
+    measured: QuerySet[ClientAccount] | None = None
+    account_count: int = 0
+    left_out_count: int = 0
 
 
 def _scoped(user: Any) -> Any:
@@ -80,6 +92,134 @@ def performance_household(*, user: Any, pk: Any) -> Subject:
     )  # fmt: skip
 
 
+def _main_currency(accounts: QuerySet[ClientAccount]) -> tuple[str, int, int] | None:
+    """The base currency holding the most value (then the most accounts), with how many accounts
+    are in it and in the others (one query); None without accounts."""
+    totals = {
+        row["base_currency"]: (row["value"] or ZERO, row["count"])
+        for row in accounts.order_by().values("base_currency").annotate(value=Sum("nav"), count=Count("pk"))
+    }
+    if not totals:
+        return None
+    currency = max(sorted(totals), key=lambda c: totals[c])
+    return currency, totals[currency][1], sum(count for c, (_, count) in totals.items() if c != currency)
+
+
+def _many(kind: str, pk: int, name: str, accounts: QuerySet[ClientAccount]) -> Subject:
+    main = _main_currency(accounts)
+    if main is None:
+        return Subject(kind, pk, name, "USD", [], [])
+    currency, count, others = main
+    measured = accounts.filter(base_currency=currency)
+    return Subject(
+        kind, pk, name, currency, list(measured[:LISTED]), list(accounts.exclude(base_currency=currency)[:LISTED]),
+        measured=measured, account_count=count, left_out_count=others,
+    )  # fmt: skip
+
+
+def performance_group(*, user: Any, pk: Any) -> Subject:
+    """The accounts owned by the group's members, in the user's scope. A private group of another
+    user, another firm's, a missing one and one with none of these accounts are not found."""
+    try:
+        group = Group.objects.filter(Q(is_private=False) | Q(owner=user)).get(pk=int(pk))
+    except (Group.DoesNotExist, ValueError, TypeError):
+        raise SubjectNotFound from None
+    members = GroupMember.objects.filter(group=group).values("contact_id")
+    accounts = _scoped(user).filter(pk__in=AccountOwner.objects.filter(contact__in=members).values("account_id"))
+    if not accounts.exists():
+        raise SubjectNotFound
+    return _many("group", group.pk, group.name, accounts)
+
+
+def visible_groups(*, user: Any) -> list[Group]:
+    """The firm's public groups and the user's own private ones, by name (for choosing one)."""
+    return list(Group.objects.filter(Q(is_private=False) | Q(owner=user)).order_by("name", "pk")[:200])
+
+
+def performance_firm(*, user: Any) -> Subject:
+    """Every account of the user's scope (the whole firm for a user who sees every account)."""
+    firm = user.firm
+    return _many("firm", firm.pk, firm.name, _scoped(user))
+
+
+def _inner_sql(queryset: QuerySet[Any]) -> tuple[str, dict[str, Any]]:
+    """A queryset's SQL with its positional parameters named, to embed in one statement."""
+    sql, params = queryset.query.sql_with_params()
+    return sql % tuple(f"%(p{i})s" for i in range(len(params))), {f"p{i}": v for i, v in enumerate(params)}
+
+
+# Element k (from 1) of a quarter row is the (k-1)-th business day after first_date (portfolios.aum).
+_DAY = "d.first_date + (u.k::int - 1) + 2 * ((extract(isodow FROM d.first_date)::int - 1 + u.k::int - 1) / 5)"
+
+
+def _summed_days(subject: Subject, user: Any) -> list[tuple[date, float, float]]:
+    """(day, NAV, net external flow) summed over the subject's measured accounts, oldest first, in
+    one statement: for the firm seen whole, the firm's stored sums (``AumDay``, refreshed after
+    each daily-values run); otherwise the accounts' daily series unnested and summed."""
+    assert subject.measured is not None
+    allowed, grant_id = grant_scope(user, Right.PORTFOLIO_ANALYST)
+    if subject.kind == "firm" and allowed and grant_id is None:
+        return list(
+            AumDay.objects.filter(currency=subject.currency).order_by("date").values_list("date", "nav", "net_flow")
+        )
+    inner, params = _inner_sql(subject.measured.order_by().values("pk"))
+    series = DailySeries._meta.db_table
+    sql = (
+        f"SELECT {_DAY} AS day, sum(u.nav), sum(u.flow) FROM {series} d "  # noqa: S608 - table names from metadata
+        f"CROSS JOIN LATERAL unnest(d.nav, d.net_flow) WITH ORDINALITY AS u(nav, flow, k) "
+        f"WHERE d.firm_id = %(firm)s AND d.account_id IN ({inner}) GROUP BY 1 ORDER BY 1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"firm": require_firm_id(), **params})
+        return list(cursor.fetchall())
+
+
+def _summed_fees(subject: Subject, end: date) -> dict[date, Decimal]:
+    """The measured accounts' fees (negative) and refunds by business day in the subject's
+    currency: summed per day and currency in the database, converted per sum."""
+    assert subject.measured is not None
+    rows = (
+        Transaction.objects.filter(account__in=subject.measured.order_by().values("pk"), kind__in=sorted(FEE_KINDS),
+                                   trade_date__lte=end)
+        .values("trade_date", "currency").annotate(total=Sum("amount")).values_list("trade_date", "total", "currency")
+    )  # fmt: skip
+    out: dict[date, Decimal] = {}
+    for day, amount, fee_currency in rows:
+        business: date = np.busday_offset(np.datetime64(day, "D"), 0, roll="forward").astype(date)
+        value = book.convert(amount, from_currency=fee_currency, to_currency=subject.currency, on=business)
+        if value is not None:
+            out[business] = out.get(business, ZERO) + round_money(value, subject.currency)
+    return out
+
+
+def _summed_series(subject: Subject, user: Any) -> Series | None:
+    """A group's or the firm's daily values: the summed values, their daily growth linked as each
+    account's is, (NAV - flows) / NAV the day before (gross: fees added back), which is the
+    household's value-weighted linking whenever every account had a value the day before."""
+    rows = _summed_days(subject, user)
+    if not rows:
+        return None
+    currency = subject.currency
+    fees = _summed_fees(subject, rows[-1][0])
+    days, nav, flow, fee, net_index, gross_index = [], [], [], [], [Decimal(1)], [Decimal(1)]
+    net_level, gross_level, before = 1.0, 1.0, 0.0
+    for position, (day, value, moved) in enumerate(rows):
+        charged = fees.get(day, ZERO)
+        if position:
+            if before > 0:
+                net_level *= (value - moved) / before
+                gross_level *= (value - moved - float(charged)) / before
+            net_index.append(Decimal(repr(net_level)).quantize(daily_values.INDEX_PLACES))
+            gross_index.append(Decimal(repr(gross_level)).quantize(daily_values.INDEX_PLACES))
+        days.append(day)
+        nav.append(round_money(Decimal(repr(float(value))), currency))
+        flow.append(round_money(Decimal(repr(float(moved))), currency))
+        fee.append(charged)
+        before = float(value)
+    return Series(currency=currency, days=days, nav=nav, flow=flow, fee=fee, net_index=net_index,
+                  gross_index=gross_index)  # fmt: skip
+
+
 def _fees(accounts: Sequence[ClientAccount], currency: str, end: date) -> dict[date, Decimal]:
     """Fees (negative) and fee refunds of the accounts by business day, in ``currency`` (one
     query; a fee in another currency at the rate of its day, as the daily values convert it). A
@@ -97,9 +237,14 @@ def _fees(accounts: Sequence[ClientAccount], currency: str, end: date) -> dict[d
     return out
 
 
-def _series(subject: Subject) -> Series | None:
+def _series(subject: Subject, user: Any = None) -> Series | None:
     """The subject's combined daily values (one query per account and one for the fees), or None
-    before the first value. A household's days run to the last day every account has."""
+    before the first value. A household's days run to the last day every account has. A group's
+    and the firm's are summed in bulk (``_summed_series``)."""
+    if subject.measured is not None:
+        return _summed_series(subject, user)
+    if not subject.accounts:
+        return None
     histories = [h for h in (daily_values.value_history(account=a) for a in subject.accounts) if h]
     if not histories:
         return None
@@ -165,9 +310,10 @@ def benchmark_choices() -> list[str]:
 
 def performance(
     *, subject: Subject, start: date | None = None, end: date | None = None, benchmark: str = "",
-    today: date | None = None, day: DayText, choices: list[str] | None = None,
+    today: date | None = None, day: DayText, choices: list[str] | None = None, user: Any = None,
 ) -> PerformancePage:  # fmt: skip
-    """Measure ``subject`` (from ``performance_account`` or ``performance_household``) against
+    """Measure ``subject`` (from ``performance_account``, ``_household``, ``_group`` or ``_firm``; the
+    last two need the ``user`` whose scope they are) against
     ``benchmark`` (default: the preferred one of ``choices``, read when not given).
     ``PerformanceInputError`` names the field of a range or benchmark that cannot be used."""
     choices = benchmark_choices() if choices is None else choices
@@ -175,7 +321,7 @@ def performance(
         known = ", ".join(choices) or "none is loaded"
         raise PerformanceInputError(f"Unknown benchmark {benchmark!r}: choose one of {known}.", field="benchmark")
     symbol = book.pick_benchmark(choices, benchmark)
-    series = _series(subject)
+    series = _series(subject, user)
     if series is None:
         return PerformancePage(subject, None, choices, None, None, [])
     levels = daily_values.benchmark_history(symbol=symbol, start=series.days[0], end=series.days[-1]) if symbol else []

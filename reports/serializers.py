@@ -266,6 +266,8 @@ class ToolRmdSerializer(serializers.Serializer[Any]):
 class PerformanceQuerySerializer(StrictSerializer):
     account = serializers.IntegerField(required=False, min_value=1, help_text="An account's id.")
     household = serializers.IntegerField(required=False, min_value=1, help_text="A household's id.")
+    group = serializers.IntegerField(required=False, min_value=1, help_text="A CRM group's id.")
+    firm = serializers.BooleanField(required=False, help_text="true: every account of your scope (the firm).")
     start = serializers.DateField(
         required=False, help_text="Start of a custom range (YYYY-MM-DD), measured from the close of the day before."
     )
@@ -276,8 +278,12 @@ class PerformanceQuerySerializer(StrictSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
-        if ("account" in attrs) == ("household" in attrs):
-            raise serializers.ValidationError({"account": ["Give either account or household (one of them)."]})
+        given = [key for key in ("account", "household", "group") if key in attrs]
+        given += ["firm"] if attrs.get("firm") else []
+        if len(given) != 1:
+            raise serializers.ValidationError(
+                {"account": ["Give exactly one of account, household, group or firm=true."]}
+            )
         return attrs
 
 
@@ -332,7 +338,7 @@ class PerformanceAccountSerializer(serializers.Serializer[Any]):
 
 
 class PerformanceSerializer(serializers.Serializer[Any]):
-    kind = serializers.ChoiceField(choices=["account", "household"])
+    kind = serializers.ChoiceField(choices=["account", "household", "group", "firm"])
     id = serializers.IntegerField()
     name = serializers.CharField()
     currency = serializers.CharField(help_text="Every amount's currency (ISO 4217).")
@@ -340,6 +346,8 @@ class PerformanceSerializer(serializers.Serializer[Any]):
     left_out = PerformanceAccountSerializer(
         many=True, help_text="A household's accounts in another base currency: not converted, not included."
     )
+    account_count = serializers.IntegerField(help_text="How many accounts are measured (accounts lists at most 100).")
+    left_out_count = serializers.IntegerField(help_text="How many are left out (left_out lists at most 100).")
     first = serializers.DateField(allow_null=True, help_text="The first day with a value; null before any.")
     as_of = serializers.DateField(allow_null=True, help_text="The last day measured; null before any value.")
     benchmark = serializers.CharField(help_text="The benchmark's symbol (empty: none loaded).")

@@ -43,6 +43,11 @@ class ReportsPage(FirmScopedView, TemplateView):
 class IndexView(ReportsPage):
     template_name = "reports/index.html"
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["groups"] = selectors.visible_groups(user=self.user)
+        return context
+
 
 class HeldAwayView(ReportsPage):
     """The returns of an account held elsewhere, from its pasted valuations and flows (nothing stored)."""
@@ -84,16 +89,20 @@ class PerformanceView(ReportsPage):
     nav = "performance"
     kind: ClassVar[str]
 
-    def subject(self, pk: int) -> selectors.Subject:
+    def subject(self, pk: int | None) -> selectors.Subject:
         if self.kind == "household":
             return selectors.performance_household(user=self.user, pk=pk)
+        if self.kind == "group":
+            return selectors.performance_group(user=self.user, pk=pk)
+        if self.kind == "firm":
+            return selectors.performance_firm(user=self.user)
         return selectors.performance_account(user=self.user, pk=pk)
 
     def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
-            subject = self.subject(kwargs["pk"])
+            subject = self.subject(kwargs.get("pk"))
         except selectors.SubjectNotFound:
-            raise Http404("No such account or household.") from None
+            raise Http404("No such account, household or group.") from None
         choices = selectors.benchmark_choices()
         form = PerformanceForm(request.GET or None, benchmarks=choices)
         context: dict[str, Any] = {"subject": subject, "form": form}
@@ -103,7 +112,7 @@ class PerformanceView(ReportsPage):
         try:
             page = selectors.performance(
                 subject=subject, start=wanted.get("start"), end=wanted.get("end"),
-                benchmark=wanted.get("benchmark") or "", day=formats.day, choices=choices,
+                benchmark=wanted.get("benchmark") or "", day=formats.day, choices=choices, user=self.user,
             )  # fmt: skip
         except PerformanceInputError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
@@ -119,6 +128,16 @@ class AccountPerformanceView(PerformanceView):
 
 class HouseholdPerformanceView(PerformanceView):
     kind = "household"
+
+
+class GroupPerformanceView(PerformanceView):
+    kind = "group"
+
+
+class FirmPerformanceView(PerformanceView):
+    """The accounts of the user's whole scope: the firm, for a user who sees every account."""
+
+    kind = "firm"
 
 
 # --- Client data queries and account queries (issue #19, point 4) -------------------------------

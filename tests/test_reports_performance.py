@@ -290,7 +290,8 @@ def test_account_or_household_exactly_one(alice: Persona) -> None:
     for query in ({}, {"account": 1, "household": 1}):
         response = alice.api().get(API, query)
         assert response.status_code == 400
-        assert "Give either account or household" in response.json()["error"]["fields"]["account"][0]
+        message = response.json()["error"]["fields"]["account"][0]
+        assert "Give exactly one of account, household, group or firm=true" in message
 
 
 def test_no_values_yet_is_said_not_an_error(alice: Persona) -> None:

@@ -33,6 +33,7 @@ from accounts.services import api_token_create
 from advisorportal.mail.models import MessageTemplate
 from advisorportal.notifications import services as notification_services
 from advisorportal.shell.panels import registered
+from billing import adjustments as billing_adjustments
 from billing import services as billing_services
 from billing.models import FeeAssignment
 from crm import selectors as crm_selectors
@@ -214,6 +215,14 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         billing_services.assign(actor=actor, schedule=fee_schedule, accounts=[account])
         fee_assignment = FeeAssignment.objects.get(account=account)
         fee_run = billing_services.run_create(actor=actor, period_start=date(2026, 1, 1), period_end=date(2026, 3, 31))
+        master = ClientAccountFactory(number="MASTER-1", is_master=True, owners=[], inception_date=date(2025, 1, 1))
+        portfolio_services.transaction_record(actor=None, account=master, kind="deposit", trade_date=date(2025, 2, 3),
+                                              amount=Decimal(500))  # fmt: skip
+        adjustment = billing_adjustments.adjustment_post(actor=actor, account=account, amount="10", reason="Goodwill",
+                                                         idempotency_key="book-credit")  # fmt: skip
+        recurring = billing_adjustments.recurring_add(actor=actor, account=account, kind="fee_discount", pct="10",
+                                                      reason="Family", starts_on=date(2026, 1, 1))  # fmt: skip
+        fee_version = fee_schedule.versions.get()
         questionnaire = planning_services.questionnaire_ensure_default(actor=actor)
         answers = {q.pk: q.options.order_by("pk").first().pk for q in questionnaire.questions.all()}
         risk_score = planning_services.risk_score_record(actor=actor, contact=ada, questionnaire=questionnaire,
@@ -271,6 +280,10 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         "schedules": [fee_schedule.pk],
         "assignments": [fee_assignment.pk],
         "runs": [fee_run.pk],
+        "adjustments": [adjustment.pk],
+        "recurring-adjustments": [recurring.pk],
+        "recurring": [recurring.pk],  # /billing/adjustments/recurring/<pk>/stop/
+        "versions": [fee_version.pk],  # /api/v1/billing/versions/{id}/exclusions/
         "questionnaires": [questionnaire.pk],
         "questions": list(answers)[:1],
         "risk-scores": [risk_score.pk],

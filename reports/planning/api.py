@@ -22,9 +22,13 @@ from rest_framework.response import Response
 from accounts.api_access import FirmScopedAPIView, FirmScopedViewSet
 from accounts.rights import Right
 from crm.models import Contact
-from reports.planning import presenting, selectors, services
+from reports.planning import esg, presenting, selectors, services
 from reports.planning.models import Goal, Question, Questionnaire, RiskScore
 from reports.planning.serializers import (
+    EsgInvitationSerializer,
+    EsgPreferenceSerializer,
+    EsgRecordSerializer,
+    EsgValueSerializer,
     GoalProjectionSerializer,
     GoalSerializer,
     GoalWriteSerializer,
@@ -368,3 +372,58 @@ class GoalViewSet(mixins.RetrieveModelMixin, mixins.DestroyModelMixin, FirmScope
             "explanation": presenting.explanation(goal, projection, date_format="iso"),
         }
         return Response(GoalProjectionSerializer(body).data)
+
+
+# --- ESG impact preferences ------------------------------------------------------------------------
+
+
+class EsgValuesView(FirmScopedAPIView):
+    required_right = Right.PORTFOLIO_ANALYST
+
+    @extend_schema(responses=EsgValueSerializer(many=True), summary="The impact values a client ranks.")
+    def get(self, request: Request) -> Response:
+        """The 13 impact values (code, label, what it means), in the order the pages list them."""
+        rows = [{"code": code, "label": label, "description": text} for code, label, text in esg.VALUES]
+        return Response(EsgValueSerializer(rows, many=True).data)
+
+
+class EsgContactView(FirmScopedAPIView):
+    required_right = Right.PORTFOLIO_ANALYST
+
+    @extend_schema(responses=EsgPreferenceSerializer(many=True), summary="A contact's ESG rankings, newest first.")
+    def get(self, request: Request, pk: int) -> Response:
+        """The contact's rankings, newest first (the first is the current one; at most 20)."""
+        contact = _contact(request, pk)
+        return Response(EsgPreferenceSerializer(selectors.esg_history(contact=contact), many=True).data)
+
+    @extend_schema(request=EsgRecordSerializer, responses={201: EsgPreferenceSerializer},
+                   summary="Record the contact's ranking of the impact values.")  # fmt: skip
+    def post(self, request: Request, pk: int) -> Response:
+        """Record a ranking as the advisor: value codes, most important first, each once (those left out do not
+        matter to the client). An unknown or repeated code is a 400 naming `ranking`; nothing is stored."""
+        contact = _contact(request, pk)
+        data = _body(EsgRecordSerializer, request)
+        try:
+            preference = services.esg_record(
+                actor=request.user, contact=contact, ranking=data["ranking"], note=data.get("note", "")
+            )
+        except ValidationError as error:
+            raise _refused(error) from None
+        return Response(EsgPreferenceSerializer(preference).data, status=status.HTTP_201_CREATED)
+
+
+class EsgInviteView(FirmScopedAPIView):
+    required_right = Right.PORTFOLIO_ANALYST
+
+    @extend_schema(request=None, responses={201: EsgInvitationSerializer},
+                   summary="Email the contact a link to rank the impact values themselves.")  # fmt: skip
+    def post(self, request: Request, pk: int) -> Response:
+        """A single-use link (14 days) to a white-branded page where the client ranks the values without signing
+        in, emailed to the contact's address on file; earlier open invitations stop working. A contact without
+        an email address is a 400 naming `contact`; nothing is sent."""
+        contact = _contact(request, pk)
+        try:
+            invitation = services.esg_invite(actor=request.user, contact=contact)
+        except ValidationError as error:
+            raise _refused(error) from None
+        return Response(EsgInvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)

@@ -32,5 +32,8 @@ urlpatterns = [
     ),
     path("planning/questionnaires/<int:pk>/questions/", api.QuestionAddView.as_view(), name="planning-question-add"),
     path("planning/questions/<int:pk>/", api.QuestionView.as_view(), name="planning-question"),
+    path("planning/esg/values/", api.EsgValuesView.as_view(), name="planning-esg-values"),
+    path("planning/esg/contacts/<int:pk>/", api.EsgContactView.as_view(), name="planning-esg-contact"),
+    path("planning/esg/contacts/<int:pk>/invitations/", api.EsgInviteView.as_view(), name="planning-esg-invite"),
     path("", include(router.urls)),
 ]

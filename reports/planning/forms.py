@@ -7,7 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
 
+from reports.planning import esg
 from reports.planning.models import MAX_RETURN, MAX_VOLATILITY, MIN_RETURN, SCALE_LIMIT, Questionnaire
 
 HUNDRED = Decimal(100)
@@ -135,4 +137,33 @@ class QuestionnaireForm(forms.Form):
         low, high = data.get("scale_min"), data.get("scale_max")
         if low is not None and high is not None and low >= high:
             self.add_error("scale_max", "The highest value must be more than the lowest.")
+        return data
+
+
+class EsgRankForm(forms.Form):
+    """A rank per impact value (1 = matters most; blank: does not matter), each rank used once."""
+
+    note = forms.CharField(label="Note", required=False, max_length=1000, help_text="Optional: how the client said it.")
+
+    def __init__(self, *args: Any, with_note: bool = True, initial_ranking: list[str] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if not with_note:
+            del self.fields["note"]
+        ranks = {code: str(position) for position, code, _ in esg.described(initial_ranking or [])}
+        choices = [("", "Does not matter"), *((str(n), str(n)) for n in range(1, len(esg.VALUES) + 1))]
+        for code, label, description in esg.VALUES:
+            self.fields[code] = forms.ChoiceField(
+                label=label, choices=choices, required=False, help_text=description, initial=ranks.get(code, "")
+            )
+
+    def value_fields(self) -> list[forms.BoundField]:
+        return [self[code] for code in esg.CODES]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        try:
+            self.ranking = esg.ranking_from_ranks({code: data.get(code) or "" for code in esg.CODES})
+        except ValidationError as error:
+            for field, problems in error.message_dict.items():
+                self.add_error(field if field in self.fields else None, problems)
         return data

@@ -7,6 +7,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 
@@ -208,3 +209,59 @@ class Goal(FirmOwnedModel):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- ESG impact preferences (issue #19, point 5) ---------------------------------------------------
+
+
+class EsgSource(models.TextChoices):
+    ADVISOR = "advisor", "Recorded by the advisor"
+    CLIENT = "client", "Ranked by the client through an emailed link"
+
+
+class EsgInvitation(FirmOwnedModel):
+    """An invitation emailed to a contact to rank the impact values on a page without signing in
+    (through a single-use link of the links kit, purpose ``planning.esg``)."""
+
+    contact = models.ForeignKey("crm.Contact", on_delete=models.CASCADE, related_name="+")
+    sent_to = models.EmailField(max_length=254)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta(FirmOwnedModel.Meta):
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["firm", "contact", "-created_at"], name="planning_esg_invite_idx")]
+
+    def __str__(self) -> str:
+        return f"ESG invitation to {self.sent_to}"
+
+
+class EsgPreference(FirmOwnedModel):
+    """A contact's ranking of the impact values (``esg.VALUES`` codes, most important first; the
+    values left out do not matter to them), as recorded. The newest is the contact's current one;
+    the older ones are its history."""
+
+    contact = models.ForeignKey("crm.Contact", on_delete=models.CASCADE, related_name="+")
+    ranking = ArrayField(models.CharField(max_length=32), help_text="Impact value codes, most important first")
+    source = models.CharField(max_length=10, choices=EsgSource.choices)
+    note = models.CharField(max_length=1000, blank=True)
+    invitation = models.ForeignKey(EsgInvitation, on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta(FirmOwnedModel.Meta):
+        ordering = ["-recorded_at", "-id"]
+        indexes = [models.Index(fields=["firm", "contact", "-recorded_at"], name="planning_esg_pref_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ranking__len__gte=1, ranking__len__lte=13), name="planning_esg_ranking_len"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"ESG preferences of contact {self.contact_id}"

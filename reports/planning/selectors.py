@@ -13,7 +13,15 @@ from django.utils import timezone
 from accounts.rights import Right
 from crm.models import Contact
 from crm.scope import scope_contacts
-from reports.planning.models import AnswerOption, Goal, Question, Questionnaire, RiskScore
+from reports.planning.models import (
+    AnswerOption,
+    EsgInvitation,
+    EsgPreference,
+    Goal,
+    Question,
+    Questionnaire,
+    RiskScore,
+)
 from reports.planning.simulation import MAX_MONTHS, Projection, months_between, project
 
 RIGHT = Right.PORTFOLIO_ANALYST
@@ -124,3 +132,13 @@ def goal_projection(goal: Goal) -> Projection | None:
         months=months,
         seed=goal.pk,
     )
+
+
+def esg_history(*, contact: Contact, limit: int = 20) -> list[EsgPreference]:
+    """The contact's (already scoped) ESG rankings, newest first: the first is the current one."""
+    return list(EsgPreference.objects.filter(contact=contact).select_related("recorded_by")[:limit])
+
+
+def esg_invitations(*, contact: Contact, limit: int = 5) -> list[EsgInvitation]:
+    """The contact's latest ESG invitations, newest first."""
+    return list(EsgInvitation.objects.filter(contact=contact)[:limit])

@@ -204,3 +204,44 @@ class GoalProjectionSerializer(serializers.Serializer[Any]):
     )
     points = GoalPointSerializer(many=True, help_text="One a year, and the goal date (empty when not available).")
     explanation = serializers.CharField(help_text="In plain words (dates ISO 8601); or why nothing is projected.")
+
+
+# --- ESG impact preferences ------------------------------------------------------------------------
+
+
+class EsgValueSerializer(serializers.Serializer[Any]):
+    code = serializers.CharField()
+    # A field named like Field.label (the metaclass moves declared fields off the class).
+    label = serializers.CharField()  # type: ignore[assignment]
+    description = serializers.CharField()
+
+
+class EsgPreferenceSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(source="pk")
+    contact = serializers.IntegerField(source="contact_id")
+    ranking = serializers.ListField(
+        child=serializers.CharField(), help_text="Impact value codes, most important first."
+    )
+    # A field named like Field.source (the metaclass moves declared fields off the class).
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        choices=["advisor", "client"], help_text="advisor: recorded by a user; client: ranked through the emailed link."
+    )
+    note = serializers.CharField()
+    recorded_by = serializers.IntegerField(source="recorded_by_id", allow_null=True)
+    recorded_at = serializers.DateTimeField()
+
+
+class EsgRecordSerializer(StrictSerializer):
+    ranking = serializers.ListField(
+        child=serializers.CharField(max_length=32), max_length=13,
+        help_text="Impact value codes (GET /api/v1/planning/esg/values/), most important first, each once.",
+    )  # fmt: skip
+    note = serializers.CharField(required=False, allow_blank=True, max_length=1000)
+
+
+class EsgInvitationSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(source="pk")
+    contact = serializers.IntegerField(source="contact_id")
+    sent_to = serializers.EmailField()
+    created_at = serializers.DateTimeField()
+    answered_at = serializers.DateTimeField(allow_null=True)

@@ -15,14 +15,24 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
+from advisorportal import formats
+from advisorportal.hashing import fingerprint
+from advisorportal.links import services as links
+from advisorportal.links.models import Link
+from advisorportal.mail.services import email_send
 from crm.models import Contact
-from reports.planning import defaults
+from reports.planning import defaults, esg
 from reports.planning.models import (
     AnswerOption,
+    EsgInvitation,
+    EsgPreference,
+    EsgSource,
     Goal,
     Question,
     Questionnaire,
@@ -376,3 +386,66 @@ def goal_update(*, actor: Any, goal: Goal, **fields: Any) -> Goal:
 @transaction.atomic
 def goal_delete(*, actor: Any, goal: Goal) -> None:
     goal.delete()
+
+
+# --- ESG impact preferences ------------------------------------------------------------------------
+
+ESG_PURPOSE = "planning.esg"
+ESG_TEMPLATE = "planning.esg_invitation"
+
+
+def esg_fingerprint(invitation: EsgInvitation) -> str:
+    """What an ESG link stands for: this invitation to this contact at this address."""
+    return fingerprint({"invitation": invitation.pk, "contact": invitation.contact_id, "to": invitation.sent_to})
+
+
+@transaction.atomic
+def esg_record(*, actor: Any, contact: Contact, ranking: Sequence[str], note: str = "") -> EsgPreference:
+    """The advisor records the contact's ranking (most important first)."""
+    preference = EsgPreference(
+        contact=contact, ranking=esg.clean_ranking(ranking), source=EsgSource.ADVISOR, note=note.strip(),
+        recorded_by=_user(actor),
+    )  # fmt: skip
+    _save(preference)
+    return preference
+
+
+@transaction.atomic
+def esg_invite(*, actor: Any, contact: Contact) -> EsgInvitation:
+    """Email the contact a single-use link to rank the values themselves (earlier open links of the
+    contact stop working). A contact without an email address is refused, nothing sent."""
+    if not contact.email:
+        raise ValidationError({"contact": f"{contact} has no email address on file to send the invitation to."})
+    for earlier in EsgInvitation.objects.filter(contact=contact, answered_at=None):
+        links.links_revoke(subject=earlier, actor=_user(actor))
+    invitation = EsgInvitation(contact=contact, sent_to=contact.email, created_by=_user(actor))
+    _save(invitation)
+    issued = links.link_issue(
+        purpose=ESG_PURPOSE, recipient_email=contact.email, fingerprint=esg_fingerprint(invitation),
+        actor=_user(actor), subject=invitation,
+    )  # fmt: skip
+    url = settings.SITE_URL.rstrip("/") + reverse("planning:esg-rank", args=[issued.token])
+    email_send(
+        to=contact.email, template=ESG_TEMPLATE, contact_id=contact.pk, actor=_user(actor),
+        context={"contact": {"first_name": contact.first_name or contact.display_name}, "url": url,
+                 "expires_at": formats.moment(issued.link.expires_at)},
+    )  # fmt: skip
+    return invitation
+
+
+def esg_answer(*, link: Link, ranking: Sequence[str]) -> EsgPreference:
+    """The client's ranking through their link: checked first (a refusal leaves the link unused),
+    then the link consumed by one conditional UPDATE and the ranking stored, in the caller's
+    transaction (the request's). ``LinkNotValid`` for a used, expired or revoked link."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("Answer inside the request's transaction.")
+    cleaned = esg.clean_ranking(ranking)
+    invitation = EsgInvitation.objects.select_for_update().get(pk=int(link.subject_id))
+    links.link_consume(link=link, fingerprint=esg_fingerprint(invitation))
+    preference = EsgPreference(
+        contact_id=invitation.contact_id, ranking=cleaned, source=EsgSource.CLIENT, invitation=invitation
+    )
+    _save(preference)
+    invitation.answered_at = timezone.now()
+    _save(invitation)
+    return preference

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from reports.planning import views
+from reports.planning import esg_views, views
 
 app_name = "planning"
 urlpatterns = [
@@ -18,6 +18,8 @@ urlpatterns = [
     path("contacts/<int:pk>/risk-scores/new/", views.risk_score_new, name="risk-score-new"),
     path("contacts/<int:pk>/risk-scores/<int:score>/", views.risk_score_detail, name="risk-score"),
     path("contacts/<int:pk>/goals/new/", views.goal_new, name="goal-new"),
+    path("contacts/<int:pk>/esg/", esg_views.esg_contact, name="esg-contact"),
+    path("esg/<str:token>/", esg_views.esg_rank, name="esg-rank"),
     path("goals/<int:pk>/", views.goal_detail, name="goal"),
     path("goals/<int:pk>/edit/", views.goal_edit, name="goal-edit"),
     path("goals/<int:pk>/delete/", views.goal_delete, name="goal-delete"),

@@ -48,10 +48,12 @@ from crm.documents import services as document_services
 from crm.merge import services as merge_services
 from crm.models import Contact, ContactKind
 from funding import services as funding_services
+from portfolios import performance as daily_values
 from portfolios import services as portfolio_services
 from portfolios.custodian import services as custodian_services
 from portfolios.custodian.templates_csv import TEMPLATES as CUSTODIAN_TEMPLATES
 from reports.planning import services as planning_services
+from reports.statements import services as statement_services
 from tests.conftest import Persona
 from tests.factories import ContactFactory, HouseholdFactory
 from tests.factories_portfolios import ClientAccountFactory
@@ -232,6 +234,13 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
             target_date=date(date.today().year + 20, 1, 1), current_amount=Decimal("100000.00"),
             monthly_contribution=Decimal("1000.00"), expected_return=Decimal("0.0600"), volatility=Decimal("0.1200"),
         )  # fmt: skip
+        daily_values.recompute_full(account_ids=[account.pk], end=date(2025, 2, 28))
+        with django_capture_on_commit_callbacks(execute=True):  # the worker makes it (eager Celery)
+            statement = statement_services.statement_request(
+                actor=actor, subject=statement_services.subject_of(user=actor, account=account),
+                start=date(2025, 2, 3), end=date(2025, 2, 28),
+            )  # fmt: skip
+        definition = statement_services.definition_save(actor=actor, name="Book quarterly", accounts=[account])
         audit_ids = list(AuditEntry.objects.values_list("pk", flat=True))
     ids = {
         "contacts": contact_ids,
@@ -243,8 +252,6 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         "accounts": [account.pk],
         "account": [account.pk],  # /reports/performance/account/<pk>/
         "household": [household.pk],  # /reports/performance/household/<pk>/
-        "group": [group.pk],  # /reports/performance/group/<pk>/
-        "esg": [],  # /reports/planning/esg/<token>/: the client's page of an emailed link, not a user's
         "contact-merges": [merge.pk],
         "contact-imports": [contact_import.pk],
         "imports": [custodian.pk],
@@ -290,6 +297,9 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         "questions": list(answers)[:1],
         "risk-scores": [risk_score.pk],
         "goals": [goal.pk],
+        "statements": [statement.pk],  # /reports/statements/<pk>/…, /api/v1/reports/statements/{id}/
+        "definitions": [definition.pk],  # report definitions (run, deliveries)
+        "copy": [],  # a statement's emailed single-use link (public, tested in tests/test_reports_schedule.py)
         "invoices": [],  # invoices need a posted run on daily values (tests/test_billing_invoices.py)
         "brand": [alice.firm.pk],  # the firm's colours for its client approval pages (public)
     }

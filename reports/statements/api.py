@@ -21,7 +21,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpResponse
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import exceptions, mixins, renderers, serializers, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -69,6 +69,19 @@ def _call(function: Any, **kwargs: Any) -> Any:
         raise _refused(error) from None
 
 
+def _choice(choices: list[tuple[str, str]], **kwargs: Any) -> serializers.ChoiceField:
+    """A choice field described in the schema as a string of its listed values. drf-spectacular
+    would make an enum component named after the field (``kind``, ``frequency``), whose names other
+    apps' enums already take; the values are the same, written as a pattern and listed in words."""
+    values = [value for value, _ in choices]
+    schema = {"type": "string", "pattern": f"^({'|'.join(values)})$",
+              "description": "One of: " + "; ".join(f"`{v}` ({label})" for v, label in choices) + "."}  # fmt: skip
+    # A class of its own: DRF copies a declared field by calling its class again, so an annotation
+    # on the instance would be lost.
+    field_class = extend_schema_field(schema)(type("StatementChoiceField", (serializers.ChoiceField,), {}))
+    return field_class(choices=choices, **kwargs)  # type: ignore[no-any-return]
+
+
 class PdfRenderer(renderers.BaseRenderer):
     media_type = "application/pdf"
     format = "pdf"
@@ -87,6 +100,7 @@ class StatementSerializer(serializers.ModelSerializer[Statement]):
     status = serializers.SerializerMethodField(help_text="queued, running, done or failed (the worker's job).")
     error = serializers.SerializerMethodField(help_text="Why it was not made, if it failed.")
     pdf_url = serializers.SerializerMethodField(help_text="The PDF (GET, ?format=pdf); null until made.")
+    kind = _choice(Kind.choices, read_only=True)
 
     class Meta:
         model = Statement
@@ -123,7 +137,7 @@ class StatementDetailSerializer(StatementSerializer):
 class StatementBodySerializer(StrictSerializer):
     account = serializers.CharField(required=False, max_length=32, help_text="An account number; or `household`.")
     household = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
-    kind = serializers.ChoiceField(choices=Kind.choices, default=Kind.ACTIVITY)
+    kind = _choice(Kind.choices, default=Kind.ACTIVITY)
     style = serializers.ChoiceField(choices=Style.choices, default=Style.DETAILED)  # type: ignore[assignment]
     sections = serializers.ListField(
         child=serializers.ChoiceField(choices=Section.choices), required=False, max_length=len(Section.choices),
@@ -143,6 +157,8 @@ class StatementBodySerializer(StrictSerializer):
 class DefinitionSerializer(serializers.ModelSerializer[ReportDefinition]):
     accounts = serializers.SerializerMethodField(help_text="Account numbers reported on.")
     households = serializers.SerializerMethodField(help_text="Household ids reported on.")
+    kind = _choice(Kind.choices, read_only=True)
+    frequency = _choice(Frequency.choices, read_only=True)
 
     class Meta:
         model = ReportDefinition
@@ -162,7 +178,7 @@ class DefinitionSerializer(serializers.ModelSerializer[ReportDefinition]):
 
 class DefinitionBodySerializer(StrictSerializer):
     name = serializers.CharField(max_length=200)
-    kind = serializers.ChoiceField(choices=Kind.choices, default=Kind.ACTIVITY)
+    kind = _choice(Kind.choices, default=Kind.ACTIVITY)
     style = serializers.ChoiceField(choices=Style.choices, default=Style.DETAILED)  # type: ignore[assignment]
     sections = serializers.ListField(
         child=serializers.ChoiceField(choices=Section.choices), required=False, max_length=len(Section.choices)
@@ -174,12 +190,12 @@ class DefinitionBodySerializer(StrictSerializer):
     households = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=2**63 - 1), required=False, max_length=5000
     )
-    frequency = serializers.ChoiceField(choices=Frequency.choices, default=Frequency.NONE)
+    frequency = _choice(Frequency.choices, default=Frequency.NONE)
     email_clients = serializers.BooleanField(default=True)
     active = serializers.BooleanField(default=True)
 
 
-class RunSerializer(serializers.Serializer[Any]):
+class DefinitionRunSerializer(serializers.Serializer[Any]):
     run = serializers.IntegerField()
     definition = serializers.IntegerField()
     period_start = serializers.DateField()
@@ -335,7 +351,7 @@ class DefinitionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         services.definition_delete(actor=self.request.user, definition=instance)
 
     @extend_schema(summary="Run the definition now for its period (one background job)", request=None,
-                   responses={202: RunSerializer})  # fmt: skip
+                   responses={202: DefinitionRunSerializer})  # fmt: skip
     @idempotent_view("statements.definition_run")
     @action(detail=True, methods=["post"])
     def run(self, request: Request, pk: str | None = None) -> Response:
@@ -345,7 +361,7 @@ class DefinitionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins
         body = {"run": run.pk, "definition": run.definition_id, "period_start": run.period_start,
                 "period_end": run.period_end, "job": job.pk, "status": job.status, "done": job.done,
                 "total": job.total}  # fmt: skip
-        return Response(RunSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+        return Response(DefinitionRunSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(summary="Who was emailed for this definition, or why not", responses=DeliverySerializer(many=True))
     @action(detail=True, methods=["get"])

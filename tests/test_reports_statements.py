@@ -152,7 +152,7 @@ def test_activity_statement_is_made_kept_hashed_listed_and_its_csv_and_excel_mat
     for line in ("Opening value", "Deposits and withdrawals (net)", "Fees (less refunds)", "Closing value"):
         assert money(balances[line]) in text, line  # the PDF shows the CSV's amounts
     period = blocks["Performance"][1]
-    assert period[0] == "This statement's period" and percent(period[3]) in text and percent(period[7]) in text
+    assert period[0] == "This period" and percent(period[3]) in text and percent(period[7]) in text
     acme = next(row for row in blocks["Positions"][1:] if row[1] == "ACME")
     assert acme[4] == "500" and money(acme[8]) in text
     assert [row[4] for row in blocks["Fees"][1:]] == ["Advisory fee Q1"]

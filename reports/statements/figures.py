@@ -185,7 +185,7 @@ def compute(request: Request) -> dict[str, Any]:
             "closing": _money(custom.end_value, currency),
             "cash": _money(sum((c["value_base"] for c in cash if c["value_base"] is not None), ZERO), currency),
         },
-        "performance": [_period(custom, "This statement's period"), *(_period(p, p.label) for p in result.periods)],
+        "performance": [_period(custom, "This period"), *(_period(p, p.label) for p in result.periods)],
         "timing": custom.timing.text if custom.timing else "",
         "undefined": custom.undefined,
         "performance_notes": custom.notes,

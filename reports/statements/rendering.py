@@ -104,22 +104,32 @@ def _data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 
-def growth_svg(chart: dict[str, Any], brand: Branding) -> str:
-    """The growth of 10,000 (time-weighted, net) beside the benchmark, as a data URI."""
-    width, height = 600, 200
+def growth_svg(chart: dict[str, Any], brand: Branding, date_format: str) -> str:
+    """The growth of 10,000 (time-weighted, net) beside the benchmark, as a data URI: the line, the
+    10,000 baseline, and the first and last values and dates written at the ends."""
+    width, height, left, bottom = 600, 200, 72, 18  # the reports' chart is 600 x 200; labels around it
+    first, last = formats.amount(chart["first"]), formats.amount(chart["last"])
+    start, end = formats.day(_day(chart["first_date"]), date_format), formats.day(_day(chart["last_date"]), date_format)
     bench = (
         f'<polyline points="{chart["benchmark_points"]}" fill="none" stroke="#6b7280" stroke-width="1.5" '
         'stroke-dasharray="4 3"/>'
         if chart["benchmark_points"]
         else ""
     )
+    font = 'font-family="DejaVu Sans" font-size="11" fill="#444"'
     svg = (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" height="{height}">'
-        f'<rect width="{width}" height="{height}" fill="#ffffff"/>'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width + left} {height + bottom}" '
+        f'width="{width + left}" height="{height + bottom}">'
+        f'<rect width="{width + left}" height="{height + bottom}" fill="#ffffff"/>'
+        f'<text x="{left - 6}" y="{chart["baseline_y"] + 4}" text-anchor="end" {font}>{escape(first)}</text>'
+        f'<text x="{left}" y="{height + bottom - 3}" {font}>{escape(start)}</text>'
+        f'<text x="{width + left}" y="{height + bottom - 3}" text-anchor="end" {font}>{escape(end)}: '
+        f"{escape(last)}</text>"
+        f'<g transform="translate({left},0)">'
         f'<line x1="0" x2="{width}" y1="{chart["baseline_y"]}" y2="{chart["baseline_y"]}" stroke="#d1d5db"/>'
         f"{bench}"
         f'<polyline points="{chart["points"]}" fill="none" stroke="{brand.primary}" stroke-width="2"/>'
-        "</svg>"
+        "</g></svg>"
     )
     return _data_uri(svg)
 
@@ -133,10 +143,10 @@ def allocation_svg(allocation: list[dict[str, Any]], brand: Branding) -> str:
         weight = float(a["weight"])
         y = i * row
         bars.append(
-            f'<text x="0" y="{y + 17}" font-size="13" font-family="DejaVu Sans">{escape(a["asset_class"])}</text>'
+            f'<text x="0" y="{y + 17}" font-size="12" font-family="DejaVu Sans">{escape(a["asset_class"])}</text>'
             f'<rect x="150" y="{y + 4}" width="{max(weight * 380, 1):.1f}" height="16" '
             f'fill="{brand.primary if i % 2 == 0 else brand.accent}"/>'
-            f'<text x="{150 + weight * 380 + 6:.1f}" y="{y + 17}" font-size="13" font-family="DejaVu Sans">'
+            f'<text x="{150 + weight * 380 + 6:.1f}" y="{y + 17}" font-size="12" font-family="DejaVu Sans">'
             f"{weight * 100:.1f}%</text>"
         )
     svg = (
@@ -153,7 +163,7 @@ def render(
 ) -> bytes:  # fmt: skip
     """The statement's PDF. A performance report has a cover page and a table of contents."""
     chart = figures.get("chart")
-    growth_uri = growth_svg(chart, brand) if chart and Section.CHART in sections else ""
+    growth_uri = growth_svg(chart, brand, date_format) if chart and Section.CHART in sections else ""
     allocation_uri = allocation_svg(figures["allocation"], brand) if figures["allocation"] else ""
     shown = [s for s in sections if (s != Section.CHART or growth_uri) and (s != Section.ALLOCATION or allocation_uri)]
     context = {

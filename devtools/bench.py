@@ -937,6 +937,31 @@ def client_query_twr(worker: Worker) -> Sample:
 SCENARIOS["client_query_twr"] = Scenario(client_query_twr, tools_token, in_mix=False, workers=1, requests=20, warmup=2)
 
 
+# Statements (issue #19): one account's activity statement of the last full quarter (the account
+# with about 60 transactions in it: about three pages), its figures and PDF as the worker makes
+# them, median of five after a warm-up; and a report definition of 1,000 accounts run as ONE job
+# (each statement computed, rendered and kept on the client's documents, each client emailed a
+# link), as the worker runs it. ``manage.py bench_statements``; reported in seconds.
+TARGET_SECONDS.update({"statement_pdf": 1.0, "statement_run_1k": 600.0})
+
+
+def _bench_statements(worker: Worker, mode: str) -> Sample:
+    figures = _command_figures("bench_statements", FIRMS[0], mode, "1000")
+    if isinstance(figures, Sample):
+        return figures
+    if mode == "run" and (figures["status"] != "done" or figures["statements"] != figures["accounts"]):
+        return Sample(float(figures["seconds"]), error=f"bench_statements run: not every statement was made: {figures}")
+    return Sample(float(figures["seconds"]))
+
+
+SCENARIOS["statement_pdf"] = Scenario(
+    lambda worker: _bench_statements(worker, "pdf"), in_mix=False, workers=1, requests=1, warmup=0
+)
+SCENARIOS["statement_run_1k"] = Scenario(
+    lambda worker: _bench_statements(worker, "run"), in_mix=False, workers=1, requests=1, warmup=0
+)
+
+
 # Add new scenarios above. `mixed` goes round the others (those with in_mix) on each worker.
 
 

@@ -148,7 +148,11 @@ def test_two_attempts_of_one_post_job_at_once_bill_each_account_once(book: Book,
     def work(index: int) -> Any:
         with firm_scope(book.firm):
             job = Job.objects.get(pk=run.job_id)
-            return services.post(job, Progress(job))
+            progress = Progress(job)
+            try:
+                return services.post(job, progress)
+            finally:
+                progress.close()  # its own connection, as the runner closes it
 
     try:
         results = run_concurrently(2, work)

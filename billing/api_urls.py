@@ -3,7 +3,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from billing import api, api_adjustments, api_invoices
+from billing import api, api_adjustments, api_increases, api_invoices, api_upload
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -12,6 +12,7 @@ router.register("billing/assignments", api.AssignmentViewSet, basename="billing-
 router.register("billing/runs", api.RunViewSet, basename="billing-run")
 router.register("billing/adjustments", api_adjustments.AdjustmentViewSet, basename="billing-adjustment")
 router.register("billing/recurring-adjustments", api_adjustments.RecurringViewSet, basename="billing-recurring")
+router.register("billing/fee-increases", api_increases.FeeIncreaseViewSet, basename="billing-fee-increase")
 
 urlpatterns = [
     path("billing/fee-calculator/", api.FeeCalculatorView.as_view(), name="billing-fee-calculator"),
@@ -27,5 +28,6 @@ urlpatterns = [
         api_adjustments.AssignmentExclusionsView.as_view(),
         name="billing-assignment-exclusions",
     ),
+    path("billing/uploads/", api_upload.UploadAPIView.as_view(), name="billing-uploads"),
     path("", include(router.urls)),
 ]

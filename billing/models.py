@@ -491,4 +491,4 @@ class RecurringAdjustment(FirmOwnedModel):
         return self.starts_on <= end and (self.ends_on is None or self.ends_on >= start)
 
 
-from billing.increase_models import *  # noqa: E402,F401,F403
+from billing.increase_models import *  # noqa: E402, F403

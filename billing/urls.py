@@ -33,3 +33,14 @@ urlpatterns = [
     path("adjustments/recurring/new/", adjustment_views.RecurringNewView.as_view(), name="recurring-new"),
     path("adjustments/recurring/<int:pk>/stop/", adjustment_views.RecurringStopView.as_view(), name="recurring-stop"),
 ]
+
+from billing import increase_views, upload_views  # noqa: E402 - fee increases and uploads (issue #18, points 5, 6)
+
+urlpatterns += [
+    path("increases/", increase_views.IncreasesView.as_view(), name="increases"),
+    path("increases/<int:pk>/resend/", increase_views.IncreaseActionView.as_view(action="resend"),
+         name="increase-resend"),
+    path("increases/<int:pk>/cancel/", increase_views.IncreaseActionView.as_view(action="cancel"),
+         name="increase-cancel"),
+    path("uploads/", upload_views.UploadView.as_view(), name="uploads"),
+]  # fmt: skip

@@ -120,7 +120,11 @@ def test_a_raise_waits_for_the_client_who_approves_from_the_emailed_link(book: d
         assert fee_of(before, book["big"]).period_fee == D("750.00")
 
     shown = answer_by_link(alice, "olga@example.test", "approve")
-    assert "asks you to agree to new advisory fee terms" in shown and "6,000.00" in shown and "You approved the fee change" in shown
+    assert (
+        "asks you to agree to new advisory fee terms" in shown
+        and "6,000.00" in shown
+        and "You approved the fee change" in shown
+    )
 
     with alice.scope():
         olga_increase.refresh_from_db()
@@ -168,10 +172,9 @@ def test_a_lowering_needs_no_approval(book: dict[str, Any]) -> None:
 def test_moving_an_account_to_a_dearer_schedule_waits_too(book: dict[str, Any]) -> None:
     alice = book["alice"]
     with alice.scope():
-        premium = services.schedule_create(actor=alice.user, name="Premium", effective_from=date(2024, 1, 1),
-                                           method="flat", flat_annual_fee=D("8000"), valuation="period_end")  # fmt: skip
-        cheap = services.schedule_create(actor=alice.user, name="Cheap", effective_from=date(2024, 1, 1),
-                                         method="flat", flat_annual_fee=D("100"), valuation="period_end")  # fmt: skip
+        flat = {"effective_from": date(2024, 1, 1), "method": "flat", "valuation": "period_end"}
+        premium = services.schedule_create(actor=alice.user, name="Premium", flat_annual_fee=D("8000"), **flat)
+        cheap = services.schedule_create(actor=alice.user, name="Cheap", flat_annual_fee=D("100"), **flat)
         services.assign(actor=alice.user, schedule=premium, accounts=[book["alone"]])
         increase = FeeIncrease.objects.get()
         assert increase.kind == "assignment" and increase.account_id == book["alone"].pk
@@ -197,3 +200,61 @@ def test_pending_increases_maps_household_accounts(book: dict[str, Any]) -> None
         assert sorted(held) == sorted(ids)
         assert held[book["small"].pk].instead_of(version).tiers[0]["annual_rate_pct"] == "1.00"  # type: ignore[union-attr]
         assert FeeSchedule.objects.count() == 1
+
+
+def test_the_pending_list_resend_and_cancel_on_the_page_and_the_api(book: dict[str, Any]) -> None:
+    alice = book["alice"]
+    with alice.scope():
+        services.version_add(actor=alice.user, schedule=book["standard"], effective_from=Q2[0], method="tiered",
+                             tiers=rate("1.50"), valuation="period_end")  # fmt: skip
+        olga = FeeIncrease.objects.get(account=book["alone"])
+        hill = FeeIncrease.objects.get(household=book["household"])
+        first_token = re.search(r"/approve/([^/\s]+)/", last_email_to("olga@example.test"))[1]  # type: ignore[index]
+    page = alice.client().get("/billing/increases/")
+    text = page.content.decode()
+    assert page.status_code == 200
+    for expected in (olga.reference, hill.reference, "Olga Oak", "Hill family", "4,000.00", "6,000.00",
+                     "Awaiting the client", f"/billing/increases/{olga.pk}/resend/"):  # fmt: skip
+        assert expected in text, expected
+    assert alice.client().post(f"/billing/increases/{olga.pk}/resend/").status_code == 302
+    assert Client().get(f"/approve/{first_token}/").status_code == 404  # the first link stopped working
+    with alice.scope():
+        assert OutgoingEmail.objects.filter(to="olga@example.test", template=increases.EMAIL_TEMPLATE).count() == 2
+
+    api = alice.api()
+    listed = api.get("/api/v1/billing/fee-increases/?status=pending").json()
+    assert sorted(r["reference"] for r in listed["results"]) == sorted([olga.reference, hill.reference])
+    one = api.get(f"/api/v1/billing/fee-increases/{hill.pk}/").json()
+    assert one["old_annual_fee"] == "4000.00" and one["new_annual_fee"] == "6000.00" and one["household"]
+    cancelled = api.post(f"/api/v1/billing/fee-increases/{hill.pk}/cancel/", {"reason": "Kept the old fee"})
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    again = api.post(f"/api/v1/billing/fee-increases/{hill.pk}/cancel/", {})
+    assert again.status_code == 400 and "status" in again.json()["error"]["fields"]
+    resent = api.post(f"/api/v1/billing/fee-increases/{olga.pk}/resend/")
+    assert resent.status_code == 200 and resent.json()["email_status"]
+    with alice.scope():
+        run = run_q2(book)
+        assert "was cancelled" in fee_of(run, book["big"]).explanation
+        assert fee_of(run, book["big"]).period_fee == D("750.00")
+
+
+def test_scope_outsiders_get_404_and_no_right_403(book: dict[str, Any], bob: Persona, charlie: Persona) -> None:
+    alice = book["alice"]
+    with alice.scope():
+        services.version_add(actor=alice.user, schedule=book["standard"], effective_from=Q2[0], method="tiered",
+                             tiers=rate("1.50"), valuation="period_end")  # fmt: skip
+        olga = FeeIncrease.objects.get(account=book["alone"])
+    outsider = charlie.client()
+    assert outsider.post(f"/billing/increases/{olga.pk}/resend/").status_code == 404
+    assert outsider.post(f"/billing/increases/{olga.pk}/cancel/").status_code == 404
+    assert olga.reference not in outsider.get("/billing/increases/").content.decode()
+    outsider_api = charlie.api()
+    assert outsider_api.get(f"/api/v1/billing/fee-increases/{olga.pk}/").status_code == 404
+    assert outsider_api.post(f"/api/v1/billing/fee-increases/{olga.pk}/resend/").status_code == 404
+    assert outsider_api.post(f"/api/v1/billing/fee-increases/{olga.pk}/cancel/").status_code == 404
+    assert outsider_api.get("/api/v1/billing/fee-increases/").json()["results"] == []
+    assert bob.client().get("/billing/increases/").status_code == 403
+    assert bob.api().get("/api/v1/billing/fee-increases/").status_code == 403
+    with alice.scope():
+        olga.refresh_from_db()
+        assert olga.status == IncreaseStatus.PENDING

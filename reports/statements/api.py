@@ -79,7 +79,7 @@ def _choice(choices: list[tuple[str, str]], **kwargs: Any) -> serializers.Choice
     # A class of its own: DRF copies a declared field by calling its class again, so an annotation
     # on the instance would be lost.
     field_class = extend_schema_field(schema)(type("StatementChoiceField", (serializers.ChoiceField,), {}))
-    return field_class(choices=choices, **kwargs)  # type: ignore[no-any-return]
+    return field_class(choices=choices, **kwargs)
 
 
 class PdfRenderer(renderers.BaseRenderer):

@@ -317,17 +317,19 @@ def compute(background: Job, progress: Progress) -> Outcome:
     result = runs.plan(run)
     progress.update(0, total=len(result.lines), phase="Storing fee lines")
     FeeLine.objects.filter(run=run).delete()
+    audit = bulk.Audit(reason=f"{run.reference}: fee lines computed", details={"run": run.pk})
     for done, chunk in enumerate(_batched(result.lines, 2000), start=1):
-        FeeLine.objects.bulk_create(
-            FeeLine(
-                run=run, account_id=p.account_id, payer_id=p.payer_id, household_id=p.household_id, version=p.version,
-                status=p.status, currency=p.currency, value=p.value, billable_from=p.billable_from,
-                billable_to=p.billable_to, annual_fee=p.annual_fee, period_fee=p.period_fee,
-                previously_billed=p.previously_billed, to_post=p.to_post, explanation=p.explanation[:20_000],
-                details=p.details,
-            )
-            for p in chunk
-        )  # fmt: skip
+        # Column by column (Django's bulk_create prepared each of 20,000 lines in Python: 13 s).
+        bulk.insert(FeeLine, len(chunk), {
+            "run_id": bulk.Same(run.pk), "account_id": [p.account_id for p in chunk],
+            "payer_id": [p.payer_id for p in chunk], "household_id": [p.household_id for p in chunk],
+            "version_id": [p.version.pk if p.version else None for p in chunk], "status": [p.status for p in chunk],
+            "currency": [p.currency for p in chunk], "value": [p.value for p in chunk],
+            "billable_from": [p.billable_from for p in chunk], "billable_to": [p.billable_to for p in chunk],
+            "annual_fee": [p.annual_fee for p in chunk], "period_fee": [p.period_fee for p in chunk],
+            "previously_billed": [p.previously_billed for p in chunk], "to_post": [p.to_post for p in chunk],
+            "explanation": [p.explanation[:20_000] for p in chunk], "details": [p.details for p in chunk],
+        }, audit=audit)  # fmt: skip
         progress.update(min(done * 2000, len(result.lines)))
     run.line_count = len(result.lines)
     run.total_fee, run.total_to_post = result.total_fee, result.total_to_post
@@ -455,10 +457,10 @@ def post(background: Job, progress: Progress) -> Outcome:
 
 
 def _post_lines(background: Job, run: FeeRun, lines: list[FeeLine], before: dict[int, Decimal], today: date) -> None:
-    """Post each line's difference against what was already billed (``before``), in two bulk calls
-    (fees, then refunds; ``ledger.transfers_bulk`` posts each as ``fee_charge`` or ``fee_refund``
-    would alone, with the key ``billing.run<run>.account<account>``); a refused debit holds the
-    line back as "Not enough cash"."""
+    """Post each line's difference against what was already billed (``before``), in one bulk call
+    for the fees and one for the refunds (``ledger.transfers_bulk`` posts each as ``fee_charge`` or
+    ``fee_refund`` would alone, with the key ``billing.run<run>.account<account>``); a refused
+    debit holds the line back as "Not enough cash"."""
     orders: dict[str, list[tuple[FeeLine, ledger.TransferOrder]]] = {TransferKind.FEE: [], TransferKind.FEE_REFUND: []}
     master = None
     for line in lines:
@@ -469,24 +471,19 @@ def _post_lines(background: Job, run: FeeRun, lines: list[FeeLine], before: dict
             continue
         master = master or ledger.master_account()
         payer = line.payer or line.account
+        debit, credit = (payer, master) if amount > 0 else (master, payer)
         key = f"billing.run{run.pk}.account{line.account_id}"
-        if amount > 0:
-            order = ledger.TransferOrder(payer, master, abs(amount), key, _memo(run, line))
-        else:
-            order = ledger.TransferOrder(master, payer, abs(amount), key, _memo(run, line))
+        order = ledger.TransferOrder(debit, credit, abs(amount), line.currency, key, _memo(run, line))
         orders[TransferKind.FEE if amount > 0 else TransferKind.FEE_REFUND].append((line, order))
     for kind, pairs in orders.items():
         if not pairs:
             continue
-        currencies = {line.currency for line, _ in pairs}
-        for currency in sorted(currencies):
-            chosen = [(line, order) for line, order in pairs if line.currency == currency]
-            results = ledger.transfers_bulk(actor=background.created_by, kind=kind, currency=currency, trade_date=today,
-                                            orders=[order for _, order in chosen])  # fmt: skip
-            for (line, _), result in zip(chosen, results, strict=True):
-                if isinstance(result, ValidationError):
-                    if line.status != LineStatus.NO_CASH:
-                        line.explanation += f" Not posted: {' '.join(result.messages)}"
-                    line.status = LineStatus.NO_CASH
-                else:
-                    line.transfer, line.status, line.posted_amount = result, LineStatus.BILLED, line.to_post
+        results = ledger.transfers_bulk(actor=background.created_by, kind=kind, trade_date=today,
+                                        orders=[order for _, order in pairs])  # fmt: skip
+        for (line, _), result in zip(pairs, results, strict=True):
+            if isinstance(result, ValidationError):
+                if line.status != LineStatus.NO_CASH:
+                    line.explanation += f" Not posted: {' '.join(result.messages)}"
+                line.status = LineStatus.NO_CASH
+            else:
+                line.transfer, line.status, line.posted_amount = result, LineStatus.BILLED, line.to_post

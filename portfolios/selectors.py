@@ -328,23 +328,24 @@ def cash_position(*, account: ClientAccount, currency: str, today: date | None =
     return CashRow(currency=currency, total=total or ZERO, pending=pending or ZERO, held=held or ZERO)
 
 
-def cash_positions(*, account_ids: Sequence[int], currency: str, today: date | None = None) -> dict[int, CashRow]:
-    """``cash_position`` of many accounts in one currency, in three grouped queries (a fee run's
-    chunk); an account without cash gets a row of zeros. Read under the accounts' row locks."""
+def cash_positions(*, pairs: Iterable[tuple[int, str]], today: date | None = None) -> dict[tuple[int, str], CashRow]:
+    """``cash_position`` of many (account id, currency) pairs, in three grouped queries (a fee
+    run's chunk); a pair without cash gets a row of zeros. Read under the accounts' row locks."""
     today = today or timezone.localdate()
-    ids = list(account_ids)
-    sums: dict[str, dict[int, Decimal]] = {}
+    wanted = set(pairs)
+    ids = sorted({pk for pk, _ in wanted})
+    sums: dict[str, dict[tuple[int, str], Decimal]] = {}
     for name, rows in (
-        ("total", LedgerPosting.objects.filter(account_id__in=ids, ledger_account="cash", currency=currency)),
-        ("pending", _pending_settlement(ids, today).filter(currency=currency)),  # type: ignore[arg-type]
-        ("held", CashHold.objects.filter(account_id__in=ids, currency=currency, released_at__isnull=True)),
+        ("total", LedgerPosting.objects.filter(account_id__in=ids, ledger_account="cash")),
+        ("pending", _pending_settlement(ids, today)),  # type: ignore[arg-type]
+        ("held", CashHold.objects.filter(account_id__in=ids, released_at__isnull=True)),
     ):
-        grouped = rows.values_list("account_id").annotate(t=Sum("amount")).order_by()
-        sums[name] = {account_id: total or ZERO for account_id, total in grouped}
+        grouped = rows.values_list("account_id", "currency").annotate(t=Sum("amount")).order_by()
+        sums[name] = {(pk, currency): total or ZERO for pk, currency, total in grouped}
     return {
-        pk: CashRow(currency=currency, total=sums["total"].get(pk, ZERO), pending=sums["pending"].get(pk, ZERO),
-                    held=sums["held"].get(pk, ZERO))
-        for pk in ids
+        key: CashRow(currency=key[1], total=sums["total"].get(key, ZERO), pending=sums["pending"].get(key, ZERO),
+                     held=sums["held"].get(key, ZERO))
+        for key in wanted
     }  # fmt: skip
 
 

@@ -697,15 +697,16 @@ class TransferOrder:
     debit_account: ClientAccount
     credit_account: ClientAccount
     amount: Decimal | str
+    currency: str
     idempotency_key: str
     memo: str = ""
 
 
 @db_transaction.atomic
 def transfers_bulk(
-    *, actor: Any, kind: str, currency: str, trade_date: date, orders: Sequence[TransferOrder]
+    *, actor: Any, kind: str, trade_date: date, orders: Sequence[TransferOrder]
 ) -> list[AccountTransfer | ValidationError]:
-    """Many paired postings of one kind, currency and date, each as ``transfer_between_accounts``
+    """Many paired postings of one kind and date, each as ``transfer_between_accounts``
     would post it alone (the same rows, checks, idempotency keys, replays and refusals), in a dozen
     statements instead of about sixty per transfer: a fee run posts 250 fees per chunk this way.
     For each order, its transfer (new, or the first one for a replayed key) or the reason it was
@@ -717,7 +718,6 @@ def transfers_bulk(
         raise ValidationError(
             {"kind": f"Unknown transfer type {kind!r}; use one of: {', '.join(TransferKind.values)}."}
         )
-    currency = _currency(currency)
     keys = [order.idempotency_key or "" for order in orders]
     if len(set(keys)) != len(keys):
         raise ValueError("transfers_bulk: each order needs its own idempotency key.")
@@ -726,17 +726,20 @@ def transfers_bulk(
     results: list[AccountTransfer | ValidationError | None] = [None] * len(orders)
     payloads: dict[str, dict[str, Any]] = {}
     values: dict[int, Decimal] = {}
+    currencies: dict[int, str] = {}
     for index, order in enumerate(orders):
         try:
             if order.debit_account.pk == order.credit_account.pk:
                 raise ValidationError({"credit_account": "A transfer needs two different accounts."})
-            values[index] = _money(order.amount, currency)
+            currencies[index] = _currency(order.currency)
+            values[index] = _money(order.amount, currencies[index])
         except ValidationError as refused:
             results[index] = refused
             continue
         payloads[keys[index]] = {
             "kind": kind, "debit_account": order.debit_account.pk, "credit_account": order.credit_account.pk,
-            "amount": values[index], "currency": currency, "trade_date": trade_date, "memo": (order.memo or "").strip(),
+            "amount": values[index], "currency": currencies[index], "trade_date": trade_date,
+            "memo": (order.memo or "").strip(),
         }  # fmt: skip
     claims = claim_many(scope=TRANSFER_SCOPE, payloads=payloads, actor=_user_or_none(actor), name="idempotency key")
     replayed = {index: claims[keys[index]].body["id"] for index in values if claims[keys[index]].replayed}
@@ -753,7 +756,10 @@ def transfers_bulk(
         results[index] = first[transfer_id]
     debit_kind, credit_kind = accounting.TRANSFER_PAIRS[kind]
     today = timezone.localdate()
-    cash = selectors.cash_positions(account_ids=ids, currency=currency, today=today)
+    cash = selectors.cash_positions(
+        pairs=[(pk, currencies[i]) for i in values for pk in (orders[i].debit_account.pk, orders[i].credit_account.pk)],
+        today=today,
+    )
     label = TransferKind(kind).label.split(" (")[0]
     accepted: list[int] = []
     discarded: list[str] = []
@@ -761,9 +767,12 @@ def transfers_bulk(
         if results[index] is not None:
             continue
         debit, credit = locked[orders[index].debit_account.pk], locked[orders[index].credit_account.pk]
+        currency = currencies[index]
         try:
             _check_transfer_accounts(kind, debit, credit)
-            refused_cash = _overdraft(debit, kind=debit_kind, currency=currency, change=-value, cash=cash[debit.pk])
+            refused_cash = _overdraft(
+                debit, kind=debit_kind, currency=currency, change=-value, cash=cash[(debit.pk, currency)]
+            )
             if refused_cash is not None:
                 raise refused_cash
         except ValidationError as refused:
@@ -773,17 +782,15 @@ def transfers_bulk(
         accepted.append(index)
         pending = value if trade_date > today else ZERO  # settled on its trade date, as a lone transfer is
         for pk, change in ((debit.pk, -value), (credit.pk, value)):
-            row = cash[pk]
+            row = cash[(pk, currency)]
             moved = pending if change > 0 else -pending
-            cash[pk] = selectors.CashRow(
+            cash[(pk, currency)] = selectors.CashRow(
                 currency=currency, total=row.total + change, pending=row.pending + moved, held=row.held
             )
     discard_many(scope=TRANSFER_SCOPE, keys=discarded)
     if accepted:
-        chosen = [(orders[i], values[i]) for i in accepted]
-        transfers = _transfers_write(
-            actor, kind, currency, trade_date, chosen, locked, (debit_kind, credit_kind), label
-        )
+        chosen = [(orders[i], values[i], currencies[i]) for i in accepted]
+        transfers = _transfers_write(actor, kind, trade_date, chosen, locked, (debit_kind, credit_kind), label)
         for index, transfer in zip(accepted, transfers, strict=True):
             results[index] = transfer
         store_many(
@@ -798,9 +805,8 @@ def transfers_bulk(
 def _transfers_write(
     actor: Any,
     kind: str,
-    currency: str,
     trade_date: date,
-    accepted: list[tuple[TransferOrder, Decimal]],
+    accepted: list[tuple[TransferOrder, Decimal, str]],
     locked: dict[int, ClientAccount],
     side_kinds: tuple[str, str],
     label: str,
@@ -810,9 +816,9 @@ def _transfers_write(
     their postings (one INSERT, which the balance trigger checks entry by entry) and the transfers."""
     user_id = getattr(_user_or_none(actor), "pk", None)
     now = timezone.now()
-    rows: dict[str, list[Any]] = {"account_id": [], "kind": [], "amount": [], "description": [], "cost_change": [],
-                                  "realized_gain": []}  # fmt: skip
-    for order, value in accepted:
+    rows: dict[str, list[Any]] = {"account_id": [], "kind": [], "amount": [], "currency": [], "description": [],
+                                  "cost_change": [], "realized_gain": []}  # fmt: skip
+    for order, value, currency in accepted:
         debit, credit = locked[order.debit_account.pk], locked[order.credit_account.pk]
         memo = (order.memo or "").strip()
         sides = ((debit, side_kinds[0], -value, credit, "to"), (credit, side_kinds[1], value, debit, "from"))
@@ -823,6 +829,7 @@ def _transfers_write(
             rows["account_id"].append(account.pk)
             rows["kind"].append(side_kind)
             rows["amount"].append(signed)
+            rows["currency"].append(currency)
             rows["description"].append((memo or f"{label} {word} {other.number}")[:300])
             rows["cost_change"].append(effect.cost_change)
             rows["realized_gain"].append(effect.realized_gain)
@@ -831,7 +838,7 @@ def _transfers_write(
     bulk.insert(Transaction, count, {
         "id": transaction_ids, **rows, "trade_date": bulk.Same(trade_date), "settle_date": bulk.Same(trade_date),
         "security_id": bulk.Same(None), "quantity": bulk.Same(ZERO), "price": bulk.Same(None),
-        "currency": bulk.Same(currency), "external_id": bulk.Same(""), "reverses_id": bulk.Same(None),
+        "external_id": bulk.Same(""), "reverses_id": bulk.Same(None),
         "created_at": bulk.Same(now),
     }, audit=None)  # fmt: skip
     labels = dict(TransactionKind.choices)
@@ -841,17 +848,20 @@ def _transfers_write(
         "id": entry_ids, "account_id": rows["account_id"], "transaction_id": transaction_ids, "memo": memos,
         "reverses_id": bulk.Same(None), "created_by_id": bulk.Same(user_id), "created_at": bulk.Same(now),
     }, audit=None)  # fmt: skip
-    postings: dict[str, list[Any]] = {"entry_id": [], "account_id": [], "ledger_account": [], "amount": []}
+    postings: dict[str, list[Any]] = {"entry_id": [], "account_id": [], "ledger_account": [], "currency": [],
+                                      "amount": []}  # fmt: skip
     for index, entry_id in enumerate(entry_ids):
-        for leg, _, amount in accounting.ledger_legs(kind=rows["kind"][index], currency=currency,
-                                                     amount=rows["amount"][index],
-                                                     cost_change=rows["cost_change"][index],
-                                                     realized_gain=rows["realized_gain"][index]):  # fmt: skip
+        legs = accounting.ledger_legs(
+            kind=rows["kind"][index], currency=rows["currency"][index], amount=rows["amount"][index],
+            cost_change=rows["cost_change"][index], realized_gain=rows["realized_gain"][index],
+        )  # fmt: skip
+        for leg, leg_currency, amount in legs:
             postings["entry_id"].append(entry_id)
             postings["account_id"].append(rows["account_id"][index])
             postings["ledger_account"].append(leg)
+            postings["currency"].append(leg_currency)
             postings["amount"].append(amount)
-    bulk.insert(LedgerPosting, len(postings["entry_id"]), {**postings, "currency": bulk.Same(currency)}, audit=None)
+    bulk.insert(LedgerPosting, len(postings["entry_id"]), postings, audit=None)
     transfers = [
         AccountTransfer(
             pk=pk,
@@ -869,7 +879,7 @@ def _transfers_write(
             created_by_id=user_id,
             created_at=now,
         )
-        for i, ((order, value), pk) in enumerate(
+        for i, ((order, value, currency), pk) in enumerate(
             zip(accepted, bulk.next_ids(AccountTransfer, len(accepted)), strict=True)
         )
     ]

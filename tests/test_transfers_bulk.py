@@ -72,7 +72,7 @@ def one_by_one(kind: str, orders: list[TransferOrder]) -> list[Any]:
                     debit_account=order.debit_account,
                     credit_account=order.credit_account,
                     amount=order.amount,
-                    currency="USD",
+                    currency=order.currency,
                     kind=kind,
                     trade_date=DAY,
                     idempotency_key=order.idempotency_key,
@@ -104,11 +104,11 @@ fees = st.lists(
 def test_fees_in_bulk_are_the_fees_one_by_one(alice: Persona, master: ClientAccount, cases: list[Any]) -> None:
     with alice.scope():
         pairs = [(funded(cash, margin=margin), funded(cash, margin=margin)) for cash, _, margin in cases]
-        alone = one_by_one("fee", [TransferOrder(a, master, fee, key(), "Q1 fee") for (a, _), (_, fee, _) in
+        alone = one_by_one("fee", [TransferOrder(a, master, fee, "USD", key(), "Q1 fee") for (a, _), (_, fee, _) in
                                    zip(pairs, cases, strict=True)])  # fmt: skip
         together = ledger.transfers_bulk(
-            actor=None, kind="fee", currency="USD", trade_date=DAY,
-            orders=[TransferOrder(b, master, fee, key(), "Q1 fee") for (_, b), (_, fee, _) in
+            actor=None, kind="fee", trade_date=DAY,
+            orders=[TransferOrder(b, master, fee, "USD", key(), "Q1 fee") for (_, b), (_, fee, _) in
                     zip(pairs, cases, strict=True)],
         )  # fmt: skip
         assert [outcome(r) for r in together] == [outcome(r) for r in alone]
@@ -127,8 +127,8 @@ def test_refunds_follow_the_master_accounts_cash_order_by_order(alice: Persona, 
         )
         clients = [funded("0") for _ in range(3)]
         results = ledger.transfers_bulk(
-            actor=None, kind="fee_refund", currency="USD", trade_date=DAY,
-            orders=[TransferOrder(master, c, "60", key()) for c in clients],
+            actor=None, kind="fee_refund", trade_date=DAY,
+            orders=[TransferOrder(master, c, "60", "USD", key()) for c in clients],
         )  # fmt: skip
         assert isinstance(results[0], AccountTransfer)
         assert all(isinstance(r, ValidationError) for r in results[1:])
@@ -142,34 +142,54 @@ def test_replays_reused_keys_and_freed_keys(alice: Persona, master: ClientAccoun
     with alice.scope():
         rich, poor = funded("1000"), funded("5")
         first_key, short_key = key(), key()
-        orders = [TransferOrder(rich, master, "100", first_key), TransferOrder(poor, master, "10", short_key)]
-        first = ledger.transfers_bulk(actor=None, kind="fee", currency="USD", trade_date=DAY, orders=orders)
+        orders = [
+            TransferOrder(rich, master, "100", "USD", first_key),
+            TransferOrder(poor, master, "10", "USD", short_key),
+        ]
+        first = ledger.transfers_bulk(actor=None, kind="fee", trade_date=DAY, orders=orders)
         assert isinstance(first[0], AccountTransfer) and isinstance(first[1], ValidationError)
         # The refused order's key was freed; the posted one's holds its transfer.
         assert not IdempotencyKey.objects.filter(key=short_key).exists()
         count = AccountTransfer.objects.count()
 
-        again = ledger.transfers_bulk(actor=None, kind="fee", currency="USD", trade_date=DAY, orders=orders)
+        again = ledger.transfers_bulk(actor=None, kind="fee", trade_date=DAY, orders=orders)
         assert isinstance(again[0], AccountTransfer) and again[0].pk == first[0].pk  # replayed, not posted again
         assert AccountTransfer.objects.count() == count
 
         # The same key with another amount: refused as the lone path refuses it, nothing written.
-        reused = ledger.transfers_bulk(actor=None, kind="fee", currency="USD", trade_date=DAY,
-                                       orders=[TransferOrder(rich, master, "101", first_key)])  # fmt: skip
+        reused = ledger.transfers_bulk(actor=None, kind="fee", trade_date=DAY,
+                                       orders=[TransferOrder(rich, master, "101", "USD", first_key)])  # fmt: skip
         assert isinstance(reused[0], ValidationError)
         assert reused[0].error_dict["idempotency_key"][0].code == ledger.IDEMPOTENCY_KEY_REUSED
         # A key first used alone replays in bulk (one scope for both paths).
         lone_key = key()
         lone = ledger.fee_charge(actor=None, account=rich, amount="7", currency="USD", trade_date=DAY,
                                  idempotency_key=lone_key)  # fmt: skip
-        [replayed] = ledger.transfers_bulk(actor=None, kind="fee", currency="USD", trade_date=DAY,
-                                           orders=[TransferOrder(rich, master, "7", lone_key)])  # fmt: skip
+        [replayed] = ledger.transfers_bulk(actor=None, kind="fee", trade_date=DAY,
+                                           orders=[TransferOrder(rich, master, "7", "USD", lone_key)])  # fmt: skip
         assert isinstance(replayed, AccountTransfer) and replayed.pk == lone.pk
         assert selectors.cash_balances(account=rich) == {"USD": D("893.0000")}
 
         # After a deposit, the refused fee posts with the same key.
         ledger.transaction_record(actor=None, account=poor, kind="deposit", trade_date=date(2025, 1, 2), amount=D(50))
-        [late] = ledger.transfers_bulk(actor=None, kind="fee", currency="USD", trade_date=DAY, orders=[orders[1]])
+        [late] = ledger.transfers_bulk(actor=None, kind="fee", trade_date=DAY, orders=[orders[1]])
         assert isinstance(late, AccountTransfer)
         with pytest.raises(ValueError, match="its own idempotency key"):
-            ledger.transfers_bulk(actor=None, kind="fee", currency="USD", trade_date=DAY, orders=[orders[0], orders[0]])
+            ledger.transfers_bulk(actor=None, kind="fee", trade_date=DAY, orders=[orders[0], orders[0]])
+
+
+def test_orders_in_several_currencies_follow_each_currencys_cash(alice: Persona, master: ClientAccount) -> None:
+    with alice.scope():
+        account = funded("100")
+        ledger.transaction_record(actor=None, account=account, kind="deposit", trade_date=date(2025, 1, 2),
+                                  amount=D(50), currency="EUR")  # fmt: skip
+        results = ledger.transfers_bulk(
+            actor=None, kind="fee", trade_date=DAY,
+            orders=[TransferOrder(account, master, "30", "USD", key()),
+                    TransferOrder(account, master, "40", "EUR", key()),
+                    TransferOrder(account, master, "20", "EUR", key())],
+        )  # fmt: skip
+        assert [type(r).__name__ for r in results] == ["AccountTransfer", "AccountTransfer", "ValidationError"]
+        assert "10.00 EUR" in results[2].messages[0]  # type: ignore[union-attr]
+        assert selectors.cash_balances(account=account) == {"USD": D("70.0000"), "EUR": D("10.0000")}
+        assert selectors.cash_balances(account=master) == {"USD": D("30.0000"), "EUR": D("40.0000")}

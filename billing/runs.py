@@ -280,12 +280,12 @@ def plan(run: FeeRun) -> Plan:
         line.billable_from, line.billable_to = max(start, inception), end
         units[unit].append(line)
 
-    by_household: dict[int, list[LinePlan]] = defaultdict(list)
+    household_lines: dict[int, list[LinePlan]] = defaultdict(list)
     for ln in lines:
         if ln.household_id and ln.version is not None:
-            by_household[ln.household_id].append(ln)
+            household_lines[ln.household_id].append(ln)
     for household_id, schedule_ids in household_schedules.items():
-        members = by_household.get(household_id, [])
+        members = household_lines.get(household_id, [])
         if len({ln.version.schedule_id for ln in members if ln.version}) > 1 or len(schedule_ids) > 1:
             for ln in members:
                 find("mixed_schedules", "warning",

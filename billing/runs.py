@@ -586,8 +586,13 @@ def _audit_cash_and_change(run: FeeRun, lines: list[LinePlan], find: Any) -> Non
         if line.period_fee - line.previously_billed > 0:
             owed[(line.payer_id or line.account_id, line.currency)] += line.period_fee - line.previously_billed
     payers = sorted({pk for pk, _ in owed})
-    cash = _sums(LedgerPosting.objects.filter(account_id__in=payers, ledger_account="cash"))
-    held = _sums(CashHold.objects.filter(account_id__in=payers, released_at__isnull=True))
+    postings, holds = (
+        LedgerPosting.objects.filter(ledger_account="cash"),
+        CashHold.objects.filter(released_at__isnull=True),
+    )
+    if len(payers) <= 2000:  # else one scan of the firm's cash beats probing its index for each of 20,000 accounts
+        postings, holds = postings.filter(account_id__in=payers), holds.filter(account_id__in=payers)
+    cash, held = _sums(postings), _sums(holds)
     short = {key for key, need in owed.items() if cash.get(key, ZERO) - held.get(key, ZERO) < need}
     for line in billed:
         if (line.payer_id or line.account_id, line.currency) in short:

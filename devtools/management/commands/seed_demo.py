@@ -30,6 +30,7 @@ from devtools.demo.funding import delete_funding, seed_funding
 from devtools.demo.mail import seed_mail
 from devtools.demo.planning import seed_planning
 from devtools.demo.portfolios import delete_portfolios, seed_portfolios
+from devtools.demo.statements import seed_statements
 
 DEMO_FIRMS = (
     ("harbor", "Harbor Wealth Partners", "#1f4e79", "#c8902b"),
@@ -104,6 +105,7 @@ class Command(BaseCommand):
                 seed_mail(firm=firm, log=self.stdout.write)
                 seed_funding(firm=firm, extra_waiting=options["funding"], log=self.stdout.write)
                 seed_planning(firm=firm, seed=options["seed"] + index, log=self.stdout.write)
+                seed_statements(firm=firm, log=self.stdout.write)
                 credentials["firms"][slug] = {"name": firm.name, "users": users}
             self.stdout.write(f"{firm.name}: {len(users)} users, {self._count(firm)} contacts")
         path = Path(options["credentials"])

@@ -95,6 +95,7 @@ class Command(BaseCommand):
 
         started = time.perf_counter()
         run = services.run_create(actor=owner, period_start=start, period_end=end)
+        assert run.job_id is not None
         status = job_services.job_execute(job_id=run.job_id)
         figures["preview_seconds"] = round(time.perf_counter() - started, 2)
         run.refresh_from_db()
@@ -105,6 +106,7 @@ class Command(BaseCommand):
         services.run_approve(actor=owner, run=run)
         started = time.perf_counter()
         run = services.run_post(actor=owner, run=run)
+        assert run.job_id is not None
         status = job_services.job_execute(job_id=run.job_id)
         figures["post_seconds"] = round(time.perf_counter() - started, 2)
         run.refresh_from_db()

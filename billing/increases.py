@@ -84,12 +84,13 @@ class Held:
     def why(self, version: FeeScheduleVersion) -> str:
         increase, old = self.instead[version.pk]
         new_schedule = version.schedule.name
-        how = {
-            IncreaseStatus.PENDING: "waits for the client's approval",
-            IncreaseStatus.DECLINED: "was declined by the client",
-            IncreaseStatus.EXPIRED: "was not answered before its link expired",
-            IncreaseStatus.CANCELLED: "was cancelled",
-        }.get(increase.status, "is not yet in effect for this period")
+        words: dict[str, str] = {
+            IncreaseStatus.PENDING.value: "waits for the client's approval",
+            IncreaseStatus.DECLINED.value: "was declined by the client",
+            IncreaseStatus.EXPIRED.value: "was not answered before its link expired",
+            IncreaseStatus.CANCELLED.value: "was cancelled",
+        }
+        how = words.get(str(increase.status), "is not yet in effect for this period")
         return (
             f"The fee increase {increase.reference} to {new_schedule} (version from "
             f"{formats.day(version.effective_from)}) {how}: billed on the terms before it, {old.schedule.name} "

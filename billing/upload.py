@@ -281,8 +281,8 @@ def check(*, user: Any, data: bytes | UploadedFile, file_name: str) -> Checked:
     periods = [(r.period_start, r.period_end) for r in checked.rows if r.period_start and r.period_end]
     if periods:
         first = periods[0]
-        checked.period = (first[0], first[1])  # type: ignore[assignment]
-        words = f"{first[0].isoformat()} to {first[1].isoformat()}"  # type: ignore[union-attr]
+        checked.period = (first[0], first[1])
+        words = f"{first[0].isoformat()} to {first[1].isoformat()}"
         for row in checked.rows:
             if row.period_start and row.period_end and (row.period_start, row.period_end) != first:
                 checked.issues.append(

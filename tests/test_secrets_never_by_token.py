@@ -301,6 +301,8 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         "definitions": [definition.pk],  # report definitions (run, deliveries)
         "copy": [],  # a statement's emailed single-use link (public, tested in tests/test_reports_schedule.py)
         "invoices": [],  # invoices need a posted run on daily values (tests/test_billing_invoices.py)
+        "fee-increases": [],  # an increase needs daily values and a dearer version (tests/test_billing_increases.py)
+        "increases": [],  # POST-only page routes (resend, cancel an increase)
         "brand": [alice.firm.pk],  # the firm's colours for its client approval pages (public)
     }
     return Firm(ids=ids, contacts={"ada": ada.pk, "fiona": fiona.pk, "acme": acme.pk}, slug=alice.firm.slug)

@@ -36,6 +36,7 @@ from billing.models import (
     FeeRun,
     FeeSchedule,
     FeeScheduleVersion,
+    FeeUpload,
     LineStatus,
     RunStatus,
 )
@@ -265,6 +266,11 @@ def _start(actor: Any, run: FeeRun, kind: str, total: int, phase: str) -> Job:
     return job
 
 
+def uploaded(run: FeeRun) -> bool:
+    """Whether the run's lines are an uploaded file's fees (never computed over)."""
+    return FeeUpload.objects.filter(run=run).exists()
+
+
 def _open_runs_of(start: date, end: date) -> Any:
     return FeeRun.objects.filter(period_start=start, period_end=end, status__in=[RunStatus.APPROVED,
                                                                                    RunStatus.POSTING])  # fmt: skip
@@ -302,6 +308,9 @@ def run_recompute(*, actor: Any, run: FeeRun) -> FeeRun:
         )
     if run.job is not None and run.job.active:
         raise _refuse(run, "run", f"{run.reference} is being computed; wait for it to finish.")
+    if uploaded(run):
+        raise _refuse(run, "run", f"{run.reference} holds the fees of an uploaded file; computing it would replace "
+                      "them. Discard it and upload a corrected file instead.")  # fmt: skip
     run.prepared_by = actor
     run.save(update_fields=["prepared_by"])
     _start(actor, run, COMPUTE_JOB, 0, "Computing fees")
@@ -313,6 +322,8 @@ def compute(background: Job, progress: Progress) -> Outcome:
     run = FeeRun.objects.select_for_update().get(job=background)
     if run.status != RunStatus.PREVIEW:
         return Outcome.failure(f"{run.reference} is {run.get_status_display().lower()}; nothing was computed.")
+    if uploaded(run):
+        return Outcome.failure(f"{run.reference} holds the fees of an uploaded file; nothing was computed.")
     progress.update(0, phase="Valuing accounts and computing fees")
     result = runs.plan(run)
     progress.update(0, total=len(result.lines), phase="Storing fee lines")

@@ -278,7 +278,8 @@ class RunDetailView(BillingPage):
             four_eyes_blocks=run.status == RunStatus.PREVIEW and four_eyes and run.prepared_by_id == user.pk,
             computing=run.job is not None and run.job.active,
         )  # fmt: skip
-        context.update(invoices.panel_context(run=run, user=user), whole_firm=selectors.whole_firm(user))
+        context.update(invoices.panel_context(run=run, user=user), whole_firm=selectors.whole_firm(user),
+                       uploaded=services.uploaded(run))  # fmt: skip
         return context
 
 

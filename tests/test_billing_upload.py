@@ -195,3 +195,21 @@ def test_outsiders(bob: Persona, charlie: Persona, book: dict[str, Any]) -> None
     answer = charlie.api().post("/api/v1/billing/uploads/", {"file": io.BytesIO(GOOD.encode()), "dry_run": "true"},
                                 format="multipart")  # fmt: skip
     assert answer.status_code == 400 and "No such account: A1000001." in str(answer.json()["error"]["fields"])
+
+
+def test_an_uploaded_run_is_never_computed_over(alice: Persona, book: dict[str, Any]) -> None:
+    """Computing an uploaded run would replace the file's fees by the schedules': refused (audited),
+    in the service, the job and the page (no "Compute again" button)."""
+    with alice.scope():
+        made, _ = upload.upload_create(actor=alice.user, data=GOOD.encode(), file_name="q1.csv")
+        run = FeeRun.objects.get(pk=made.run_id)
+        with pytest.raises(Exception, match="uploaded file"):
+            services.run_recompute(actor=alice.user, run=run)
+        assert AuditEntry.objects.filter(object_type="billing.feerun", object_id=str(run.pk),
+                                         changes__has_key="refused").exists()  # fmt: skip
+        fees = sorted(FeeLine.objects.filter(run=run).values_list("period_fee", flat=True))
+        assert fees == [D("300.00"), D("1250.00")]
+    page = alice.client().get(f"/billing/runs/{run.pk}/").content.decode()
+    assert "Compute again" not in page and "uploaded file" in page
+    response = alice.api().post(f"/api/v1/billing/runs/{run.pk}/recompute/", HTTP_IDEMPOTENCY_KEY=str(uuid.uuid4()))
+    assert response.status_code == 400 and "uploaded file" in response.content.decode()

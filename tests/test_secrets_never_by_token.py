@@ -252,6 +252,8 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         "accounts": [account.pk],
         "account": [account.pk],  # /reports/performance/account/<pk>/
         "household": [household.pk],  # /reports/performance/household/<pk>/
+        "group": [group.pk],  # /reports/performance/group/<pk>/
+        "esg": [],  # /reports/planning/esg/<token>/: the client's page of an emailed link, not a user's
         "contact-merges": [merge.pk],
         "contact-imports": [contact_import.pk],
         "imports": [custodian.pk],

@@ -216,6 +216,11 @@ def plan(run: FeeRun) -> Plan:
     def find(code: str, level: str, message: str, number: str) -> None:
         findings.setdefault(code, Finding(code, level, message)).accounts.append(number)
 
+    listed = {r[1] for r in rows}
+    for number in run.account_numbers or []:
+        if number not in listed:
+            find("not_open", "warning", "Chosen accounts not billed: closed, or opened after the period.", number)
+
     lines: list[LinePlan] = []
     units: dict[tuple[str, int], list[LinePlan]] = defaultdict(list)
     household_schedules: dict[int, set[int]] = defaultdict(set)

@@ -17,7 +17,7 @@ from billing import services
 from billing.models import FeeLine, FeeRun, FeeSchedule, LineStatus, RunStatus
 from portfolios import performance, selectors
 from portfolios import services as ledger
-from portfolios.models import AccountTransfer, ClientAccount
+from portfolios.models import AccountStatus, AccountTransfer, ClientAccount
 from tests.conftest import Persona
 from tests.factories import HouseholdFactory, UserFactory
 from tests.factories_portfolios import ClientAccountFactory
@@ -324,3 +324,16 @@ def test_bad_schedules_name_the_band(alice: Persona) -> None:
                                             {"up_to": None, "annual_rate_pct": "0.5"}])  # fmt: skip
         assert "Band 2: Bands must rise" in str(error.value.message_dict["tiers"])
         assert not FeeSchedule.objects.exists()
+
+
+def test_a_chosen_account_that_is_closed_is_named_by_the_audit(alice: Persona, books: dict[str, Any]) -> None:
+    with alice.scope():
+        schedule(alice.user, is_default=True)
+        open_one, closed, later = new_account(), new_account(), new_account(inception_date=date(2025, 6, 1))
+        for account in (open_one, closed, later):
+            deposit(account, "100000", account.inception_date)
+        ClientAccount.objects.filter(pk=closed.pk).update(status=AccountStatus.CLOSED)
+        run = computed(alice, account_numbers=[open_one.number, closed.number, later.number])
+        assert run.line_count == 1
+        [finding] = [f for f in run.audit if f["code"] == "not_open"]
+        assert finding["level"] == "warning" and sorted(finding["accounts"]) == sorted([closed.number, later.number])

@@ -12,12 +12,10 @@ from django.views.generic import TemplateView
 
 from accounts.access import FirmScopedView
 from accounts.rights import Right
-from advisorportal import formats
 from billing import fees, invoices, runs, selectors, services
 from billing.forms import AssignForm, FeeCalculatorForm, RunForm, ScheduleForm, SettingsForm, VersionForm
 from billing.models import FeeAssignment, FeeRun, FeeSchedule, LineStatus, RunStatus
 from billing.serializers import calculate_body
-from crm.models import Household
 
 
 def _texts(error: ValidationError) -> list[str]:
@@ -89,20 +87,6 @@ class ScheduleNewView(BillingPage):
         context.setdefault("form", ScheduleForm())
         return context
 
-    def post(self, request: HttpRequest) -> HttpResponseBase:
-        form = ScheduleForm(request.POST)
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                schedule = services.schedule_create(actor=self.user, name=data["name"], description=data["description"],
-                                                    is_default=data["is_default"], **form.terms())  # fmt: skip
-            except ValidationError as error:
-                form.show_service_errors(error)
-            else:
-                messages.success(request, f"Fee schedule {schedule.name} created.")
-                return redirect("billing:schedule", pk=schedule.pk)
-        return self.render_to_response(self.get_context_data(form=form), status=400)
-
 
 class ScheduleDetailView(BillingPage):
     template_name = "billing/schedule_detail.html"
@@ -128,59 +112,6 @@ class ScheduleDetailView(BillingPage):
 
     def refused(self, pk: int, **forms: Any) -> HttpResponse:
         return self.render_to_response(self.get_context_data(pk=pk, **forms), status=400)
-
-
-class ScheduleVersionView(ScheduleDetailView):
-    http_method_names = ["post"]
-
-    def post(self, request: HttpRequest, pk: int) -> HttpResponseBase:
-        schedule = self.schedule_or_404(pk)
-        form = VersionForm(request.POST)
-        if form.is_valid():
-            try:
-                version = services.version_add(actor=self.user, schedule=schedule, **form.terms())
-            except ValidationError as error:
-                form.show_service_errors(error)
-            else:
-                messages.success(
-                    request, f"New terms of {schedule.name} from {formats.day(version.effective_from)} saved."
-                )
-                return redirect("billing:schedule", pk=pk)
-        return self.refused(pk, version_form=form)
-
-
-class ScheduleAssignView(ScheduleDetailView):
-    http_method_names = ["post"]
-
-    def post(self, request: HttpRequest, pk: int) -> HttpResponseBase:
-        schedule = self.schedule_or_404(pk)
-        form = AssignForm(request.POST)
-        if not form.is_valid():
-            return self.refused(pk, assign_form=form)
-        data = form.cleaned_data
-        found, missing = selectors.accounts_numbered(user=self.user, numbers=form.numbers())
-        if missing:
-            form.add_error("accounts", f"No such account: {', '.join(missing[:10])}. Nothing was assigned.")
-            return self.refused(pk, assign_form=form)
-        households: list[Household] = []
-        if data["target"] == "households":
-            households = selectors.households_of(user=self.user, accounts_=found)
-            if not households:
-                form.add_error(
-                    "accounts", "None of these accounts is in a household you see whole. Nothing was assigned."
-                )
-                return self.refused(pk, assign_form=form)
-            found = []
-        try:
-            count = services.assign(actor=self.user, schedule=schedule, accounts=found, households=households,
-                                    householding=data["householding"], fee_cap_pct=data["fee_cap_pct"])  # fmt: skip
-        except ValidationError as error:
-            for text in _texts(error):
-                form.add_error(None, text)
-            return self.refused(pk, assign_form=form)
-        what = "household" if households else "account"
-        messages.success(request, f"{schedule.name} assigned to {count} {what}{'s' if count != 1 else ''}.")
-        return redirect("billing:schedule", pk=pk)
 
 
 class ScheduleDefaultView(BillingPage):

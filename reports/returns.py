@@ -558,18 +558,19 @@ def rmd(
     table, period = UNIFORM, None
     if spouse_sole_beneficiary and spouse_birth_date is not None:
         spouse_age = year - spouse_birth_date.year
+        if spouse_age < 0:
+            raise CalculationError("The spouse's birth date is after the year.", field="spouse_birth_date")
         if age - spouse_age > 10:
             table = JOINT
-            joint = rmd_tables.JOINT_LAST_SURVIVOR_2022 if recent else rmd_tables.JOINT_LAST_SURVIVOR_PRE_2022
-            period = joint.get((age, spouse_age))
-            if period is None:
+            if not recent:
                 raise CalculationError(
                     f"The Joint and Last Survivor Table applies (the spouse, {spouse_age} in {year}, is more than 10 "
-                    f"years younger than the owner, {age}), but this calculator does not hold its entry for ages "
-                    f"{age} and {spouse_age}{'' if recent else ' for years before 2022'}: read it in IRS Publication "
-                    "590-B, Appendix B, Table II.",
-                    field="spouse_birth_date",
+                    f"years younger than the owner, {age}), but this calculator holds only the table for 2022 and "
+                    "later: for earlier years read the table of the 2002 regulations (IRS Publication 590-B of "
+                    "2021 or earlier, Appendix B, Table II).",
+                    field="year",
                 )
+            period = rmd_tables.joint_last_survivor_2022(age, spouse_age)
     if period is None:
         uniform = rmd_tables.UNIFORM_LIFETIME_2022 if recent else rmd_tables.UNIFORM_LIFETIME_PRE_2022
         last = max(uniform)

@@ -8,11 +8,14 @@ Sources:
 - ``UNIFORM_LIFETIME_PRE_2022``: the Uniform Lifetime Table of the 2002 final regulations, in
   IRS Publication 590-B (2021 and earlier editions), Appendix B, Table III, for distribution
   calendar years up to 2021.
-- ``JOINT_LAST_SURVIVOR_2022``: entries of the Joint and Last Survivor Table (26 CFR
-  1.401(a)(9)-9(d), Publication 590-B, Appendix B, Table II), for an owner whose sole beneficiary
-  is a spouse more than 10 years younger. Only the pairs below have been checked against a
-  published copy of the table; any other pair is refused by the calculator with a message (never
-  guessed or interpolated). Extending it means copying rows from Table II and checking each one.
+- ``JOINT_LAST_SURVIVOR_2022``: the whole Joint and Last Survivor Table of the same final regulations
+  (26 CFR 1.401(a)(9)-9(d), Publication 590-B, Appendix B, Table II), ages 0 to 120+ by 0 to 120+, for
+  an owner whose sole beneficiary is a spouse more than 10 years younger. The grid lives in the
+  generated module ``reports.rmd_joint_table`` (how it was copied and checked against the regulation's
+  own mortality rates is written there).
+- The pre-2022 Joint and Last Survivor Table (of the 2002 regulations) is not held: no complete copy of
+  it could be checked, so years before 2022 with a much younger spouse as sole beneficiary are refused
+  with a message (never guessed or interpolated).
 
 The last entry of each Uniform Lifetime Table is "and older" (120+ and 115+).
 """
@@ -20,6 +23,8 @@ The last entry of each Uniform Lifetime Table is "and older" (120+ and 115+).
 from __future__ import annotations
 
 from decimal import Decimal
+
+from reports import rmd_joint_table
 
 UNIFORM_LIFETIME_2022: dict[int, Decimal] = {
     age: Decimal(period)
@@ -46,15 +51,13 @@ UNIFORM_LIFETIME_PRE_2022: dict[int, Decimal] = {
     }.items()
 }  # fmt: skip
 
-# (owner's age, spouse's age) in the distribution year -> distribution period, 2022 and later.
-JOINT_LAST_SURVIVOR_2022: dict[tuple[int, int], Decimal] = {
-    (73, 60): Decimal("28.6"),
-    (75, 60): Decimal("28.3"),
-    (80, 65): Decimal("23.8"),
-    (85, 70): Decimal("19.5"),
-    (90, 75): Decimal("15.4"),
-}
+# The Joint and Last Survivor Table, 2022 and later: [owner's age][spouse's age], 0 to 120 (120 = "120+").
+JOINT_LAST_SURVIVOR_2022: tuple[tuple[Decimal, ...], ...] = rmd_joint_table.JOINT_LAST_SURVIVOR_2022
+JOINT_LAST_AGE = 120
 
-# No entry of the pre-2022 Joint and Last Survivor Table has been checked yet: years before 2022
-# with a much younger spouse as sole beneficiary are refused with a message.
-JOINT_LAST_SURVIVOR_PRE_2022: dict[tuple[int, int], Decimal] = {}
+
+def joint_last_survivor_2022(owner_age: int, spouse_age: int) -> Decimal:
+    """The distribution period for the two ages in the distribution year (each 120 or more reads 120+)."""
+    if owner_age < 0 or spouse_age < 0:
+        raise ValueError("Ages in the Joint and Last Survivor Table cannot be negative.")
+    return JOINT_LAST_SURVIVOR_2022[min(owner_age, JOINT_LAST_AGE)][min(spouse_age, JOINT_LAST_AGE)]

@@ -155,7 +155,7 @@ def test_bad_input_is_a_400_naming_the_field(alice: Persona, path: str, body: An
         ({"balance": "NaN"}, "balance"),
         ({"balance": "100.001"}, "balance"),
         ({"spouse_sole_beneficiary": "true"}, "spouse_birth_date"),
-        ({"spouse_sole_beneficiary": "true", "spouse_birth_date": "1990-01-01"}, "spouse_birth_date"),
+        ({"spouse_sole_beneficiary": "true", "spouse_birth_date": "2030-01-01"}, "spouse_birth_date"),
     ],
 )
 def test_rmd_bad_input_is_a_400_naming_the_field(alice: Persona, changes: dict[str, str], field: str) -> None:

@@ -329,10 +329,11 @@ def test_joint_table_for_a_much_younger_spouse() -> None:
     assert rmd(date(1950, 3, 1), 2025, D("1000000"), spouse_birth_date=date(1965, 8, 1)).table == "Uniform Lifetime"
 
 
-def test_joint_table_pair_not_held_is_refused_not_guessed() -> None:
-    with pytest.raises(CalculationError, match="does not hold its entry for ages 74 and 50") as refused:
-        rmd(date(1950, 5, 1), 2024, D("100000"), spouse_birth_date=date(1974, 1, 1), spouse_sole_beneficiary=True)
-    assert refused.value.field == "spouse_birth_date"
+def test_joint_table_before_2022_is_refused_not_guessed() -> None:
+    # The 2002 Joint and Last Survivor Table is not held (tests/test_rmd_joint_table.py covers the 2022 one).
+    with pytest.raises(CalculationError, match="holds only the table for 2022 and later") as refused:
+        rmd(date(1945, 5, 1), 2021, D("100000"), spouse_birth_date=date(1970, 1, 1), spouse_sole_beneficiary=True)
+    assert refused.value.field == "year"
 
 
 def test_rmd_refusals() -> None:

@@ -90,6 +90,7 @@ GENERATOR_FILES = (
     "devtools/demo/portfolios.py",
     "devtools/demo/agenda.py",
     "devtools/demo/funding.py",
+    "devtools/demo/billing.py",
 )
 
 # Targets of the engineering doc, printed beside the figures (never asserted).

@@ -23,6 +23,7 @@ from advisorportal.tenancy.context import firm_scope
 from crm.models import Contact, Group, Household, HouseholdMember
 from crm.selectors import contacts_changed
 from devtools.demo.agenda import seed_agenda
+from devtools.demo.billing import seed_billing
 from devtools.demo.calendar_events import seed_calendar
 from devtools.demo.crm import seed_contacts
 from devtools.demo.documents import seed_documents
@@ -106,6 +107,7 @@ class Command(BaseCommand):
                 seed_funding(firm=firm, extra_waiting=options["funding"], log=self.stdout.write)
                 seed_planning(firm=firm, seed=options["seed"] + index, log=self.stdout.write)
                 seed_statements(firm=firm, log=self.stdout.write)
+                seed_billing(firm=firm, log=self.stdout.write)
                 credentials["firms"][slug] = {"name": firm.name, "users": users}
             self.stdout.write(f"{firm.name}: {len(users)} users, {self._count(firm)} contacts")
         path = Path(options["credentials"])

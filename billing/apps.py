@@ -18,3 +18,6 @@ class BillingConfig(AppConfig):
         from billing import increases
 
         increases.register()
+        from billing import termination
+
+        termination.connect_signals()

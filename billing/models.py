@@ -235,6 +235,7 @@ class FeeRun(FirmOwnedModel):
         default=list, blank=True, help_text="The accounts billed (their numbers); empty: every open account."
     )
     status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.PREVIEW)
+    note = models.CharField(max_length=200, blank=True, help_text="Why the run was made, when not by hand.")
     job = models.ForeignKey("jobs.Job", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     computed_at = models.DateTimeField(null=True, blank=True)
     line_count = models.PositiveIntegerField(default=0)

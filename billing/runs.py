@@ -1,7 +1,10 @@
 """The computation of a fee run: which schedule bills each account, its value, its fee, and the
 pre-bill audit. Reads only; ``billing.services`` stores what it returns.
 
-For each account billed (open, not the master account, opened by the period's end):
+For each account billed (not the master account, opened by the period's end; open, or closed on
+a day inside the period — billed to that day — or after it; an account closed before the period
+is listed only when a posted run billed it for the period, with no fee, so that the difference
+refunds what it prepaid):
 
 1. **Schedule**: the account's own assignment, else its household's, else the firm's default; the
    version in effect on the period's first day. An account marked "not billed" gets a line that
@@ -34,7 +37,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import numpy as np
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from advisorportal import formats
 from billing import exclusions, fees
@@ -192,13 +195,25 @@ def settings_of() -> BillingSettings:
 def plan(run: FeeRun) -> Plan:
     """Every line of ``run`` and the pre-bill audit (reads only)."""
     start, end = run.period_start, run.period_end
-    accounts = ClientAccount.objects.filter(is_master=False, inception_date__lte=end).exclude(
-        status=AccountStatus.CLOSED
+    # Open accounts; closed ones for the days they were open in the period, and any that posted
+    # runs billed for this period (closed before it: what they prepaid is refunded).
+    billed_here = FeeLine.objects.filter(
+        posted_amount__isnull=False, run__period_start=start, run__period_end=end
+    ).values("account_id")
+    accounts = ClientAccount.objects.filter(is_master=False, inception_date__lte=end).filter(
+        ~Q(status=AccountStatus.CLOSED) | Q(closed_on__gte=start) | Q(pk__in=billed_here)
     )
+    chosen: set[str] | None = None
     if run.account_numbers:
-        accounts = accounts.filter(number__in=run.account_numbers)
+        # The households of the chosen accounts come along, so that their bands are set on the
+        # household's combined value as in a run of every account; only the chosen are kept.
+        chosen = set(run.account_numbers)
+        picked = accounts.filter(number__in=run.account_numbers)
+        accounts = picked | accounts.filter(household_id__in=picked.filter(household__isnull=False).values("household"))
     rows = list(
-        accounts.order_by("number").values_list("pk", "number", "base_currency", "household_id", "inception_date")
+        accounts.order_by("number").values_list(
+            "pk", "number", "base_currency", "household_id", "inception_date", "closed_on"
+        )
     )
     own = {a.account_id: a for a in FeeAssignment.objects.filter(account__isnull=False)}
     by_household = {a.household_id: a for a in FeeAssignment.objects.filter(household__isnull=False)}
@@ -214,7 +229,8 @@ def plan(run: FeeRun) -> Plan:
     findings: dict[str, Finding] = {}
 
     def find(code: str, level: str, message: str, number: str) -> None:
-        findings.setdefault(code, Finding(code, level, message)).accounts.append(number)
+        if chosen is None or number in chosen:
+            findings.setdefault(code, Finding(code, level, message)).accounts.append(number)
 
     listed = {r[1] for r in rows}
     for number in run.account_numbers or []:
@@ -225,7 +241,7 @@ def plan(run: FeeRun) -> Plan:
     units: dict[tuple[str, int], list[LinePlan]] = defaultdict(list)
     household_schedules: dict[int, set[int]] = defaultdict(set)
     days = (end - start).days + 1
-    for pk, number, currency, household_id, inception in rows:
+    for pk, number, currency, household_id, inception, closed_on in rows:
         line = LinePlan(account_id=pk, number=number, currency=currency, household_id=household_id)
         lines.append(line)
         mine, theirs = own.get(pk), by_household.get(household_id) if household_id else None
@@ -282,7 +298,15 @@ def plan(run: FeeRun) -> Plan:
             )
             find("wrong_period", "error", "Accounts whose schedule bills on another cycle (not billed).", number)
             continue
-        line.billable_from, line.billable_to = max(start, inception), end
+        line.billable_from, line.billable_to = max(start, inception), min(end, closed_on or end)
+        if closed_on is not None and closed_on < line.billable_from:
+            line.billable_to = None
+            line.details["closed_on"] = closed_on.isoformat()
+            line.steps.append(f"Closed on {formats.day(closed_on)}, before the period: no fee for it.")
+            continue
+        if closed_on is not None and closed_on < end:
+            line.details["closed_on"] = closed_on.isoformat()
+            line.steps.append(f"Closed on {formats.day(closed_on)}: billed to that day.")
         units[unit].append(line)
 
     household_lines: dict[int, list[LinePlan]] = defaultdict(list)
@@ -306,6 +330,8 @@ def plan(run: FeeRun) -> Plan:
     for line in lines:
         if line.status == LineStatus.BILLED:
             line.to_post = line.period_fee - line.previously_billed
+    if chosen is not None:
+        lines = [ln for ln in lines if ln.number in chosen]
     return Plan(lines, list(findings.values()))
 
 
@@ -315,7 +341,10 @@ def _value(units: dict[tuple[str, int], list[LinePlan]], start: date, end: date)
     for members in units.values():
         for line in members:
             assert line.version is not None
-            by_window[valuation_window(start, end, line.version.timing)].append(line)
+            low, high = valuation_window(start, end, line.version.timing)
+            if line.version.timing != Timing.ADVANCE and line.billable_to is not None and line.billable_to < end:
+                high = line.billable_to  # closed in the period: valued while it was open
+            by_window[(low, high)].append(line)
     for (low, high), members in by_window.items():
         navs = performance.navs_between(account_ids=[ln.account_id for ln in members], start=low, end=high)
         asks = [exclusions.Ask(ln.account_id, ln.currency, ln.exclusions, navs[ln.account_id][0])
@@ -454,6 +483,8 @@ def _recurring(lines: list[LinePlan], start: date, end: date) -> None:
         by_account[row.account_id].append(row)
     for account_id, found in by_account.items():
         line = billed[account_id]
+        if not line.period_fee:
+            continue  # nothing to take a discount or credit off (an account closed before the period)
         before = line.period_fee
         fee, applied = before, []
         for row in sorted(found, key=lambda r: (r.kind != RecurringKind.FEE_DISCOUNT, r.starts_on, r.pk)):

@@ -247,7 +247,10 @@ class VersionSerializer(serializers.ModelSerializer[FeeScheduleVersion]):
         model = FeeScheduleVersion
         fields = ["id", "effective_from", "method", "tiers", "flat_annual_fee", "minimum_annual_fee",
                   "maximum_annual_fee", "frequency", "timing", "valuation", "period_basis", "proration", "note",
-                  "created_at"]  # fmt: skip
+                  "exclusions", "flow_threshold_amount", "flow_threshold_pct", "created_at"]  # fmt: skip
+        extra_kwargs = {"exclusions": {"help_text": "What the version leaves out of the billed value (securities, "
+                                       "asset classes, cash, part of a position); change it at "
+                                       "/billing/versions/{id}/exclusions/."}}  # fmt: skip
 
 
 class FeeScheduleSerializer(serializers.ModelSerializer[FeeSchedule]):
@@ -309,9 +312,9 @@ class RunSerializer(serializers.ModelSerializer[FeeRun]):
 
     class Meta:
         model = FeeRun
-        fields = ["id", "reference", "period_start", "period_end", "account_numbers", "status", "job_status",
-                  "progress", "computed_at", "line_count", "total_fee", "total_to_post", "audit", "prepared_by",
-                  "approved_by", "approved_at", "posted_by", "posted_at", "created_at"]  # fmt: skip
+        fields = ["id", "reference", "period_start", "period_end", "account_numbers", "note", "status",
+                  "job_status", "progress", "computed_at", "line_count", "total_fee", "total_to_post", "audit",
+                  "prepared_by", "approved_by", "approved_at", "posted_by", "posted_at", "created_at"]  # fmt: skip
 
     def get_job_status(self, run: FeeRun) -> str | None:
         return run.job.status if run.job else None

@@ -277,7 +277,9 @@ def _open_runs_of(start: date, end: date) -> Any:
 
 
 @transaction.atomic
-def run_create(*, actor: Any, period_start: date, period_end: date, account_numbers: list[str] | None = None) -> FeeRun:
+def run_create(
+    *, actor: Any, period_start: date, period_end: date, account_numbers: list[str] | None = None, note: str = ""
+) -> FeeRun:
     """A run of ``period_start`` to ``period_end`` for every open account (or those numbered),
     computed by a worker. Nothing is posted until it is approved and posted."""
     numbers = sorted({n.strip() for n in account_numbers or [] if n.strip()})
@@ -290,7 +292,8 @@ def run_create(*, actor: Any, period_start: date, period_end: date, account_numb
         missing = [n for n in numbers if n not in known]
         if missing:
             raise ValidationError({"account_numbers": f"No such account: {', '.join(missing[:10])}."})
-    run = FeeRun(period_start=period_start, period_end=period_end, account_numbers=numbers, prepared_by=actor)
+    run = FeeRun(period_start=period_start, period_end=period_end, account_numbers=numbers, prepared_by=actor,
+                 note=note)  # fmt: skip
     run.full_clean()
     run.save()
     _start(actor, run, COMPUTE_JOB, 0, "Computing fees")

@@ -8,15 +8,19 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins
 from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.api_access import FirmScopedViewSet
+from accounts.policy import has_right
 from accounts.rights import Right
 from advisorportal.tenancy.pagination import KeysetPagination
 from portfolios import performance, returns, selectors, services
 from portfolios.models import CashHold, ClientAccount, Transaction
 from portfolios.serializers import (
+    AccountClosedSerializer,
+    AccountCloseSerializer,
     AccountListQuerySerializer,
     AsOfSerializer,
     CashHoldSerializer,
@@ -87,6 +91,21 @@ class ClientAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fir
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         summary = selectors.account_summary(user=request.user, account=self.account())
         return Response(ClientAccountDetailSerializer(summary).data)
+
+    @extend_schema(request=AccountCloseSerializer, responses=AccountClosedSerializer)
+    @action(detail=True, methods=["post"], pagination_class=None)
+    def close(self, request: Request, pk: str | None = None) -> Response:
+        """Close the account (Onboarding right), ``closed_on`` its last open day. Refused (400) for
+        the master account, an account closed already, a day in the future or before its
+        inception, or cash still held on it. ``notes`` says what it set going: a fee refund run
+        for each period it prepaid fees for beyond that day, waiting for approval."""
+        account = self.account()
+        if not has_right(request.user, Right.ONBOARDING):
+            raise PermissionDenied("Closing an account needs the Onboarding right.")
+        data = AccountCloseSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        closing = services.account_close(actor=request.user, account=account, **data.validated_data)
+        return Response(AccountClosedSerializer({"account": closing.account, "notes": closing.notes}).data)
 
     @extend_schema(responses=PositionSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=None)

@@ -75,3 +75,10 @@ class HoldForm(forms.Form):
 
 class HoldReleaseForm(forms.Form):
     reason = forms.CharField(label="Why release it", max_length=200)
+
+
+class AccountCloseForm(forms.Form):
+    closed_on = forms.DateField(
+        label="Last day open", widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Fees are billed to this day; what was prepaid for the days after is refunded.",
+    )  # fmt: skip

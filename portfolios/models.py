@@ -170,6 +170,9 @@ class ClientAccount(FirmOwnedModel):
     account_type = models.CharField(max_length=20, choices=AccountType.choices)
     base_currency = CurrencyField(default="USD")
     status = models.CharField(max_length=12, choices=AccountStatus.choices, default=AccountStatus.OPEN)
+    # The last day the account was open (``services.account_close``); billing bills to it and
+    # refunds what was prepaid for the days after it. Empty on accounts closed before it existed.
+    closed_on = models.DateField("closed on", null=True, blank=True)
     margin_type = models.CharField(max_length=20, choices=MarginType.choices, default=MarginType.CASH)
     trading_permissions = ArrayField(
         models.CharField(max_length=12, choices=TradingPermission.choices), default=list, blank=True
@@ -203,6 +206,10 @@ class ClientAccount(FirmOwnedModel):
             models.UniqueConstraint(fields=["firm", "number"], name="portfolios_account_number_uniq"),
             models.UniqueConstraint(
                 fields=["firm"], condition=models.Q(is_master=True), name="portfolios_one_master_per_firm"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(closed_on__isnull=True) | models.Q(status="closed"),
+                name="portfolios_account_closed_on_only_closed",
             ),
         ]
         indexes = [

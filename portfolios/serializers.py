@@ -33,6 +33,7 @@ class ClientAccountSerializer(serializers.ModelSerializer[ClientAccount]):
             "account_type",
             "base_currency",
             "status",
+            "closed_on",
             "margin_type",
             "trading_permissions",
             "household",
@@ -378,6 +379,17 @@ class HoldPlaceSerializer(serializers.Serializer[Any]):
         help_text="What the hold is for, e.g. a withdrawal request's number; unique per account. The same "
         "reference with the same currency, amount and reason returns the first hold (200); with other "
         "content it is refused (422 idempotency_key_reused).",
+    )
+
+
+class AccountCloseSerializer(serializers.Serializer[Any]):
+    closed_on = serializers.DateField(help_text="The last day the account was open (today or earlier).")
+
+
+class AccountClosedSerializer(serializers.Serializer[Any]):
+    account = ClientAccountSerializer()
+    notes = serializers.ListField(
+        child=serializers.CharField(), help_text="What closing it set going (e.g. fee refund runs to approve)."
     )
 
 

@@ -32,7 +32,7 @@ from advisorportal.idempotency.services import (
     store_many,
 )
 from crm.models import Contact, Household
-from portfolios import accounting, selectors
+from portfolios import accounting, selectors, signals
 from portfolios.models import (
     AccountOwner,
     AccountStatus,
@@ -112,6 +112,45 @@ def account_open(
         owner.full_clean()
         owner.save()
     return account
+
+
+@dataclass
+class Closing:
+    account: ClientAccount
+    notes: list[str]  # what the apps built on accounts did about it, in words (billing's refund runs)
+
+
+@db_transaction.atomic
+def account_close(*, actor: Any, account: ClientAccount, closed_on: date | None) -> Closing:
+    """Close ``account`` with ``closed_on`` its last open day (today or earlier, not before its
+    inception). Refused while cash is held on it (a withdrawal or fee waiting). Audited; the apps
+    built on accounts hear of it (``signals.account_closed``: billing prepares the refund of fees
+    prepaid for the days after). Nothing is moved out of the account: the custodian does that."""
+    locked = _lock(account)
+    if locked.is_master:
+        raise ValidationError({"account": "The firm's master account cannot be closed."})
+    if locked.status == AccountStatus.CLOSED:
+        when = f" on {formats.day(locked.closed_on)}" if locked.closed_on else ""
+        raise ValidationError({"account": f"The account {locked.number} was closed already{when}."})
+    if closed_on is None:
+        raise ValidationError({"closed_on": "Enter the last day the account was open."})
+    if closed_on > timezone.localdate():
+        raise ValidationError({"closed_on": "The closing day is in the future: close the account on the day."})
+    if closed_on < locked.inception_date:
+        raise ValidationError(
+            {"closed_on": f"The account opened on {formats.day(locked.inception_date)}: it cannot close before."}
+        )
+    holds = CashHold.objects.filter(account=locked, released_at__isnull=True).count()
+    if holds:
+        raise ValidationError(
+            {"account": f"{holds} amount{'s' if holds > 1 else ''} of cash {'are' if holds > 1 else 'is'} held on "
+             "the account (a withdrawal or fee waiting): finish or release them first."}
+        )  # fmt: skip
+    locked.status, locked.closed_on = AccountStatus.CLOSED, closed_on
+    locked.full_clean()
+    locked.save(update_fields=["status", "closed_on"])
+    answers = signals.account_closed.send(sender=ClientAccount, account=locked, closed_on=closed_on, actor=actor)
+    return Closing(locked, [note for _, said in answers for note in said or ()])
 
 
 def _positive(value: Decimal | int | str | None, field: str, label: str) -> Decimal:
@@ -902,7 +941,10 @@ def _check_transfer_accounts(kind: str, debit: ClientAccount, credit: ClientAcco
     if kind == TransferKind.INTERNAL and (debit.is_master or credit.is_master):
         raise ValidationError({"debit_account": "An internal transfer goes between two client accounts."})
     for field, account in (("debit_account", debit), ("credit_account", credit)):
-        if account.status == AccountStatus.CLOSED:
+        # A closed account still settles its fees: the last one, for the days it was open, and
+        # the refund of what it prepaid for the days after (billing bills nothing else on it).
+        settles = kind == TransferKind.FEE if field == "debit_account" else kind == TransferKind.FEE_REFUND
+        if account.status == AccountStatus.CLOSED and not (settles and account.closed_on is not None):
             raise ValidationError({field: f"The account {account.number} is closed."})
 
 

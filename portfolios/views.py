@@ -12,6 +12,7 @@ from django.forms import Form
 from django.http import Http404, HttpRequest, HttpResponseBase, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 
@@ -22,8 +23,15 @@ from advisorportal import formats
 from advisorportal.cached_forms import rendered_once
 from portfolios import returns, selectors, services
 from portfolios.cells import render_positions, render_rows, render_transactions
-from portfolios.forms import AccountFilterForm, ChartPeriodForm, HoldForm, HoldReleaseForm, TransactionFilterForm
-from portfolios.models import CashHold, ClientAccount
+from portfolios.forms import (
+    AccountCloseForm,
+    AccountFilterForm,
+    ChartPeriodForm,
+    HoldForm,
+    HoldReleaseForm,
+    TransactionFilterForm,
+)
+from portfolios.models import AccountStatus, CashHold, ClientAccount
 
 PAGE_SIZE = 50
 CHART_WIDTH, CHART_HEIGHT, CHART_PAD = 600, 180, 6
@@ -241,13 +249,16 @@ class AccountDetailView(FirmScopedView, TemplateView):
             context["holds"] = list(selectors.hold_list(account=account))
             if has_right(user, Right.FUNDING):
                 context["hold_form"] = HoldForm(initial={"currency": account.base_currency})
+            if has_right(user, Right.ONBOARDING) and account.status != AccountStatus.CLOSED and not account.is_master:
+                context["close_form"] = AccountCloseForm(initial={"closed_on": timezone.localdate()})
         return context
 
 
 # --- Holds (Funding right) ----------------------------------------------------------------------------
 
 FIELD_LABELS = {"amount": "Amount", "currency": "Currency", "reason": "Reason", "reference": "Reference",
-                "release_reason": "Why release it", "account": "Account", "hold": "Hold"}  # fmt: skip
+                "release_reason": "Why release it", "account": "Account", "hold": "Hold",
+                "closed_on": "Last day open"}  # fmt: skip
 
 
 def _errors(error: ValidationError | Form) -> str:
@@ -313,3 +324,25 @@ def _transaction_filters(query: str) -> TransactionFilterForm:
     """The transaction filter fields for these values: the same on every account (fixed choices),
     so rendered once per set of values and process instead of four widget templates per page."""
     return TransactionFilterForm(QueryDict(query) or None)
+
+
+# --- Closing (Onboarding right) -----------------------------------------------------------------------
+
+
+@require_POST
+@firm_view(Right.ONBOARDING)
+def account_close(request: HttpRequest, pk: int) -> HttpResponseBase:
+    account = _account_or_404(request, pk)
+    back = reverse("portfolios:account-detail", args=[account.pk])
+    form = AccountCloseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "The account was not closed: " + _errors(form))
+        return redirect(back + "#close-heading")
+    try:
+        closing = services.account_close(actor=request.user, account=account, **form.cleaned_data)
+    except ValidationError as error:
+        messages.error(request, "The account was not closed: " + _errors(error))
+        return redirect(back + "#close-heading")
+    messages.success(request, " ".join([f"Closed {account.number} on {formats.day(closing.account.closed_on)}.",
+                                        *closing.notes]))  # fmt: skip
+    return redirect(back)

@@ -307,6 +307,8 @@ def test_the_exclusions_api(alice: Persona, bob: Persona, charlie: Persona) -> N
         and put.json()["flow_threshold_pct"] == "5.000000"
     )
     assert api.get(url).json() == put.json()
+    shown = api.get(f"/api/v1/billing/schedules/{billing.pk}/").json()["versions"][0]  # the schedule shows them too
+    assert (shown["exclusions"], shown["flow_threshold_pct"]) == ({"symbols": ["AAPL"], "cash": True}, "5.000000")
     bad = api.put(url, {"exclusions": {"symbols": ["NOPE"]}}, format="json", HTTP_IDEMPOTENCY_KEY="k2")
     assert bad.status_code == 400 and "exclusions" in bad.json()["error"]["fields"]
 

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.shortcuts import redirect
 
 from advisorportal import formats
-from billing import exclusion_services, selectors
+from billing import exclusion_services, increases, selectors
 from billing.forms import AssignForm, ScheduleForm, VersionForm
 from billing.views import ScheduleDetailView, ScheduleNewView
 from crm.models import Household
@@ -95,5 +95,9 @@ class ScheduleAssignmentsView(ScheduleDetailView):
                         form.add_error(None, text)
             return self.refused(pk, assign_form=form)
         what = "household" if households else "account"
-        messages.success(request, f"{schedule.name} assigned to {count} {what}{'s' if count != 1 else ''}.")
+        note = f"{schedule.name} assigned to {count} {what}{'s' if count != 1 else ''}."
+        if increases.sending_job() is not None:
+            note += " It raises some clients' fees: they stay on their old terms until they approve, and the emails "
+            note += "asking them are being sent (Fee increases shows the progress)."
+        messages.success(request, note)
         return redirect("billing:schedule", pk=pk)

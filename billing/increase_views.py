@@ -1,7 +1,9 @@
 """Pages of client-approved fee increases (Fee Administration, in the user's scope).
 
 - ``/billing/increases/``: every increase waiting for (or answered by) a client: who, the old and
-  new terms and annual fees, when it takes effect, its status and email; Resend and Cancel.
+  new terms and annual fees, when it takes effect, its status and email; Resend and Cancel; while
+  the approval emails of many increases found at once are being sent, that job's progress
+  (``?panel=sending`` the panel alone, which polls itself).
 - ``POST /billing/increases/<id>/resend/`` a new email with a new link (earlier links stop working).
 - ``POST /billing/increases/<id>/cancel/`` withdraw it (the client stays on the old terms).
 
@@ -46,6 +48,7 @@ class IncreasesView(FirmScopedView, TemplateView):
         rows = increases.increases_visible(user=self.user, status=status).order_by("-created_at", "-id")
         page = Paginator(rows, PAGE_SIZE).get_page(self.request.GET.get("page"))
         context.update(
+            sending=increases.sending_job(),
             page=page,
             increases=list(page.object_list),
             status=status,
@@ -53,6 +56,11 @@ class IncreasesView(FirmScopedView, TemplateView):
             open_statuses=increases.OPEN,
         )
         return context
+
+    def get_template_names(self) -> list[str]:
+        if self.request.GET.get("panel") == "sending":  # the progress panel alone, as it polls itself
+            return ["billing/_increases_sending.html"]
+        return [self.template_name]
 
 
 class IncreaseActionView(FirmScopedView):

@@ -24,6 +24,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -41,8 +43,13 @@ from accounts import audit
 from accounts.models import AuditAction, Firm
 from accounts.preferences import firm_date_format
 from accounts.selectors import firm_branding
-from advisorportal import formats
+from advisorportal import bulk, formats
 from advisorportal.hashing import fingerprint as content_fingerprint
+from advisorportal.jobs import services as jobs
+from advisorportal.jobs.kinds import JobKind, Outcome
+from advisorportal.jobs.kinds import register as register_job
+from advisorportal.jobs.models import Job
+from advisorportal.jobs.progress import Progress
 from advisorportal.links import purposes
 from advisorportal.links import services as links
 from advisorportal.links.models import CodeChannel, Link
@@ -63,6 +70,10 @@ from portfolios.models import AccountOwner, AccountStatus, ClientAccount, OwnerR
 LINK_PURPOSE = "billing.fee_increase"
 EMAIL_TEMPLATE = "billing.fee_increase"
 LINK_DAYS = 30
+SEND_JOB = "billing.fee_increase_send"
+SEND_INLINE = 20  # increases found at once up to this many are emailed in the saving transaction
+SEND_CHUNK = 100
+NO_ADDRESS = "Not sent: the client has no email address on record."
 ZERO = Decimal(0)
 OPEN = (IncreaseStatus.PENDING, IncreaseStatus.EXPIRED)  # what resend and cancel act on
 HOLDING = (IncreaseStatus.PENDING, IncreaseStatus.DECLINED, IncreaseStatus.EXPIRED, IncreaseStatus.CANCELLED)
@@ -211,14 +222,27 @@ def annual_fee(version: FeeScheduleVersion, unit: Unit) -> Decimal:
 def _billed_on(unit: Unit, version: FeeScheduleVersion) -> FeeScheduleVersion:
     """The terms the unit is billed on when ``version`` is in effect: its old terms while an
     increase to ``version`` is not approved."""
-    held = (
-        FeeIncrease.objects.filter(new_version=version, status__in=HOLDING)
-        .filter(**{unit.kind: unit.pk})
-        .select_related("old_version__schedule")
-        .order_by("-pk")
-        .first()
+    return _billed_on_many([(unit, version)]).get((unit.key, version.pk), version)
+
+
+def _billed_on_many(
+    pairs: list[tuple[Unit, FeeScheduleVersion]],
+) -> dict[tuple[tuple[str, int], int], FeeScheduleVersion]:
+    """``_billed_on`` for many units at once (one query): for each (unit key, version id) held by
+    an increase not approved, the old terms it keeps (the latest increase wins)."""
+    if not pairs:
+        return {}
+    versions = {version.pk for _, version in pairs}
+    accounts = [unit.pk for unit, _ in pairs if unit.kind == "account"]
+    households = [unit.pk for unit, _ in pairs if unit.kind == "household"]
+    held = FeeIncrease.objects.filter(new_version_id__in=versions, status__in=HOLDING).filter(
+        Q(account_id__in=accounts) | Q(household_id__in=households)
     )
-    return held.old_version if held is not None else version
+    found: dict[tuple[tuple[str, int], int], FeeScheduleVersion] = {}
+    for row in held.select_related("old_version__schedule").order_by("pk"):
+        key = ("account", row.account_id) if row.account_id else ("household", row.household_id or 0)
+        found[(key, row.new_version_id)] = row.old_version
+    return found
 
 
 def _recipient(unit: Unit) -> Contact | None:
@@ -260,6 +284,140 @@ def _found(
     return increase
 
 
+def _found_many(
+    candidates: list[tuple[Unit, FeeScheduleVersion, FeeScheduleVersion]], *, kind: str, effective_from: date,
+    actor: Any,
+) -> list[FeeIncrease]:  # fmt: skip
+    """``_found`` for each (unit, old terms, new terms). Up to ``SEND_INLINE`` increases: one by one,
+    each recorded and emailed here, as ever. More (a schedule raised for, or assigned to, thousands
+    of households): the fees compared in memory, the new increases written in bulk in the caller's
+    transaction, so fee runs hold the old terms at once, and their emails sent by the background
+    job ``SEND_JOB`` (its progress on the Fee increases page)."""
+    raised = []
+    for unit, old, new in candidates:
+        before, after = annual_fee(old, unit), annual_fee(new, unit)
+        if after > before:
+            raised.append((unit, old, new, before, after))
+    if len(raised) <= SEND_INLINE:
+        made = [_found(unit=u, kind=kind, old=o, new=n, effective_from=effective_from, actor=actor)
+                for u, o, n, _, _ in raised]  # fmt: skip
+        return [m for m in made if m is not None]
+    existing = _existing([(unit, new) for unit, _, new, _, _ in raised])
+    kept, again, fresh = [], [], []
+    for item in raised:
+        row = existing.get((item[0].key, item[2].pk))
+        if row is None:
+            fresh.append(item)
+        elif row.status in (IncreaseStatus.APPROVED, IncreaseStatus.PENDING):
+            kept.append(row)  # asked already (or agreed)
+        else:
+            again.append(item)  # declined, expired or cancelled: asked again, one by one
+    for unit, old, new, _, _ in again:
+        asked = _found(unit=unit, kind=kind, old=old, new=new, effective_from=effective_from, actor=actor)
+        if asked is not None:
+            kept.append(asked)
+    return kept + _record_many(fresh, kind=kind, effective_from=effective_from, actor=actor)
+
+
+def _existing(pairs: list[tuple[Unit, FeeScheduleVersion]]) -> dict[tuple[tuple[str, int], int], FeeIncrease]:
+    accounts = [unit.pk for unit, _ in pairs if unit.kind == "account"]
+    households = [unit.pk for unit, _ in pairs if unit.kind == "household"]
+    rows = FeeIncrease.objects.filter(new_version_id__in={new.pk for _, new in pairs}).filter(
+        Q(account_id__in=accounts) | Q(household_id__in=households)
+    )
+    found = {}
+    for row in rows:
+        key = ("account", row.account_id) if row.account_id else ("household", row.household_id or 0)
+        found[(key, row.new_version_id)] = row
+    return found
+
+
+def _recipients(units: list[Unit]) -> dict[tuple[str, int], Contact]:
+    """``_recipient`` of many units (three queries): a household's head, else the primary owner of
+    its first account by number."""
+    chosen: dict[tuple[str, int], int] = {}
+    households = [unit.pk for unit in units if unit.kind == "household"]
+    heads = dict(Household.objects.filter(pk__in=households, head_id__isnull=False).values_list("pk", "head_id"))
+    for unit in units:
+        if unit.kind == "household" and heads.get(unit.pk):
+            chosen[unit.key] = heads[unit.pk]
+    wanted = {pk: unit.key for unit in units if unit.key not in chosen for pk, _, _ in unit.accounts}
+    owners = AccountOwner.objects.filter(account_id__in=list(wanted), role=OwnerRole.PRIMARY)
+    for account_id, contact_id in owners.order_by("account__number", "id").values_list("account_id", "contact_id"):
+        chosen.setdefault(wanted[account_id], contact_id)
+    contacts = Contact.objects.in_bulk(set(chosen.values()))
+    return {key: contacts[pk] for key, pk in chosen.items() if pk in contacts}
+
+
+def _record_many(
+    raised: list[tuple[Unit, FeeScheduleVersion, FeeScheduleVersion, Decimal, Decimal]], *, kind: str,
+    effective_from: date, actor: Any,
+) -> list[FeeIncrease]:  # fmt: skip
+    """New pending increases written in one statement (audited), their emails left to ``SEND_JOB``."""
+    if not raised:
+        return []
+    recipients = _recipients([unit for unit, _, _, _, _ in raised])
+    creator = actor if getattr(actor, "pk", None) else None
+    rows = []
+    for unit, old, new, before, after in raised:
+        contact = recipients.get(unit.key)
+        email = (contact.email if contact is not None else "").strip()
+        row = FeeIncrease(
+            kind=kind, status=IncreaseStatus.PENDING, old_version=old, new_version=new, effective_from=effective_from,
+            currency=unit.currency, value=unit.value, old_annual_fee=before, new_annual_fee=after, contact=contact,
+            recipient_email=email, created_by=creator, not_sent="" if email else NO_ADDRESS,
+            **{f"{unit.kind}_id": unit.pk},
+        )  # fmt: skip
+        # The fields as ``_found`` checks them; the unique constraints are the database's to hold.
+        row.clean_fields(exclude=["document", "email", "contact", "old_version", "new_version", "account",
+                                  "household", "created_by"])  # fmt: skip
+        rows.append(row)
+    names = ("kind", "status", "account_id", "household_id", "contact_id", "recipient_email", "old_version_id",
+             "new_version_id", "effective_from", "currency", "value", "old_annual_fee", "new_annual_fee",
+             "not_sent", "created_by_id")  # fmt: skip
+    columns: dict[str, Any] = {name: [getattr(row, name) for row in rows] for name in names}
+    columns["created_at"] = bulk.Same(timezone.now())
+    why = bulk.Audit(reason=f"Fee increases found: {len(rows)} clients asked to approve", details={"kind": kind})
+    ids = bulk.insert(FeeIncrease, len(rows), columns, audit=why)
+    waiting = sum(1 for row in rows if row.recipient_email)
+    if waiting:
+        jobs.job_create(actor=actor, kind=SEND_JOB, total=waiting, phase="Emailing the clients")
+    return list(FeeIncrease.objects.filter(pk__in=ids).order_by("pk"))
+
+
+def _unsent() -> QuerySet[FeeIncrease]:
+    return FeeIncrease.objects.filter(status=IncreaseStatus.PENDING, sent_at=None, not_sent="")
+
+
+def send_job(background: Job, progress: Progress) -> Outcome:
+    """The approval emails of increases found in bulk, ``SEND_CHUNK`` a transaction (resumable: an
+    increase emailed has its ``sent_at``; two jobs at once skip each other's locked rows)."""
+    total = max(background.total, _unsent().count())
+    progress.update(0, total=total, phase="Emailing the clients")
+    sent = 0
+    while True:
+        with transaction.atomic():
+            chunk = list(
+                _unsent().select_for_update(of=("self",), skip_locked=True)
+                .select_related("old_version__schedule", "new_version__schedule", "account", "household", "contact",
+                                "created_by")
+                .order_by("pk")[:SEND_CHUNK]
+            )  # fmt: skip
+            for increase in chunk:
+                _send(increase, increase.created_by)
+        if not chunk:
+            break
+        sent += len(chunk)
+        progress.update(sent, total=max(total, sent))
+    return Outcome(message=f"{sent} approval email{'s' if sent != 1 else ''} sent.")
+
+
+def sending_job() -> Job | None:
+    """The firm's latest job sending approval emails, while it runs or if it failed."""
+    job = Job.objects.filter(kind=SEND_JOB).order_by("-pk").first()
+    return job if job is not None and (job.active or job.status == "failed") else None
+
+
 # --- Finding increases (signals) ---------------------------------------------------------------------------
 
 
@@ -277,15 +435,10 @@ def increases_for_version(*, version: FeeScheduleVersion, actor: Any) -> list[Fe
     before = _in_effect([v for v in versions if v.pk != version.pk], version.effective_from - timedelta(days=1))
     if before is None:
         return []  # the schedule's first terms: nothing billed before to compare with
-    found = []
-    for unit in _units().values():
-        if unit.schedule_id != version.schedule_id:
-            continue
-        made = _found(unit=unit, kind=IncreaseKind.VERSION, old=_billed_on(unit, before), new=version,
-                      effective_from=version.effective_from, actor=actor)  # fmt: skip
-        if made is not None:
-            found.append(made)
-    return found
+    units = [unit for unit in _units().values() if unit.schedule_id == version.schedule_id]
+    held = _billed_on_many([(unit, before) for unit in units])
+    candidates = [(unit, held.get((unit.key, before.pk), before), version) for unit in units]
+    return _found_many(candidates, kind=IncreaseKind.VERSION, effective_from=version.effective_from, actor=actor)
 
 
 def _affected(assignment: FeeAssignment) -> set[int]:
@@ -299,18 +452,30 @@ def _affected(assignment: FeeAssignment) -> set[int]:
 def _terms(units: dict[tuple[str, int], Unit], day: date) -> dict[int, tuple[Unit, FeeScheduleVersion | None]]:
     """Each account's unit and the version billing it on ``day`` (old terms kept while held)."""
     versions = _versions({u.schedule_id for u in units.values()})
-    out: dict[int, tuple[Unit, FeeScheduleVersion | None]] = {}
+    chosen: list[tuple[Unit, FeeScheduleVersion | None]] = []
     for unit in units.values():
         found = versions.get(unit.schedule_id, [])
-        version = _in_effect(found, day) or (found[-1] if found else None)
-        billed = _billed_on(unit, version) if version is not None else None
+        chosen.append((unit, _in_effect(found, day) or (found[-1] if found else None)))
+    held = _billed_on_many([(unit, version) for unit, version in chosen if version is not None])
+    out: dict[int, tuple[Unit, FeeScheduleVersion | None]] = {}
+    for unit, version in chosen:
+        billed = held.get((unit.key, version.pk), version) if version is not None else None
         for pk, _, _ in unit.accounts:
             out[pk] = (unit, billed)
     return out
 
 
+# The fields of an assignment that choose the schedule billing an account (a save of other fields, such
+# as its exclusions or cap, changes no one's terms).
+CHOOSING = frozenset({"schedule", "schedule_id", "account", "account_id", "household", "household_id", "excluded",
+                      "householding"})  # fmt: skip
+
+
 def _assignment_before(sender: Any, instance: FeeAssignment, **kwargs: Any) -> None:
     if kwargs.get("raw"):
+        return
+    update_fields = kwargs.get("update_fields")
+    if update_fields is not None and not CHOOSING & set(update_fields):
         return
     ids = _affected(instance)
     instance._billing_terms_before = (ids, _terms(_units(ids), timezone.localdate()))  # type: ignore[attr-defined]
@@ -333,7 +498,7 @@ def increases_for_assignment(
     move raises (versions in effect today)."""
     today = timezone.localdate()
     after = _terms(_units(account_ids), today)
-    found, seen = [], set()
+    candidates, seen = [], set()
     for pk, (unit, new) in after.items():
         if unit.key in seen or new is None or pk not in before:
             continue
@@ -341,9 +506,25 @@ def increases_for_assignment(
         if old is None or old.schedule_id == new.schedule_id:
             continue
         seen.add(unit.key)
-        made = _found(unit=unit, kind=IncreaseKind.ASSIGNMENT, old=old, new=new, effective_from=today, actor=actor)
-        if made is not None:
-            found.append(made)
+        candidates.append((unit, old, new))
+    return _found_many(candidates, kind=IncreaseKind.ASSIGNMENT, effective_from=today, actor=actor)
+
+
+@contextmanager
+def assignments_changing(*, account_ids: set[int], actor: Any) -> Iterator[None]:
+    """Around a bulk write of assignments (which sends no model signals): the terms of every
+    account concerned read once before, and the increases the change makes found once after, in
+    the caller's transaction, as the signals do for one assignment."""
+    before = _terms(_units(account_ids), timezone.localdate())
+    yield
+    increases_for_assignment(account_ids=account_ids, before=before, actor=actor)
+
+
+def accounts_of(*, account_ids: list[int], household_ids: list[int]) -> set[int]:
+    """The accounts an assignment of these accounts and households bills (one query)."""
+    found = set(account_ids)
+    if household_ids:
+        found |= set(ClientAccount.objects.filter(household_id__in=household_ids).values_list("pk", flat=True))
     return found
 
 
@@ -416,7 +597,7 @@ def _send(increase: FeeIncrease, actor: Any) -> bool:
     links.links_revoke(subject=increase, actor=actor)
     address = increase.recipient_email
     if not address:
-        increase.not_sent = "Not sent: the client has no email address on record."
+        increase.not_sent = NO_ADDRESS
         increase.save(update_fields=["not_sent"])
         return False
     issued = links.link_issue(
@@ -607,6 +788,7 @@ def register() -> None:
         html="billing/email/increase_request.html", text="billing/email/increase_request.txt",
     )  # fmt: skip
     purposes.register(PURPOSE)
+    register_job(JobKind(SEND_JOB, run=send_job, label="Fee increase approval emails", atomic=False))
     connect_signals()
 
 

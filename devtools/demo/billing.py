@@ -373,5 +373,5 @@ def delete_billing() -> None:
     # Without a default, removing an assignment leaves its accounts on no schedule: no dearer terms
     # for the fee-increase signals to find (and mail to the clients) on the way out.
     FeeSchedule.objects.filter(is_default=True).update(is_default=False)
-    for model in (FeeAssignment, FeeScheduleVersion, FeeSchedule, BillingSettings):
-        model.objects.all().delete()
+    for terms in (FeeAssignment, FeeScheduleVersion, FeeSchedule, BillingSettings):
+        terms.objects.all().delete()

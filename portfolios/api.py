@@ -95,13 +95,16 @@ class ClientAccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Fir
     @extend_schema(request=AccountCloseSerializer, responses=AccountClosedSerializer)
     @action(detail=True, methods=["post"], pagination_class=None)
     def close(self, request: Request, pk: str | None = None) -> Response:
-        """Close the account (Onboarding right), ``closed_on`` its last open day. Refused (400) for
+        """Close the account (Onboarding right and scope), ``closed_on`` its last open day. Refused (400) for
         the master account, an account closed already, a day in the future or before its
         inception, or cash still held on it. ``notes`` says what it set going: a fee refund run
         for each period it prepaid fees for beyond that day, waiting for approval."""
-        account = self.account()
         if not has_right(request.user, Right.ONBOARDING):
             raise PermissionDenied("Closing an account needs the Onboarding right.")
+        try:  # in the user's scope for Onboarding, not only for reading accounts
+            account = selectors.account_get(user=request.user, pk=pk, right=Right.ONBOARDING)
+        except (ClientAccount.DoesNotExist, ValueError):
+            raise Http404 from None
         data = AccountCloseSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         closing = services.account_close(actor=request.user, account=account, **data.validated_data)

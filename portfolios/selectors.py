@@ -208,11 +208,11 @@ def owner_in_scope(*, user: Any, contact_id: int | None) -> Any:
     return ownership.contact if ownership else None
 
 
-def account_get(*, user: Any, pk: Any) -> ClientAccount:
-    """One account of the firm in the user's scope (raises ``ClientAccount.DoesNotExist`` for another
-    firm's, an out-of-scope or a missing one alike)."""
+def account_get(*, user: Any, pk: Any, right: Right = Right.ACCOUNT_INFORMATION) -> ClientAccount:
+    """One account of the firm in the user's scope for ``right`` (raises ``ClientAccount.DoesNotExist``
+    for another firm's, an out-of-scope or a missing one alike)."""
     accounts = ClientAccount.objects.select_related("household", "parent")
-    return scope_accounts(accounts, user=user, right=Right.ACCOUNT_INFORMATION).get(pk=pk)
+    return scope_accounts(accounts, user=user, right=right).get(pk=pk)
 
 
 def cash_balances(*, account: ClientAccount) -> dict[str, Decimal]:

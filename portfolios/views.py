@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from django.views.generic import TemplateView
 
 from accounts.access import FirmScopedView, firm_view
-from accounts.policy import has_right
+from accounts.policy import grant_scope, has_right
 from accounts.rights import Right
 from advisorportal import formats
 from advisorportal.cached_forms import rendered_once
@@ -249,7 +249,7 @@ class AccountDetailView(FirmScopedView, TemplateView):
             context["holds"] = list(selectors.hold_list(account=account))
             if has_right(user, Right.FUNDING):
                 context["hold_form"] = HoldForm(initial={"currency": account.base_currency})
-            if has_right(user, Right.ONBOARDING) and account.status != AccountStatus.CLOSED and not account.is_master:
+            if _may_close(user, account):
                 context["close_form"] = AccountCloseForm(initial={"closed_on": timezone.localdate()})
         return context
 
@@ -270,9 +270,9 @@ def _errors(error: ValidationError | Form) -> str:
     )
 
 
-def _account_or_404(request: HttpRequest, pk: int) -> ClientAccount:
+def _account_or_404(request: HttpRequest, pk: int, right: Right = Right.ACCOUNT_INFORMATION) -> ClientAccount:
     try:
-        return selectors.account_get(user=request.user, pk=pk)
+        return selectors.account_get(user=request.user, pk=pk, right=right)
     except ClientAccount.DoesNotExist:
         raise Http404 from None
 
@@ -329,10 +329,26 @@ def _transaction_filters(query: str) -> TransactionFilterForm:
 # --- Closing (Onboarding right) -----------------------------------------------------------------------
 
 
+def _may_close(user: Any, account: ClientAccount) -> bool:
+    """Whether the page offers to close ``account``: open, a client's, in the user's Onboarding scope."""
+    if account.status == AccountStatus.CLOSED or account.is_master:
+        return False
+    allowed, grant_id = grant_scope(user, Right.ONBOARDING)
+    if not allowed:
+        return False
+    if grant_id is None or grant_id == grant_scope(user, Right.ACCOUNT_INFORMATION)[1]:
+        return True  # every client, or the selection the page was read through: no query
+    try:
+        selectors.account_get(user=user, pk=account.pk, right=Right.ONBOARDING)
+    except ClientAccount.DoesNotExist:
+        return False
+    return True
+
+
 @require_POST
 @firm_view(Right.ONBOARDING)
 def account_close(request: HttpRequest, pk: int) -> HttpResponseBase:
-    account = _account_or_404(request, pk)
+    account = _account_or_404(request, pk, Right.ONBOARDING)
     back = reverse("portfolios:account-detail", args=[account.pk])
     form = AccountCloseForm(request.POST)
     if not form.is_valid():

@@ -13,7 +13,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from accounts.models import AuditEntry
+from accounts import services as account_services
+from accounts.models import AccountScope, AuditEntry
 from accounts.rights import Right, Role
 from advisorportal.jobs import services as job_services
 from billing import services
@@ -224,6 +225,25 @@ def test_the_page_closes_an_account_after_a_confirmation_and_says_what_follows(
     eve = clerk(alice).client()
     assert 'id="close-heading"' not in eve.get(f"/accounts/{other.pk}/").content.decode()
     assert eve.post(f"/accounts/{other.pk}/close/", {"closed_on": CLOSED.isoformat()}).status_code == 403
+
+
+def test_a_user_scoped_to_other_accounts_cannot_close_this_one(alice: Persona) -> None:
+    """Onboarding right, but a scope of one other account: this one is a 404 on the page and the
+    API, and the page it can read offers no closing."""
+    with alice.scope():
+        mine, other = client_account(), client_account()
+        user = UserFactory(firm=alice.firm, email="olly@alpha.test", full_name="Olly", role=Role.STAFF,
+                           rights=frozenset({Right.ACCOUNT_INFORMATION, Right.ONBOARDING}))  # fmt: skip
+        account_services.account_scope_set(actor=alice.user, user=user, scope=AccountScope.SELECTED,
+                                           account_ids=frozenset({mine.pk}))  # fmt: skip
+    olly = Persona(user, alice.firm)
+    assert olly.client().post(f"/accounts/{other.pk}/close/", {"closed_on": CLOSED.isoformat()}).status_code == 404
+    api = olly.api().post(f"/api/v1/accounts/{other.pk}/close/", {"closed_on": "2025-02-14"}, format="json")
+    assert api.status_code == 404
+    assert 'id="close-heading"' in olly.client().get(f"/accounts/{mine.pk}/").content.decode()
+    with alice.scope():
+        other.refresh_from_db()
+        assert (other.status, other.closed_on) == (AccountStatus.OPEN, None)
 
 
 def test_the_api_closes_an_account_and_names_bad_input(alice: Persona, charlie: Persona) -> None:

@@ -51,6 +51,7 @@ from portfolios.models import (
     Position,
     Security,
     SecurityPrice,
+    SeriesChange,
     SeriesState,
     TradingPermission,
     Transaction,
@@ -62,7 +63,6 @@ ACCOUNT_BATCH = 2000  # accounts per COPY / INSERT batch
 # From this many accounts the ledger is loaded on the owner connection with its foreign keys
 # checked once at the end (see ``advisorportal.bulk.foreign_keys_checked_at_end``); below, in one transaction.
 BULK_ACCOUNTS = 2000
-APPEND_ONLY_TABLES = {m._meta.db_table for m in (Transaction, LedgerEntry, LedgerPosting)}
 
 # symbol, name, asset class, currency, sector, region, country, start price, annual drift, vol, yield
 SECURITIES: list[tuple[str, str, str, str, str, str, str, float, float, float, float]] = [
@@ -848,22 +848,21 @@ def delete_portfolios(*, firm: Any) -> None:
     assert firm_id == getattr(firm, "pk", firm)
     if not ClientAccount.objects.exists():
         return
-    tables = [
-        m._meta.db_table
-        for m in (
-            DailySeries,
-            SeriesState,
-            Position,
-            CashHold,
-            AccountTransfer,
-            LedgerPosting,
-            LedgerEntry,
-            Transaction,
-            AccountOwner,
-            ClientAccount,
-        )
-    ]
-    append_only = [t for t in tables if t in APPEND_ONLY_TABLES]
+    models = (
+        DailySeries,
+        SeriesState,
+        SeriesChange,
+        Position,
+        CashHold,
+        AccountTransfer,
+        LedgerPosting,
+        LedgerEntry,
+        Transaction,
+        AccountOwner,
+        ClientAccount,
+    )
+    tables = [m._meta.db_table for m in models]
+    append_only = [m._meta.db_table for m in models if getattr(m, "append_only", False)]
     with transaction.atomic(using="owner"), connections["owner"].cursor() as cursor:
         # ALTER TABLE waits for every open transaction that wrote these tables, including one of
         # this very process on the default connection: fail after a while rather than hang.

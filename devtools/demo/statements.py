@@ -31,6 +31,18 @@ def _last_quarter(latest: date) -> tuple[date, date]:
     return date(end.year, 3 * ((end.month - 1) // 3) + 1, 1), end
 
 
+def delete_statements() -> None:
+    """The firm's statements and report definitions (for ``seed_demo --reset``, before its accounts
+    and contacts go: statements hold on to both). Their documents go with the contacts."""
+    from advisorportal.links.models import Link, LinkCode
+    from reports.statements.models import DefinitionTarget, Delivery, ReportRun, Statement
+
+    LinkCode.objects.filter(link__purpose="statements.copy").delete()
+    Link.objects.filter(purpose="statements.copy").delete()
+    for model in (Delivery, Statement, ReportRun, DefinitionTarget, ReportDefinition):
+        model.objects.all().delete()
+
+
 def seed_statements(*, firm: Firm, log: Callable[[str], object] = print) -> int:
     """The demo statement and the scheduled report of ``firm``; returns the statements made."""
     if ReportDefinition.objects.exists():

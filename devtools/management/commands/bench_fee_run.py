@@ -8,7 +8,8 @@ one JSON line. Used by ``make bench`` (scenarios ``fee_run_preview``, ``fee_run_
 Everything happens in one transaction that is rolled back after timing (the schedule, its
 assignments, the run, its lines and every posting), so the bench firm is left as it was. The jobs
 run as the Celery worker runs them (``job_execute``); the post job's chunks are savepoints here.
-The period is the last whole quarter of the firm's daily values.
+The period is the quarter before the last whole quarter of the firm's daily values: ``seed_demo``
+posts that last quarter for its demo fees, and a run of it would measure differences against them.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ class Command(BaseCommand):
         last_day = ClientAccount.objects.aggregate(d=Max("nav_date"))["d"]
         if last_day is None:
             raise CommandError("The firm has no daily values.")
-        start, end = last_quarter(last_day)
+        start, end = last_quarter(last_quarter(last_day)[0] - timedelta(days=1))  # the seed bills the last one
         schedule = services.schedule_create(
             actor=owner, name="Bench tiered (households)", is_default=True, effective_from=date(2000, 1, 1),
             method="tiered", tiers=TIERS, minimum_annual_fee="250.00", frequency="quarterly", timing="arrears",

@@ -23,7 +23,7 @@ from advisorportal.tenancy.context import firm_scope
 from crm.models import Contact, Group, Household, HouseholdMember
 from crm.selectors import contacts_changed
 from devtools.demo.agenda import seed_agenda
-from devtools.demo.billing import seed_billing
+from devtools.demo.billing import delete_billing, seed_billing
 from devtools.demo.calendar_events import seed_calendar
 from devtools.demo.crm import seed_contacts
 from devtools.demo.documents import seed_documents
@@ -31,7 +31,7 @@ from devtools.demo.funding import delete_funding, seed_funding
 from devtools.demo.mail import seed_mail
 from devtools.demo.planning import seed_planning
 from devtools.demo.portfolios import delete_portfolios, seed_portfolios
-from devtools.demo.statements import seed_statements
+from devtools.demo.statements import delete_statements, seed_statements
 
 DEMO_FIRMS = (
     ("harbor", "Harbor Wealth Partners", "#1f4e79", "#c8902b"),
@@ -145,15 +145,21 @@ class Command(BaseCommand):
             })  # fmt: skip
         return out
 
-    @transaction.atomic
     def _delete_data(self, firm: Firm) -> None:
-        delete_funding()
+        """Three transactions. The rows that hold on to accounts (statements, billing, funding) go first and are
+        committed: the ledger is deleted on the owner connection, whose foreign-key checks would
+        otherwise wait for this connection's uncommitted deletes. A reset cut short can be run again."""
+        with transaction.atomic():
+            delete_statements()
+            delete_billing()
+            delete_funding()
         delete_portfolios(firm=firm)
-        HouseholdMember.objects.all().delete()
-        Household.objects.all().delete()
-        Group.objects.all().delete()
-        Contact.objects.all().delete()
-        transaction.on_commit(lambda: contacts_changed(firm_id=firm.pk))
+        with transaction.atomic():
+            HouseholdMember.objects.all().delete()
+            Household.objects.all().delete()
+            Group.objects.all().delete()
+            Contact.objects.all().delete()
+            transaction.on_commit(lambda: contacts_changed(firm_id=firm.pk))
 
     def _contacts(self, firm: Firm, count: int, seed: int) -> None:
         """Contacts, households and groups; the assistant's CRM scope is the "Top clients" group."""

@@ -151,7 +151,8 @@ class ScheduleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, BillingV
     @action(detail=True, methods=["post"], url_path="make-default")
     def make_default(self, request: Request, pk: str | None = None) -> Response:
         """Make this the firm's default: it bills every account without a schedule of its own."""
-        schedule = _service(services.schedule_make_default, actor=request.user, schedule=self.get_object())
+        schedule = self.get_object()
+        _service(services.schedule_make_default, actor=request.user, schedule=schedule)
         return Response(FeeScheduleSerializer(self.get_queryset().get(pk=schedule.pk)).data)
 
 

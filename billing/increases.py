@@ -412,6 +412,15 @@ def send_job(background: Job, progress: Progress) -> Outcome:
     return Outcome(message=f"{sent} approval email{'s' if sent != 1 else ''} sent.")
 
 
+def asked_note(found: int) -> str:
+    """For the page that made ``found`` increases: who is asked, and where the emails are."""
+    if not found:
+        return ""
+    where = "being sent (Fee increases shows the progress)" if sending_job() is not None else "on their way"
+    clients = "one client's fee" if found == 1 else f"{found} clients' fees"
+    return f" It raises {clients}: they stay on their old terms until they approve; the emails asking them are {where}."
+
+
 def sending_job() -> Job | None:
     """The firm's latest job sending approval emails, while it runs or if it failed."""
     job = Job.objects.filter(kind=SEND_JOB).order_by("-pk").first()
@@ -511,13 +520,15 @@ def increases_for_assignment(
 
 
 @contextmanager
-def assignments_changing(*, account_ids: set[int], actor: Any) -> Iterator[None]:
+def assignments_changing(*, account_ids: set[int], actor: Any) -> Iterator[list[FeeIncrease]]:
     """Around a bulk write of assignments (which sends no model signals): the terms of every
     account concerned read once before, and the increases the change makes found once after, in
-    the caller's transaction, as the signals do for one assignment."""
+    the caller's transaction, as the signals do for one assignment. Yields the list they are
+    added to on the way out."""
     before = _terms(_units(account_ids), timezone.localdate())
-    yield
-    increases_for_assignment(account_ids=account_ids, before=before, actor=actor)
+    found: list[FeeIncrease] = []
+    yield found
+    found.extend(increases_for_assignment(account_ids=account_ids, before=before, actor=actor))
 
 
 def accounts_of(*, account_ids: list[int], household_ids: list[int]) -> set[int]:

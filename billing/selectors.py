@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Count, Prefetch, QuerySet
+from django.utils import timezone
 
 from accounts.policy import grant_scope
 from accounts.rights import Right
@@ -62,12 +63,19 @@ def household_get(*, user: Any, pk: Any) -> Household:
 
 
 def schedules() -> list[FeeSchedule]:
-    """Every schedule with its versions (newest first) and how many assignments use it."""
-    current = FeeScheduleVersion.objects.order_by("-effective_from")
+    """Every schedule with its versions (newest first), the version in effect today (``current``;
+    the first one while none is yet), the next one to take effect (``upcoming``, or None) and how
+    many assignments use it."""
+    newest_first = FeeScheduleVersion.objects.order_by("-effective_from")
     counts = dict(FeeAssignment.objects.values_list("schedule_id").annotate(n=Count("id")).order_by())
-    rows = list(FeeSchedule.objects.prefetch_related(Prefetch("versions", queryset=current)))
+    rows = list(FeeSchedule.objects.prefetch_related(Prefetch("versions", queryset=newest_first)))
+    today = timezone.localdate()
     for row in rows:
         row.assigned = counts.get(row.pk, 0)
+        versions = list(row.versions.all())
+        later = [v for v in versions if v.effective_from > today]
+        row.current = next((v for v in versions if v.effective_from <= today), versions[-1] if versions else None)
+        row.upcoming = next((v for v in reversed(later) if v is not row.current), None)
     return rows
 
 

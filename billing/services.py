@@ -29,6 +29,7 @@ from advisorportal.jobs.kinds import Outcome
 from advisorportal.jobs.models import Job
 from advisorportal.jobs.progress import Progress
 from billing import fees, increases, runs
+from billing.increase_models import FeeIncrease
 from billing.models import (
     BillingSettings,
     FeeAssignment,
@@ -199,13 +200,23 @@ def version_add(
 
 
 @transaction.atomic
-def schedule_make_default(*, actor: Any, schedule: FeeSchedule) -> FeeSchedule:
-    for other in FeeSchedule.objects.select_for_update().filter(is_default=True).exclude(pk=schedule.pk):
-        other.is_default = False
-        other.save(update_fields=["is_default"])
-    schedule.is_default = True
-    schedule.save(update_fields=["is_default"])
-    return schedule
+def schedule_make_default(*, actor: Any, schedule: FeeSchedule) -> list[FeeIncrease]:
+    """Make ``schedule`` the firm's default from today: it bills every account without a schedule
+    of its own or of its household. A client whose fee the change raises is asked first
+    (``billing.increases``), as for any assignment, and billed on the old terms until approving;
+    clients who had no default have no old terms to keep. Returns the increases found."""
+    previous = FeeSchedule.objects.select_for_update().filter(is_default=True).exclude(pk=schedule.pk).first()
+    if previous is None:
+        schedule.is_default = True
+        schedule.save(update_fields=["is_default"])
+        return []
+    billed = set(ClientAccount.objects.filter(is_master=False).values_list("pk", flat=True))
+    with increases.assignments_changing(account_ids=billed, actor=actor) as found:
+        previous.is_default = False
+        previous.save(update_fields=["is_default"])
+        schedule.is_default = True
+        schedule.save(update_fields=["is_default"])
+    return found
 
 
 @transaction.atomic

@@ -12,7 +12,7 @@ from django.views.generic import TemplateView
 
 from accounts.access import FirmScopedView
 from accounts.rights import Right
-from billing import fees, invoices, runs, selectors, services
+from billing import fees, increases, invoices, runs, selectors, services
 from billing.forms import AssignForm, FeeCalculatorForm, RunForm, ScheduleForm, SettingsForm, VersionForm
 from billing.models import FeeAssignment, FeeRun, FeeSchedule, LineStatus, RunStatus
 from billing.serializers import calculate_body
@@ -118,8 +118,10 @@ class ScheduleDefaultView(BillingPage):
     http_method_names = ["post"]
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponseBase:
-        schedule = services.schedule_make_default(actor=self.user, schedule=self.schedule_or_404(pk))
-        messages.success(request, f"{schedule.name} now bills every account without a schedule of its own.")
+        schedule = self.schedule_or_404(pk)
+        found = services.schedule_make_default(actor=self.user, schedule=schedule)
+        messages.success(request, f"{schedule.name} now bills every account without a schedule of its own."
+                         + increases.asked_note(len(found)))  # fmt: skip
         return redirect("billing:schedule", pk=pk)
 
 

@@ -190,6 +190,31 @@ def test_moving_an_account_to_a_dearer_schedule_waits_too(book: dict[str, Any]) 
         assert fee_of(run, book["alone"]).period_fee == D("25.00")
 
 
+def test_a_dearer_firm_default_waits_for_the_clients_it_bills(book: dict[str, Any]) -> None:
+    """A new default bills every account without a schedule of its own or of its household: Olga
+    (on the old default) is asked; the Hill household (assigned Standard) is not. A cheaper default
+    asks nobody (the API)."""
+    alice = book["alice"]
+    with alice.scope():
+        flat = {"effective_from": date(2024, 1, 1), "method": "flat", "valuation": "period_end"}
+        premium = services.schedule_create(actor=alice.user, name="Premium", flat_annual_fee=D("8000"), **flat)
+        cheap = services.schedule_create(actor=alice.user, name="Cheap", flat_annual_fee=D("100"), **flat)
+        assert not FeeIncrease.objects.exists()
+    done = alice.client().post(f"/billing/schedules/{premium.pk}/default/", follow=True)
+    assert done.status_code == 200
+    assert "It raises one client&#x27;s fee: they stay on their old terms until they approve" in done.content.decode()
+    with alice.scope():
+        increase = FeeIncrease.objects.get()
+        assert increase.account_id == book["alone"].pk and increase.kind == "assignment"
+        assert increase.old_version.schedule_id == book["standard"].pk and increase.new_annual_fee == D("8000.00")
+        assert "/approve/" in last_email_to("olga@example.test")
+        assert FeeSchedule.objects.get(is_default=True) == premium
+    answer = alice.api().post(f"/api/v1/billing/schedules/{cheap.pk}/make-default/")
+    assert answer.status_code == 200 and answer.json()["is_default"] is True
+    with alice.scope():
+        assert FeeIncrease.objects.count() == 1
+
+
 def test_pending_increases_maps_household_accounts(book: dict[str, Any]) -> None:
     alice = book["alice"]
     with alice.scope():

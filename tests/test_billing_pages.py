@@ -147,3 +147,27 @@ def test_a_fee_administrator_of_a_selection_sees_only_runs_of_their_accounts(ali
     assert [r["id"] for r in erin.api().get("/api/v1/billing/runs/").json()["results"]] == [own.pk]
     # Alice, for every client, sees all three.
     assert len(alice.api().get("/api/v1/billing/runs/").json()["results"]) == 3
+
+
+def test_the_schedules_list_shows_the_terms_in_effect_today_and_when_new_ones_start(alice: Persona) -> None:
+    from django.utils import timezone
+
+    from billing import services
+
+    today = timezone.localdate()
+    with alice.scope():
+        terms = {"method": "tiered", "valuation": "period_end"}
+        schedule = services.schedule_create(actor=alice.user, name="Standard", effective_from=date(2024, 1, 1),
+                                            tiers=[{"up_to": None, "annual_rate_pct": "1.00"}], **terms)  # fmt: skip
+        later = date(today.year + 1, 1, 1)
+        services.version_add(actor=alice.user, schedule=schedule, effective_from=later,
+                             tiers=[{"up_to": None, "annual_rate_pct": "1.40"}], **terms)  # fmt: skip
+        upcoming = services.schedule_create(actor=alice.user, name="Next year", effective_from=later,
+                                            tiers=[{"up_to": None, "annual_rate_pct": "0.90"}], **terms)  # fmt: skip
+    page = alice.client().get(reverse("billing:schedules")).content.decode()
+    cells = [row.split("</tr>")[0] for row in page.split("<tr>") if "data-label=" in row]
+    rows = {row.split("</a>")[0].rsplit(">", 1)[1]: row for row in cells}
+    standard, next_year = rows["Standard"], rows[upcoming.name]
+    assert "1 %" in standard and "1.4 %" not in standard and "(from Jan 1, 2024)" in standard
+    assert f"New terms from Jan 1, {later.year}" in standard
+    assert "0.9 %" in next_year and "New terms" not in next_year

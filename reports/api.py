@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import exceptions
@@ -24,13 +25,15 @@ from rest_framework.response import Response
 from accounts.api_access import FirmScopedAPIView, require_stepped_up_session
 from accounts.rights import Right
 from advisorportal.api_schema import object_filter
-from reports import queries, returns, selectors
+from reports import queries, returns, selectors, services
 from reports.performance import PerformanceInputError
 from reports.serializers import (
     AccountQueryAnswerSerializer,
     AccountQueryParamsSerializer,
     ActivityQueryAnswerSerializer,
     ActivityQueryParamsSerializer,
+    BlendSerializer,
+    BlendWriteSerializer,
     PerformanceQueryAnswerSerializer,
     PerformanceQueryParamsSerializer,
     PerformanceQuerySerializer,
@@ -218,6 +221,7 @@ class PerformanceView(FirmScopedAPIView):
             object_filter("account", "The account to measure (give one of account, household, group, firm)"),
             object_filter("household", "The household to measure: its accounts in your scope"),
             object_filter("group", "The CRM group to measure: its members' accounts in your scope"),
+            object_filter("blend", "One of your firm's blended benchmarks, measured beside every period"),
         ],
         responses=PerformanceSerializer,
     )
@@ -252,9 +256,13 @@ class PerformanceView(FirmScopedAPIView):
         except selectors.SubjectNotFound:
             raise exceptions.NotFound("No such account, household or group.") from None
         try:
+            blend = selectors.blend_get(pk=data["blend"]) if "blend" in data else None
+        except selectors.BlendNotFound:
+            raise exceptions.NotFound("No such blended benchmark.") from None
+        try:
             page = selectors.performance(
                 subject=subject, start=data.get("start"), end=data.get("end"), benchmark=data.get("benchmark", ""),
-                day=date.isoformat, user=request.user,
+                day=date.isoformat, user=request.user, blend=blend, contribution=data.get("contribution", ""),
             )  # fmt: skip
         except PerformanceInputError as error:
             raise exceptions.ValidationError({error.field: [error.message]}) from None
@@ -266,7 +274,9 @@ class PerformanceView(FirmScopedAPIView):
             "left_out_count": subject.left_out_count or len(subject.left_out),
             "first": result.first if result else None, "as_of": result.as_of if result else None,
             "benchmark": result.benchmark if result else "", "periods": result.periods if result else [],
-            "custom": result.custom if result else None, "convention": CONVENTION,
+            "custom": result.custom if result else None, "blend": blend, "allocation": page.allocation,
+            "contribution": page.contribution, "contribution_undefined": page.contribution_undefined,
+            "convention": CONVENTION,
         }  # fmt: skip
         return Response(PerformanceSerializer(body).data)
 
@@ -386,3 +396,69 @@ class AccountQueryView(QueryView):
             in_household=data.get("household"), sub_accounts=data.get("sub_account"),
         )  # fmt: skip
         return queries.account_query(user=request.user, criteria=criteria)
+
+
+# --- Blended benchmarks ---------------------------------------------------------------------------
+
+
+def _blend_write(request: Request) -> dict[str, Any]:
+    body = BlendWriteSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    return dict(body.validated_data)
+
+
+def _blend_saved(call: Callable[..., Any], **kwargs: Any) -> Any:
+    try:
+        return call(**kwargs)
+    except DjangoValidationError as error:
+        raise exceptions.ValidationError(error.message_dict) from None
+
+
+class BlendListView(FirmScopedAPIView):
+    """Your firm's blended benchmarks: index series mixed by weight (GET), or a new one (POST)."""
+
+    required_right = Right.PORTFOLIO_ANALYST
+
+    @extend_schema(responses=BlendSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        """Every blend of your firm by name (at most 200), with its components and rebalancing."""
+        return Response(BlendSerializer(selectors.blend_list(), many=True).data)
+
+    @extend_schema(request=BlendWriteSerializer, responses={201: BlendSerializer})
+    def post(self, request: Request) -> Response:
+        """A new blend: at least two index series (by symbol), weights in percent (decimal strings, to the
+        hundredth) adding up to exactly 100, rebalanced daily, monthly (default), quarterly or annually
+        (back to the target weights at the close of each period's last day with levels). Names are unique
+        in the firm. Bad input: 400 naming the field; nothing is saved."""
+        data = _blend_write(request)
+        blend = _blend_saved(services.blend_create, actor=request.user, **data)
+        return Response(BlendSerializer(selectors.blend_get(pk=blend.pk)).data, status=201)
+
+
+class BlendDetailView(FirmScopedAPIView):
+    """One blend of your firm: read, replace (PUT: every field, the components as a whole) or delete.
+    Another firm's blend and a missing one are the same 404."""
+
+    required_right = Right.PORTFOLIO_ANALYST
+
+    def blend(self, pk: int) -> Any:
+        try:
+            return selectors.blend_get(pk=pk)
+        except selectors.BlendNotFound:
+            raise exceptions.NotFound("No such blended benchmark.") from None
+
+    @extend_schema(responses=BlendSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(BlendSerializer(self.blend(pk)).data)
+
+    @extend_schema(request=BlendWriteSerializer, responses=BlendSerializer)
+    def put(self, request: Request, pk: int) -> Response:
+        blend = self.blend(pk)
+        data = _blend_write(request)
+        _blend_saved(services.blend_update, actor=request.user, blend=blend, **data)
+        return Response(BlendSerializer(selectors.blend_get(pk=blend.pk)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, pk: int) -> Response:
+        services.blend_delete(actor=request.user, blend=self.blend(pk))
+        return Response(status=204)

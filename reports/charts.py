@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from reports.performance import Series
 
@@ -105,3 +106,63 @@ def growth_chart(series: Series, window: tuple[int, int], levels: Sequence[tuple
         low=min(p.growth for p in points),
         high=max(p.growth for p in points),
     )
+
+
+# --- Bars: the allocation's weights and the positions' contributions --------------------------------
+
+BAR_WIDTH, BAR_HEIGHT, BAR_GAP = 600, 18, 6  # the labels are drawn beside the bars, as HTML text
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: Decimal  # the weight or contribution (a fraction)
+    amount: Decimal  # the money behind it
+    x: float
+    y: float
+    width: float
+    negative: bool
+    shown: str  # the value as text: "60.00 %", or signed "+1.25 %" for contributions
+
+
+@dataclass(frozen=True)
+class BarChart:
+    title: str
+    bars: list[Bar]
+    height: int
+    zero_x: float  # where 0 is (diverging bars)
+
+
+def _percent(value: Decimal, signed: bool) -> str:
+    shown = (value * 100).quantize(CENT, rounding=ROUND_HALF_UP)
+    return f"{shown:+} %" if signed else f"{shown} %"
+
+
+def _bars(title: str, rows: Sequence[tuple[str, Decimal, Decimal]], *, signed: bool = False) -> BarChart | None:
+    """Horizontal bars of ``rows`` (label, fraction, amount) on one scale: from 0 to the largest
+    magnitude, with negative values to the left of a zero line when there are any."""
+    rows = [r for r in rows if r[1] is not None]
+    if not rows:
+        return None
+    high = max(max(float(v) for _, v, _ in rows), 0.0)
+    low = min(min(float(v) for _, v, _ in rows), 0.0)
+    span = (high - low) or 1.0
+    zero_x = -low / span * BAR_WIDTH
+    bars = []
+    for i, (label, value, amount) in enumerate(rows):
+        width = abs(float(value)) / span * BAR_WIDTH
+        x = zero_x - width if value < 0 else zero_x
+        bars.append(Bar(label, value, amount, round(x, 1), i * (BAR_HEIGHT + BAR_GAP), round(max(width, 0.5), 1),
+                        value < 0, _percent(value, signed)))  # fmt: skip
+    return BarChart(title, bars, len(rows) * (BAR_HEIGHT + BAR_GAP), round(zero_x, 1))
+
+
+def allocation_chart(breakdown: Any) -> BarChart | None:
+    """One bar per line of an allocation breakdown (``reports.allocation.Breakdown``), its weight."""
+    return _bars(breakdown.label, [(line.label, line.weight, line.value) for line in breakdown.lines])
+
+
+def contribution_chart(contribution: Any, *, shown: int = 10) -> BarChart | None:
+    """The top and bottom contributors (``reports.allocation.Contribution``), highest first."""
+    picked = [*contribution.top, *reversed(contribution.bottom)][:shown]
+    return _bars("Contribution", [(p.symbol or p.name, p.contribution, p.gain) for p in picked], signed=True)

@@ -104,6 +104,8 @@ class PeriodPerformance:
     gross: Figures | None = None
     benchmark: Decimal | None = None
     benchmark_annualised: Decimal | None = None
+    blend: Decimal | None = None  # the blended benchmark's change over the same days
+    blend_annualised: Decimal | None = None
     undefined: str = ""  # why nothing is measured (a short history, a start at zero or less)
     notes: list[str] = field(default_factory=list)  # why a single figure is missing
     timing: Timing | None = None
@@ -128,6 +130,7 @@ class Performance:
     benchmark: str
     periods: list[PeriodPerformance]
     custom: PeriodPerformance | None
+    blend: str = ""  # the blended benchmark's name ("" without one)
 
 
 def _rate(value: Decimal | None) -> Decimal | None:
@@ -256,7 +259,7 @@ def _timing(series: Series, base: int, end: int, net: Figures, day: DayText) -> 
 
 def measure(
     series: Series, *, code: str, label: str, base: int, end: int, levels: Sequence[tuple[date, Decimal]],
-    day: DayText,
+    day: DayText, blend_levels: Sequence[tuple[date, Decimal]] = (),
 ) -> PeriodPerformance:  # fmt: skip
     """One period from the close of ``series.days[base]`` to that of ``series.days[end]``."""
     start_day, end_day = series.days[base], series.days[end]
@@ -277,6 +280,7 @@ def measure(
     gross = _figures(series, base, end, gross_flows, series.gross_index, notes, "Gross of fees", annualise)
     days = (end_day - start_day).days
     bench = _benchmark_return(levels, start_day, end_day)
+    blend = _benchmark_return(blend_levels, start_day, end_day) if blend_levels else None
     return PeriodPerformance(
         code, label, start_day, end_day,
         start_value=start_value,
@@ -287,6 +291,8 @@ def measure(
         gross=gross,
         benchmark=_rate(bench),
         benchmark_annualised=_annualised(bench, days, annualise),
+        blend=_rate(blend),
+        blend_annualised=_annualised(blend, days, annualise),
         notes=notes,
         timing=_timing(series, base, end, net, day),
     )  # fmt: skip
@@ -335,7 +341,8 @@ def custom_bounds(
 
 def report(
     series: Series, *, benchmark: str, levels: Sequence[tuple[date, Decimal]], start: date | None = None,
-    end: date | None = None, today: date, day: DayText,
+    end: date | None = None, today: date, day: DayText, blend: str = "",
+    blend_levels: Sequence[tuple[date, Decimal]] = (),
 ) -> Performance:  # fmt: skip
     """Every standard period as of ``end`` (default: the last day with a value), since inception,
     and the custom range from ``start`` to ``end`` when ``start`` is given."""
@@ -368,10 +375,14 @@ def report(
             )
             continue
         measured.append(
-            measure(series, code=period.name, label=period.label, base=base, end=last, levels=levels, day=day)
-        )
+            measure(series, code=period.name, label=period.label, base=base, end=last, levels=levels, day=day,
+                    blend_levels=blend_levels)
+        )  # fmt: skip
     if last > 0:
-        measured.append(measure(series, code="ITD", label="Since inception", base=0, end=last, levels=levels, day=day))
+        measured.append(
+            measure(series, code="ITD", label="Since inception", base=0, end=last, levels=levels, day=day,
+                    blend_levels=blend_levels)
+        )  # fmt: skip
     else:
         measured.append(
             PeriodPerformance("ITD", "Since inception", None, as_of, undefined="Only one day of values so far.")
@@ -379,8 +390,9 @@ def report(
     custom = None
     if bounds is not None:
         base, stop = bounds
-        custom = measure(series, code="CUSTOM", label="Custom range", base=base, end=stop, levels=levels, day=day)
+        custom = measure(series, code="CUSTOM", label="Custom range", base=base, end=stop, levels=levels, day=day,
+                         blend_levels=blend_levels)  # fmt: skip
     return Performance(
         currency=series.currency, first=series.days[0], as_of=as_of, benchmark=benchmark, periods=measured,
-        custom=custom,
+        custom=custom, blend=blend,
     )  # fmt: skip

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.policy import grant_scope
@@ -29,8 +30,11 @@ from crm.models import Group, GroupMember
 from portfolios import performance as daily_values
 from portfolios import selectors as book
 from portfolios.accounting import FEE_KINDS
-from portfolios.models import AccountOwner, AumDay, ClientAccount, DailySeries, Transaction
+from portfolios.models import AccountOwner, AumDay, BenchmarkValue, ClientAccount, DailySeries, Transaction
 from portfolios.scope import scope_accounts
+from reports import allocation as holdings
+from reports.benchmarks import blend_levels
+from reports.models import BlendComponent, BlendedBenchmark
 from reports.performance import DayText, Performance, PerformanceInputError, Series, report
 
 ZERO = Decimal(0)
@@ -331,6 +335,10 @@ class PerformancePage:
     series: Series | None
     window: tuple[int, int] | None  # indexes of the series the chart shows
     levels: list[tuple[date, Decimal]]
+    blend: BlendedBenchmark | None = None
+    allocation: holdings.Allocation | None = None
+    contribution: holdings.Contribution | None = None
+    contribution_undefined: str = ""  # why no contribution is shown for the period asked
 
 
 def benchmark_choices() -> list[str]:
@@ -338,13 +346,62 @@ def benchmark_choices() -> list[str]:
     return book.benchmark_symbols()
 
 
+# --- Blended benchmarks ---------------------------------------------------------------------------
+
+
+class BlendNotFound(Exception):
+    """No such blended benchmark in the user's firm (a 404)."""
+
+
+def _blends() -> QuerySet[BlendedBenchmark]:
+    components = BlendComponent.objects.select_related("benchmark").order_by("-weight", "benchmark__symbol")
+    return BlendedBenchmark.objects.prefetch_related(Prefetch("components", queryset=components)).order_by("name", "pk")
+
+
+def blend_list() -> list[BlendedBenchmark]:
+    """The firm's blended benchmarks by name, with their components (two queries)."""
+    return list(_blends()[:200])
+
+
+def blend_get(*, pk: Any) -> BlendedBenchmark:
+    """One of the firm's blends (another firm's and a missing one are the same ``BlendNotFound``)."""
+    try:
+        return _blends().get(pk=int(pk))
+    except (BlendedBenchmark.DoesNotExist, ValueError, TypeError):
+        raise BlendNotFound from None
+
+
+def blend_history(*, blend: BlendedBenchmark, start: date, end: date) -> list[tuple[date, Decimal]]:
+    """The blend's daily levels from ``start`` (from each component's last level on or before it) to
+    ``end``: its components' levels in one query, mixed by ``reports.benchmarks.blend_levels``."""
+    parts = list(blend.components.all())
+    ids = [c.benchmark_id for c in parts]
+    before = BenchmarkValue.objects.filter(benchmark_id=OuterRef("benchmark_id"), date__lte=start).order_by("-date")
+    rows = (
+        BenchmarkValue.objects.filter(benchmark_id__in=ids, date__lte=end)
+        .filter(date__gte=Coalesce(Subquery(before.values("date")[:1]), Value(start)))
+        .order_by("benchmark_id", "date")
+        .values_list("benchmark_id", "date", "level")
+    )
+    by_benchmark: dict[int, list[tuple[date, Decimal]]] = {pk: [] for pk in ids}
+    for pk, day, level in rows:
+        by_benchmark[pk].append((day, level))
+    return blend_levels([(c.weight / 100, by_benchmark[c.benchmark_id]) for c in parts], rebalance=blend.rebalance)
+
+
+CONTRIBUTION_DEFAULT = "YTD"
+
+
 def performance(
     *, subject: Subject, start: date | None = None, end: date | None = None, benchmark: str = "",
     today: date | None = None, day: DayText, choices: list[str] | None = None, user: Any = None,
+    blend: BlendedBenchmark | None = None, contribution: str = "",
 ) -> PerformancePage:  # fmt: skip
     """Measure ``subject`` (from ``performance_account``, ``_household``, ``_group`` or ``_firm``; the
     last two need the ``user`` whose scope they are) against
-    ``benchmark`` (default: the preferred one of ``choices``, read when not given).
+    ``benchmark`` (default: the preferred one of ``choices``, read when not given) and ``blend``;
+    its allocation at the last day measured and the contribution of its positions over the period
+    ``contribution`` (a period code; default the custom range when there is one, else year to date).
     ``PerformanceInputError`` names the field of a range or benchmark that cannot be used."""
     choices = benchmark_choices() if choices is None else choices
     if benchmark and benchmark not in choices:
@@ -353,13 +410,26 @@ def performance(
     symbol = book.pick_benchmark(choices, benchmark)
     series = _series(subject, user)
     if series is None:
-        return PerformancePage(subject, None, choices, None, None, [])
+        return PerformancePage(subject, None, choices, None, None, [], blend)
     levels = daily_values.benchmark_history(symbol=symbol, start=series.days[0], end=series.days[-1]) if symbol else []
+    mixed = blend_history(blend=blend, start=series.days[0], end=series.days[-1]) if blend else []
     result = report(
-        series, benchmark=symbol, levels=levels, start=start, end=end, today=today or timezone.localdate(), day=day
-    )
+        series, benchmark=symbol, levels=levels, start=start, end=end, today=today or timezone.localdate(), day=day,
+        blend=blend.name if blend else "", blend_levels=mixed,
+    )  # fmt: skip
     shown = result.custom or next(p for p in result.periods if p.code == "ITD")
     window = None
     if shown.base is not None:
         window = (series.days.index(shown.base), series.days.index(shown.end))
-    return PerformancePage(subject, result, choices, series, window, levels)
+    code = contribution or ("CUSTOM" if result.custom else CONTRIBUTION_DEFAULT)
+    if code == "CUSTOM" and result.custom is None:
+        raise PerformanceInputError("Choose a start (and end) for a contribution over a custom range.", field="start")
+    period = result.custom if code == "CUSTOM" else next((p for p in result.periods if p.code == code), None)
+    contributed, undefined = None, ""
+    if period is None or period.base is None or period.undefined:
+        label = period.label if period else code
+        undefined = f"{label}: {period.undefined if period and period.undefined else 'not measured.'}"
+    else:
+        contributed = holdings.contribution(subject=subject, series=series, period=period)
+    allocated = holdings.allocation(subject=subject, as_of=result.as_of)
+    return PerformancePage(subject, result, choices, series, window, levels, blend, allocated, contributed, undefined)

@@ -275,6 +275,13 @@ class PerformanceQuerySerializer(StrictSerializer):
         required=False, help_text="The last day measured (YYYY-MM-DD); default: the latest value. Sets every period."
     )
     benchmark = serializers.CharField(required=False, max_length=32, help_text="A benchmark's symbol, e.g. SPX.")
+    blend = serializers.IntegerField(
+        required=False, min_value=1, help_text="One of your firm's blended benchmarks, measured beside every period."
+    )
+    contribution = serializers.ChoiceField(
+        required=False, choices=["MTD", "QTD", "YTD", "1Y", "3Y", "5Y", "ITD", "CUSTOM"],
+        help_text="The period of the contribution by position; default CUSTOM with a start, else YTD.",
+    )  # fmt: skip
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs = super().validate(attrs)
@@ -325,6 +332,8 @@ class PerformancePeriodSerializer(serializers.Serializer[Any]):
     gross = PerformanceFiguresSerializer(allow_null=True, help_text="Gross of fees: fees count as money taken out.")
     benchmark = _nullable_rate("The benchmark's change over the same days.")
     benchmark_annualized = _nullable_rate("Per year, over more than a year.", source="benchmark_annualised")
+    blend = _nullable_rate("The blended benchmark's change over the same days (null without one).")
+    blend_annualized = _nullable_rate("Per year, over more than a year.", source="blend_annualised")
     undefined = serializers.CharField(help_text="Why nothing is measured (empty when figures are given).")
     notes = serializers.ListField(child=serializers.CharField(), help_text="Why a single figure is null.")
     timing = PerformanceTimingSerializer(allow_null=True, help_text="Why TWR and MWR differ; null without both.")
@@ -335,6 +344,97 @@ class PerformanceAccountSerializer(serializers.Serializer[Any]):
     number = serializers.CharField()
     title = serializers.CharField()
     base_currency = serializers.CharField()
+
+
+class BlendComponentSerializer(serializers.Serializer[Any]):
+    benchmark = serializers.CharField(source="benchmark.symbol", help_text="The index series' symbol.")
+    weight = DecimalStringField(help_text='Target weight in percent, e.g. "60.00".')
+
+
+class BlendSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(source="pk")
+    name = serializers.CharField()
+    rebalance = serializers.ChoiceField(
+        choices=["daily", "monthly", "quarterly", "annually"],
+        help_text="Set back to the target weights at the close of each such period's last day with levels.",
+    )
+    components = BlendComponentSerializer(many=True, source="components.all")
+
+
+class BlendWriteSerializer(StrictSerializer):
+    name = serializers.CharField(max_length=100)
+    rebalance = serializers.ChoiceField(choices=["daily", "monthly", "quarterly", "annually"], default="monthly")
+    components = serializers.ListField(
+        child=serializers.DictField(), min_length=2, max_length=8,
+        help_text='[{"benchmark": "SPX", "weight": "60.00"}, …]: weights in percent, adding up to 100.',
+    )  # fmt: skip
+
+    def validate_components(self, value: list[dict[str, Any]]) -> list[tuple[str, Decimal]]:
+        out = []
+        for number, row in enumerate(value, start=1):
+            if set(row) != {"benchmark", "weight"}:
+                raise serializers.ValidationError(f"Row {number}: give exactly benchmark and weight.")
+            symbol = row["benchmark"]
+            if not isinstance(symbol, str) or not symbol.strip() or len(symbol) > 32 or "\x00" in symbol:
+                raise serializers.ValidationError(f"Row {number}: benchmark: give an index series' symbol.")
+            try:
+                weight = parse_decimal(row["weight"])
+            except ValueError as error:
+                raise serializers.ValidationError(f"Row {number}: weight: {error}") from None
+            out.append((symbol.strip(), weight))
+        return out
+
+
+class AllocationLineSerializer(serializers.Serializer[Any]):
+    # A field named like Field.label (the metaclass moves declared fields off the class).
+    label = serializers.CharField(help_text="The class, sector, region or currency; Cash; Unclassified.")  # type: ignore[assignment]
+    value = DecimalStringField(help_text="Market value in the subject's currency.")
+    weight = DecimalStringField(allow_null=True, help_text="Share of the total (a fraction); null if not positive.")
+    cash = serializers.BooleanField(help_text="The cash line.")
+    cash_value = DecimalStringField(help_text="By currency: how much of the line is cash.")
+
+
+class AllocationBreakdownSerializer(serializers.Serializer[Any]):
+    key = serializers.ChoiceField(choices=["asset_class", "sector", "region", "currency"])
+    # A field named like Field.label (the metaclass moves declared fields off the class).
+    label = serializers.CharField()  # type: ignore[assignment]
+    lines = AllocationLineSerializer(many=True)
+
+
+class AllocationSerializer(serializers.Serializer[Any]):
+    as_of = serializers.DateField()
+    currency = serializers.CharField()
+    total = DecimalStringField()
+    breakdowns = AllocationBreakdownSerializer(many=True)
+    notes = serializers.ListField(child=serializers.CharField(), help_text="What could not be valued.")
+
+
+class PositionContributionSerializer(serializers.Serializer[Any]):
+    security_id = serializers.IntegerField(allow_null=True, help_text="Null for interest, fees and the rest.")
+    symbol = serializers.CharField()
+    name = serializers.CharField()
+    start_value = DecimalStringField()
+    end_value = DecimalStringField()
+    net_bought = DecimalStringField(help_text="Bought less sold (and positions moved in less out), at their values.")
+    income = DecimalStringField(help_text="Dividends (interest, for the interest line).")
+    gain = DecimalStringField(help_text="end_value - start_value - net_bought + income: price change plus income.")
+    contribution = DecimalStringField(allow_null=True, help_text="gain / capital.")
+
+
+class ContributionSerializer(serializers.Serializer[Any]):
+    period = serializers.CharField(source="code", help_text="The period's code (MTD … CUSTOM).")
+    start = serializers.DateField(source="base", help_text="The close measured from.")
+    end = serializers.DateField()
+    method = serializers.CharField(help_text="How the contributions are measured.")
+    capital = DecimalStringField(help_text="Starting value + each external flow x (CD - D) / CD.")
+    total_gain = DecimalStringField(help_text="end value - start value - flows, net of fees.")
+    total = DecimalStringField(allow_null=True, help_text="total_gain / capital: the Modified Dietz return, net.")
+    positions = PositionContributionSerializer(many=True, help_text="By contribution, highest first.")
+    others = PositionContributionSerializer(many=True, help_text="Interest, fees, exchange-rate changes and rounding.")
+    top = PositionContributionSerializer(many=True)
+    bottom = PositionContributionSerializer(many=True)
+    undefined = serializers.CharField()
+    notes = serializers.ListField(child=serializers.CharField())
 
 
 class PerformanceSerializer(serializers.Serializer[Any]):
@@ -353,6 +453,10 @@ class PerformanceSerializer(serializers.Serializer[Any]):
     benchmark = serializers.CharField(help_text="The benchmark's symbol (empty: none loaded).")
     periods = PerformancePeriodSerializer(many=True)
     custom = PerformancePeriodSerializer(allow_null=True, help_text="The range from start to end; null without start.")
+    blend = BlendSerializer(allow_null=True, help_text="The blended benchmark measured beside the periods.")
+    allocation = AllocationSerializer(allow_null=True, help_text="At the close of as_of; null before any value.")
+    contribution = ContributionSerializer(allow_null=True, help_text="Null when the period is not measured.")
+    contribution_undefined = serializers.CharField(help_text="Why no contribution is given (empty otherwise).")
     convention = serializers.CharField(help_text="How the figures are measured.")
 
 

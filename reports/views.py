@@ -3,9 +3,13 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, ClassVar
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import TemplateView
@@ -14,9 +18,10 @@ from accounts.access import FirmScopedView
 from accounts.rights import Right
 from advisorportal import formats
 from crm.contact_io.exports import csv_safe
-from reports import queries, selectors
-from reports.charts import growth_chart
+from reports import queries, selectors, services
+from reports.charts import allocation_chart, contribution_chart, growth_chart
 from reports.forms import (
+    PERIOD_CHOICES,
     AccountQueryForm,
     ActivityQueryForm,
     HeldAwayForm,
@@ -27,6 +32,7 @@ from reports.forms import (
     RmdQueryForm,
     SymbolQueryForm,
 )
+from reports.models import Rebalance
 from reports.performance import PerformanceInputError
 
 
@@ -80,10 +86,29 @@ class RmdView(ReportsPage):
         return self.render_to_response(self.get_context_data(form=form, result=result), status=200 if valid else 400)
 
 
+class PerformancePageForm(PerformanceForm):
+    """The performance page's choices: the range and benchmark, a blended benchmark of the firm and the
+    period the positions' contributions are measured over."""
+
+    blend = forms.ChoiceField(required=False, label="Blended benchmark")
+    contribution = forms.ChoiceField(
+        required=False, label="Contribution over", choices=[("", "Default"), *PERIOD_CHOICES],
+        help_text="Default: the custom range, else year to date.",
+    )  # fmt: skip
+
+    def __init__(self, *args: Any, benchmarks: list[str], blends: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, benchmarks=benchmarks, **kwargs)
+        field = self.fields["blend"]
+        assert isinstance(field, forms.ChoiceField)
+        field.choices = [("", "None"), *((str(b.pk), b.name) for b in blends)]
+        self.blends = {str(b.pk): b for b in blends}
+
+
 class PerformanceView(ReportsPage):
-    """The performance of an account or a household: every period measured three ways, net and
-    gross of fees, beside a benchmark, with why the time- and money-weighted returns differ, and
-    the growth chart. A GET form chooses a custom range and the benchmark."""
+    """The performance of an account, a household, a group or the firm: every period measured three
+    ways, net and gross of fees, beside a benchmark and a blended benchmark, with why the time- and
+    money-weighted returns differ, the growth chart, the allocation at the end and the contribution
+    of each position. A GET form chooses a custom range, the benchmarks and the contribution's period."""
 
     template_name = "reports/performance.html"
     nav = "performance"
@@ -104,7 +129,7 @@ class PerformanceView(ReportsPage):
         except selectors.SubjectNotFound:
             raise Http404("No such account, household or group.") from None
         choices = selectors.benchmark_choices()
-        form = PerformanceForm(request.GET or None, benchmarks=choices)
+        form = PerformancePageForm(request.GET or None, benchmarks=choices, blends=selectors.blend_list())
         context: dict[str, Any] = {"subject": subject, "form": form}
         if request.GET and not form.is_valid():
             return self.render_to_response(self.get_context_data(**context), status=400)
@@ -113,12 +138,17 @@ class PerformanceView(ReportsPage):
             page = selectors.performance(
                 subject=subject, start=wanted.get("start"), end=wanted.get("end"),
                 benchmark=wanted.get("benchmark") or "", day=formats.day, choices=choices, user=self.user,
+                blend=form.blends.get(wanted.get("blend") or ""), contribution=wanted.get("contribution") or "",
             )  # fmt: skip
         except PerformanceInputError as error:
             form.add_error(error.field if error.field in form.fields else None, error.message)
             return self.render_to_response(self.get_context_data(**context), status=400)
         chart = growth_chart(page.series, page.window, page.levels) if page.series and page.window else None
-        context.update(page=page, result=page.performance, chart=chart)
+        context.update(
+            page=page, result=page.performance, chart=chart,
+            allocation_parts=[(b, allocation_chart(b)) for b in page.allocation.breakdowns] if page.allocation else [],
+            contribution_chart=contribution_chart(page.contribution) if page.contribution else None,
+        )  # fmt: skip
         return self.render_to_response(self.get_context_data(**context))
 
 
@@ -138,6 +168,129 @@ class FirmPerformanceView(PerformanceView):
     """The accounts of the user's whole scope: the firm, for a user who sees every account."""
 
     kind = "firm"
+
+
+# --- Blended benchmarks ---------------------------------------------------------------------------
+
+COMPONENT_ROWS = services.MAX_COMPONENTS
+
+
+class BlendForm(forms.Form):
+    """A blend's name, rebalancing and up to eight (index series, weight) rows; empty rows are ignored."""
+
+    name = forms.CharField(label="Name", max_length=100)
+    rebalance = forms.ChoiceField(
+        label="Rebalanced", choices=Rebalance.choices, initial=Rebalance.MONTHLY,
+        help_text="Set back to the target weights at the close of each period's last day.",
+    )  # fmt: skip
+
+    def __init__(self, *args: Any, benchmarks: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for i in range(COMPONENT_ROWS):
+            self.fields[f"index_{i}"] = forms.ChoiceField(
+                label=f"Index series {i + 1}", required=False, choices=[("", "—"), *((s, s) for s in benchmarks)]
+            )
+            self.fields[f"weight_{i}"] = forms.DecimalField(
+                label=f"Weight {i + 1} (%)", required=False, min_value=Decimal("0.01"), max_value=Decimal(100),
+                decimal_places=2, max_digits=5,
+            )  # fmt: skip
+
+    def rows(self) -> list[tuple[Any, Any]]:
+        return [(self[f"index_{i}"], self[f"weight_{i}"]) for i in range(COMPONENT_ROWS)]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        components = []
+        for i in range(COMPONENT_ROWS):
+            symbol, weight = data.get(f"index_{i}"), data.get(f"weight_{i}")
+            if symbol and weight is None and f"weight_{i}" not in self.errors:
+                self.add_error(f"weight_{i}", "Give this index series a weight.")
+            elif weight is not None and not symbol:
+                self.add_error(f"index_{i}", "Choose the index series this weight is for.")
+            elif symbol and weight is not None:
+                components.append((symbol, weight))
+        data["components"] = components
+        return data
+
+
+def _blend_initial(blend: Any) -> dict[str, Any]:
+    initial: dict[str, Any] = {"name": blend.name, "rebalance": blend.rebalance}
+    for i, component in enumerate(blend.components.all()):
+        initial[f"index_{i}"], initial[f"weight_{i}"] = component.benchmark.symbol, component.weight
+    return initial
+
+
+class BlendListView(ReportsPage):
+    """The firm's blended benchmarks, and a form for a new one."""
+
+    template_name = "reports/blends.html"
+    nav = "blends"
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        form = BlendForm(benchmarks=selectors.benchmark_choices())
+        return self.render_to_response(self.get_context_data(form=form, blends=selectors.blend_list()))
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        form = BlendForm(request.POST, benchmarks=selectors.benchmark_choices())
+        if form.is_valid():
+            try:
+                blend = services.blend_create(
+                    actor=self.user, name=form.cleaned_data["name"], rebalance=form.cleaned_data["rebalance"],
+                    components=form.cleaned_data["components"],
+                )  # fmt: skip
+            except ValidationError as error:
+                _form_errors(form, error)
+            else:
+                messages.success(request, f"Blended benchmark {blend.name} saved.")
+                return HttpResponseRedirect(reverse("reports:blends"))
+        context = self.get_context_data(form=form, blends=selectors.blend_list())
+        return self.render_to_response(context, status=400)
+
+
+def _form_errors(form: forms.Form, error: ValidationError) -> None:
+    for name, problems in error.message_dict.items():
+        form.add_error(name if name in form.fields else None, problems)
+
+
+class BlendDetailView(ReportsPage):
+    """Edit one blend (its components replaced as a whole), or delete it after a confirmation."""
+
+    template_name = "reports/blend.html"
+    nav = "blends"
+
+    def blend(self, pk: Any) -> Any:
+        try:
+            return selectors.blend_get(pk=pk)
+        except selectors.BlendNotFound:
+            raise Http404("No such blended benchmark.") from None
+
+    def get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        blend = self.blend(kwargs["pk"])
+        form = BlendForm(initial=_blend_initial(blend), benchmarks=selectors.benchmark_choices())
+        confirm = request.GET.get("delete") == "1"
+        return self.render_to_response(self.get_context_data(blend=blend, form=form, confirm_delete=confirm))
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        blend = self.blend(kwargs["pk"])
+        if request.POST.get("action") == "delete":
+            if request.POST.get("confirm") != "yes":
+                return HttpResponseRedirect(f"{reverse('reports:blend', args=[blend.pk])}?delete=1")
+            services.blend_delete(actor=self.user, blend=blend)
+            messages.success(request, f"Blended benchmark {blend.name} deleted.")
+            return HttpResponseRedirect(reverse("reports:blends"))
+        form = BlendForm(request.POST, benchmarks=selectors.benchmark_choices())
+        if form.is_valid():
+            try:
+                services.blend_update(
+                    actor=self.user, blend=blend, name=form.cleaned_data["name"],
+                    rebalance=form.cleaned_data["rebalance"], components=form.cleaned_data["components"],
+                )  # fmt: skip
+            except ValidationError as error:
+                _form_errors(form, error)
+            else:
+                messages.success(request, f"Blended benchmark {form.cleaned_data['name']} saved.")
+                return HttpResponseRedirect(reverse("reports:blends"))
+        return self.render_to_response(self.get_context_data(blend=blend, form=form), status=400)
 
 
 # --- Client data queries and account queries (issue #19, point 4) -------------------------------

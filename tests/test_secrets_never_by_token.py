@@ -52,6 +52,8 @@ from portfolios import performance as daily_values
 from portfolios import services as portfolio_services
 from portfolios.custodian import services as custodian_services
 from portfolios.custodian.templates_csv import TEMPLATES as CUSTODIAN_TEMPLATES
+from portfolios.models import Benchmark, BenchmarkValue
+from reports import services as report_services
 from reports.planning import services as planning_services
 from reports.statements import services as statement_services
 from tests.conftest import Persona
@@ -128,7 +130,7 @@ class Firm:
 def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
     """Alice's firm with a contact for every kind of tax id, a duplicate pair (same tax id), a
     merge that moved a tax id, an applied contact import that brought one, a household, a group,
-    a saved view, an account with a transaction and a custodian import."""
+    a saved view, an account with a transaction and a custodian import, and a blended benchmark."""
     actor = alice.user
     with alice.scope():
         ada = ContactFactory(first_name="Ada", last_name="Lovelace", tax_id_type="ssn", tax_id="287-65-4321")
@@ -241,6 +243,14 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
                 start=date(2025, 2, 3), end=date(2025, 2, 28),
             )  # fmt: skip
         definition = statement_services.definition_save(actor=actor, name="Book quarterly", accounts=[account])
+        for symbol, levels in (("BOOKEQ", ("100", "104")), ("BOOKBD", ("50", "51"))):
+            index = Benchmark.objects.create(symbol=symbol, name=f"{symbol} index", currency="USD")
+            for day, level in zip((date(2025, 2, 3), date(2025, 2, 28)), levels, strict=True):
+                BenchmarkValue.objects.create(benchmark=index, date=day, level=Decimal(level))
+        blend = report_services.blend_create(
+            actor=actor, name="Book 60/40", rebalance="monthly",
+            components=[("BOOKEQ", Decimal(60)), ("BOOKBD", Decimal(40))],
+        )  # fmt: skip
         audit_ids = list(AuditEntry.objects.values_list("pk", flat=True))
     ids = {
         "contacts": contact_ids,
@@ -301,6 +311,7 @@ def book(alice: Persona, django_capture_on_commit_callbacks: Any) -> Firm:
         "goals": [goal.pk],
         "statements": [statement.pk],  # /reports/statements/<pk>/…, /api/v1/reports/statements/{id}/
         "definitions": [definition.pk],  # report definitions (run, deliveries)
+        "benchmarks": [blend.pk],  # blended benchmarks (/reports/benchmarks/<pk>/, /api/v1/reports/benchmarks/{id}/)
         "copy": [],  # a statement's emailed single-use link (public, tested in tests/test_reports_schedule.py)
         "invoices": [],  # invoices need a posted run on daily values (tests/test_billing_invoices.py)
         "fee-increases": [],  # an increase needs daily values and a dearer version (tests/test_billing_increases.py)

@@ -940,9 +940,9 @@ SCENARIOS["client_query_twr"] = Scenario(client_query_twr, tools_token, in_mix=F
 
 # Statements (issue #19): one account's activity statement of the last full quarter (the account
 # with about 60 transactions in it: about three pages), its figures and PDF as the worker makes
-# them, median of five after a warm-up; and a report definition of 1,000 accounts run as ONE job
-# (each statement computed, rendered and kept on the client's documents, each client emailed a
-# link), as the worker runs it. ``manage.py bench_statements``; reported in seconds.
+# them, median of five after a warm-up; and a report definition of 1,000 accounts run by a real
+# Celery worker with 2 processes, its parts side by side (each statement computed, rendered and kept
+# on the client's documents, each client emailed a link). ``manage.py bench_statements``; seconds.
 TARGET_SECONDS.update({"statement_pdf": 1.0, "statement_run_1k": 600.0})
 
 

@@ -250,17 +250,19 @@ def test_a_worker_killed_mid_run_leaves_its_work_and_the_retry_mails_nobody_twic
     output = done.stdout.decode() + done.stderr.decode()
     assert done.returncode == -9 and "delivered sent" in output and "not killed" not in output, output[-3000:]
     with firm_scope(delta.firm):
-        assert Job.objects.get(pk=job_id).status == "running"  # left holding a lease
+        assert Job.objects.get(pk=job_id).status == "running"  # waiting for its part
+        [part] = Job.objects.filter(parent_id=job_id)  # two subjects: one part
+        assert part.status == "running" and part.lease_expires_at is not None  # left holding a lease
         assert Statement.objects.filter(run=run).exclude(content_hash="").count() == 2  # both committed
         first = Delivery.objects.get()
         mailed = first.recipient_email
         assert sent_to(mailed) == 1
-        # The sweeper finds the lease run out and queues the job again; a worker carries on.
-        Job.objects.filter(pk=job_id).update(lease_expires_at=Now() - timedelta(minutes=5))
+        # The sweeper finds the part's lease run out and queues it again; a worker carries on.
+        Job.objects.filter(pk=part.pk).update(lease_expires_at=Now() - timedelta(minutes=5))
         assert job_services.jobs_sweep_firm()["requeued"] == 1
-        if Job.objects.get(pk=job_id).status == "queued":  # sent to the broker, not run inline
-            job_services.job_execute(job_id=job_id)
-        assert Job.objects.get(pk=job_id).status == "done"
+        if Job.objects.get(pk=part.pk).status == "queued":  # sent to the broker, not run inline
+            job_services.job_execute(job_id=part.pk)
+        assert Job.objects.get(pk=part.pk).status == "done" and Job.objects.get(pk=job_id).status == "done"
         assert Statement.objects.filter(run=run).count() == 2
         assert sorted(Delivery.objects.values_list("recipient_email", flat=True)) == [
             "hana@example.test", "olga@example.test",

@@ -6,19 +6,32 @@ committed together or not at all.
 A kind registered with ``atomic=False`` (bulk email: what was handed to the mail server cannot be
 rolled back) commits its own work step by step instead. Its ``run`` must then be resumable: after a
 worker stops, a cancel or a failure, the job may run again (the sweeper, Retry) and must carry on
-from what is committed, never redo it. The kit's messages then do not say "nothing was applied"."""
+from what is committed, never redo it. The kit's messages then do not say "nothing was applied".
+
+A run may also hand its work to **parts** (``advisorportal.jobs.parts``): it returns
+``parts.split(...)`` and the job waits, running, while each part runs as a job of its own; it
+finishes when the last part does."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from advisorportal.jobs.issues import Issue
 
 if TYPE_CHECKING:
     from advisorportal.jobs.models import Job
     from advisorportal.jobs.progress import Progress
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of a job's work: what it works on (JSON, the part job's ``payload``) and how many
+    steps it counts (its share of the parent's progress bar)."""
+
+    payload: dict[str, Any]
+    total: int = 0
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,9 @@ class Outcome:
     message: str = ""
     issues: Sequence[Issue] = ()
     retryable: bool = False
+    # Work handed to part jobs of ``part_kind`` (``parts.split``): the job then waits for them.
+    parts: Sequence[Part] = ()
+    part_kind: str = ""
 
     @classmethod
     def failure(cls, message: str, issues: Sequence[Issue] = (), *, retryable: bool = False) -> Outcome:
@@ -38,6 +54,7 @@ class Outcome:
 
 
 Run = Callable[["Job", "Progress"], "Outcome | None"]
+Summary = Callable[["Job"], str]
 
 
 @dataclass(frozen=True)
@@ -46,6 +63,8 @@ class JobKind:
     run: Run
     label: str  # for people: "Contact import"
     atomic: bool = True  # False: ``run`` commits step by step and resumes (see the module's doc)
+    # A job that splits into parts: its note once every part finished well (default: none).
+    summary: Summary | None = None
 
 
 _KINDS: dict[str, JobKind] = {}

@@ -5,6 +5,11 @@ queued to running, counts the attempt and gives the worker a lease (``lease_expi
 every progress write renews. A job whose lease ran out has lost its worker; the sweeper queues it
 again or, after ``JOB_MAX_ATTEMPTS``, fails it. Each claim draws a new ``claim`` token, which every
 write of that worker names (a fencing token), so a worker that lost its job writes nothing more.
+
+A job may fan out into **parts** (``advisorportal.jobs.parts``): jobs of their own (claim, lease,
+attempts) whose ``parent`` it is. While they run the parent is running with no lease (no worker
+holds it, so the sweeper leaves it alone); its progress is the sum of theirs, and it finishes when
+the last of them does.
 """
 
 from __future__ import annotations
@@ -53,6 +58,11 @@ class Job(FirmOwnedModel):
     error = models.TextField(blank=True, help_text="Why it failed or was cancelled, for people.")
     retryable = models.BooleanField(default=False, help_text="Whether running it again could end otherwise.")
     issues = models.JSONField(default=list, blank=True)
+    parent = models.ForeignKey(
+        "self", on_delete=models.CASCADE, null=True, blank=True, related_name="parts",
+        help_text="The job this one is a part of (advisorportal.jobs.parts).",
+    )  # fmt: skip
+    payload = models.JSONField(default=dict, blank=True, help_text="What a part works on, given by its parent.")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+",
         help_text="Who started it; empty for scheduled jobs.",
@@ -90,6 +100,11 @@ class Job(FirmOwnedModel):
         if not self.total:
             return None
         return min(100, self.done * 100 // self.total)
+
+    @property
+    def waiting_for_parts(self) -> bool:
+        """Running with no worker holding it: its parts do the work (``advisorportal.jobs.parts``)."""
+        return self.status == JobStatus.RUNNING and self.lease_expires_at is None
 
     @property
     def cancelling(self) -> bool:

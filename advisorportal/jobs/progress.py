@@ -10,6 +10,9 @@ Each write renews the lease, names the claim it holds (a worker whose job was ta
 writes nothing and learns it: ``JobLost``) and reads whether someone asked to cancel
 (``JobCancelled``); both exceptions leave the job's transaction to roll back. Writes come at most
 every ``WRITE_INTERVAL`` seconds (a phase change is always written).
+
+A part's write (``advisorportal.jobs.parts``) first writes its parent's ``done``, the sum of its
+parts' with this one's new count: the parent's row first, as every path of the kit locks it.
 """
 
 from __future__ import annotations
@@ -48,6 +51,11 @@ _RENEW = (
     "WHERE id = %s AND status = %s AND claim = %s RETURNING cancel_requested_at IS NOT NULL"
 )
 _VISIBLE = f"SELECT 1 FROM {_TABLE} WHERE id = %s"  # noqa: S608
+_PARENT = (
+    f"UPDATE {_TABLE} SET done = (SELECT COALESCE(SUM(CASE WHEN id = %s THEN %s ELSE done END), 0) "  # noqa: S608
+    f"FROM {_TABLE} WHERE parent_id = %s), heartbeat_at = now() "
+    "WHERE id = %s AND status = %s AND lease_expires_at IS NULL"
+)
 
 
 class Progress:
@@ -55,6 +63,7 @@ class Progress:
 
     def __init__(self, job: Job) -> None:
         self.job_id = job.pk
+        self.parent_id = job.parent_id
         self.claim = job.claim
         self.done, self.total, self.phase = job.done, job.total, job.phase
         self._connection: Any = None
@@ -91,11 +100,13 @@ class Progress:
             if self._connection is None:
                 self._connection = connections.create_connection(DEFAULT_DB_ALIAS)
                 self._connection.set_autocommit(False)  # a transaction per write: the firm is set for RLS
+            done = min(self.done, self.total) if self.total else self.done
             with self._connection.cursor() as cursor:
+                if self.parent_id is not None:
+                    cursor.execute(_PARENT, [self.job_id, done, self.parent_id, self.parent_id, JobStatus.RUNNING])
                 cursor.execute(
                     _RENEW,
-                    [min(self.done, self.total) if self.total else self.done, self.total, self.phase, lease_seconds(),
-                     self.job_id, JobStatus.RUNNING, self.claim],
+                    [done, self.total, self.phase, lease_seconds(), self.job_id, JobStatus.RUNNING, self.claim],
                 )  # fmt: skip
                 row = cursor.fetchone()
                 visible = row is not None

@@ -4,7 +4,8 @@ finds jobs whose worker died.
 States: queued -> running -> done | failed | cancelled; failed and cancelled jobs that may end
 otherwise go back to queued by ``job_retry``, and running jobs whose lease ran out go back to
 queued (or to failed, after ``JOB_MAX_ATTEMPTS``) by the sweeper. Nothing stays running: a worker
-that stops without a result leaves a lease that runs out.
+that stops without a result leaves a lease that runs out. A job split into parts
+(``advisorportal.jobs.parts``) runs with no lease while they do, and ends with the last of them.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from django.utils import timezone
 
 from advisorportal import auditing, request_context
 from advisorportal.jobs import issues as job_issues
-from advisorportal.jobs import kinds
+from advisorportal.jobs import kinds, parts
 from advisorportal.jobs.issues import Issue
 from advisorportal.jobs.models import Job, JobStatus
 from advisorportal.jobs.progress import JobCancelled, JobLost, Progress, lease_seconds
@@ -174,7 +175,13 @@ def job_execute(*, job_id: int) -> str:
 
 def _finish(job: Job, outcome: kinds.Outcome, progress: Progress) -> None:
     """The result, written in the job's own transaction (so it commits with the work, or not at
-    all), only while this attempt holds the job and nobody asked to cancel it."""
+    all), only while this attempt holds the job and nobody asked to cancel it. A run that split the job
+    leaves it waiting for its parts (``parts.start``); a part that ends may finish its parent."""
+    parts.lock_parent(job)
+    if outcome.part_kind:
+        if parts.start(job, outcome, progress):
+            return
+        _refused(job)
     values: dict[str, Any] = {
         "status": JobStatus.FAILED if outcome.failed else JobStatus.DONE,
         "error": outcome.message[:2000],
@@ -188,7 +195,13 @@ def _finish(job: Job, outcome: kinds.Outcome, progress: Progress) -> None:
     }
     if _held(job).filter(cancel_requested_at__isnull=True).update(**values):
         _audit(job, JobStatus.RUNNING, values["status"], error=values["error"])
+        parts.part_ended(job)
         return
+    _refused(job)
+
+
+def _refused(job: Job) -> None:
+    """Why this attempt's result was not written: a cancel, or the job is no longer its."""
     if _held(job).exists():
         raise JobCancelled(f"Job {job.pk} was cancelled.")
     raise JobLost(f"Job {job.pk} is no longer held by this worker (attempt {job.attempts}).")
@@ -197,16 +210,19 @@ def _finish(job: Job, outcome: kinds.Outcome, progress: Progress) -> None:
 def _end(job: Job, status: str, message: str, *, retryable: bool) -> None:
     """After the job's transaction rolled back: record how it ended, if this attempt still holds it."""
     with transaction.atomic():
+        parts.lock_parent(job)
         if _held(job).update(
             status=status, error=message, retryable=retryable, phase="", finished_at=Now(), lease_expires_at=None
         ):
             _audit(job, JobStatus.RUNNING, status, error=message)
+            parts.part_ended(job)
 
 
 @transaction.atomic
 def job_cancel(*, actor: Any, job: Job) -> Job:
     """Cancel a job: a queued one at once; a running one at its next progress write (its work is then
-    rolled back and it ends as cancelled)."""
+    rolled back and it ends as cancelled); one waiting for its parts, through them (``parts.cancel``)."""
+    parts.lock_parent(job)
     job = Job.objects.select_for_update().get(pk=job.pk)
     if job.status == JobStatus.QUEUED:
         job.status, job.error, job.retryable, job.finished_at = (
@@ -214,11 +230,15 @@ def job_cancel(*, actor: Any, job: Job) -> Job:
         )  # fmt: skip
         job.save(update_fields=["status", "error", "retryable", "finished_at"])
         _audit(job, JobStatus.QUEUED, JobStatus.CANCELLED, actor=actor)
+        parts.part_ended(job)
     elif job.status == JobStatus.RUNNING:
         if job.cancel_requested_at is None:
             job.cancel_requested_at = timezone.now()
             job.save(update_fields=["cancel_requested_at"])
             _audit(job, JobStatus.RUNNING, JobStatus.RUNNING, actor=actor, cancel="requested")
+        if job.waiting_for_parts:
+            parts.cancel(job, actor=actor)
+            job.refresh_from_db()
     else:
         raise ValidationError({"status": f"This job is {job.get_status_display().lower()}; it cannot be cancelled."})
     return job
@@ -226,10 +246,18 @@ def job_cancel(*, actor: Any, job: Job) -> Job:
 
 @transaction.atomic
 def job_retry(*, actor: Any, job: Job) -> Job:
-    """Run a failed or cancelled job again, from the start, with a fresh count of attempts."""
+    """Run a failed or cancelled job again, from the start, with a fresh count of attempts; a job split
+    into parts, through them (``parts.retry``: the parts not done run again). A part is retried
+    through its parent, once that has ended."""
+    if job.parent_id is not None:
+        return job_retry(actor=actor, job=Job.objects.get(pk=job.parent_id))
     job = Job.objects.select_for_update().get(pk=job.pk)
     if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED) or not job.retryable:
         raise ValidationError({"status": "Only a job that failed on its own or was cancelled can be run again."})
+    if parts.has_parts(job):
+        parts.retry(job, actor=actor)
+        job.refresh_from_db()
+        return job
     old = job.status
     job.status, job.attempts, job.error, job.issues, job.phase, job.done = JobStatus.QUEUED, 0, "", [], "", 0
     job.queued_at, job.started_at, job.finished_at = timezone.now(), None, None
@@ -250,7 +278,7 @@ def jobs_sweep() -> dict[str, int]:
     a whole lease are sent again (their message may be lost). Firms are identity data, not
     firm-owned, so listing them needs no scope; each firm is then swept in its own."""
     firm_model = Job._meta.get_field("firm").related_model
-    totals = {"requeued": 0, "failed": 0, "cancelled": 0, "resent": 0}
+    totals = {"requeued": 0, "failed": 0, "cancelled": 0, "resent": 0, "parents": 0}
     for firm_id in firm_model.objects.order_by("pk").values_list("pk", flat=True):  # type: ignore[union-attr]
         with firm_scope(firm_id):
             for key, count in jobs_sweep_firm().items():
@@ -262,15 +290,17 @@ def jobs_sweep() -> dict[str, int]:
 def jobs_sweep_firm() -> dict[str, int]:
     """The sweep of the firm in scope (see ``jobs_sweep``). Each change is a conditional UPDATE on the
     state read, so a worker that renews its lease meanwhile keeps its job."""
-    counts = {"requeued": 0, "failed": 0, "cancelled": 0, "resent": 0}
-    expired = Job.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=Now())
-    for job in expired.only("pk", "firm_id", "kind", "attempts", "claim", "cancel_requested_at"):
+    counts = {"requeued": 0, "failed": 0, "cancelled": 0, "resent": 0, "parents": 0}
+    expired = Job.objects.filter(status=JobStatus.RUNNING, lease_expires_at__lt=Now()).order_by("pk")
+    for job in expired.only("pk", "firm_id", "kind", "attempts", "claim", "cancel_requested_at", "parent_id"):
+        parts.lock_parent(job)
         stale = _held(job).filter(lease_expires_at__lt=Now())
         ended = {"phase": "", "finished_at": Now(), "lease_expires_at": None, "retryable": True}
         if job.cancel_requested_at is not None:
             if stale.update(status=JobStatus.CANCELLED, error=_say(CANCELLED, job.kind), **ended):
                 counts["cancelled"] += 1
                 _audit(job, JobStatus.RUNNING, JobStatus.CANCELLED, error=_say(CANCELLED, job.kind))
+                parts.part_ended(job)
         elif job.attempts < max_attempts():
             if stale.update(status=JobStatus.QUEUED, phase="", queued_at=Now(), lease_expires_at=None, claim=None):
                 counts["requeued"] += 1
@@ -279,9 +309,11 @@ def jobs_sweep_firm() -> dict[str, int]:
         elif stale.update(status=JobStatus.FAILED, error=_say(WORKER_STOPPED, job.kind), **ended):
             counts["failed"] += 1
             _audit(job, JobStatus.RUNNING, JobStatus.FAILED, error=_say(WORKER_STOPPED, job.kind))
+            parts.part_ended(job)
     waited = Now() - _lease()
     for job in Job.objects.filter(status=JobStatus.QUEUED, queued_at__lt=waited).only("pk", "firm_id", "queued_at"):
         if Job.objects.filter(Q(pk=job.pk, status=JobStatus.QUEUED, queued_at=job.queued_at)).update(queued_at=Now()):
             counts["resent"] += 1
             _send(job)
+    counts["parents"] = parts.sweep()
     return counts

@@ -8,8 +8,9 @@
 - A **ReportDefinition** names what to make (kind, sections, period, benchmark) for whom (chosen
   accounts and households, or every account in its owner's scope) and when (on demand, or monthly,
   quarterly or yearly by Celery beat), and whether to email each client a download link.
-- A **ReportRun** is one definition for one period: ONE background job makes every statement
-  (each in its own transaction: resumable) and mails each recipient once.
+- A **ReportRun** is one definition for one period: ONE background job, split into parts that the
+  workers run side by side, makes every statement (each in its own transaction: resumable) and
+  mails each recipient once.
 - A **Delivery** is one email to one recipient for one definition and period: its row is unique
   on (definition, period, recipient) and is claimed before the email is queued, in the same
   transaction, so no client is mailed twice whatever runs again.

@@ -39,12 +39,23 @@ def whole_firm(user: Any) -> bool:
     return bool(allowed and grant_id is None)
 
 
+def _account_subject(account: ClientAccount) -> Subject:
+    return Subject("account", account.pk, f"{account.number} · {account.title}", account.base_currency, [account], [])
+
+
 def account_subject(*, user: Any, pk: Any) -> Subject:
     try:
         account = scoped_accounts(user).get(pk=pk)
     except (ClientAccount.DoesNotExist, ValueError, TypeError):
         raise SubjectNotFound from None
-    return Subject("account", account.pk, f"{account.number} · {account.title}", account.base_currency, [account], [])
+    return _account_subject(account)
+
+
+def account_subjects(*, user: Any, pks: Any = None, accounts: QuerySet[ClientAccount] | None = None) -> list[Subject]:
+    """Many accounts' subjects in one query: those of ``pks`` in the user's scope (the others left
+    out), or each of ``accounts`` (already scoped)."""
+    rows = accounts if accounts is not None else scoped_accounts(user).filter(pk__in=list(pks or ()))
+    return [_account_subject(account) for account in rows]
 
 
 def household_subject(*, user: Any, pk: Any) -> Subject:
